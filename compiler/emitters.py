@@ -1,0 +1,16 @@
+"""The emitters `servespec compile` runs, listed explicitly, in output order.
+
+Each takes every resolved environment of one deployment and returns files as data; none
+reads YAML, touches the disk or the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .artifacts import Artifact
+from .spec import ResolvedSpec
+
+Emitter = Callable[[tuple[ResolvedSpec, ...]], list[Artifact]]
+
+EMITTERS: tuple[Emitter, ...] = ()

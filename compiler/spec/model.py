@@ -1,0 +1,336 @@
+"""The typed deployment spec: the one input every emitter reads.
+
+Every section has secure defaults, so a minimal spec already yields an encrypted, audited,
+private deployment. Structural rules live here (types, ranges, patterns); rules that relate
+several fields live in `rules.py`, so that all of a file's problems are reported at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import ipaddress
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from .regions import REGIONS
+
+API_VERSION = "servespec/v1"
+
+
+class Strict(BaseModel):
+    """Base of every spec section: unknown keys are errors and values never change."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+def _known_region(value: str) -> str:
+    if value not in REGIONS:
+        close = difflib.get_close_matches(value, list(REGIONS), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else " (see `servespec schema`)"
+        raise ValueError(f"'{value}' is not an AWS region{hint}")
+    return value
+
+
+def _cidr(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"'{value}' is not a CIDR block: {exc}") from None
+    return value
+
+
+Region = Annotated[
+    str, AfterValidator(_known_region), Field(json_schema_extra={"enum": sorted(REGIONS)})
+]
+Cidr = Annotated[str, AfterValidator(_cidr)]
+Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*[a-z0-9]$", min_length=2, max_length=24)]
+EnvName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9]*$", min_length=2, max_length=12)]
+Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")]
+
+# CloudWatch Logs accepts only these retention periods.
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+    2922, 3288, 3653,
+)  # fmt: skip
+
+
+class Metadata(Strict):
+    name: Name
+    """Deployment name; prefixes every AWS resource, so it is short and DNS-safe."""
+    owner: Annotated[str, Field(min_length=1, max_length=64)]
+    """Team that owns the deployment; tagged on every resource and named in alarms."""
+    repository: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")]
+    """GitHub `org/repo` whose workflows may assume the deploy roles (OIDC trust)."""
+    tags: dict[Annotated[str, Field(max_length=128)], Annotated[str, Field(max_length=256)]] = {}
+    """Extra tags applied to every resource."""
+
+
+class Adapter(Strict):
+    path: Annotated[str, Field(min_length=1)]
+    """A PEFT LoRA/QLoRA adapter directory (local path or s3:// URI), merged before export."""
+
+
+class Quantization(Strict):
+    method: Literal["none", "int8", "int4"] = "int8"
+    """Weight format of the shipped model: fp32 (`none`), int8 or int4."""
+    int8_mode: Literal["dynamic", "weight-only"] = "dynamic"
+    """For int8: dynamic (weights and activations) or weight-only (MatMulNBits, 8 bit)."""
+    block_size: Literal[16, 32, 64, 128] = 32
+    """For int4: weights per quantization block along the input dimension."""
+    symmetric: bool = False
+    """For int4: symmetric blocks (no zero point). Asymmetric is more accurate."""
+    max_perplexity_increase: Annotated[float, Field(gt=0, le=1)] = 0.10
+    """Build gate: the quantized model's perplexity may rise at most this fraction."""
+
+
+class ModelSpec(Strict):
+    source: Annotated[
+        str, Field(pattern=r"^(package://[A-Za-z0-9_]+/.+|s3://[a-z0-9.-]+/.*|[./~].*)$")
+    ]
+    """`package://<python package>/<file.gguf>`, a local Hugging Face directory, or s3://."""
+    name: Name
+    """Model id that clients pass as `model` in API calls."""
+    version: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    """Version of the artifact; an S3 prefix that is never overwritten."""
+    adapter: Adapter | None = None
+    """Optional fine-tune adapter merged into the weights before export."""
+    quantization: Quantization = Quantization()
+    context_tokens: Annotated[int, Field(ge=256, le=131072)] = 2048
+    """Longest prompt + completion the server accepts, in tokens."""
+    max_output_tokens: Annotated[int, Field(ge=1, le=32768)] = 512
+    """Upper bound for a request's `max_tokens`."""
+
+
+class Gpu(Strict):
+    count: Annotated[int, Field(ge=1, le=8)] = 1
+    """GPUs reserved per task."""
+
+
+class Compute(Strict):
+    platform: Literal["fargate", "ec2"] = "fargate"
+    """Fargate (serverless) or EC2 (an Auto Scaling group as ECS capacity provider)."""
+    cpu: Literal[256, 512, 1024, 2048, 4096, 8192, 16384] = 4096
+    """CPU units per task (1024 = one vCPU)."""
+    memory_mib: Annotated[int, Field(ge=512, le=122880)] = 16384
+    """Memory per task in MiB."""
+    instance_type: str | None = None
+    """EC2 instance type; required when platform is ec2."""
+    gpu: Gpu | None = None
+    """Reserve GPUs per task (ec2 only, GPU instance families)."""
+    architecture: Literal["x86_64", "arm64"] = "x86_64"
+
+
+class Scaling(Strict):
+    min: Annotated[int, Field(ge=0, le=1000)] = 2
+    """Fewest tasks (per variant)."""
+    max: Annotated[int, Field(ge=1, le=1000)] = 10
+    """Most tasks (per variant)."""
+    target_requests_per_instance: Annotated[int, Field(ge=1, le=100000)] = 50
+    """ALB requests per target per minute that target tracking holds."""
+    target_cpu_percent: Annotated[int, Field(ge=10, le=95)] = 70
+    scale_in_cooldown_s: Annotated[int, Field(ge=0, le=3600)] = 300
+    scale_out_cooldown_s: Annotated[int, Field(ge=0, le=3600)] = 60
+
+
+class Serving(Strict):
+    port: Annotated[int, Field(ge=1024, le=65535)] = 8080
+    max_concurrent_requests: Annotated[int, Field(ge=1, le=1024)] = 32
+    """Requests decoded together in one running batch per task."""
+    max_queue: Annotated[int, Field(ge=0, le=4096)] = 32
+    """Requests that may wait for a batch slot; beyond this the server answers 429."""
+    request_timeout_s: Annotated[int, Field(ge=1, le=3600)] = 60
+    auth: Literal["api_key", "none"] = "api_key"
+    """`api_key` (Bearer keys from Secrets Manager) or `none` (needs a waiver)."""
+    rate_limit_per_key_rpm: Annotated[int, Field(ge=1, le=1_000_000)] = 600
+    max_request_bytes: Annotated[int, Field(ge=1024, le=16 * 1024 * 1024)] = 1_048_576
+    log_prompts: bool = False
+    """Log prompt and completion text (off by default: prompts may hold personal data)."""
+    shutdown_grace_s: Annotated[int, Field(ge=5, le=120)] = 30
+    """Time to finish in-flight streams after SIGTERM; also the ALB deregistration delay."""
+
+
+class Deployment(Strict):
+    strategy: Literal["rolling", "blue-green", "canary"] = "rolling"
+    canary_percent: Annotated[int, Field(ge=1, le=50)] = 10
+    """For canary: share of traffic the new revision gets while it bakes."""
+    bake_minutes: Annotated[int, Field(ge=0, le=1440)] = 15
+    """Time the new revision serves under watch before it takes all traffic."""
+    rollback_on_alarm: bool = True
+    """Roll back automatically when a deployment alarm fires."""
+    approval: Literal["none", "required"] = "none"
+    """`required`: applying this environment waits for a GitHub environment reviewer."""
+
+
+class Variant(Strict):
+    name: Name
+    model_version: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    weight: Annotated[int, Field(ge=0, le=100)]
+    """Percent of traffic; weights of all variants sum to 100."""
+
+
+class DisasterRecovery(Strict):
+    strategy: Literal["none", "backup-restore", "pilot-light", "warm-standby", "active-active"] = (
+        "none"
+    )
+    secondary_region: Region | None = None
+    rpo_minutes: Annotated[int, Field(ge=0, le=10080)] = 60
+    """Recovery point objective: most data (model artifacts, config) that may be lost."""
+    rto_minutes: Annotated[int, Field(ge=1, le=10080)] = 240
+    """Recovery time objective: longest the API may be down after a regional failure."""
+
+
+class Backups(Strict):
+    enabled: bool = True
+    schedule: Annotated[str, Field(pattern=r"^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$")] = (
+        "cron(0 3 * * ? *)"
+    )
+    """AWS Backup schedule expression (UTC)."""
+    retention_days: Annotated[int, Field(ge=1, le=36500)] = 35
+    copy_to_secondary: bool = False
+    """Copy every recovery point to a vault in `dr.secondary_region`."""
+
+
+class Kms(Strict):
+    rotation: bool = True
+    rotation_period_days: Annotated[int, Field(ge=90, le=2560)] = 365
+    multi_region: bool = False
+    """Multi-Region keys, so replicas in the DR region decrypt the same data."""
+    deletion_window_days: Annotated[int, Field(ge=7, le=30)] = 30
+
+
+class Tls(Strict):
+    domain: Annotated[str, Field(pattern=r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$")]
+    """Public host name of the API; the ACM certificate is issued for it."""
+    hosted_zone_id: Annotated[str, Field(pattern=r"^Z[A-Z0-9]{4,32}$")] | None = None
+    """Route 53 zone for DNS validation, the alias record and DR failover records."""
+    min_version: Literal["1.2", "1.3"] = "1.2"
+
+
+class Waf(Strict):
+    enabled: bool = True
+    rate_limit_per_5min: Annotated[int, Field(ge=100, le=2_000_000_000)] = 2000
+    """Requests per client IP per 5 minutes before WAF blocks it."""
+
+
+class Audit(Strict):
+    cloudtrail: bool = True
+    config_rules: bool = True
+    guardduty: bool = False
+
+
+class Network(Strict):
+    vpc_cidr: Cidr = "10.40.0.0/16"
+    az_count: Literal[2, 3] | None = None
+    """Availability Zones; default 3 in production, 2 elsewhere."""
+    vpc_id: Annotated[str, Field(pattern=r"^vpc-[0-9a-f]{8,17}$")] | None = None
+    """Use an existing VPC instead of creating one (then give both subnet lists)."""
+    private_subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = []
+    public_subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = []
+    allowed_cidrs: Annotated[list[Cidr], Field(min_length=1)] = ["0.0.0.0/0"]
+    """Client networks that may reach the load balancer on 443."""
+
+
+class Waiver(Strict):
+    check: Annotated[str, Field(pattern=r"^(CKV2?_[A-Z0-9]+_\d+|SSP_[A-Z0-9_]+)$")]
+    """Policy check id, e.g. CKV_AWS_7 or SSP_KMS_001."""
+    resource: Annotated[str, Field(min_length=1)]
+    """Terraform address (`aws_kms_key.models`) or `*` for the whole deployment."""
+    owner: Annotated[str, Field(min_length=1)]
+    reason: Annotated[str, Field(min_length=10)]
+    expires: dt.date
+    """Waivers lapse: an expired waiver fails validation until renewed or removed."""
+
+
+class Security(Strict):
+    kms: Kms = Kms()
+    tls: Tls
+    waf: Waf = Waf()
+    audit: Audit = Audit()
+    network: Network = Network()
+    compliance: list[Literal["gdpr", "hipaa"]] = []
+    """Profiles that tighten validation and what is generated."""
+    waivers: list[Waiver] = []
+    """The only way to weaken a default or skip a policy check."""
+
+
+class Alarms(Strict):
+    p99_latency_ms: Annotated[int, Field(ge=10, le=600000)] = 2000
+    error_rate_percent: Annotated[float, Field(gt=0, le=100)] = 1.0
+    ttft_p95_ms: Annotated[int, Field(ge=10, le=600000)] = 1500
+    """Time to first token (from the runtime's own metrics)."""
+    queue_depth: Annotated[int, Field(ge=1, le=100000)] = 16
+    notify: Annotated[list[Email], Field(min_length=1)]
+    """Email addresses subscribed to the alarm topic."""
+
+
+def _retention(value: int) -> int:
+    if value not in LOG_RETENTION_DAYS:
+        allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
+        raise ValueError(f"CloudWatch accepts only {allowed}")
+    return value
+
+
+class Observability(Strict):
+    log_retention_days: Annotated[
+        int, AfterValidator(_retention), Field(json_schema_extra={"enum": list(LOG_RETENTION_DAYS)})
+    ] = 365
+    """CloudWatch Logs retention in days; one of CloudWatch's allowed values."""
+    alarms: Alarms
+    dashboard: bool = True
+
+
+class DeploymentBody(Strict):
+    """The fields an environment overlay may set: everything but identity and environments."""
+
+    production: bool = False
+    """Production environments get 3 AZs, deletion protection and stricter gates."""
+    model: ModelSpec
+    region: Region
+    compute: Compute = Compute()
+    scaling: Scaling = Scaling()
+    serving: Serving = Serving()
+    deployment: Deployment = Deployment()
+    variants: list[Variant] = []
+    """Weighted A/B variants, each a service pinned to a model version."""
+    dr: DisasterRecovery = DisasterRecovery()
+    backups: Backups = Backups()
+    security: Security
+    observability: Observability
+
+
+# Overlays are partial documents of the base's shape; the loader merges then re-validates.
+OVERLAY_KEYS: tuple[str, ...] = tuple(DeploymentBody.model_fields)
+
+
+class Spec(DeploymentBody):
+    """A deployment spec as written: the base plus named environment overlays."""
+
+    api_version: Literal["servespec/v1"] = Field(alias="apiVersion")
+    kind: Literal["Deployment"]
+    metadata: Metadata
+    environments: Annotated[dict[EnvName, dict[str, Any]], Field(min_length=1)]
+    """Named overlays (staging, prod, ...) merged onto the base; explicitly set values win."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class ResolvedSpec(DeploymentBody):
+    """One environment of a deployment, overlays merged: what every emitter reads."""
+
+    metadata: Metadata
+    environment: EnvName
+    environments: tuple[str, ...]
+    """All environment names of the deployment, in spec order (for workflows)."""
+    source_path: str
+    """Spec path relative to the repository root, for headers and provenance."""
+    source_sha256: str
+
+    @property
+    def az_count(self) -> int:
+        return self.security.network.az_count or (3 if self.production else 2)
+
+    @property
+    def metrics_namespace(self) -> str:
+        return f"servespec/{self.metadata.name}"
