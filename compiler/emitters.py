@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from . import runbook, terraform
 from .artifacts import Artifact
 from .spec import ResolvedSpec
 
 Emitter = Callable[[tuple[ResolvedSpec, ...]], list[Artifact]]
 
-EMITTERS: tuple[Emitter, ...] = ()
+EMITTERS: tuple[Emitter, ...] = (
+    terraform.emit,
+    runbook.emit,
+)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+# Shared fixtures: the real model artifact (built once, cached) and a moto_server process.
+pytest_plugins = ["tests.conftest_artifact", "tests.conftest_moto"]
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(

@@ -1,0 +1,291 @@
+"""What the runbook says about one environment, computed from the spec and the stack views.
+
+Names come from the same functions the Terraform views use, so the runbook can never name a
+bucket, cluster or alarm the stack does not create. `<account-id>` stays a placeholder: the
+compiler never knows the account.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from compiler.spec import ResolvedSpec
+from compiler.terraform.hcl import Block, Template
+from compiler.terraform.stack import FILES, audit, backup, common, dns, dr
+
+ACCOUNT = "<account-id>"
+ALIAS_TTL_S = 60  # Route 53 answers alias records to a load balancer with a 60 s TTL
+TASK_START_MIN = 10  # image pull plus model download and load, before /readyz says yes
+STACK_APPLY_MIN = 45  # a whole root module applied from scratch (VPC, endpoints, ALB, ...)
+PERSON_MIN = 15  # on-call is paged, decides, and runs one step of this runbook
+
+
+@dataclass(frozen=True)
+class Alarm:
+    name: str
+    region: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Facts:
+    """One environment, as on-call needs it at 3 am."""
+
+    environment: str
+    production: bool
+    name: str
+    region: str
+    secondary_region: str | None
+    strategy: str
+    rpo_minutes: int
+    rto_minutes: int
+    domain: str
+    hosted_zone_id: str | None
+    routing: str | None  # failover | latency | None (no records)
+    detection_s: int
+    primary_checked_by_alarm: bool
+    capacity: dr.Capacity | None
+    scaling_min: int
+    scaling_max: int
+    failover_min: int  # the secondary's range after failover: all variants' capacity
+    failover_max: int
+    secondary_model_version: str
+    primary_services: tuple[str, ...]
+    secondary_cluster: str
+    secondary_service: str
+    secondary_lb: str
+    models_bucket: str
+    models_replica: str
+    model_prefix: str
+    model_version: str
+    rtc: bool
+    backups: bool
+    schedule: str
+    backup_interval_min: int | None
+    retention_days: int
+    copies: bool
+    vault: str
+    vault_secondary: str
+    vault_lock: str | None  # governance | compliance | None
+    backup_role: str
+    audit_bucket: str | None
+    audit_replica: str | None
+    audit_lock: str | None
+    audit_retention_days: int
+    trail: bool
+    trail_log_group: str
+    config_rules: tuple[str, ...]
+    guardduty: bool
+    gdpr_regions: tuple[str, ...]
+    rpo_notes: tuple[str, ...]
+    rto_notes: tuple[str, ...]
+    alarms: tuple[Alarm, ...]
+
+
+def facts(spec: ResolvedSpec) -> Facts:
+    name = common.name(spec)
+    capacity = dr.secondary_capacity(spec)
+    secondary = spec.dr.secondary_region
+    interval = backup_interval_minutes(spec.backups.schedule)
+    lock = audit.object_lock_mode(spec)
+    vault_lock = None
+    if backup.locks_vaults(spec):
+        vault_lock = "compliance" if spec.production else "governance"
+    return Facts(
+        environment=spec.environment,
+        production=spec.production,
+        name=name,
+        region=spec.region,
+        secondary_region=secondary,
+        strategy=spec.dr.strategy,
+        rpo_minutes=spec.dr.rpo_minutes,
+        rto_minutes=spec.dr.rto_minutes,
+        domain=spec.security.tls.domain,
+        hosted_zone_id=spec.security.tls.hosted_zone_id,
+        routing=dns.routing(spec) if dns.routes_api(spec) else None,
+        detection_s=dns.detection_seconds(spec),
+        primary_checked_by_alarm=dns.primary_checked_by_alarm(spec),
+        capacity=capacity,
+        scaling_min=spec.scaling.min,
+        scaling_max=spec.scaling.max,
+        failover_min=dr.failover_capacity(spec).min,
+        failover_max=dr.failover_capacity(spec).max,
+        secondary_model_version=dr.serving_variant(spec).model_version,
+        primary_services=tuple(f"{name}-{v.key}" for v in common.variants(spec)),
+        secondary_cluster=f"{name}-dr",
+        secondary_service=f"{name}-dr",
+        secondary_lb=dr.secondary_elb_name(spec),
+        models_bucket=f"{name}-models-{ACCOUNT}",
+        models_replica=f"{name}-models-dr-{ACCOUNT}",
+        model_prefix=f"models/{spec.model.name}/",
+        model_version=spec.model.version,
+        rtc=dr.replicates(spec) and dr.uses_rtc(spec),
+        backups=spec.backups.enabled,
+        schedule=spec.backups.schedule,
+        backup_interval_min=interval,
+        retention_days=spec.backups.retention_days,
+        copies=backup.copies(spec),
+        vault=name,
+        vault_secondary=f"{name}-dr",
+        vault_lock=vault_lock,
+        backup_role=f"{name}-backup",
+        audit_bucket=f"{name}-audit-{ACCOUNT}" if audit.has_audit_bucket(spec) else None,
+        audit_replica=(
+            f"{name}-audit-dr-{ACCOUNT}"
+            if audit.has_audit_bucket(spec) and dr.replicates(spec)
+            else None
+        ),
+        audit_lock=lock.lower() if lock else None,
+        audit_retention_days=audit.retention_days(spec),
+        trail=spec.security.audit.cloudtrail,
+        trail_log_group=f"/servespec/{name}/cloudtrail",
+        config_rules=tuple(rule.identifier for rule in audit.config_rules(spec))
+        if spec.security.audit.config_rules
+        else (),
+        guardduty=spec.security.audit.guardduty,
+        gdpr_regions=tuple(audit.allowed_regions(spec))
+        if "gdpr" in spec.security.compliance
+        else (),
+        rpo_notes=tuple(rpo_notes(spec, interval)),
+        rto_notes=tuple(rto_notes(spec)),
+        alarms=tuple(alarms(spec)),
+    )
+
+
+def backup_interval_minutes(schedule: str) -> int | None:
+    """Minutes between scheduled backups for the common cron shapes, else None."""
+    fields = schedule.removeprefix("cron(").removesuffix(")").split()
+    minute, hour = fields[0], fields[1]
+    if not minute.isdigit():
+        return None
+    if hour.startswith("*/") and hour[2:].isdigit():
+        return int(hour[2:]) * 60
+    if re.fullmatch(r"\d+(,\d+)*", hour) and fields[2] == "*":
+        return 24 * 60 // len(hour.split(","))
+    return None
+
+
+def rpo_notes(spec: ResolvedSpec, interval: int | None) -> list[str]:
+    rpo = spec.dr.rpo_minutes
+    notes = []
+    if dr.replicates(spec):
+        if dr.uses_rtc(spec):
+            notes.append(
+                "S3 Replication Time Control copies every new model artifact to the secondary "
+                f"region; AWS's SLA is 99.99 % of objects within {dr.RTC_MINUTES} minutes, and "
+                "the replication alarm fires on any object that fails."
+            )
+            if rpo < dr.RTC_MINUTES:
+                notes.append(
+                    f"Your RPO ({rpo} min) is tighter than that SLA. Objects usually arrive in "
+                    "seconds, but a model pushed in the last 15 minutes before a failover may be "
+                    "missing there: check for it (step 2 of failover) before you switch."
+                )
+        else:
+            notes.append(
+                "S3 replication copies every new model artifact to the secondary region, "
+                "usually within minutes (no time SLA at this RPO; the replication alarm fires "
+                "on any object that fails)."
+            )
+        notes.append(
+            "ECR replication copies every pushed runtime image to the secondary registry "
+            "(same repository name and tag)."
+        )
+    if spec.backups.enabled:
+        when = f"every {_duration(interval)}" if interval else f"on `{spec.backups.schedule}`"
+        where = ", copied to the secondary region" if backup.copies(spec) else ""
+        notes.append(
+            f"AWS Backup takes a recovery point {when}{where}, and keeps it "
+            f"{spec.backups.retention_days} days: the way back from a bad write or delete, "
+            "which replication would faithfully copy."
+        )
+        if interval is not None and interval > rpo and not dr.replicates(spec):
+            notes.append(
+                f"Backups alone run every {interval} minutes, longer than the RPO ({rpo} min)."
+            )
+    return notes
+
+
+def _duration(minutes: int) -> str:
+    if minutes % 60:
+        return f"{minutes} minutes"
+    hours = minutes // 60
+    return "hour" if hours == 1 else f"{hours} hours"
+
+
+def rto_notes(spec: ResolvedSpec) -> list[str]:
+    """When clients are served again, estimated from the strategy and who moves DNS."""
+    rto = spec.dr.rto_minutes
+    detect = max(1, round(dns.detection_seconds(spec) / 60))
+    automatic = dns.routes_api(spec)
+    # Route 53 moves clients by itself with a hosted zone; otherwise a person changes DNS.
+    switch = detect + 1 if automatic else PERSON_MIN
+    dns_how = (
+        f"Route 53 moves clients after ~{detect} min of failed checks"
+        if automatic
+        else f"a person repoints DNS (~{PERSON_MIN} min; no hosted zone in the spec)"
+    )
+    strategy = spec.dr.strategy
+    if strategy == "active-active":
+        estimate = detect + 1
+        how = (
+            "both regions serve all the time; Route 53 stops answering with an unhealthy "
+            f"region after ~{detect} min, and clients follow within the {ALIAS_TTL_S} s TTL"
+        )
+    elif strategy == "warm-standby":
+        estimate = switch
+        how = (
+            f"{spec.scaling.min} task(s) already serve in the secondary region; {dns_how}. "
+            f"Full capacity follows when on-call opens the range (~{PERSON_MIN} min) and "
+            f"new tasks load the model (~{TASK_START_MIN} min)"
+        )
+    elif strategy == "pilot-light":
+        estimate = PERSON_MIN + TASK_START_MIN + (0 if automatic else PERSON_MIN)
+        how = (
+            "network, load balancer and service exist with 0 tasks: a person starts them "
+            f"(~{PERSON_MIN} min), the image and model load (~{TASK_START_MIN} min), and "
+            + ("Route 53 switches as soon as they are healthy" if automatic else dns_how)
+        )
+    elif strategy == "backup-restore":
+        estimate = STACK_APPLY_MIN + 30 + PERSON_MIN
+        how = (
+            "nothing runs in the secondary region: a recovery environment is applied there "
+            f"(~{STACK_APPLY_MIN} min), seeded from the replicas (~30 min), and DNS repointed"
+        )
+    else:
+        return ["No DR strategy: a regional outage lasts as long as the region's."]
+    notes = [f"Estimated time to serve again: about {estimate} minutes ({how})."]
+    if estimate > rto:
+        notes.append(
+            f"That is longer than the spec's RTO ({rto} min): practise this runbook, or move "
+            "to a stronger dr.strategy."
+        )
+    else:
+        notes.append(f"Within the spec's RTO ({rto} min) if the steps below are followed.")
+    return notes
+
+
+def alarms(spec: ResolvedSpec) -> list[Alarm]:
+    """Every CloudWatch alarm of the environment's root module, with its description."""
+    found = []
+    for _, view in FILES:
+        for block in view(spec):
+            if block.type == "resource" and block.labels[0] == "aws_cloudwatch_metric_alarm":
+                found.append(_alarm(spec, block))
+    return sorted(found, key=lambda alarm: alarm.name)
+
+
+def _alarm(spec: ResolvedSpec, block: Block) -> Alarm:
+    raw = block.attribute("alarm_name")
+    text = raw.text if isinstance(raw, Template) else str(raw)
+    try:
+        provider = block.attribute("provider")
+    except KeyError:
+        provider = None
+    region = spec.dr.secondary_region if provider is not None else spec.region
+    return Alarm(
+        name=text.replace("${local.name}", common.name(spec)),
+        region=region or spec.region,
+        description=str(block.attribute("alarm_description")),
+    )

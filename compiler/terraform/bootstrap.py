@@ -1,0 +1,450 @@
+"""The one-time bootstrap root of a deployment: where state lives and who may change it.
+
+Applied once by a person with administrator credentials (local state), it creates the state
+bucket and key every environment's S3 backend names, the GitHub OIDC provider, and two roles
+per environment: `plan` (read-only, for pull requests) and `apply` (only from `main` or the
+environment's GitHub environment). Trust is pinned to the spec's repository on `sub`.
+"""
+
+from __future__ import annotations
+
+from compiler.spec import ResolvedSpec
+from compiler.terraform.hcl import (
+    Block,
+    Comment,
+    Ref,
+    Template,
+    Value,
+    data,
+    jsonencode,
+    resource,
+    skip,
+)
+from compiler.terraform.stack import common, contract, root, storage
+
+GITHUB_OIDC = "token.actions.githubusercontent.com"
+STATE_LABEL = "state"
+STATE_LOGS_LABEL = "state_logs"
+
+
+def files(envs: tuple[ResolvedSpec, ...]) -> dict[str, list[Block]]:
+    first = envs[0]
+    return {
+        "versions.tf": [root.terraform_block(first, None)],
+        "providers.tf": [
+            Block(
+                "provider",
+                ("aws",),
+                [
+                    {"region": first.region},
+                    Block("default_tags", (), {"tags": _tags(first)}),
+                ],
+            ),
+            Block("locals", (), _locals(first)),
+            data("aws_caller_identity", "current"),
+            data("aws_partition", "current"),
+        ],
+        "policy.tf": contract.bootstrap_blocks(envs),
+        "state.tf": _state(first),
+        "github_oidc.tf": _github(envs),
+        "outputs.tf": _outputs(envs),
+    }
+
+
+def _tags(spec: ResolvedSpec) -> dict[str, Value]:
+    tags = root.default_tags(spec)
+    tags["environment"] = "bootstrap"
+    return tags
+
+
+def _locals(spec: ResolvedSpec) -> dict[str, Value]:
+    return {
+        "name": spec.metadata.name,
+        "account_id": Ref("data.aws_caller_identity.current.account_id"),
+        "partition": Ref("data.aws_partition.current.partition"),
+        "state_bucket": common.state_bucket(spec),
+        "state_logs_bucket": f"{common.state_bucket(spec)}-logs",
+        "repository": spec.metadata.repository,
+    }
+
+
+def _bucket_arn(local: str) -> str:
+    return f"arn:{common.PARTITION}:s3:::${{local.{local}}}"
+
+
+def _tls_only(local: str) -> dict[str, Value]:
+    arn = _bucket_arn(local)
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [Template(arn), Template(f"{arn}/*")],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def _bucket(
+    label: str, local: str, sse: Block, skips: list[Comment], sse_skips: list[Comment]
+) -> list[Block]:
+    bucket = Ref(f"aws_s3_bucket.{label}.id")
+    return [
+        resource(
+            "aws_s3_bucket",
+            label,
+            [*skips, {"bucket": Ref(f"local.{local}"), "force_destroy": False}],
+        ),
+        resource(
+            "aws_s3_bucket_versioning",
+            label,
+            [{"bucket": bucket}, Block("versioning_configuration", (), {"status": "Enabled"})],
+        ),
+        resource(
+            "aws_s3_bucket_server_side_encryption_configuration",
+            label,
+            [*sse_skips, {"bucket": bucket}, sse],
+        ),
+        resource(
+            "aws_s3_bucket_public_access_block",
+            label,
+            {
+                "bucket": bucket,
+                "block_public_acls": True,
+                "block_public_policy": True,
+                "ignore_public_acls": True,
+                "restrict_public_buckets": True,
+            },
+        ),
+        resource(
+            "aws_s3_bucket_ownership_controls",
+            label,
+            [{"bucket": bucket}, Block("rule", (), {"object_ownership": "BucketOwnerEnforced"})],
+        ),
+        resource(
+            "aws_s3_bucket_lifecycle_configuration",
+            label,
+            [
+                {"bucket": bucket},
+                Block(
+                    "rule",
+                    (),
+                    [
+                        {"id": "old-versions", "status": "Enabled"},
+                        Block("filter", (), {}),
+                        # Old state versions are the undo history of every apply: keep a year.
+                        Block(
+                            "noncurrent_version_expiration",
+                            (),
+                            {"noncurrent_days": contract.STATE_VERSIONS_DAYS},
+                        ),
+                        Block(
+                            "abort_incomplete_multipart_upload",
+                            (),
+                            {"days_after_initiation": 7},
+                        ),
+                    ],
+                ),
+            ],
+        ),
+        resource("aws_s3_bucket_notification", label, {"bucket": bucket, "eventbridge": True}),
+    ]
+
+
+def _state(spec: ResolvedSpec) -> list[Block]:
+    key_policy = common.policy(
+        {
+            "Sid": "AccountAdministersTheKey",
+            "Effect": "Allow",
+            "Principal": {"AWS": Template(f"arn:{common.PARTITION}:iam::{common.ACCOUNT}:root")},
+            "Action": "kms:*",
+            "Resource": "*",
+        }
+    )
+    kms_sse = Block(
+        "rule",
+        (),
+        [
+            Block(
+                "apply_server_side_encryption_by_default",
+                (),
+                {"sse_algorithm": "aws:kms", "kms_master_key_id": Ref("aws_kms_key.state.arn")},
+            ),
+            {"bucket_key_enabled": True},
+        ],
+    )
+    s3_sse = Block(
+        "rule",
+        (),
+        [Block("apply_server_side_encryption_by_default", (), {"sse_algorithm": "AES256"})],
+    )
+    replication = skip(
+        "CKV_AWS_144",
+        "AWS: S3 versioning keeps every state version; the state is rebuilt from the "
+        "repository and the stack itself, so it is not copied to another region",
+    )
+    return [
+        resource(
+            "aws_kms_key",
+            "state",
+            {
+                "description": Template("${local.name}: Terraform state"),
+                "enable_key_rotation": True,
+                "rotation_period_in_days": spec.security.kms.rotation_period_days,
+                "deletion_window_in_days": spec.security.kms.deletion_window_days,
+                "policy": jsonencode(key_policy),
+            },
+        ),
+        resource(
+            "aws_kms_alias",
+            "state",
+            {
+                "name": common.state_key_alias(spec),
+                "target_key_id": Ref("aws_kms_key.state.key_id"),
+            },
+        ),
+        *_bucket(STATE_LABEL, "state_bucket", kms_sse, [replication], []),
+        resource(
+            "aws_s3_bucket_logging",
+            STATE_LABEL,
+            {
+                "bucket": Ref("aws_s3_bucket.state.id"),
+                "target_bucket": Ref("aws_s3_bucket.state_logs.id"),
+                "target_prefix": "s3-access/state/",
+            },
+        ),
+        resource(
+            "aws_s3_bucket_policy",
+            STATE_LABEL,
+            {
+                "bucket": Ref("aws_s3_bucket.state.id"),
+                "policy": jsonencode(common.policy(_tls_only("state_bucket"))),
+                "depends_on": [Ref("aws_s3_bucket_public_access_block.state")],
+            },
+        ),
+        *_bucket(
+            STATE_LOGS_LABEL,
+            "state_logs_bucket",
+            s3_sse,
+            [
+                skip(
+                    "CKV_AWS_145",
+                    "AWS: S3 server access logs are delivered only to buckets encrypted "
+                    "with SSE-S3, not SSE-KMS",
+                ),
+                skip(
+                    "CKV_AWS_18",
+                    "AWS: this is the access-log destination; a log bucket that logs to "
+                    "itself records its own log deliveries without end",
+                ),
+                skip(
+                    "CKV_AWS_144",
+                    "AWS: access logs are operational records of the state bucket's region",
+                ),
+            ],
+            [storage.sse_s3_skip()],
+        ),
+        resource(
+            "aws_s3_bucket_policy",
+            STATE_LOGS_LABEL,
+            {
+                "bucket": Ref("aws_s3_bucket.state_logs.id"),
+                "policy": jsonencode(
+                    common.policy(
+                        _tls_only("state_logs_bucket"),
+                        {
+                            "Sid": "S3DeliversServerAccessLogs",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "logging.s3.amazonaws.com"},
+                            "Action": "s3:PutObject",
+                            "Resource": Template(f"{_bucket_arn('state_logs_bucket')}/*"),
+                            "Condition": {"StringEquals": {"aws:SourceAccount": common.ACCOUNT_ID}},
+                        },
+                    )
+                ),
+                "depends_on": [Ref("aws_s3_bucket_public_access_block.state_logs")],
+            },
+        ),
+    ]
+
+
+def _subjects(spec: ResolvedSpec, role: str) -> list[str]:
+    repo = f"repo:{spec.metadata.repository}"
+    if role == "plan":
+        return [f"{repo}:pull_request"]
+    # Jobs that name a GitHub environment get `environment:<name>` as their subject; the
+    # apply workflow runs on `main` and in the environment (with its reviewers).
+    return [f"{repo}:ref:refs/heads/main", f"{repo}:environment:{spec.environment}"]
+
+
+def _trust(spec: ResolvedSpec, role: str) -> dict[str, Value]:
+    return common.policy(
+        {
+            "Sid": "GitHubActionsOfTheRepository",
+            "Effect": "Allow",
+            "Principal": {"Federated": Ref("aws_iam_openid_connect_provider.github.arn")},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {
+                "StringEquals": {
+                    f"{GITHUB_OIDC}:aud": "sts.amazonaws.com",
+                    f"{GITHUB_OIDC}:sub": _subjects(spec, role),
+                }
+            },
+        }
+    )
+
+
+def _state_access(spec: ResolvedSpec, role: str) -> dict[str, Value]:
+    bucket = _bucket_arn("state_bucket")
+    prefix = f"{spec.metadata.name}/{spec.environment}/"
+    write = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    statements = [
+        common.statement(
+            "ListTheEnvironmentsState",
+            ["s3:ListBucket"],
+            Template(bucket),
+            {"StringLike": {"s3:prefix": [f"{prefix}*"]}},
+        ),
+        common.statement(
+            "ReadTheEnvironmentsState", ["s3:GetObject"], Template(f"{bucket}/{prefix}*")
+        ),
+        # Plans take the state lock too (use_lockfile writes <key>.tflock).
+        common.statement(
+            "LockTheEnvironmentsState",
+            write if role == "apply" else ["s3:PutObject", "s3:DeleteObject"],
+            Template(f"{bucket}/{prefix}terraform.tfstate{'' if role == 'apply' else '.tflock'}*"),
+        ),
+        common.statement(
+            "UseTheStateKey",
+            ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+            Template(f"arn:{common.PARTITION}:kms:{spec.region}:{common.ACCOUNT}:key/*"),
+            {"ForAnyValue:StringEquals": {"kms:ResourceAliases": common.state_key_alias(spec)}},
+        ),
+    ]
+    return common.policy(*statements)
+
+
+def _deployer_iam(spec: ResolvedSpec) -> dict[str, Value]:
+    """IAM for the apply role, limited to the deployment's own roles and profiles."""
+    prefix = f"{spec.metadata.name}-{spec.environment}-*"
+    iam = f"arn:{common.PARTITION}:iam::{common.ACCOUNT}"
+    return common.policy(
+        common.statement(
+            "ManageTheDeploymentsRoles",
+            [
+                "iam:AttachRolePolicy",
+                "iam:CreateInstanceProfile",
+                "iam:CreateRole",
+                "iam:DeleteInstanceProfile",
+                "iam:DeleteRole",
+                "iam:DeleteRolePolicy",
+                "iam:DetachRolePolicy",
+                "iam:GetInstanceProfile",
+                "iam:GetRole",
+                "iam:GetRolePolicy",
+                "iam:ListAttachedRolePolicies",
+                "iam:ListInstanceProfilesForRole",
+                "iam:ListRolePolicies",
+                "iam:PassRole",
+                "iam:PutRolePolicy",
+                "iam:AddRoleToInstanceProfile",
+                "iam:RemoveRoleFromInstanceProfile",
+                "iam:TagRole",
+                "iam:UntagRole",
+                "iam:TagInstanceProfile",
+                "iam:UpdateAssumeRolePolicy",
+            ],
+            [Template(f"{iam}:role/{prefix}"), Template(f"{iam}:instance-profile/{prefix}")],
+        ),
+        common.statement(
+            "CreateServiceLinkedRoles",
+            ["iam:CreateServiceLinkedRole"],
+            Template(f"{iam}:role/aws-service-role/*"),
+        ),
+    )
+
+
+def _role(spec: ResolvedSpec, role: str) -> list[Block]:
+    label = f"{spec.environment}_{role}"
+    managed = "ReadOnlyAccess" if role == "plan" else "PowerUserAccess"
+    found = [
+        resource(
+            "aws_iam_role",
+            label,
+            {
+                "name": Template(f"${{local.name}}-{spec.environment}-github-{role}"),
+                "description": (
+                    f"GitHub Actions: terraform plan of {spec.environment} from pull requests"
+                    if role == "plan"
+                    else f"GitHub Actions: terraform apply of {spec.environment} from main"
+                ),
+                "max_session_duration": 3600,
+                "assume_role_policy": jsonencode(_trust(spec, role)),
+            },
+        ),
+        resource(
+            "aws_iam_role_policy_attachment",
+            label,
+            {
+                "role": Ref(f"aws_iam_role.{label}.name"),
+                "policy_arn": Template(f"arn:{common.PARTITION}:iam::aws:policy/{managed}"),
+            },
+        ),
+        resource(
+            "aws_iam_role_policy",
+            f"{label}_state",
+            {
+                "name": "terraform-state",
+                "role": Ref(f"aws_iam_role.{label}.id"),
+                "policy": jsonencode(_state_access(spec, role)),
+            },
+        ),
+    ]
+    if role == "apply":
+        found.append(
+            resource(
+                "aws_iam_role_policy",
+                f"{label}_iam",
+                {
+                    "name": "deployment-roles",
+                    "role": Ref(f"aws_iam_role.{label}.id"),
+                    "policy": jsonencode(_deployer_iam(spec)),
+                },
+            )
+        )
+    return found
+
+
+def _github(envs: tuple[ResolvedSpec, ...]) -> list[Block]:
+    found = [
+        resource(
+            "aws_iam_openid_connect_provider",
+            "github",
+            {"url": f"https://{GITHUB_OIDC}", "client_id_list": ["sts.amazonaws.com"]},
+        )
+    ]
+    for spec in envs:
+        found += [*_role(spec, "plan"), *_role(spec, "apply")]
+    return found
+
+
+def _outputs(envs: tuple[ResolvedSpec, ...]) -> list[Block]:
+    found = [
+        Block(
+            "output",
+            ("state_bucket",),
+            {"description": "S3 backend bucket", "value": Ref("aws_s3_bucket.state.id")},
+        )
+    ]
+    for spec in envs:
+        for role in ("plan", "apply"):
+            found.append(
+                Block(
+                    "output",
+                    (f"{spec.environment}_{role}_role_arn",),
+                    {
+                        "description": f"Repository variable for the {spec.environment} {role} job",
+                        "value": Ref(f"aws_iam_role.{spec.environment}_{role}.arn"),
+                    },
+                )
+            )
+    return found

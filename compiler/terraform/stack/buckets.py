@@ -1,0 +1,214 @@
+"""Private, versioned, encrypted S3 buckets (audit logs, DR replicas, DR access logs).
+
+One builder writes every resource such a bucket needs to pass review: public access block,
+ownership controls, versioning, default encryption, lifecycle, EventBridge notifications,
+a TLS-only policy, access logging and (when a profile asks) S3 Object Lock.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from compiler.terraform.hcl import (
+    Block,
+    Call,
+    Comment,
+    Expr,
+    Ref,
+    Template,
+    Value,
+    jsonencode,
+    resource,
+)
+
+from .common import PARTITION
+from .dr_plan import SECONDARY
+
+_WHOLE = re.compile(r"\$\{([^{}]+)\}")
+
+
+def interpolated(value: object) -> Value:
+    """A document whose strings with `${...}` interpolate (plain strings would escape it);
+    a string that is one interpolation becomes the bare expression."""
+    if isinstance(value, str):
+        whole = _WHOLE.fullmatch(value)
+        if whole:
+            return Expr(whole.group(1))
+        return Template(value) if "${" in value else value
+    if isinstance(value, dict):
+        return {key: interpolated(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [interpolated(item) for item in value]
+    return value  # type: ignore[return-value]
+
+
+def document(value: object) -> Call:
+    """`jsonencode(...)` of a policy document built from f-strings and references."""
+    return jsonencode(interpolated(value))
+
+
+def tls_only_statement(bucket: str) -> dict[str, Value]:
+    arn = f"arn:{PARTITION}:s3:::{bucket}"
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [arn, f"{arn}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """A private, versioned, encrypted bucket and the resources that make it so."""
+
+    label: str
+    name: str  # a Terraform template: "${local.name}-audit-${...account_id}"
+    kms_key_arn: Expr | None  # None: SSE-S3, for buckets that receive S3/ALB access logs
+    log_bucket: Expr | None  # target of this bucket's access logs; None for a log bucket
+    log_prefix: str = ""
+    secondary: bool = False
+    expire_days: int | None = None
+    noncurrent_days: int = 90
+    lock_mode: str | None = None  # GOVERNANCE | COMPLIANCE: S3 Object Lock default
+    lock_days: int = 0
+    skips: tuple[Comment, ...] = ()
+    extra_statements: tuple[dict[str, Value], ...] = ()
+
+    @property
+    def ref(self) -> str:
+        return f"aws_s3_bucket.{self.label}"
+
+
+def _provider(secondary: bool) -> dict[str, Value]:
+    return {"provider": SECONDARY} if secondary else {}
+
+
+def bucket_blocks(bucket: Bucket) -> list[Block]:
+    """aws_s3_bucket plus public access block, ownership, versioning, encryption, logging,
+    lifecycle, EventBridge notifications, TLS-only policy and (optionally) object lock."""
+    on = _provider(bucket.secondary)
+    bucket_id = Ref(f"{bucket.ref}.id")
+    main: list[object] = [*bucket.skips, {**on, "bucket": Template(bucket.name)}]
+    if bucket.lock_mode:
+        main.append({"object_lock_enabled": True})
+    blocks = [
+        resource("aws_s3_bucket", bucket.label, main),  # type: ignore[arg-type]
+        resource(
+            "aws_s3_bucket_public_access_block",
+            bucket.label,
+            {
+                **on,
+                "bucket": bucket_id,
+                "block_public_acls": True,
+                "block_public_policy": True,
+                "ignore_public_acls": True,
+                "restrict_public_buckets": True,
+            },
+        ),
+        resource(
+            "aws_s3_bucket_ownership_controls",
+            bucket.label,
+            [
+                {**on, "bucket": bucket_id},
+                Block("rule", (), {"object_ownership": "BucketOwnerEnforced"}),
+            ],
+        ),
+        resource(
+            "aws_s3_bucket_versioning",
+            bucket.label,
+            [
+                {**on, "bucket": bucket_id},
+                Block("versioning_configuration", (), {"status": "Enabled"}),
+            ],
+        ),
+        _encryption(bucket, bucket_id),
+        _lifecycle(bucket, bucket_id),
+        resource(
+            "aws_s3_bucket_notification",
+            bucket.label,
+            {**on, "bucket": bucket_id, "eventbridge": True},
+        ),
+        _policy(bucket, bucket_id),
+    ]
+    if bucket.log_bucket is not None:
+        blocks.append(
+            resource(
+                "aws_s3_bucket_logging",
+                bucket.label,
+                {
+                    **on,
+                    "bucket": bucket_id,
+                    "target_bucket": bucket.log_bucket,
+                    "target_prefix": bucket.log_prefix,
+                },
+            )
+        )
+    if bucket.lock_mode:
+        retention = Block(
+            "default_retention", (), {"mode": bucket.lock_mode, "days": bucket.lock_days}
+        )
+        blocks.append(
+            resource(
+                "aws_s3_bucket_object_lock_configuration",
+                bucket.label,
+                [{**on, "bucket": bucket_id}, Block("rule", (), [retention])],
+            )
+        )
+    return blocks
+
+
+def _encryption(bucket: Bucket, bucket_id: Expr) -> Block:
+    if bucket.kms_key_arn is None:
+        default = Block("apply_server_side_encryption_by_default", (), {"sse_algorithm": "AES256"})
+        rule = Block("rule", (), [default])
+    else:
+        default = Block(
+            "apply_server_side_encryption_by_default",
+            (),
+            {"sse_algorithm": "aws:kms", "kms_master_key_id": bucket.kms_key_arn},
+        )
+        rule = Block("rule", (), [{"bucket_key_enabled": True}, default])
+    return resource(
+        "aws_s3_bucket_server_side_encryption_configuration",
+        bucket.label,
+        [{**_provider(bucket.secondary), "bucket": bucket_id}, rule],
+    )
+
+
+def _lifecycle(bucket: Bucket, bucket_id: Expr) -> Block:
+    items: list[object] = [
+        {"id": "retention", "status": "Enabled"},
+        Block("filter", (), {}),
+        Block("abort_incomplete_multipart_upload", (), {"days_after_initiation": 7}),
+        Block("noncurrent_version_expiration", (), {"noncurrent_days": bucket.noncurrent_days}),
+    ]
+    if bucket.expire_days is not None:
+        items.append(Block("expiration", (), {"days": bucket.expire_days}))
+    return resource(
+        "aws_s3_bucket_lifecycle_configuration",
+        bucket.label,
+        [
+            {**_provider(bucket.secondary), "bucket": bucket_id},
+            Block("rule", (), items),  # type: ignore[arg-type]
+            # Versioning first: a lifecycle on an unversioned bucket ignores noncurrent rules.
+            {"depends_on": [Ref(f"aws_s3_bucket_versioning.{bucket.label}")]},
+        ],
+    )
+
+
+def _policy(bucket: Bucket, bucket_id: Expr) -> Block:
+    statements = [tls_only_statement(bucket.name), *bucket.extra_statements]
+    return resource(
+        "aws_s3_bucket_policy",
+        bucket.label,
+        {
+            **_provider(bucket.secondary),
+            "bucket": bucket_id,
+            "policy": document({"Version": "2012-10-17", "Statement": statements}),
+            # The public access block first, or AWS may reject the policy as public.
+            "depends_on": [Ref(f"aws_s3_bucket_public_access_block.{bucket.label}")],
+        },
+    )

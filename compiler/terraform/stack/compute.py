@@ -1,0 +1,445 @@
+"""compute.tf: the ECS cluster, one task definition and service per variant, and (for ec2)
+the Auto Scaling group that backs the cluster's capacity provider.
+
+Container definitions are built from literals and locals only: checkov cannot see through
+computed attributes, and the checks that read container definitions would silently vanish.
+"""
+
+from __future__ import annotations
+
+from compiler.spec import ResolvedSpec
+from compiler.terraform.hcl import Block, Call, Expr, Ref, Template, Value, jsonencode, resource
+
+from . import common, secrets, storage
+
+# ECS caps a container health check's start period at 300 s.
+HEALTH_START_PERIOD_S = 300
+STRATEGIES = {"rolling": "ROLLING", "blue-green": "BLUE_GREEN", "canary": "CANARY"}
+AMI_PARAMETERS = {
+    ("x86_64", False): "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
+    ("x86_64", True): "/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recommended/image_id",
+    ("arm64", False): "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id",
+}
+ROOT_VOLUME_GIB = {False: 40, True: 100}  # GPU AMIs and CUDA images are large
+
+
+def model_load_grace_s(spec: ResolvedSpec) -> int:
+    """Time the ALB health checks are ignored while a new task downloads and opens the model:
+    GPU instances also pull a large image and warm up CUDA."""
+    return 600 if spec.compute.platform == "ec2" else 300
+
+
+def strategy(spec: ResolvedSpec) -> str:
+    """The ECS deployment strategy the services use.
+
+    ECS native blue/green and canary rewrite the production listener rule to forward over
+    exactly the service's blue and green target groups, which would erase an A/B split
+    between variants. With several variants the weighted split is the controlled rollout
+    (each variant's share is reviewed in a PR) and each variant's service rolls, guarded by
+    the circuit breaker and the alarm rollback.
+    """
+    if len(common.variants(spec)) > 1:
+        return "rolling"
+    return spec.deployment.strategy
+
+
+def blue_green(spec: ResolvedSpec) -> bool:
+    """ECS owns the production listener rule: blue-green or canary with one variant."""
+    return strategy(spec) != "rolling"
+
+
+def environment(spec: ResolvedSpec, model_version: str) -> list[Value]:
+    """The runtime's settings (runtime/settings.py reads SERVESPEC_<FIELD>), sorted by name."""
+    serving = spec.serving
+    values: dict[str, Value] = {
+        "SERVESPEC_ARTIFACT": storage.artifact_uri(spec, model_version),
+        "SERVESPEC_AUTH": serving.auth,
+        "SERVESPEC_LOG_PROMPTS": "true" if serving.log_prompts else "false",
+        "SERVESPEC_MAX_BODY_BYTES": str(serving.max_request_bytes),
+        "SERVESPEC_MAX_CONCURRENT_REQUESTS": str(serving.max_concurrent_requests),
+        "SERVESPEC_MAX_QUEUE": str(serving.max_queue),
+        "SERVESPEC_METRICS_NAMESPACE": spec.metrics_namespace,
+        "SERVESPEC_PORT": str(serving.port),
+        "SERVESPEC_RATE_LIMIT_PER_KEY_RPM": str(serving.rate_limit_per_key_rpm),
+        "SERVESPEC_REQUEST_TIMEOUT_S": str(serving.request_timeout_s),
+        "SERVESPEC_SERVED_MODEL_NAME": spec.model.name,
+        "SERVESPEC_SHUTDOWN_GRACE_S": str(serving.shutdown_grace_s),
+    }
+    return [{"name": key, "value": values[key]} for key in sorted(values)]
+
+
+def container(spec: ResolvedSpec, variant: common.Variant) -> dict[str, Value]:
+    port = spec.serving.port
+    probe = (
+        "import urllib.request; "
+        f"urllib.request.urlopen('http://127.0.0.1:{port}/readyz', timeout=4)"
+    )
+    definition: dict[str, Value] = {
+        "name": common.CONTAINER,
+        "image": Ref("local.image"),
+        "essential": True,
+        "user": common.USER,
+        "privileged": False,
+        "readonlyRootFilesystem": True,
+        "stopTimeout": spec.serving.shutdown_grace_s,
+        "portMappings": [{"containerPort": port, "hostPort": port, "protocol": "tcp"}],
+        "environment": environment(spec, variant.model_version),
+        # The root filesystem is read-only: the artifact cache and temp files live here.
+        "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}],
+        "healthCheck": {
+            "command": ["CMD", "python", "-c", probe],
+            "interval": 15,
+            "timeout": 5,
+            "retries": 3,
+            "startPeriod": HEALTH_START_PERIOD_S,
+        },
+        "logConfiguration": {
+            "logDriver": "awslogs",
+            "options": {
+                "awslogs-group": common.log_group_names(spec)["runtime"],
+                "awslogs-region": spec.region,
+                "awslogs-stream-prefix": variant.key,
+            },
+        },
+    }
+    if secrets.enabled(spec):
+        definition["secrets"] = [
+            {
+                "name": "SERVESPEC_API_KEYS",
+                "valueFrom": Ref("aws_secretsmanager_secret.api_keys.arn"),
+            }
+        ]
+    if spec.compute.gpu is not None:
+        definition["resourceRequirements"] = [{"type": "GPU", "value": str(spec.compute.gpu.count)}]
+    return definition
+
+
+def blocks(spec: ResolvedSpec) -> list[Block]:
+    found = [
+        common.log_group(spec, "runtime"),
+        common.log_group(spec, "ecs_exec"),
+        _cluster(spec),
+        *(_ec2(spec) if spec.compute.platform == "ec2" else []),
+        _capacity_providers(spec),
+    ]
+    for variant in common.variants(spec):
+        found += [_task_definition(spec, variant), _service(spec, variant)]
+    return found
+
+
+def _cluster(spec: ResolvedSpec) -> Block:
+    return resource(
+        "aws_ecs_cluster",
+        "main",
+        [
+            {"name": Ref("local.name")},
+            Block("setting", (), {"name": "containerInsights", "value": "enabled"}),
+            Block(
+                "configuration",
+                (),
+                [
+                    Block(
+                        "execute_command_configuration",
+                        (),
+                        [
+                            {"kms_key_id": Ref("aws_kms_key.main.arn"), "logging": "OVERRIDE"},
+                            Block(
+                                "log_configuration",
+                                (),
+                                {
+                                    "cloud_watch_encryption_enabled": True,
+                                    "cloud_watch_log_group_name": Ref(
+                                        "aws_cloudwatch_log_group.ecs_exec.name"
+                                    ),
+                                },
+                            ),
+                        ],
+                    )
+                ],
+            ),
+        ],
+    )
+
+
+def capacity_provider(spec: ResolvedSpec) -> Value:
+    if spec.compute.platform == "ec2":
+        return Ref("aws_ecs_capacity_provider.ec2.name")
+    return "FARGATE"
+
+
+def _capacity_providers(spec: ResolvedSpec) -> Block:
+    provider = capacity_provider(spec)
+    return resource(
+        "aws_ecs_cluster_capacity_providers",
+        "main",
+        [
+            {"cluster_name": Ref("aws_ecs_cluster.main.name"), "capacity_providers": [provider]},
+            Block(
+                "default_capacity_provider_strategy",
+                (),
+                {"capacity_provider": provider, "weight": 1, "base": 0},
+            ),
+        ],
+    )
+
+
+def _task_definition(spec: ResolvedSpec, variant: common.Variant) -> Block:
+    fargate = spec.compute.platform == "fargate"
+    body: list[Block | dict[str, Value]] = [
+        {
+            "family": Template(f"${{local.name}}-{variant.key}"),
+            "requires_compatibilities": ["FARGATE" if fargate else "EC2"],
+            "network_mode": "awsvpc",
+            "cpu": str(spec.compute.cpu),
+            "memory": str(spec.compute.memory_mib),
+            "execution_role_arn": Ref("aws_iam_role.execution.arn"),
+            "task_role_arn": Ref("aws_iam_role.task.arn"),
+            "container_definitions": jsonencode([container(spec, variant)]),
+        },
+        Block("volume", (), {"name": "tmp"}),
+    ]
+    if fargate:
+        body.append(
+            Block(
+                "runtime_platform",
+                (),
+                {
+                    "operating_system_family": "LINUX",
+                    "cpu_architecture": spec.compute.architecture.upper(),
+                },
+            )
+        )
+    return resource("aws_ecs_task_definition", variant.key, body)
+
+
+def deployment_alarms(spec: ResolvedSpec, variant: common.Variant) -> list[Value]:
+    return [
+        Ref("aws_cloudwatch_metric_alarm.error_rate.alarm_name"),
+        Ref("aws_cloudwatch_metric_alarm.p99_latency.alarm_name"),
+        Ref(f"aws_cloudwatch_metric_alarm.{variant.key}_unhealthy_hosts.alarm_name"),
+    ]
+
+
+def _deployment_configuration(spec: ResolvedSpec) -> Block:
+    deployment = spec.deployment
+    chosen = strategy(spec)
+    body: list[Block | dict[str, Value]] = [{"strategy": STRATEGIES[chosen]}]
+    if chosen != "rolling":
+        body.append({"bake_time_in_minutes": str(deployment.bake_minutes)})
+    if chosen == "canary":
+        body.append(
+            Block(
+                "canary_configuration",
+                (),
+                {
+                    "canary_percent": deployment.canary_percent,
+                    "canary_bake_time_in_minutes": str(deployment.bake_minutes),
+                },
+            )
+        )
+    return Block("deployment_configuration", (), body)
+
+
+def _load_balancer(spec: ResolvedSpec, variant: common.Variant) -> Block:
+    body: list[Block | dict[str, Value]] = [
+        {
+            "target_group_arn": Ref(f"aws_lb_target_group.{variant.key}.arn"),
+            "container_name": common.CONTAINER,
+            "container_port": spec.serving.port,
+        }
+    ]
+    if blue_green(spec):
+        body.append(
+            Block(
+                "advanced_configuration",
+                (),
+                {
+                    "alternate_target_group_arn": Ref(f"aws_lb_target_group.{variant.key}_alt.arn"),
+                    "production_listener_rule": Ref("aws_lb_listener_rule.api.arn"),
+                    "role_arn": Ref("aws_iam_role.ecs_load_balancers.arn"),
+                },
+            )
+        )
+    return Block("load_balancer", (), body)
+
+
+def _service(spec: ResolvedSpec, variant: common.Variant) -> Block:
+    body: list[Block | dict[str, Value]] = [
+        {
+            "name": Template(f"${{local.name}}-{variant.key}"),
+            "cluster": Ref("aws_ecs_cluster.main.arn"),
+            "task_definition": Ref(f"aws_ecs_task_definition.{variant.key}.arn"),
+            "desired_count": spec.scaling.min,
+            "health_check_grace_period_seconds": model_load_grace_s(spec),
+            "enable_execute_command": False,
+            "propagate_tags": "SERVICE",
+            "wait_for_steady_state": False,
+        }
+    ]
+    if spec.compute.platform == "fargate":
+        body.append({"platform_version": "LATEST"})
+    body += [
+        Block(
+            "capacity_provider_strategy",
+            (),
+            {"capacity_provider": capacity_provider(spec), "weight": 1, "base": 0},
+        ),
+        Block(
+            "network_configuration",
+            (),
+            {
+                "subnets": Ref("local.private_subnet_ids"),
+                "security_groups": [Ref("aws_security_group.tasks.id")],
+                "assign_public_ip": False,
+            },
+        ),
+        _load_balancer(spec, variant),
+        Block("deployment_controller", (), {"type": "ECS"}),
+        _deployment_configuration(spec),
+        Block("deployment_circuit_breaker", (), {"enable": True, "rollback": True}),
+        Block(
+            "alarms",
+            (),
+            {
+                "alarm_names": deployment_alarms(spec, variant),
+                "enable": True,
+                "rollback": spec.deployment.rollback_on_alarm,
+            },
+        ),
+        # Application Auto Scaling owns the task count once the service exists.
+        Block("lifecycle", (), {"ignore_changes": [Expr("desired_count")]}),
+        {
+            "depends_on": [
+                Ref("aws_ecs_cluster_capacity_providers.main"),
+                Ref("aws_lb_listener_rule.api"),
+                Ref("aws_iam_role_policy.execution"),
+            ]
+        },
+    ]
+    return resource("aws_ecs_service", variant.key, body)
+
+
+def _ec2(spec: ResolvedSpec) -> list[Block]:
+    gpu = spec.compute.gpu is not None
+    parameter = AMI_PARAMETERS[(spec.compute.architecture, gpu)]
+    per_variant = spec.scaling.max * (2 if blue_green(spec) else 1)
+    user_data = Call(
+        "base64encode",
+        Call(
+            "join",
+            "\n",
+            [
+                "#!/bin/bash",
+                Template("echo ECS_CLUSTER=${local.name} >> /etc/ecs/ecs.config"),
+                # Tasks must not borrow the instance's credentials through IMDS.
+                "echo ECS_AWSVPC_BLOCK_IMDS=true >> /etc/ecs/ecs.config",
+                "echo ECS_ENABLE_TASK_IAM_ROLE=true >> /etc/ecs/ecs.config",
+                "",
+            ],
+        ),
+    )
+    return [
+        Block("data", ("aws_ssm_parameter", "ecs_ami"), {"name": parameter}),
+        resource(
+            "aws_launch_template",
+            "ecs",
+            [
+                {
+                    "name_prefix": Template("${local.name}-ecs-"),
+                    "image_id": Ref("data.aws_ssm_parameter.ecs_ami.value"),
+                    "instance_type": spec.compute.instance_type,
+                    "ebs_optimized": True,
+                    "vpc_security_group_ids": [Ref("aws_security_group.tasks.id")],
+                    "user_data": user_data,
+                    "update_default_version": True,
+                },
+                Block("iam_instance_profile", (), {"arn": Ref("aws_iam_instance_profile.ecs.arn")}),
+                Block(
+                    "metadata_options",
+                    (),
+                    {
+                        "http_endpoint": "enabled",
+                        "http_tokens": "required",
+                        "http_put_response_hop_limit": 1,
+                    },
+                ),
+                Block("monitoring", (), {"enabled": True}),
+                Block(
+                    "block_device_mappings",
+                    (),
+                    [
+                        {"device_name": "/dev/xvda"},
+                        Block(
+                            "ebs",
+                            (),
+                            {
+                                "volume_size": ROOT_VOLUME_GIB[gpu],
+                                "volume_type": "gp3",
+                                "encrypted": "true",
+                                "kms_key_id": Ref("aws_kms_key.main.arn"),
+                                "delete_on_termination": "true",
+                            },
+                        ),
+                    ],
+                ),
+                Block(
+                    "tag_specifications",
+                    (),
+                    {"resource_type": "instance", "tags": {"Name": Template("${local.name}-ecs")}},
+                ),
+            ],
+        ),
+        resource(
+            "aws_autoscaling_group",
+            "ecs",
+            [
+                {
+                    "name": Template("${local.name}-ecs"),
+                    "min_size": 0,
+                    "max_size": per_variant * len(common.variants(spec)),
+                    "vpc_zone_identifier": Ref("local.private_subnet_ids"),
+                    "health_check_type": "EC2",
+                    # ECS managed termination protection needs instances protected from scale-in.
+                    "protect_from_scale_in": True,
+                },
+                Block(
+                    "launch_template",
+                    (),
+                    {"id": Ref("aws_launch_template.ecs.id"), "version": "$Latest"},
+                ),
+                Block(
+                    "tag",
+                    (),
+                    {"key": "AmazonECSManaged", "value": "true", "propagate_at_launch": True},
+                ),
+                Block("lifecycle", (), {"ignore_changes": [Expr("desired_capacity")]}),
+            ],
+        ),
+        resource(
+            "aws_ecs_capacity_provider",
+            "ec2",
+            [
+                {"name": Template("${local.name}-ec2")},
+                Block(
+                    "auto_scaling_group_provider",
+                    (),
+                    [
+                        {
+                            "auto_scaling_group_arn": Ref("aws_autoscaling_group.ecs.arn"),
+                            "managed_termination_protection": "ENABLED",
+                        },
+                        Block(
+                            "managed_scaling",
+                            (),
+                            {
+                                "status": "ENABLED",
+                                "target_capacity": 100,
+                                "minimum_scaling_step_size": 1,
+                                "maximum_scaling_step_size": 4,
+                            },
+                        ),
+                    ],
+                ),
+            ],
+        ),
+    ]

@@ -1,0 +1,196 @@
+"""dns.tf: Route 53 health checks on both regions' API, and the records that route by them.
+
+Health checks exist whenever a secondary service does (pilot light and up): on-call sees
+both regions' health even without a hosted zone. With `security.tls.hosted_zone_id` the API
+name gets two alias records instead of one:
+
+    pilot-light, warm-standby  failover routing: PRIMARY while healthy, else SECONDARY
+    active-active              latency routing: each client to the nearest healthy region
+
+Health checks probe the runtime's readiness endpoint over HTTPS through each region's load
+balancer. When the spec restricts client networks, the primary load balancer does not admit
+Route 53's checkers, so the primary is judged by a CloudWatch alarm on its healthy targets
+instead (no data counts as unhealthy: a region that stops reporting is down).
+"""
+
+from __future__ import annotations
+
+from compiler.spec import ResolvedSpec
+from compiler.terraform.hcl import Block, Ref, Template, Value, resource
+
+from . import dr_plan
+
+FAST_INTERVAL_S = 10  # Route 53's fast checks, for RTOs of 15 minutes or less
+STANDARD_INTERVAL_S = 30
+FAILURE_THRESHOLD = 3
+
+
+def has_health_checks(spec: ResolvedSpec) -> bool:
+    return dr_plan.secondary_capacity(spec) is not None
+
+
+def routes_api(spec: ResolvedSpec) -> bool:
+    """True when this view owns the API's DNS records (the core stack then writes none)."""
+    return has_health_checks(spec) and spec.security.tls.hosted_zone_id is not None
+
+
+def routing(spec: ResolvedSpec) -> str:
+    return "latency" if spec.dr.strategy == "active-active" else "failover"
+
+
+def primary_checked_by_alarm(spec: ResolvedSpec) -> bool:
+    return "0.0.0.0/0" not in spec.security.network.allowed_cidrs
+
+
+def request_interval(spec: ResolvedSpec) -> int:
+    return FAST_INTERVAL_S if spec.dr.rto_minutes <= 15 else STANDARD_INTERVAL_S
+
+
+def detection_seconds(spec: ResolvedSpec) -> int:
+    """About how long Route 53 takes to call a region unhealthy."""
+    return request_interval(spec) * FAILURE_THRESHOLD
+
+
+def blocks(spec: ResolvedSpec) -> list[Block]:
+    if not has_health_checks(spec):
+        return []
+    found = [*_primary_checks(spec), _https_check(spec, "secondary", "aws_lb.secondary")]
+    if routes_api(spec):
+        found += _records(spec)
+    return found
+
+
+def _https_check(spec: ResolvedSpec, label: str, lb: str) -> Block:
+    return resource(
+        "aws_route53_health_check",
+        label,
+        {
+            "type": "HTTPS",
+            "fqdn": Ref(f"{lb}.dns_name"),
+            "port": 443,
+            "resource_path": dr_plan.HEALTH_PATH,
+            "request_interval": request_interval(spec),
+            "failure_threshold": FAILURE_THRESHOLD,
+            "measure_latency": spec.dr.strategy == "active-active",
+            "tags": {"Name": Template(f"${{local.name}}-{label}")},
+        },
+    )
+
+
+def _primary_checks(spec: ResolvedSpec) -> list[Block]:
+    if not primary_checked_by_alarm(spec):
+        return [_https_check(spec, "primary", "aws_lb.main")]
+    return [
+        _healthy_targets_alarm(spec),
+        resource(
+            "aws_route53_health_check",
+            "primary",
+            {
+                "type": "CLOUDWATCH_METRIC",
+                "cloudwatch_alarm_name": Ref(
+                    "aws_cloudwatch_metric_alarm.primary_healthy.alarm_name"
+                ),
+                "cloudwatch_alarm_region": spec.region,
+                "insufficient_data_health_status": "Unhealthy",
+                "tags": {"Name": Template("${local.name}-primary")},
+            },
+        ),
+    ]
+
+
+def _target_groups(spec: ResolvedSpec) -> list[str]:
+    """Labels of the primary's target groups, read from the view that declares them."""
+    from . import load_balancer
+
+    return [
+        block.labels[1]
+        for block in load_balancer.blocks(spec)
+        if block.type == "resource" and block.labels[0] == "aws_lb_target_group"
+    ]
+
+
+def _healthy_targets_alarm(spec: ResolvedSpec) -> Block:
+    """Healthy targets summed over every target group (variants, blue/green pairs)."""
+    queries: list[Block] = []
+    ids = []
+    for index, group in enumerate(_target_groups(spec)):
+        query_id = f"m{index}"
+        ids.append(query_id)
+        metric = Block(
+            "metric",
+            (),
+            {
+                "namespace": "AWS/ApplicationELB",
+                "metric_name": "HealthyHostCount",
+                "dimensions": {
+                    "LoadBalancer": Ref("aws_lb.main.arn_suffix"),
+                    "TargetGroup": Ref(f"aws_lb_target_group.{group}.arn_suffix"),
+                },
+                "period": 60,
+                "stat": "Minimum",
+            },
+        )
+        queries.append(Block("metric_query", (), [{"id": query_id}, metric]))
+    total = Block(
+        "metric_query",
+        (),
+        {
+            "id": "healthy",
+            "expression": f"SUM([{', '.join(ids)}])",
+            "label": "Healthy targets",
+            "return_data": True,
+        },
+    )
+    body: dict[str, Value] = {
+        "alarm_name": Template("${local.name}-primary-healthy"),
+        "alarm_description": (
+            f"No healthy API task in {spec.region}. Route 53 treats the primary as down "
+            "and sends traffic to the secondary region. See RUNBOOK.md, 'Primary region "
+            "unhealthy'."
+        ),
+        "comparison_operator": "LessThanThreshold",
+        "threshold": 1,
+        "evaluation_periods": FAILURE_THRESHOLD,
+        "treat_missing_data": "breaching",
+        "alarm_actions": [Ref("aws_sns_topic.alarms.arn")],
+        "ok_actions": [Ref("aws_sns_topic.alarms.arn")],
+    }
+    return resource("aws_cloudwatch_metric_alarm", "primary_healthy", [body, *queries, total])
+
+
+def _records(spec: ResolvedSpec) -> list[Block]:
+    tls = spec.security.tls
+    regions = {"primary": spec.region, "secondary": spec.dr.secondary_region}
+    balancers = {"primary": "aws_lb.main", "secondary": "aws_lb.secondary"}
+    found = []
+    for role in ("primary", "secondary"):
+        if routing(spec) == "latency":
+            policy = Block("latency_routing_policy", (), {"region": regions[role]})
+        else:
+            policy = Block("failover_routing_policy", (), {"type": role.upper()})
+        found.append(
+            resource(
+                "aws_route53_record",
+                f"api_{role}",
+                [
+                    {
+                        "zone_id": tls.hosted_zone_id,
+                        "name": tls.domain,
+                        "type": "A",
+                        "set_identifier": f"{role}-{regions[role]}",
+                        "health_check_id": Ref(f"aws_route53_health_check.{role}.id"),
+                    },
+                    policy,
+                    Block(
+                        "alias",
+                        (),
+                        {
+                            "name": Ref(f"{balancers[role]}.dns_name"),
+                            "zone_id": Ref(f"{balancers[role]}.zone_id"),
+                            "evaluate_target_health": True,
+                        },
+                    ),
+                ],
+            )
+        )
+    return found

@@ -1,0 +1,497 @@
+"""dr.tf: the secondary-region stack that `dr.strategy` asks for (provider `aws.secondary`).
+
+Every strategy but `none` gets the data plane in the secondary region: a key (a replica of
+the multi-Region key, or a key of its own), a replicated model bucket, an ECR repository
+that registry replication fills, and a log bucket for that region's access logs. What
+differs is compute, sized by `secondary_capacity`:
+
+    backup-restore  no compute: the stack is re-applied there from backups and replicas
+    pilot-light     service, load balancer and network exist; 0 tasks until failover
+    warm-standby    the spec's minimum tasks, held there until failover raises the range
+
+The secondary runs one service with the variant that has most traffic: A/B splits and
+canaries are the primary's business, a regional failover serves the proven model.
+    active-active   the primary's full capacity (every variant's min..max), serving always
+
+The secondary service runs on Fargate even when the primary uses EC2: a GPU fleet per
+region is the core stack's job, and onnxruntime serves the same artifact on CPU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from compiler.spec import ResolvedSpec
+from compiler.terraform.hcl import Block, Expr, Ref, Template, Value, resource, skip
+
+from . import audit, dr_compute, dr_network, storage
+from .buckets import Bucket, bucket_blocks, document
+from .common import ACCOUNT, ACCOUNT_ID, PARTITION
+from .dr_plan import (
+    HEALTH_PATH,
+    RTC_MINUTES,
+    SECONDARY,
+    Capacity,
+    audit_replica_name,
+    failover_capacity,
+    has_secondary,
+    logs_secondary_name,
+    models_replica_name,
+    replicates,
+    secondary_capacity,
+    secondary_elb_name,
+    secondary_key_arn,
+    secondary_vpc_cidr,
+    serving_variant,
+    uses_rtc,
+)
+
+__all__ = [
+    "HEALTH_PATH",
+    "RTC_MINUTES",
+    "SECONDARY",
+    "Capacity",
+    "blocks",
+    "failover_capacity",
+    "has_secondary",
+    "replicates",
+    "secondary_capacity",
+    "secondary_elb_name",
+    "secondary_key_arn",
+    "secondary_vpc_cidr",
+    "serving_variant",
+    "uses_rtc",
+]
+
+
+def _tags(spec: ResolvedSpec, role: str) -> dict[str, Value]:
+    return {"Name": Template(f"${{local.name}}-{role}"), "servespec:region-role": "secondary"}
+
+
+def _key_policy(spec: ResolvedSpec) -> dict[str, Value]:
+    region = spec.dr.secondary_region
+    root = f"arn:{PARTITION}:iam::{ACCOUNT}:root"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountAdministers",
+                "Effect": "Allow",
+                "Principal": {"AWS": root},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "CloudWatchLogsInSecondaryRegion",
+                "Effect": "Allow",
+                "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+                "Action": [
+                    "kms:Encrypt",
+                    "kms:Decrypt",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:DescribeKey",
+                ],
+                "Resource": "*",
+                "Condition": {
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": (
+                            f"arn:{PARTITION}:logs:{region}:{ACCOUNT}:log-group:*"
+                        )
+                    }
+                },
+            },
+        ],
+    }
+
+
+def secondary_key(spec: ResolvedSpec) -> list[Block]:
+    """A replica of the multi-Region key, or (single-Region keys) a key of its own."""
+    kms = spec.security.kms
+    base: dict[str, Value] = {
+        "provider": SECONDARY,
+        "description": Template("${local.name} secondary region (disaster recovery)"),
+        "deletion_window_in_days": kms.deletion_window_days,
+    }
+    policy: dict[str, Value] = {"policy": document(_key_policy(spec)), "tags": _tags(spec, "dr")}
+    if kms.multi_region:
+        # Same key material as aws_kms_key.main: replicas decrypt the primary's ciphertext.
+        return [
+            resource(
+                "aws_kms_replica_key",
+                "secondary",
+                {**base, "primary_key_arn": Ref("aws_kms_key.main.arn"), **policy},
+            )
+        ]
+    return [
+        resource(
+            "aws_kms_key",
+            "secondary",
+            {
+                **base,
+                "enable_key_rotation": kms.rotation,
+                "rotation_period_in_days": kms.rotation_period_days,
+                **policy,
+            },
+        ),
+    ]
+
+
+def _logs_secondary(spec: ResolvedSpec) -> list[Block]:
+    name = logs_secondary_name()
+    arn = f"arn:{PARTITION}:s3:::{name}"
+    delivery: dict[str, Value] = {
+        "Sid": "S3ServerAccessLogs",
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": f"{arn}/s3-access/*",
+        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}},
+    }
+    alb: dict[str, Value] = {
+        "Sid": "LoadBalancerAccessLogs",
+        "Effect": "Allow",
+        # Regions older than 2022 deliver from a regional ELB account, not a service.
+        "Principal": {"AWS": "${data.aws_elb_service_account.secondary.arn}"},
+        "Action": "s3:PutObject",
+        "Resource": f"{arn}/alb/AWSLogs/{ACCOUNT}/*",
+    }
+    alb_service: dict[str, Value] = {
+        "Sid": "LogDeliveryServiceDeliversAccessLogs",
+        "Effect": "Allow",
+        "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": f"{arn}/alb/AWSLogs/{ACCOUNT}/*",
+    }
+    region = spec.dr.secondary_region
+    bucket = Bucket(
+        label="logs_secondary",
+        name=name,
+        kms_key_arn=None,
+        log_bucket=None,
+        secondary=True,
+        expire_days=max(spec.observability.log_retention_days, 365),
+        skips=(
+            skip(
+                "CKV_AWS_145",
+                "S3 server access logs and ALB access logs are delivered "
+                "only to SSE-S3 buckets (AWS); this bucket receives both",
+            ),
+            skip(
+                "CKV_AWS_18",
+                f"the access-log bucket of {region}; logging it into itself would loop",
+            ),
+            skip(
+                "CKV_AWS_144",
+                "access logs of the secondary region; they describe that "
+                "region's traffic and are not part of the recovery set",
+            ),
+        ),
+        extra_statements=(delivery, alb, alb_service),
+    )
+    elb_account = Block("data", ("aws_elb_service_account", "secondary"), {"provider": SECONDARY})
+    return [elb_account, *bucket_blocks(bucket)]
+
+
+def _models_replica(spec: ResolvedSpec) -> list[Block]:
+    bucket = Bucket(
+        label="models_replica",
+        name=models_replica_name(),
+        kms_key_arn=secondary_key_arn(spec),
+        log_bucket=Ref("aws_s3_bucket.logs_secondary.id"),
+        log_prefix="s3-access/models-replica/",
+        secondary=True,
+        skips=(
+            skip(
+                "CKV_AWS_144",
+                f"replica of aws_s3_bucket.models in {spec.region}; "
+                "replicating a replica onward is not part of the DR design",
+            ),
+        ),
+    )
+    return bucket_blocks(bucket)
+
+
+@dataclass(frozen=True)
+class ReplicationPair:
+    """A source bucket in the primary region and its replica in the secondary."""
+
+    label: str  # of the aws_s3_bucket_replication_configuration
+    source: str  # aws_s3_bucket label
+    source_name: str  # bucket name template
+    source_key_arn: Expr
+    replica: str
+    replica_name: str
+    object_lock: bool = False
+
+
+def replication_pairs(spec: ResolvedSpec) -> list[ReplicationPair]:
+    """Model bucket always (for DR); the audit bucket too when audit logs are written."""
+    pairs = [
+        ReplicationPair(
+            label="models",
+            source="models",
+            source_name=storage.MODELS_BUCKET,
+            source_key_arn=Ref("aws_kms_key.main.arn"),
+            replica="models_replica",
+            replica_name=models_replica_name(),
+        )
+    ]
+    if audit.has_audit_bucket(spec):
+        pairs.append(
+            ReplicationPair(
+                label="audit",
+                source="audit",
+                source_name=audit.audit_bucket_name(),
+                source_key_arn=Ref("aws_kms_key.audit.arn"),
+                replica="audit_replica",
+                replica_name=audit_replica_name(),
+                object_lock=audit.object_lock_mode(spec) is not None,
+            )
+        )
+    return pairs
+
+
+def _replication_role(spec: ResolvedSpec, pairs: Sequence[ReplicationPair]) -> list[Block]:
+    statements: list[dict[str, Value]] = []
+    for pair in pairs:
+        source = f"arn:{PARTITION}:s3:::{pair.source_name}"
+        replica = f"arn:{PARTITION}:s3:::{pair.replica_name}"
+        read = [
+            "s3:GetObjectVersionForReplication",
+            "s3:GetObjectVersionAcl",
+            "s3:GetObjectVersionTagging",
+        ]
+        if pair.object_lock:
+            read += ["s3:GetObjectRetention", "s3:GetObjectLegalHold"]
+        statements += [
+            {
+                "Sid": f"Read{pair.label.capitalize()}Configuration",
+                "Effect": "Allow",
+                "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"],
+                "Resource": source,
+            },
+            {
+                "Sid": f"Read{pair.label.capitalize()}Versions",
+                "Effect": "Allow",
+                "Action": read,
+                "Resource": f"{source}/*",
+            },
+            {
+                "Sid": f"Write{pair.label.capitalize()}Replica",
+                "Effect": "Allow",
+                "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
+                "Resource": f"{replica}/*",
+            },
+        ]
+    statements += [
+        {
+            "Sid": "DecryptSource",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": [pair.source_key_arn for pair in pairs],
+            "Condition": {"StringEquals": {"kms:ViaService": f"s3.{spec.region}.amazonaws.com"}},
+        },
+        {
+            "Sid": "EncryptReplica",
+            "Effect": "Allow",
+            "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
+            "Resource": secondary_key_arn(spec),
+            "Condition": {
+                "StringEquals": {"kms:ViaService": f"s3.{spec.dr.secondary_region}.amazonaws.com"}
+            },
+        },
+    ]
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}},
+            }
+        ],
+    }
+    return [
+        resource(
+            "aws_iam_role",
+            "replication",
+            {
+                "name": Template("${local.name}-s3-replication"),
+                "description": "S3 replication of model artifacts and audit logs to the DR region",
+                "assume_role_policy": document(trust),
+            },
+        ),
+        resource(
+            "aws_iam_role_policy",
+            "replication",
+            {
+                "name": "replicate-to-secondary",
+                "role": Ref("aws_iam_role.replication.id"),
+                "policy": document({"Version": "2012-10-17", "Statement": statements}),
+            },
+        ),
+    ]
+
+
+def _replication(spec: ResolvedSpec, pair: ReplicationPair) -> Block:
+    destination: list[object] = [
+        {
+            "bucket": Ref(f"aws_s3_bucket.{pair.replica}.arn"),
+            "storage_class": "STANDARD",
+        },
+        Block("encryption_configuration", (), {"replica_kms_key_id": secondary_key_arn(spec)}),
+    ]
+    if uses_rtc(spec):
+        destination.append(
+            Block(
+                "replication_time",
+                (),
+                [{"status": "Enabled"}, Block("time", (), {"minutes": RTC_MINUTES})],
+            )
+        )
+    # Replication metrics feed the failed-replication alarm, with or without RTC.
+    destination.append(
+        Block(
+            "metrics",
+            (),
+            [{"status": "Enabled"}, Block("event_threshold", (), {"minutes": RTC_MINUTES})],
+        )
+    )
+    rule = Block(
+        "rule",
+        (),
+        [
+            {"id": "to-secondary", "status": "Enabled"},
+            Block("filter", (), {}),
+            # A delete in the primary must not reach the DR copy.
+            Block("delete_marker_replication", (), {"status": "Disabled"}),
+            Block(
+                "source_selection_criteria",
+                (),
+                [Block("sse_kms_encrypted_objects", (), {"status": "Enabled"})],
+            ),
+            Block("destination", (), destination),  # type: ignore[arg-type]
+        ],
+    )
+    return resource(
+        "aws_s3_bucket_replication_configuration",
+        pair.label,
+        [
+            {
+                "bucket": Ref(f"aws_s3_bucket.{pair.source}.id"),
+                "role": Ref("aws_iam_role.replication.arn"),
+            },
+            rule,
+            {
+                "depends_on": [
+                    Ref(f"aws_s3_bucket_versioning.{pair.source}"),
+                    Ref(f"aws_s3_bucket_versioning.{pair.replica}"),
+                ]
+            },
+        ],
+    )
+
+
+def _replication_alarm(spec: ResolvedSpec, pair: ReplicationPair) -> Block:
+    return resource(
+        "aws_cloudwatch_metric_alarm",
+        f"replication_{pair.label}",
+        {
+            "alarm_name": Template(f"${{local.name}}-{pair.label}-replication-failed"),
+            "alarm_description": (
+                f"Objects of the {pair.label} bucket failed to replicate to "
+                f"{spec.dr.secondary_region}: the DR copy is behind (RPO "
+                f"{spec.dr.rpo_minutes} min at risk). See RUNBOOK.md, 'Replication failing'."
+            ),
+            "namespace": "AWS/S3",
+            "metric_name": "OperationsFailedReplication",
+            "dimensions": {
+                "SourceBucket": Ref(f"aws_s3_bucket.{pair.source}.bucket"),
+                "DestinationBucket": Ref(f"aws_s3_bucket.{pair.replica}.bucket"),
+                "RuleId": "to-secondary",
+            },
+            "statistic": "Sum",
+            "period": 300,
+            "evaluation_periods": 1,
+            "threshold": 0,
+            "comparison_operator": "GreaterThanThreshold",
+            "treat_missing_data": "notBreaching",
+            "alarm_actions": [Ref("aws_sns_topic.alarms.arn")],
+            "ok_actions": [Ref("aws_sns_topic.alarms.arn")],
+        },
+    )
+
+
+def _ecr(spec: ResolvedSpec) -> list[Block]:
+    region = spec.dr.secondary_region
+    rule = Block(
+        "rule",
+        (),
+        [
+            Block(
+                "destination",
+                (),
+                {"region": region, "registry_id": Ref("local.account_id")},
+            ),
+            Block(
+                "repository_filter",
+                (),
+                {"filter": Ref("aws_ecr_repository.runtime.name"), "filter_type": "PREFIX_MATCH"},
+            ),
+        ],
+    )
+    return [
+        # Created ahead of replication so that it has the primary's settings (immutable tags,
+        # scanning, the secondary key) instead of the defaults of an auto-created repository.
+        resource(
+            "aws_ecr_repository",
+            "runtime_secondary",
+            [
+                {
+                    "provider": SECONDARY,
+                    "name": Ref("aws_ecr_repository.runtime.name"),
+                    "image_tag_mutability": "IMMUTABLE",
+                },
+                Block(
+                    "encryption_configuration",
+                    (),
+                    {"encryption_type": "KMS", "kms_key": secondary_key_arn(spec)},
+                ),
+                Block("image_scanning_configuration", (), {"scan_on_push": True}),
+            ],
+        ),
+        resource(
+            "aws_ecr_replication_configuration",
+            "secondary",
+            [
+                Block("replication_configuration", (), [rule]),
+                {"depends_on": [Ref("aws_ecr_repository.runtime_secondary")]},
+            ],
+        ),
+    ]
+
+
+def data_plane(spec: ResolvedSpec) -> list[Block]:
+    blocks = [*_logs_secondary(spec), *_models_replica(spec)]
+    pairs = replication_pairs(spec)
+    blocks += _replication_role(spec, pairs)
+    blocks += [_replication(spec, pair) for pair in pairs]
+    blocks += [_replication_alarm(spec, pair) for pair in pairs]
+    blocks += _ecr(spec)
+    return blocks
+
+
+def blocks(spec: ResolvedSpec) -> list[Block]:
+    """Every block of dr.tf for one environment (empty when nothing is secondary)."""
+    if not has_secondary(spec):
+        return []
+    blocks = secondary_key(spec)
+    if replicates(spec):
+        blocks += data_plane(spec)
+    capacity = secondary_capacity(spec)
+    if capacity is not None:
+        blocks += dr_network.blocks(spec) + dr_compute.blocks(spec, capacity)
+    return blocks

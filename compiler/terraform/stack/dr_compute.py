@@ -1,0 +1,634 @@
+"""The secondary region's service (pilot light and up): load balancer with its own
+certificate and WAF, task roles, and one Fargate service sized by the DR strategy.
+
+The service runs on Fargate even when the primary uses EC2: a GPU fleet per region is the
+core stack's job, and onnxruntime serves the same artifact on CPU.
+"""
+
+from __future__ import annotations
+
+from compiler.spec import ResolvedSpec
+from compiler.terraform.hcl import Block, Comment, Expr, Ref, Template, Value, resource, skip
+
+from . import common, load_balancer, storage
+from .buckets import document
+from .common import PARTITION
+from .dr_plan import (
+    HEALTH_PATH,
+    Capacity,
+    log_arn,
+    log_group,
+    models_replica_name,
+    on,
+    secondary_elb_name,
+    secondary_key_arn,
+    secondary_log_groups,
+    serving_variant,
+)
+
+WAF_MANAGED_RULES = (
+    "AWSManagedRulesCommonRuleSet",
+    "AWSManagedRulesKnownBadInputsRuleSet",
+    "AWSManagedRulesAnonymousIpList",
+    "AWSManagedRulesAmazonIpReputationList",
+)
+FARGATE_MEMORY = {
+    256: (512, 2048),
+    512: (1024, 4096),
+    1024: (2048, 8192),
+    2048: (4096, 16384),
+    4096: (8192, 30720),
+    8192: (16384, 61440),
+    16384: (32768, 122880),
+}
+
+
+def _certificate(spec: ResolvedSpec) -> list[Block]:
+    tls = spec.security.tls
+    found = [
+        resource(
+            "aws_acm_certificate",
+            "secondary",
+            [
+                on({"domain_name": tls.domain, "validation_method": "DNS"}),
+                Block("lifecycle", (), {"create_before_destroy": True}),
+            ],
+        )
+    ]
+    if tls.hosted_zone_id is None:
+        return found  # validated out of band, like the primary's certificate
+    options = "aws_acm_certificate.secondary.domain_validation_options"
+    found += [
+        resource(
+            "aws_route53_record",
+            "secondary_certificate_validation",
+            {
+                "for_each": Expr(f"{{ for o in {options} : o.domain_name => o }}"),
+                "zone_id": tls.hosted_zone_id,
+                "name": Expr("each.value.resource_record_name"),
+                "type": Expr("each.value.resource_record_type"),
+                "records": [Expr("each.value.resource_record_value")],
+                "ttl": 300,
+                # ACM asks every region for the same record; the primary's may already exist.
+                "allow_overwrite": True,
+            },
+        ),
+        resource(
+            "aws_acm_certificate_validation",
+            "secondary",
+            on(
+                {
+                    "certificate_arn": Ref("aws_acm_certificate.secondary.arn"),
+                    "validation_record_fqdns": Expr(
+                        "[for r in aws_route53_record.secondary_certificate_validation : r.fqdn]"
+                    ),
+                }
+            ),
+        ),
+    ]
+    return found
+
+
+def certificate_arn(spec: ResolvedSpec) -> Expr:
+    if spec.security.tls.hosted_zone_id is None:
+        return Ref("aws_acm_certificate.secondary.arn")
+    return Ref("aws_acm_certificate_validation.secondary.certificate_arn")
+
+
+def _deletion_protection_skip(spec: ResolvedSpec) -> list[Comment]:
+    if spec.production:
+        return []
+    return [
+        skip(
+            "CKV_AWS_150",
+            f"production is false for {spec.environment}: its DR load balancer is replaced "
+            "freely; production environments get deletion protection",
+        )
+    ]
+
+
+def _load_balancer(spec: ResolvedSpec) -> list[Block]:
+    port = spec.serving.port
+    found = [
+        resource(
+            "aws_lb",
+            "secondary",
+            [
+                *_deletion_protection_skip(spec),
+                on(
+                    {
+                        "name": secondary_elb_name(spec),
+                        "load_balancer_type": "application",
+                        "internal": False,
+                        "subnets": Expr("aws_subnet.secondary_public[*].id"),
+                        "security_groups": [Ref("aws_security_group.secondary_alb.id")],
+                        "drop_invalid_header_fields": True,
+                        "enable_deletion_protection": spec.production,
+                        "idle_timeout": max(60, spec.serving.request_timeout_s + 5),
+                    }
+                ),
+                Block(
+                    "access_logs",
+                    (),
+                    {
+                        "bucket": Ref("aws_s3_bucket.logs_secondary.id"),
+                        "prefix": "alb",
+                        "enabled": True,
+                    },
+                ),
+                {"depends_on": [Ref("aws_s3_bucket_policy.logs_secondary")]},
+            ],
+        ),
+        resource(
+            "aws_lb_target_group",
+            "secondary",
+            [
+                skip(
+                    "CKV_AWS_378",
+                    "TLS ends at the load balancer (listener uses "
+                    f"{load_balancer.TLS_POLICIES[spec.security.tls.min_version]}); targets "
+                    "are tasks in private subnets reached over the VPC, and the runtime "
+                    "serves plain HTTP",
+                ),
+                on(
+                    {
+                        "name": secondary_elb_name(spec),
+                        "port": port,
+                        "protocol": "HTTP",
+                        "target_type": "ip",
+                        "vpc_id": Ref("aws_vpc.secondary.id"),
+                        "deregistration_delay": spec.serving.shutdown_grace_s,
+                    }
+                ),
+                Block(
+                    "health_check",
+                    (),
+                    {
+                        "path": HEALTH_PATH,
+                        "matcher": "200",
+                        "interval": 15,
+                        "timeout": 5,
+                        "healthy_threshold": 2,
+                        "unhealthy_threshold": 3,
+                    },
+                ),
+            ],
+        ),
+        resource(
+            "aws_lb_listener",
+            "secondary_https",
+            [
+                on(
+                    {
+                        "load_balancer_arn": Ref("aws_lb.secondary.arn"),
+                        "port": 443,
+                        "protocol": "HTTPS",
+                        "ssl_policy": load_balancer.TLS_POLICIES[spec.security.tls.min_version],
+                        "certificate_arn": certificate_arn(spec),
+                    }
+                ),
+                Block(
+                    "default_action",
+                    (),
+                    {
+                        "type": "forward",
+                        "target_group_arn": Ref("aws_lb_target_group.secondary.arn"),
+                    },
+                ),
+            ],
+        ),
+    ]
+    return found
+
+
+def _waf(spec: ResolvedSpec) -> list[Block]:
+    if not spec.security.waf.enabled:
+        return []
+
+    def visibility(metric: str) -> Block:
+        return Block(
+            "visibility_config",
+            (),
+            {
+                "cloudwatch_metrics_enabled": True,
+                "metric_name": metric,
+                "sampled_requests_enabled": True,
+            },
+        )
+
+    rules = [
+        Block(
+            "rule",
+            (),
+            [
+                {"name": name, "priority": index},
+                Block("override_action", (), [Block("none", (), {})]),
+                Block(
+                    "statement",
+                    (),
+                    [
+                        Block(
+                            "managed_rule_group_statement",
+                            (),
+                            {"name": name, "vendor_name": "AWS"},
+                        )
+                    ],
+                ),
+                visibility(name),
+            ],
+        )
+        for index, name in enumerate(WAF_MANAGED_RULES, start=1)
+    ]
+    rules.append(
+        Block(
+            "rule",
+            (),
+            [
+                {"name": "rate-limit-per-ip", "priority": len(WAF_MANAGED_RULES) + 1},
+                Block("action", (), [Block("block", (), {})]),
+                Block(
+                    "statement",
+                    (),
+                    [
+                        Block(
+                            "rate_based_statement",
+                            (),
+                            {
+                                "limit": spec.security.waf.rate_limit_per_5min,
+                                "aggregate_key_type": "IP",
+                            },
+                        )
+                    ],
+                ),
+                visibility("rate-limit-per-ip"),
+            ],
+        )
+    )
+    return [
+        resource(
+            "aws_wafv2_web_acl",
+            "secondary",
+            [
+                on(
+                    {
+                        "name": Template("${local.name}-dr"),
+                        "description": "DR load balancer: managed rules, spec rate limit",
+                        "scope": "REGIONAL",
+                    }
+                ),
+                Block("default_action", (), [Block("allow", (), {})]),
+                *rules,
+                visibility("dr-web-acl"),
+            ],
+        ),
+        resource(
+            "aws_wafv2_web_acl_association",
+            "secondary",
+            on(
+                {
+                    "resource_arn": Ref("aws_lb.secondary.arn"),
+                    "web_acl_arn": Ref("aws_wafv2_web_acl.secondary.arn"),
+                }
+            ),
+        ),
+        log_group(spec, "waf_secondary"),
+        resource(
+            "aws_wafv2_web_acl_logging_configuration",
+            "secondary",
+            on(
+                {
+                    "resource_arn": Ref("aws_wafv2_web_acl.secondary.arn"),
+                    "log_destination_configs": [Ref("aws_cloudwatch_log_group.waf_secondary.arn")],
+                }
+            ),
+        ),
+    ]
+
+
+def fargate_memory(cpu: int, memory_mib: int) -> int:
+    """The spec's memory, moved into Fargate's range for the CPU size (1 GiB steps)."""
+    low, high = FARGATE_MEMORY[cpu]
+    rounded = -(-memory_mib // 1024) * 1024
+    return min(max(rounded, low), high)
+
+
+def secondary_image(spec: ResolvedSpec) -> Template:
+    """The primary's image (same repository name and tag) in the secondary registry."""
+    return Template(
+        f"${{local.account_id}}.dkr.ecr.{spec.dr.secondary_region}.amazonaws.com/"
+        "${local.name}:${var.image_tag}"
+    )
+
+
+def _container(spec: ResolvedSpec) -> dict[str, Value]:
+    from . import compute, secrets  # the primary's container is the template
+
+    variant = serving_variant(spec)
+    definition = dict(compute.container(spec, variant))
+    definition.pop("resourceRequirements", None)  # Fargate: no GPUs (see module docstring)
+    artifact = f"s3://{models_replica_name()}/{storage.model_prefix(spec)}{variant.model_version}/"
+    definition["image"] = secondary_image(spec)
+    environment = compute.environment(spec, variant.model_version)
+    definition["environment"] = [
+        {"name": "SERVESPEC_ARTIFACT", "value": Template(artifact)}
+        if isinstance(item, dict) and item.get("name") == "SERVESPEC_ARTIFACT"
+        else item
+        for item in environment
+    ]
+    definition["logConfiguration"] = {
+        "logDriver": "awslogs",
+        "options": {
+            "awslogs-group": secondary_log_groups(spec)["runtime_secondary"],
+            "awslogs-region": spec.dr.secondary_region,
+            "awslogs-stream-prefix": variant.key,
+        },
+    }
+    if secrets.enabled(spec):
+        definition["secrets"] = [
+            {"name": "SERVESPEC_API_KEYS", "valueFrom": secret_replica_arn(spec)}
+        ]
+    return definition
+
+
+def secret_replica_arn(spec: ResolvedSpec) -> Expr:
+    """The API-key secret's replica in the secondary region (same name and suffix)."""
+    return Expr(
+        f'replace(aws_secretsmanager_secret.api_keys.arn, ":{spec.region}:", '
+        f'":{spec.dr.secondary_region}:")'
+    )
+
+
+def _roles(spec: ResolvedSpec) -> list[Block]:
+    from . import secrets
+
+    region = spec.dr.secondary_region
+    group = secondary_log_groups(spec)["runtime_secondary"]
+    key = secondary_key_arn(spec)
+    replica = f"arn:{PARTITION}:s3:::{models_replica_name()}"
+    execution = [
+        common.statement(
+            "PullTheImage",
+            ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            "${aws_ecr_repository.runtime_secondary.arn}",
+        ),
+        common.statement("AuthenticateToEcr", ["ecr:GetAuthorizationToken"], "*"),
+        common.statement(
+            "WriteLogs",
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            log_arn(spec, f"{group}:log-stream:*"),
+        ),
+    ]
+    if secrets.enabled(spec):
+        execution += [
+            common.statement(
+                "ReadTheApiKeys",
+                ["secretsmanager:GetSecretValue"],
+                secret_replica_arn(spec),
+            ),
+            common.statement(
+                "DecryptTheApiKeys",
+                ["kms:Decrypt"],
+                key,
+                {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}},
+            ),
+        ]
+    task = [
+        common.statement(
+            "ListTheModelPrefix",
+            ["s3:ListBucket"],
+            replica,
+            {"StringLike": {"s3:prefix": [f"{storage.model_prefix(spec)}*"]}},
+        ),
+        common.statement(
+            "ReadTheModel", ["s3:GetObject"], f"{replica}/{storage.model_prefix(spec)}*"
+        ),
+        common.statement(
+            "DecryptTheModel",
+            ["kms:Decrypt"],
+            key,
+            {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+        ),
+        common.statement(
+            "PutRuntimeMetrics",
+            ["cloudwatch:PutMetricData"],
+            "*",
+            {"StringEquals": {"cloudwatch:namespace": spec.metrics_namespace}},
+        ),
+    ]
+    found: list[Block] = []
+    for label, service, statements in (
+        ("execution_secondary", "ecs-tasks.amazonaws.com", execution),
+        ("task_secondary", "ecs-tasks.amazonaws.com", task),
+    ):
+        found += [
+            resource(
+                "aws_iam_role",
+                label,
+                {
+                    "name": Template(f"${{local.name}}-dr-{label.removesuffix('_secondary')}"),
+                    "assume_role_policy": document(common.assume_role(service)),
+                },
+            ),
+            resource(
+                "aws_iam_role_policy",
+                label,
+                {
+                    "name": label.removesuffix("_secondary"),
+                    "role": Ref(f"aws_iam_role.{label}.id"),
+                    "policy": document(common.policy(*statements)),
+                },
+            ),
+        ]
+    return found
+
+
+def _ecs(spec: ResolvedSpec, capacity: Capacity) -> list[Block]:
+    cpu = spec.compute.cpu
+    task = resource(
+        "aws_ecs_task_definition",
+        "secondary",
+        [
+            on(
+                {
+                    "family": Template("${local.name}-dr"),
+                    "requires_compatibilities": ["FARGATE"],
+                    "network_mode": "awsvpc",
+                    "cpu": str(cpu),
+                    "memory": str(fargate_memory(cpu, spec.compute.memory_mib)),
+                    "execution_role_arn": Ref("aws_iam_role.execution_secondary.arn"),
+                    "task_role_arn": Ref("aws_iam_role.task_secondary.arn"),
+                    "container_definitions": document([_container(spec)]),
+                }
+            ),
+            Block("volume", (), {"name": "tmp"}),
+            Block(
+                "runtime_platform",
+                (),
+                {
+                    "operating_system_family": "LINUX",
+                    "cpu_architecture": spec.compute.architecture.upper(),
+                },
+            ),
+        ],
+    )
+    cluster = resource(
+        "aws_ecs_cluster",
+        "secondary",
+        [
+            on({"name": Template("${local.name}-dr")}),
+            Block("setting", (), {"name": "containerInsights", "value": "enabled"}),
+            Block(
+                "configuration",
+                (),
+                [
+                    Block(
+                        "execute_command_configuration",
+                        (),
+                        [
+                            {"kms_key_id": secondary_key_arn(spec), "logging": "OVERRIDE"},
+                            Block(
+                                "log_configuration",
+                                (),
+                                {
+                                    "cloud_watch_encryption_enabled": True,
+                                    "cloud_watch_log_group_name": Ref(
+                                        "aws_cloudwatch_log_group.ecs_exec_secondary.name"
+                                    ),
+                                },
+                            ),
+                        ],
+                    )
+                ],
+            ),
+        ],
+    )
+    service = resource(
+        "aws_ecs_service",
+        "secondary",
+        [
+            on(
+                {
+                    "name": Template("${local.name}-dr"),
+                    "cluster": Ref("aws_ecs_cluster.secondary.arn"),
+                    "task_definition": Ref("aws_ecs_task_definition.secondary.arn"),
+                    "desired_count": capacity.desired,
+                    "launch_type": "FARGATE",
+                    "platform_version": "LATEST",
+                    "health_check_grace_period_seconds": 300,
+                    "enable_execute_command": False,
+                    "propagate_tags": "SERVICE",
+                    "wait_for_steady_state": False,
+                }
+            ),
+            Block(
+                "network_configuration",
+                (),
+                {
+                    "subnets": Expr("aws_subnet.secondary_private[*].id"),
+                    "security_groups": [Ref("aws_security_group.secondary_tasks.id")],
+                    "assign_public_ip": False,
+                },
+            ),
+            Block(
+                "load_balancer",
+                (),
+                {
+                    "target_group_arn": Ref("aws_lb_target_group.secondary.arn"),
+                    "container_name": common.CONTAINER,
+                    "container_port": spec.serving.port,
+                },
+            ),
+            Block("deployment_circuit_breaker", (), {"enable": True, "rollback": True}),
+            # Failover raises the count outside Terraform (RUNBOOK.md); do not undo it.
+            Block("lifecycle", (), {"ignore_changes": [Expr("desired_count")]}),
+            {
+                "depends_on": [
+                    Ref("aws_lb_listener.secondary_https"),
+                    Ref("aws_iam_role_policy.execution_secondary"),
+                ]
+            },
+        ],
+    )
+    resource_id = "service/${aws_ecs_cluster.secondary.name}/${aws_ecs_service.secondary.name}"
+    scaling = [
+        resource(
+            "aws_appautoscaling_target",
+            "secondary",
+            on(
+                {
+                    "service_namespace": "ecs",
+                    "scalable_dimension": "ecs:service:DesiredCount",
+                    "resource_id": Template(resource_id),
+                    "min_capacity": capacity.min,
+                    "max_capacity": capacity.max,
+                }
+            ),
+        ),
+        resource(
+            "aws_appautoscaling_policy",
+            "secondary_cpu",
+            [
+                on(
+                    {
+                        "name": Template("${local.name}-dr-cpu"),
+                        "policy_type": "TargetTrackingScaling",
+                        "service_namespace": "ecs",
+                        "scalable_dimension": "ecs:service:DesiredCount",
+                        "resource_id": Template(resource_id),
+                    }
+                ),
+                Block(
+                    "target_tracking_scaling_policy_configuration",
+                    (),
+                    [
+                        {
+                            "target_value": spec.scaling.target_cpu_percent,
+                            "scale_in_cooldown": spec.scaling.scale_in_cooldown_s,
+                            "scale_out_cooldown": spec.scaling.scale_out_cooldown_s,
+                        },
+                        Block(
+                            "predefined_metric_specification",
+                            (),
+                            {"predefined_metric_type": "ECSServiceAverageCPUUtilization"},
+                        ),
+                    ],
+                ),
+                {"depends_on": [Ref("aws_appautoscaling_target.secondary")]},
+            ],
+        ),
+    ]
+    return [
+        log_group(spec, "runtime_secondary"),
+        log_group(spec, "ecs_exec_secondary"),
+        cluster,
+        resource(
+            "aws_ecs_cluster_capacity_providers",
+            "secondary",
+            [
+                on(
+                    {
+                        "cluster_name": Ref("aws_ecs_cluster.secondary.name"),
+                        "capacity_providers": ["FARGATE"],
+                    }
+                ),
+                Block(
+                    "default_capacity_provider_strategy",
+                    (),
+                    {"capacity_provider": "FARGATE", "weight": 1, "base": 0},
+                ),
+            ],
+        ),
+        task,
+        service,
+        *scaling,
+    ]
+
+
+def blocks(spec: ResolvedSpec, capacity: Capacity) -> list[Block]:
+    return [
+        *_certificate(spec),
+        *_load_balancer(spec),
+        *_waf(spec),
+        *_roles(spec),
+        *_ecs(spec, capacity),
+    ]

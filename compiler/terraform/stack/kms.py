@@ -1,0 +1,110 @@
+"""kms.tf: the deployment's customer-managed key, used by every store of the stack.
+
+The key policy is written inline from literals: a key policy's Resource is `*` by design
+(it means "this key"), and IAM-policy checks misread it in an aws_iam_policy_document.
+"""
+
+from __future__ import annotations
+
+from compiler.spec import ResolvedSpec
+from compiler.terraform.hcl import Block, Ref, Template, Value, jsonencode, resource
+
+from . import common
+
+ENCRYPT = [
+    "kms:Encrypt*",
+    "kms:Decrypt*",
+    "kms:ReEncrypt*",
+    "kms:GenerateDataKey*",
+    "kms:Describe*",
+]
+
+
+def blocks(spec: ResolvedSpec) -> list[Block]:
+    kms = spec.security.kms
+    body: dict[str, Value] = {
+        "description": Template("${local.name}: model artifacts, logs, images, secrets, alarms"),
+        "enable_key_rotation": kms.rotation,
+    }
+    if kms.rotation:
+        body["rotation_period_in_days"] = kms.rotation_period_days
+    body |= {
+        "deletion_window_in_days": kms.deletion_window_days,
+        "multi_region": kms.multi_region,
+        "policy": jsonencode(key_policy(spec)),
+    }
+    return [
+        resource("aws_kms_key", "main", body),
+        resource(
+            "aws_kms_alias",
+            "main",
+            {
+                "name": Template("alias/${local.name}"),
+                "target_key_id": Ref("aws_kms_key.main.key_id"),
+            },
+        ),
+    ]
+
+
+def key_policy(spec: ResolvedSpec) -> dict[str, Value]:
+    account = common.ACCOUNT
+    statements: list[dict[str, Value]] = [
+        {
+            # Delegates to IAM: roles of this account use the key only where their IAM
+            # policies allow it (the task and execution roles name this one key).
+            "Sid": "AccountAdministersTheKey",
+            "Effect": "Allow",
+            "Principal": {"AWS": Template(f"arn:{common.PARTITION}:iam::{account}:root")},
+            "Action": "kms:*",
+            "Resource": "*",
+        },
+        {
+            "Sid": "CloudWatchLogsEncryptsThisAccountsLogGroups",
+            "Effect": "Allow",
+            "Principal": {"Service": f"logs.{spec.region}.amazonaws.com"},
+            "Action": ENCRYPT,
+            "Resource": "*",
+            "Condition": {
+                "ArnLike": {
+                    "kms:EncryptionContext:aws:logs:arn": Template(
+                        f"arn:{common.PARTITION}:logs:{spec.region}:{account}:log-group:*"
+                    )
+                }
+            },
+        },
+        {
+            # Alarms publish to the KMS-encrypted SNS topic.
+            "Sid": "CloudWatchAlarmsPublishToTheEncryptedTopic",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": common.ACCOUNT_ID}},
+        },
+    ]
+    if spec.compute.platform == "ec2":
+        statements.append(_autoscaling_ebs(account))
+    return common.policy(*statements)
+
+
+def _autoscaling_ebs(account: str) -> dict[str, Value]:
+    # Auto Scaling launches instances with CMK-encrypted volumes through its service-linked
+    # role, which needs the key and grants for EC2 (AWS documents exactly these actions).
+    role = Template(
+        f"arn:{common.PARTITION}:iam::{account}:role/aws-service-role/"
+        "autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+    )
+    return {
+        "Sid": "AutoScalingLaunchesEncryptedVolumes",
+        "Effect": "Allow",
+        "Principal": {"AWS": role},
+        "Action": [
+            "kms:Encrypt",
+            "kms:Decrypt",
+            "kms:ReEncrypt*",
+            "kms:GenerateDataKey*",
+            "kms:DescribeKey",
+            "kms:CreateGrant",
+        ],
+        "Resource": "*",
+    }

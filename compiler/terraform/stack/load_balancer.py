@@ -1,0 +1,306 @@
+"""load_balancer.tf: the public ALB (HTTPS only, HTTP redirects), its certificate, and one
+target group per variant with the spec's weights on the production listener rule."""
+
+from __future__ import annotations
+
+import hashlib
+
+from compiler.spec import ResolvedSpec
+from compiler.terraform.hcl import Block, Expr, Ref, Value, resource, skip
+
+from . import common, compute
+
+# Elastic Load Balancing names (load balancers, target groups) are at most 32 characters.
+ELB_NAME_LIMIT = 32
+TLS_POLICIES = {
+    "1.2": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+    "1.3": "ELBSecurityPolicy-TLS13-1-3-2021-06",
+}
+
+
+def elb_name(full: str) -> str:
+    if len(full) <= ELB_NAME_LIMIT:
+        return full
+    digest = hashlib.sha256(full.encode()).hexdigest()[:6]
+    return f"{full[: ELB_NAME_LIMIT - 7].rstrip('-')}-{digest}"
+
+
+def certificate_arn(spec: ResolvedSpec) -> Expr:
+    if spec.security.tls.hosted_zone_id:
+        return Ref("aws_acm_certificate_validation.api.certificate_arn")
+    return Ref("aws_acm_certificate.api.arn")
+
+
+def blocks(spec: ResolvedSpec) -> list[Block]:
+    return [
+        _load_balancer(spec),
+        *_certificate(spec),
+        _http_listener(),
+        _https_listener(spec),
+        _api_rule(spec),
+        *_target_groups(spec),
+    ]
+
+
+def _load_balancer(spec: ResolvedSpec) -> Block:
+    skips = []
+    if not spec.production:
+        skips.append(
+            skip(
+                "CKV_AWS_150",
+                f"environment {spec.environment} is not production (production: false): "
+                "its load balancer may be replaced without a manual step",
+            )
+        )
+    return resource(
+        "aws_lb",
+        "main",
+        [
+            *skips,
+            {
+                "name": elb_name(common.name(spec)),
+                "load_balancer_type": "application",
+                "internal": False,
+                "security_groups": [Ref("aws_security_group.alb.id")],
+                "subnets": Ref("local.public_subnet_ids"),
+                "drop_invalid_header_fields": True,
+                "enable_deletion_protection": spec.production,
+                # Streams stay open for the whole request; the ALB must not cut them first.
+                "idle_timeout": max(60, spec.serving.request_timeout_s + 5),
+            },
+            Block(
+                "access_logs",
+                (),
+                {"bucket": Ref("aws_s3_bucket.logs.id"), "prefix": "alb", "enabled": True},
+            ),
+            {"depends_on": [Ref("aws_s3_bucket_policy.logs")]},
+        ],
+    )
+
+
+def _certificate(spec: ResolvedSpec) -> list[Block]:
+    tls = spec.security.tls
+    found = [
+        resource(
+            "aws_acm_certificate",
+            "api",
+            [
+                {"domain_name": tls.domain, "validation_method": "DNS"},
+                Block("lifecycle", (), {"create_before_destroy": True}),
+            ],
+        )
+    ]
+    if not tls.hosted_zone_id:
+        return found
+    return [*found, *_validation(spec), *([] if _dns_routes_api(spec) else [_alias(spec)])]
+
+
+def _dns_routes_api(spec: ResolvedSpec) -> bool:
+    # Imported here: dns.tf builds on the DR view, which builds on this one.
+    from . import dns
+
+    return dns.routes_api(spec)
+
+
+def _validation(spec: ResolvedSpec) -> list[Block]:
+    tls = spec.security.tls
+    return [
+        resource(
+            "aws_route53_record",
+            "certificate_validation",
+            {
+                "for_each": Expr(
+                    "{\n"
+                    "    for option in aws_acm_certificate.api.domain_validation_options :"
+                    " option.domain_name => option\n"
+                    "  }"
+                ),
+                "zone_id": tls.hosted_zone_id,
+                "name": Expr("each.value.resource_record_name"),
+                "type": Expr("each.value.resource_record_type"),
+                "records": [Expr("each.value.resource_record_value")],
+                "ttl": 300,
+                "allow_overwrite": True,
+            },
+        ),
+        resource(
+            "aws_acm_certificate_validation",
+            "api",
+            {
+                "certificate_arn": Ref("aws_acm_certificate.api.arn"),
+                "validation_record_fqdns": Expr(
+                    "[for record in aws_route53_record.certificate_validation : record.fqdn]"
+                ),
+            },
+        ),
+    ]
+
+
+def _alias(spec: ResolvedSpec) -> Block:
+    """The API name, when no DR routing (dns.tf) owns it."""
+    tls = spec.security.tls
+    return resource(
+        "aws_route53_record",
+        "api",
+        [
+            {"zone_id": tls.hosted_zone_id, "name": tls.domain, "type": "A"},
+            Block(
+                "alias",
+                (),
+                {
+                    "name": Ref("aws_lb.main.dns_name"),
+                    "zone_id": Ref("aws_lb.main.zone_id"),
+                    "evaluate_target_health": True,
+                },
+            ),
+        ],
+    )
+
+
+def _http_listener() -> Block:
+    return resource(
+        "aws_lb_listener",
+        "http",
+        [
+            {"load_balancer_arn": Ref("aws_lb.main.arn"), "port": 80, "protocol": "HTTP"},
+            Block(
+                "default_action",
+                (),
+                [
+                    {"type": "redirect"},
+                    Block(
+                        "redirect",
+                        (),
+                        {"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"},
+                    ),
+                ],
+            ),
+        ],
+    )
+
+
+def _https_listener(spec: ResolvedSpec) -> Block:
+    return resource(
+        "aws_lb_listener",
+        "https",
+        [
+            {
+                "load_balancer_arn": Ref("aws_lb.main.arn"),
+                "port": 443,
+                "protocol": "HTTPS",
+                "ssl_policy": TLS_POLICIES[spec.security.tls.min_version],
+                "certificate_arn": certificate_arn(spec),
+            },
+            # Requests match the API rule below; anything else is a JSON 404.
+            Block(
+                "default_action",
+                (),
+                [
+                    {"type": "fixed-response"},
+                    Block(
+                        "fixed_response",
+                        (),
+                        {
+                            "content_type": "application/json",
+                            "message_body": '{"error":{"message":"not found","type":"not_found"}}',
+                            "status_code": "404",
+                        },
+                    ),
+                ],
+            ),
+        ],
+    )
+
+
+def _forward_targets(spec: ResolvedSpec) -> list[Block]:
+    targets = []
+    for variant in common.variants(spec):
+        targets.append(
+            Block(
+                "target_group",
+                (),
+                {"arn": Ref(f"aws_lb_target_group.{variant.key}.arn"), "weight": variant.weight},
+            )
+        )
+        if compute.blue_green(spec):
+            targets.append(
+                Block(
+                    "target_group",
+                    (),
+                    {"arn": Ref(f"aws_lb_target_group.{variant.key}_alt.arn"), "weight": 0},
+                )
+            )
+    return targets
+
+
+def _api_rule(spec: ResolvedSpec) -> Block:
+    body: list[Block | dict[str, Value]] = [
+        {"listener_arn": Ref("aws_lb_listener.https.arn"), "priority": 100},
+        Block(
+            "action",
+            (),
+            [
+                {"type": "forward"},
+                Block(
+                    "forward",
+                    (),
+                    [
+                        *_forward_targets(spec),
+                        Block("stickiness", (), {"enabled": False, "duration": 1}),
+                    ],
+                ),
+            ],
+        ),
+        Block("condition", (), [Block("path_pattern", (), {"values": ["/*"]})]),
+    ]
+    if compute.blue_green(spec):
+        # ECS shifts the weights between the blue and green target groups on every
+        # deployment (deployment.strategy); Terraform must not shift them back.
+        body.append(Block("lifecycle", (), {"ignore_changes": [Expr("action")]}))
+    return resource("aws_lb_listener_rule", "api", body)
+
+
+def _target_groups(spec: ResolvedSpec) -> list[Block]:
+    labels = [v.key for v in common.variants(spec)]
+    if compute.blue_green(spec):
+        labels = [label for key in labels for label in (key, f"{key}_alt")]
+    return [_target_group(spec, label) for label in labels]
+
+
+def _target_group(spec: ResolvedSpec, label: str) -> Block:
+    suffix = label.replace("_alt", "-g").replace("_", "-")
+    return resource(
+        "aws_lb_target_group",
+        label,
+        [
+            skip(
+                "CKV_AWS_378",
+                f"TLS {spec.security.tls.min_version}+ terminates at the load balancer "
+                f"(security.tls); targets sit in private subnets and accept only the load "
+                f"balancer's security group on serving.port {spec.serving.port}",
+            ),
+            {
+                "name": elb_name(f"{common.name(spec)}-{suffix}"),
+                "port": spec.serving.port,
+                "protocol": "HTTP",
+                "target_type": "ip",
+                "vpc_id": Ref("local.vpc_id"),
+                # In-flight streams get the runtime's whole shutdown grace to finish.
+                "deregistration_delay": spec.serving.shutdown_grace_s,
+            },
+            Block(
+                "health_check",
+                (),
+                {
+                    "enabled": True,
+                    "path": "/readyz",
+                    "protocol": "HTTP",
+                    "matcher": "200",
+                    "interval": 15,
+                    "timeout": 5,
+                    "healthy_threshold": 2,
+                    "unhealthy_threshold": 3,
+                },
+            ),
+        ],
+    )

@@ -1,0 +1,374 @@
+"""observability.tf: the alarm topic, alarms with runbook text, and a dashboard.
+
+Load-balancer alarms watch the whole API; each variant's service gets its own health,
+CPU and memory alarms; the runtime's own EMF metrics (namespace `metrics_namespace`,
+dimension `Model`) cover time to first token and queue depth.
+"""
+
+from __future__ import annotations
+
+import re
+
+from compiler.spec import ResolvedSpec
+from compiler.terraform.hcl import Block, Ref, Template, Value, jsonencode, resource
+
+from . import common, compute
+
+PERIOD_S = 60
+
+
+def blocks(spec: ResolvedSpec) -> list[Block]:
+    found = [_topic(), *_subscriptions(spec), *_api_alarms(spec), *_runtime_alarms(spec)]
+    for variant in common.variants(spec):
+        found += _service_alarms(spec, variant)
+    if spec.observability.dashboard:
+        found.append(_dashboard(spec))
+    return found
+
+
+def _topic() -> Block:
+    return resource(
+        "aws_sns_topic",
+        "alarms",
+        {
+            "name": Template("${local.name}-alarms"),
+            "kms_master_key_id": Ref("aws_kms_key.main.id"),
+        },
+    )
+
+
+def _label(email: str) -> str:
+    return "notify_" + re.sub(r"[^a-z0-9]+", "_", email.lower()).strip("_")
+
+
+def _subscriptions(spec: ResolvedSpec) -> list[Block]:
+    # Email endpoints stay pending until the recipient confirms the AWS message.
+    return [
+        resource(
+            "aws_sns_topic_subscription",
+            _label(email),
+            {"topic_arn": Ref("aws_sns_topic.alarms.arn"), "protocol": "email", "endpoint": email},
+        )
+        for email in spec.observability.alarms.notify
+    ]
+
+
+def _runbook(spec: ResolvedSpec, what: str, steps: str) -> str:
+    return (
+        f"{what} ({spec.metadata.name} {spec.environment}, owner {spec.metadata.owner}). "
+        f"Runbook: {steps}"
+    )
+
+
+def _alarm(label: str, body: dict[str, Value], *extra: Block) -> Block:
+    return resource(
+        "aws_cloudwatch_metric_alarm",
+        label,
+        [
+            {
+                "alarm_name": Template(f"${{local.name}}-{label.replace('_', '-')}"),
+                **body,
+                "alarm_actions": [Ref("aws_sns_topic.alarms.arn")],
+                "ok_actions": [Ref("aws_sns_topic.alarms.arn")],
+            },
+            *extra,
+        ],
+    )
+
+
+def _lb() -> dict[str, Value]:
+    return {"LoadBalancer": Ref("aws_lb.main.arn_suffix")}
+
+
+def _api_alarms(spec: ResolvedSpec) -> list[Block]:
+    alarms = spec.observability.alarms
+    p99 = _alarm(
+        "p99_latency",
+        {
+            "alarm_description": _runbook(
+                spec,
+                f"p99 response time above {alarms.p99_latency_ms} ms for 3 minutes",
+                "check the dashboard for queue depth and time to first token; if the queue is "
+                "full, raise scaling.max or serving.max_concurrent_requests; if a deployment "
+                "is in progress ECS rolls it back on this alarm.",
+            ),
+            "namespace": "AWS/ApplicationELB",
+            "metric_name": "TargetResponseTime",
+            "dimensions": _lb(),
+            "extended_statistic": "p99",
+            "period": PERIOD_S,
+            "evaluation_periods": 3,
+            "threshold": alarms.p99_latency_ms / 1000,
+            "comparison_operator": "GreaterThanThreshold",
+            "treat_missing_data": "notBreaching",
+        },
+    )
+    error_rate = _alarm(
+        "error_rate",
+        {
+            "alarm_description": _runbook(
+                spec,
+                f"more than {alarms.error_rate_percent}% of requests failed with 5xx for 3 minutes",
+                "read the runtime log group for tracebacks; 502/503 from the load balancer "
+                "mean no healthy task (see the unhealthy-hosts alarm); roll back the last "
+                "spec change if it started with a deployment.",
+            ),
+            "evaluation_periods": 3,
+            "threshold": alarms.error_rate_percent,
+            "comparison_operator": "GreaterThanThreshold",
+            "treat_missing_data": "notBreaching",
+        },
+        _query("rate", "100 * (FILL(target, 0) + FILL(elb, 0)) / requests", "5xx percent"),
+        _metric_query("target", "HTTPCode_Target_5XX_Count"),
+        _metric_query("elb", "HTTPCode_ELB_5XX_Count"),
+        _metric_query("requests", "RequestCount"),
+    )
+    return [p99, error_rate]
+
+
+def _query(id_: str, expression: str, label: str) -> Block:
+    return Block(
+        "metric_query",
+        (),
+        {"id": id_, "expression": expression, "label": label, "return_data": True},
+    )
+
+
+def _metric_query(id_: str, metric: str) -> Block:
+    return Block(
+        "metric_query",
+        (),
+        [
+            {"id": id_},
+            Block(
+                "metric",
+                (),
+                {
+                    "namespace": "AWS/ApplicationELB",
+                    "metric_name": metric,
+                    "dimensions": _lb(),
+                    "period": PERIOD_S,
+                    "stat": "Sum",
+                },
+            ),
+        ],
+    )
+
+
+def _runtime_alarms(spec: ResolvedSpec) -> list[Block]:
+    alarms = spec.observability.alarms
+    model = {"Model": spec.model.name}
+    return [
+        _alarm(
+            "time_to_first_token",
+            {
+                "alarm_description": _runbook(
+                    spec,
+                    f"p95 time to first token above {alarms.ttft_p95_ms} ms for 5 minutes",
+                    "prompts are waiting for a batch slot or prefill is slow: compare "
+                    "QueueDepth; scale out (scaling.max) or lower model.context_tokens.",
+                ),
+                "namespace": spec.metrics_namespace,
+                "metric_name": "TimeToFirstToken",
+                "dimensions": model,
+                "extended_statistic": "p95",
+                "period": PERIOD_S,
+                "evaluation_periods": 5,
+                "threshold": alarms.ttft_p95_ms,
+                "comparison_operator": "GreaterThanThreshold",
+                "treat_missing_data": "notBreaching",
+            },
+        ),
+        _alarm(
+            "queue_depth",
+            {
+                "alarm_description": _runbook(
+                    spec,
+                    f"more than {alarms.queue_depth} requests queued for 5 minutes",
+                    "demand exceeds capacity: check that autoscaling is not at scaling.max; "
+                    "raise it, or serving.max_concurrent_requests if CPU/GPU has headroom.",
+                ),
+                "namespace": spec.metrics_namespace,
+                "metric_name": "QueueDepth",
+                "dimensions": model,
+                "statistic": "Maximum",
+                "period": PERIOD_S,
+                "evaluation_periods": 5,
+                "threshold": alarms.queue_depth,
+                "comparison_operator": "GreaterThanThreshold",
+                "treat_missing_data": "notBreaching",
+            },
+        ),
+    ]
+
+
+def _service_alarms(spec: ResolvedSpec, variant: common.Variant) -> list[Block]:
+    key = variant.key
+    service = {
+        "ClusterName": Ref("aws_ecs_cluster.main.name"),
+        "ServiceName": Ref(f"aws_ecs_service.{key}.name"),
+    }
+    unhealthy = _alarm(
+        f"{key}_unhealthy_hosts",
+        {
+            "alarm_description": _runbook(
+                spec,
+                f"variant {key} (model {variant.model_version}) has unhealthy targets "
+                "for 3 minutes",
+                "tasks fail /readyz: the model artifact may be missing or fail its checksum "
+                "(see the runtime log group), or tasks run out of memory (memory alarm).",
+            ),
+            **_unhealthy_metric(spec, key),
+            "evaluation_periods": 3,
+            "threshold": 0,
+            "comparison_operator": "GreaterThanThreshold",
+            "treat_missing_data": "notBreaching",
+        },
+        *_unhealthy_queries(spec, key),
+    )
+    usage = [
+        _alarm(
+            f"{key}_{metric.lower()}",
+            {
+                "alarm_description": _runbook(
+                    spec,
+                    f"variant {key}: average {metric} above {threshold}% for 10 minutes",
+                    advice,
+                ),
+                "namespace": "AWS/ECS",
+                "metric_name": f"{metric}Utilization",
+                "dimensions": service,
+                "statistic": "Average",
+                "period": 300,
+                "evaluation_periods": 2,
+                "threshold": threshold,
+                "comparison_operator": "GreaterThanThreshold",
+                "treat_missing_data": "notBreaching",
+            },
+        )
+        for metric, threshold, advice in (
+            ("CPU", 90, "autoscaling should add tasks; if at scaling.max, raise it."),
+            (
+                "Memory",
+                90,
+                "a task near its limit is killed by the kernel: raise compute.memory_mib or "
+                "lower serving.max_concurrent_requests.",
+            ),
+        )
+    ]
+    return [unhealthy, *usage]
+
+
+def _unhealthy_dimensions(target_group: str) -> dict[str, Value]:
+    return {**_lb(), "TargetGroup": Ref(f"aws_lb_target_group.{target_group}.arn_suffix")}
+
+
+def _unhealthy_metric(spec: ResolvedSpec, key: str) -> dict[str, Value]:
+    if compute.blue_green(spec):
+        return {}  # metric queries below: the live target group alternates
+    return {
+        "namespace": "AWS/ApplicationELB",
+        "metric_name": "UnHealthyHostCount",
+        "dimensions": _unhealthy_dimensions(key),
+        "statistic": "Maximum",
+        "period": PERIOD_S,
+    }
+
+
+def _unhealthy_queries(spec: ResolvedSpec, key: str) -> list[Block]:
+    """With ECS blue/green the variant serves from either target group: watch both."""
+    if not compute.blue_green(spec):
+        return []
+    queries = [_query("worst", "MAX([FILL(blue, 0), FILL(green, 0)])", "unhealthy targets")]
+    for id_, target_group in (("blue", key), ("green", f"{key}_alt")):
+        queries.append(
+            Block(
+                "metric_query",
+                (),
+                [
+                    {"id": id_},
+                    Block(
+                        "metric",
+                        (),
+                        {
+                            "namespace": "AWS/ApplicationELB",
+                            "metric_name": "UnHealthyHostCount",
+                            "dimensions": _unhealthy_dimensions(target_group),
+                            "period": PERIOD_S,
+                            "stat": "Maximum",
+                        },
+                    ),
+                ],
+            )
+        )
+    return queries
+
+
+def _dashboard(spec: ResolvedSpec) -> Block:
+    lb = "${aws_lb.main.arn_suffix}"
+    model = spec.model.name
+    namespace = spec.metrics_namespace
+
+    def widget(title: str, metrics: list[Value], x: int, y: int, stat: str) -> dict[str, Value]:
+        return {
+            "type": "metric",
+            "x": x,
+            "y": y,
+            "width": 12,
+            "height": 6,
+            "properties": {
+                "title": title,
+                "region": spec.region,
+                "stat": stat,
+                "period": PERIOD_S,
+                "metrics": metrics,
+            },
+        }
+
+    services: list[Value] = [
+        [
+            "AWS/ECS",
+            "CPUUtilization",
+            "ClusterName",
+            Template("${local.name}"),
+            "ServiceName",
+            Template(f"${{local.name}}-{v.key}"),
+        ]
+        for v in common.variants(spec)
+    ]
+    body = {
+        "widgets": [
+            widget(
+                "Requests and 5xx",
+                [
+                    ["AWS/ApplicationELB", "RequestCount", "LoadBalancer", Template(lb)],
+                    [".", "HTTPCode_Target_5XX_Count", ".", "."],
+                    [".", "HTTPCode_ELB_5XX_Count", ".", "."],
+                ],
+                0,
+                0,
+                "Sum",
+            ),
+            widget(
+                "p99 response time (s)",
+                [["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", Template(lb)]],
+                12,
+                0,
+                "p99",
+            ),
+            widget(
+                "Time to first token p95 (ms)",
+                [[namespace, "TimeToFirstToken", "Model", model]],
+                0,
+                6,
+                "p95",
+            ),
+            widget("Queue depth", [[namespace, "QueueDepth", "Model", model]], 12, 6, "Maximum"),
+            widget("CPU per variant (%)", services, 0, 12, "Average"),
+        ]
+    }
+    return resource(
+        "aws_cloudwatch_dashboard",
+        "main",
+        {"dashboard_name": Ref("local.name"), "dashboard_body": jsonencode(body)},
+    )

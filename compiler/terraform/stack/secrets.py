@@ -1,0 +1,56 @@
+"""secrets.tf: the API keys clients present, injected into tasks as SERVESPEC_API_KEYS.
+
+Only the container is created here; its value is put out of band (`aws secretsmanager
+put-secret-value`), so no key ever lands in Terraform state or in the repository.
+"""
+
+from __future__ import annotations
+
+from compiler.spec import ResolvedSpec
+from compiler.terraform.hcl import Block, Ref, Template, resource, skip
+
+
+def enabled(spec: ResolvedSpec) -> bool:
+    return spec.serving.auth == "api_key"
+
+
+def blocks(spec: ResolvedSpec) -> list[Block]:
+    if not enabled(spec):
+        return []
+    return [
+        resource(
+            "aws_secretsmanager_secret",
+            "api_keys",
+            [
+                skip(
+                    "CKV2_AWS_57",
+                    "serving.auth api_key: client API keys are issued to callers and rotated "
+                    "by the owner; Secrets Manager managed rotation exists only for database "
+                    "and AWS service credentials, which this secret is not",
+                ),
+                {
+                    "name": Template("${local.name}/api-keys"),
+                    "description": "Bearer API keys the runtime accepts, comma-separated",
+                    "kms_key_id": Ref("aws_kms_key.main.arn"),
+                    "recovery_window_in_days": 30 if spec.production else 7,
+                },
+                *_replicas(spec),
+            ],
+        )
+    ]
+
+
+def _replicas(spec: ResolvedSpec) -> list[Block]:
+    """Tasks in the DR region read the same keys from a replica under that region's key."""
+    # Imported here: the DR plan builds on the load balancer and compute views, which use this.
+    from . import dr_plan
+
+    if spec.dr.secondary_region is None or dr_plan.secondary_capacity(spec) is None:
+        return []
+    return [
+        Block(
+            "replica",
+            (),
+            {"region": spec.dr.secondary_region, "kms_key_id": dr_plan.secondary_key_arn(spec)},
+        )
+    ]

@@ -1,0 +1,247 @@
+"""storage.tf: the model-artifact bucket (KMS, versioned, private, TLS-only) and the log
+bucket that receives ALB and S3 access logs."""
+
+from __future__ import annotations
+
+from compiler.spec import ResolvedSpec
+from compiler.terraform.hcl import Block, Comment, Ref, Template, Value, jsonencode, resource, skip
+
+from . import common, contract
+
+MODELS_BUCKET = "${local.name}-models-${local.account_id}"
+LOGS_BUCKET = "${local.name}-logs-${local.account_id}"
+ABORT_MULTIPART_DAYS = 7
+
+
+def model_prefix(spec: ResolvedSpec) -> str:
+    return f"models/{spec.model.name}/"
+
+
+def artifact_uri(spec: ResolvedSpec, version: str) -> Template:
+    return Template(f"s3://{MODELS_BUCKET}/{model_prefix(spec)}{version}/")
+
+
+def blocks(spec: ResolvedSpec) -> list[Block]:
+    return [*_models(spec), *_logs(spec)]
+
+
+def replication_skips(spec: ResolvedSpec) -> list[Comment]:
+    """Why the model bucket has no cross-region replication: the spec asks for no DR. With
+    DR, dr.tf replicates it (and checkov then checks that for real)."""
+    if contract.dr_replication(spec):
+        return []
+    reason = f"dr.strategy is {spec.dr.strategy}: the spec asks for no copy outside {spec.region}"
+    return [skip("CKV_AWS_144", reason)]
+
+
+def sse_s3_skip() -> Comment:
+    return skip(
+        "SSP_ENC_001",
+        "AWS: ALB access logs and S3 server access logs are delivered only to buckets "
+        "encrypted with SSE-S3, not SSE-KMS",
+    )
+
+
+def _bucket_settings(
+    label: str, sse: Block, lifecycle: list[Block], sse_skips: list[Comment]
+) -> list[Block]:
+    bucket = Ref(f"aws_s3_bucket.{label}.id")
+    return [
+        resource(
+            "aws_s3_bucket_versioning",
+            label,
+            [{"bucket": bucket}, Block("versioning_configuration", (), {"status": "Enabled"})],
+        ),
+        resource(
+            "aws_s3_bucket_server_side_encryption_configuration",
+            label,
+            [*sse_skips, {"bucket": bucket}, sse],
+        ),
+        resource(
+            "aws_s3_bucket_public_access_block",
+            label,
+            {
+                "bucket": bucket,
+                "block_public_acls": True,
+                "block_public_policy": True,
+                "ignore_public_acls": True,
+                "restrict_public_buckets": True,
+            },
+        ),
+        resource(
+            "aws_s3_bucket_ownership_controls",
+            label,
+            [{"bucket": bucket}, Block("rule", (), {"object_ownership": "BucketOwnerEnforced"})],
+        ),
+        resource(
+            "aws_s3_bucket_lifecycle_configuration",
+            label,
+            [{"bucket": bucket}, *lifecycle],
+        ),
+        resource("aws_s3_bucket_notification", label, {"bucket": bucket, "eventbridge": True}),
+    ]
+
+
+def _abort_multipart() -> Block:
+    return Block(
+        "abort_incomplete_multipart_upload", (), {"days_after_initiation": ABORT_MULTIPART_DAYS}
+    )
+
+
+def _tls_only(bucket: str) -> dict[str, Value]:
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [
+            Template(f"arn:{common.PARTITION}:s3:::{bucket}"),
+            Template(f"arn:{common.PARTITION}:s3:::{bucket}/*"),
+        ],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def _models(spec: ResolvedSpec) -> list[Block]:
+    retention = spec.backups.retention_days
+    sse = Block(
+        "rule",
+        (),
+        [
+            Block(
+                "apply_server_side_encryption_by_default",
+                (),
+                {"sse_algorithm": "aws:kms", "kms_master_key_id": Ref("aws_kms_key.main.arn")},
+            ),
+            {"bucket_key_enabled": True},
+        ],
+    )
+    lifecycle = [
+        Block(
+            "rule",
+            (),
+            [
+                {"id": "noncurrent-versions", "status": "Enabled"},
+                Block("filter", (), {}),
+                # Overwritten or deleted artifacts stay recoverable for backups.retention_days.
+                Block("noncurrent_version_expiration", (), {"noncurrent_days": retention}),
+                _abort_multipart(),
+            ],
+        )
+    ]
+    return [
+        resource(
+            "aws_s3_bucket",
+            "models",
+            [
+                *replication_skips(spec),
+                {"bucket": Template(MODELS_BUCKET), "force_destroy": False},
+            ],
+        ),
+        *_bucket_settings("models", sse, lifecycle, []),
+        resource(
+            "aws_s3_bucket_logging",
+            "models",
+            {
+                "bucket": Ref("aws_s3_bucket.models.id"),
+                "target_bucket": Ref("aws_s3_bucket.logs.id"),
+                "target_prefix": "s3-access/models/",
+            },
+        ),
+        resource(
+            "aws_s3_bucket_policy",
+            "models",
+            {
+                "bucket": Ref("aws_s3_bucket.models.id"),
+                "policy": jsonencode(common.policy(_tls_only(MODELS_BUCKET))),
+                "depends_on": [Ref("aws_s3_bucket_public_access_block.models")],
+            },
+        ),
+    ]
+
+
+def _logs(spec: ResolvedSpec) -> list[Block]:
+    days = spec.observability.log_retention_days
+    sse = Block(
+        "rule",
+        (),
+        [Block("apply_server_side_encryption_by_default", (), {"sse_algorithm": "AES256"})],
+    )
+    lifecycle = [
+        Block(
+            "rule",
+            (),
+            [
+                {"id": "expire-logs", "status": "Enabled"},
+                Block("filter", (), {}),
+                # Access logs are kept as long as the spec keeps every other log.
+                Block("expiration", (), {"days": days}),
+                Block("noncurrent_version_expiration", (), {"noncurrent_days": 1}),
+                _abort_multipart(),
+            ],
+        )
+    ]
+    return [
+        resource(
+            "aws_s3_bucket",
+            "logs",
+            [
+                skip(
+                    "CKV_AWS_145",
+                    "AWS: ALB access logs and S3 server access logs are delivered only to "
+                    "buckets encrypted with SSE-S3, not SSE-KMS",
+                ),
+                skip(
+                    "CKV_AWS_18",
+                    "AWS: this is the access-log destination; a log bucket that logs to "
+                    "itself records its own log deliveries without end",
+                ),
+                skip(
+                    "CKV_AWS_144",
+                    f"access logs are operational records kept {days} days "
+                    "(observability.log_retention_days) in the region that produced them",
+                ),
+                {"bucket": Template(LOGS_BUCKET), "force_destroy": False},
+            ],
+        ),
+        *_bucket_settings("logs", sse, lifecycle, [sse_s3_skip()]),
+        resource(
+            "aws_s3_bucket_policy",
+            "logs",
+            {
+                "bucket": Ref("aws_s3_bucket.logs.id"),
+                "policy": jsonencode(_log_delivery_policy(spec)),
+                "depends_on": [Ref("aws_s3_bucket_public_access_block.logs")],
+            },
+        ),
+    ]
+
+
+def _log_delivery_policy(spec: ResolvedSpec) -> dict[str, Value]:
+    bucket = f"arn:{common.PARTITION}:s3:::{LOGS_BUCKET}"
+    return common.policy(
+        _tls_only(LOGS_BUCKET),
+        {
+            # Regions older than 2022 deliver ALB logs as the regional ELB account.
+            "Sid": "LoadBalancerDeliversAccessLogs",
+            "Effect": "Allow",
+            "Principal": {"AWS": Ref("data.aws_elb_service_account.main.arn")},
+            "Action": "s3:PutObject",
+            "Resource": Template(f"{bucket}/alb/AWSLogs/{common.ACCOUNT}/*"),
+        },
+        {
+            "Sid": "LogDeliveryServiceDeliversAccessLogs",
+            "Effect": "Allow",
+            "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": Template(f"{bucket}/alb/AWSLogs/{common.ACCOUNT}/*"),
+        },
+        {
+            "Sid": "S3DeliversServerAccessLogs",
+            "Effect": "Allow",
+            "Principal": {"Service": "logging.s3.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": Template(f"{bucket}/s3-access/*"),
+            "Condition": {"StringEquals": {"aws:SourceAccount": common.ACCOUNT_ID}},
+        },
+    )

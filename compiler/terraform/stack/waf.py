@@ -1,0 +1,123 @@
+"""waf.tf: a WAFv2 web ACL on the load balancer: AWS managed rule groups and a per-IP rate
+limit from the spec, logging to a KMS-encrypted `aws-waf-logs-` log group."""
+
+from __future__ import annotations
+
+from compiler.spec import ResolvedSpec
+from compiler.terraform.hcl import Block, Ref, Template, Value, resource
+
+from . import common
+
+# (rule name, AWS managed rule group), in priority order.
+MANAGED_GROUPS = (
+    ("aws-ip-reputation", "AWSManagedRulesAmazonIpReputationList"),
+    ("aws-anonymous-ip", "AWSManagedRulesAnonymousIpList"),
+    ("aws-common", "AWSManagedRulesCommonRuleSet"),
+    ("aws-known-bad-inputs", "AWSManagedRulesKnownBadInputsRuleSet"),
+)
+
+
+def enabled(spec: ResolvedSpec) -> bool:
+    return spec.security.waf.enabled
+
+
+def _visibility(metric: str) -> Block:
+    return Block(
+        "visibility_config",
+        (),
+        {
+            "cloudwatch_metrics_enabled": True,
+            "metric_name": Template(f"${{local.name}}-{metric}"),
+            "sampled_requests_enabled": True,
+        },
+    )
+
+
+def _managed_rule(priority: int, rule: str, group: str) -> Block:
+    return Block(
+        "rule",
+        (),
+        [
+            {"name": rule, "priority": priority},
+            # Managed groups keep their own block actions: `none` means "do not override".
+            Block("override_action", (), [Block("none")]),
+            Block(
+                "statement",
+                (),
+                [
+                    Block(
+                        "managed_rule_group_statement",
+                        (),
+                        {"name": group, "vendor_name": "AWS"},
+                    )
+                ],
+            ),
+            _visibility(rule),
+        ],
+    )
+
+
+def _rate_rule(spec: ResolvedSpec, priority: int) -> Block:
+    limit: dict[str, Value] = {
+        "limit": spec.security.waf.rate_limit_per_5min,
+        "aggregate_key_type": "IP",
+        "evaluation_window_sec": 300,
+    }
+    return Block(
+        "rule",
+        (),
+        [
+            {"name": "rate-limit-per-ip", "priority": priority},
+            Block("action", (), [Block("block")]),
+            Block("statement", (), [Block("rate_based_statement", (), limit)]),
+            _visibility("rate-limit-per-ip"),
+        ],
+    )
+
+
+def blocks(spec: ResolvedSpec) -> list[Block]:
+    if not enabled(spec):
+        return []
+    rules = [_rate_rule(spec, 0)]
+    rules += [_managed_rule(i + 1, rule, group) for i, (rule, group) in enumerate(MANAGED_GROUPS)]
+    return [
+        resource(
+            "aws_wafv2_web_acl",
+            "main",
+            [
+                {
+                    "name": Ref("local.name"),
+                    "description": "servespec API protection (security.waf)",
+                    "scope": "REGIONAL",
+                },
+                Block("default_action", (), [Block("allow")]),
+                *rules,
+                _visibility("web-acl"),
+            ],
+        ),
+        resource(
+            "aws_wafv2_web_acl_association",
+            "main",
+            {
+                "resource_arn": Ref("aws_lb.main.arn"),
+                "web_acl_arn": Ref("aws_wafv2_web_acl.main.arn"),
+            },
+        ),
+        common.log_group(spec, "waf"),
+        resource(
+            "aws_wafv2_web_acl_logging_configuration",
+            "main",
+            [
+                {
+                    "resource_arn": Ref("aws_wafv2_web_acl.main.arn"),
+                    "log_destination_configs": [Ref("aws_cloudwatch_log_group.waf.arn")],
+                },
+                # API keys travel in this header; they must never reach the logs.
+                Block(
+                    "redacted_fields",
+                    (),
+                    [Block("single_header", (), {"name": "authorization"})],
+                ),
+            ],
+        ),
+    ]

@@ -1,0 +1,103 @@
+"""checkov's built-in AWS checks on every generated root: 0 failed, and proof it scanned.
+
+Runs the isolated checkov ($SERVESPEC_CHECKOV, else .venv-checkov/bin/checkov, else PATH)
+once over both examples plus a canary root that must fail.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections import defaultdict
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from compiler.policy.locate import CheckovMissing, find_checkov
+
+from .support import EXAMPLES, ROOT, artifacts, write_tree
+
+# Each root module must pass at least this many checks: far below what it passes today
+# (about 110 to 460), far above what an empty or unparsed directory yields.
+MIN_PASSED = 100
+CANARY = 'resource "aws_s3_bucket" "canary" {\n  bucket = "canary"\n}\n'
+
+
+def _checkov() -> Path | None:
+    try:
+        return find_checkov(ROOT)
+    except CheckovMissing:
+        return None
+
+
+pytestmark = pytest.mark.skipif(
+    _checkov() is None, reason="checkov not found: scripts/install-checkov.sh or $SERVESPEC_CHECKOV"
+)
+
+
+@cache
+def scan(tmp: Path) -> dict[str, Any]:
+    for example in EXAMPLES:
+        write_tree(tmp, artifacts(example))
+    canary = tmp / "generated" / "canary"
+    canary.mkdir(parents=True)
+    (canary / "main.tf").write_text(CANARY)
+    done = subprocess.run(
+        [str(_checkov()), "--skip-download", "--framework", "terraform", "-o", "json", "-d", "."],
+        cwd=tmp / "generated",
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    report = json.loads(done.stdout)
+    return report[0] if isinstance(report, list) else report
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return scan(tmp_path_factory.mktemp("checkov"))
+
+
+def _root(check: dict[str, Any]) -> str:
+    """/assistant/prod/terraform/compute.tf -> assistant/prod/terraform"""
+    return str(Path(check["file_path"].lstrip("/")).parent)
+
+
+def _by_root(report: dict[str, Any], kind: str) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for check in report["results"][kind]:
+        found[_root(check)].append(check)
+    return found
+
+
+def test_nothing_failed_to_parse(report: dict[str, Any]) -> None:
+    assert report["summary"]["parsing_errors"] == 0
+
+
+def test_the_canary_fails(report: dict[str, Any]) -> None:
+    assert _by_root(report, "failed_checks")["canary"], "checkov evaluated nothing"
+
+
+def test_no_generated_resource_fails(report: dict[str, Any]) -> None:
+    failed = {
+        f"{root}: {c['check_id']} {c['resource']} ({c['check_name']})"
+        for root, checks in _by_root(report, "failed_checks").items()
+        if root != "canary"
+        for c in checks
+    }
+    assert sorted(failed) == []
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_every_root_was_scanned(report: dict[str, Any], example: str) -> None:
+    roots = {str(Path(a.path).parent.relative_to("generated")) for a in artifacts(example)}
+    passed = _by_root(report, "passed_checks")
+    assert {root: len(passed[root]) for root in roots if len(passed[root]) < MIN_PASSED} == {}
+
+
+def test_every_skip_says_why(report: dict[str, Any]) -> None:
+    for check in report["results"]["skipped_checks"]:
+        reason = check["check_result"].get("suppress_comment", "")
+        assert len(reason) >= 30, (check["check_id"], check["resource"], reason)

@@ -1,0 +1,104 @@
+"""checkov on the DR, backup, audit and DNS files of both examples' roots.
+
+The replication check passes for real wherever the spec asks for DR (the skip it needs
+without DR is gone), nothing in these files fails, and every skip is one of the few that
+AWS itself or the spec justifies.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from compiler.policy.locate import CheckovMissing, find_checkov
+from compiler.terraform.stack import dr
+
+from .support import EXAMPLES, ROOT, artifacts, environments, write_tree
+
+OURS = ("audit.tf", "backup.tf", "dr.tf", "dns.tf")
+# (check, resource) -> why it may be skipped; anything else skipped in our files fails.
+EXPECTED_SKIPS = {
+    ("CKV_AWS_145", "aws_s3_bucket.logs_secondary"): "SSE-S3",
+    ("CKV_AWS_18", "aws_s3_bucket.logs_secondary"): "loop",
+    ("CKV_AWS_144", "aws_s3_bucket.logs_secondary"): "secondary region",
+    ("CKV_AWS_144", "aws_s3_bucket.models_replica"): "replica of aws_s3_bucket.models",
+    ("CKV_AWS_144", "aws_s3_bucket.audit_replica"): "replica of aws_s3_bucket.audit",
+    ("CKV_AWS_378", "aws_lb_target_group.secondary"): "TLS ends at the load balancer",
+    ("CKV_AWS_150", "aws_lb.secondary"): "production is false",
+    ("CKV2_AWS_3", "aws_guardduty_detector.main"): "delegated GuardDuty administrator",
+}
+
+
+def _checkov() -> Path | None:
+    try:
+        return find_checkov(ROOT)
+    except CheckovMissing:
+        return None
+
+
+pytestmark = pytest.mark.skipif(
+    _checkov() is None, reason="checkov not found: scripts/install-checkov.sh or $SERVESPEC_CHECKOV"
+)
+
+
+@cache
+def _scan(tmp: Path) -> dict[str, Any]:
+    for example in EXAMPLES:
+        write_tree(tmp, artifacts(example))
+    done = subprocess.run(
+        [str(_checkov()), "--skip-download", "--framework", "terraform", "-o", "json", "-d", "."],
+        cwd=tmp / "generated",
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    report = json.loads(done.stdout)
+    return report[0] if isinstance(report, list) else report
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return _scan(tmp_path_factory.mktemp("dr-checkov"))
+
+
+def _ours(report: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [c for c in report["results"][kind] if Path(c["file_path"]).name in OURS]
+
+
+def _root(check: dict[str, Any]) -> str:
+    return str(Path(check["file_path"].lstrip("/")).parent)
+
+
+def test_nothing_in_our_files_fails(report: dict[str, Any]) -> None:
+    failed = [(c["check_id"], _root(c), c["resource"]) for c in _ours(report, "failed_checks")]
+    assert failed == []
+    assert report["summary"]["parsing_errors"] == 0
+    assert len(_ours(report, "passed_checks")) > 100  # it did scan them
+
+
+def test_only_justified_skips(report: dict[str, Any]) -> None:
+    for check in _ours(report, "skipped_checks"):
+        key = (check["check_id"], check["resource"])
+        assert key in EXPECTED_SKIPS, key
+        reason = check["check_result"].get("suppress_comment", "")
+        assert EXPECTED_SKIPS[key] in reason, (key, reason)
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_replication_check_passes_for_real_where_the_spec_asks_for_dr(
+    report: dict[str, Any], example: str
+) -> None:
+    passed = {
+        (_root(c), c["resource"])
+        for c in report["results"]["passed_checks"]
+        if c["check_id"] == "CKV_AWS_144"
+    }
+    for spec in environments(example):
+        root = f"{example}/{spec.environment}/terraform"
+        for bucket in ("aws_s3_bucket.models", "aws_s3_bucket.audit"):
+            assert ((root, bucket) in passed) is dr.replicates(spec), (root, bucket)
