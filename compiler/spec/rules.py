@@ -122,6 +122,18 @@ def canary(spec: ResolvedSpec, today: dt.date) -> Iterator[Violation]:
         )
 
 
+def variants_rollout(spec: ResolvedSpec, today: dt.date) -> Iterator[Violation]:
+    if spec.variants and spec.deployment.strategy != "rolling":
+        yield (
+            ("deployment", "strategy"),
+            (
+                f"'{spec.deployment.strategy}' cannot be combined with variants: ECS takes over the "
+                "listener rule and would erase the weights. Use rolling, and roll a model out by "
+                "moving weight to its variant"
+            ),
+        )
+
+
 def gpu_platform(spec: ResolvedSpec, today: dt.date) -> Iterator[Violation]:
     compute = spec.compute
     if compute.platform == "ec2" and compute.instance_type is None:
@@ -237,6 +249,7 @@ RULES: tuple[Rule, ...] = (
     variant_weights,
     dr_regions,
     canary,
+    variants_rollout,
     gpu_platform,
     fargate_size,
     token_limits,

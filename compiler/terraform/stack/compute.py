@@ -34,12 +34,8 @@ def strategy(spec: ResolvedSpec) -> str:
 
     ECS native blue/green and canary rewrite the production listener rule to forward over
     exactly the service's blue and green target groups, which would erase an A/B split
-    between variants. With several variants the weighted split is the controlled rollout
-    (each variant's share is reviewed in a PR) and each variant's service rolls, guarded by
-    the circuit breaker and the alarm rollback.
+    between variants; the spec rules therefore allow variants only with rolling.
     """
-    if len(common.variants(spec)) > 1:
-        return "rolling"
     return spec.deployment.strategy
 
 
