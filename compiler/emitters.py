@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import runbook, terraform
+from . import runbook, terraform, workflows
 from .artifacts import Artifact
 from .spec import ResolvedSpec
 
@@ -17,4 +17,5 @@ Emitter = Callable[[tuple[ResolvedSpec, ...]], list[Artifact]]
 EMITTERS: tuple[Emitter, ...] = (
     terraform.emit,
     runbook.emit,
+    workflows.emit,
 )

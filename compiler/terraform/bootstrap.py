@@ -270,7 +270,8 @@ def _state(spec: ResolvedSpec) -> list[Block]:
 def _subjects(spec: ResolvedSpec, role: str) -> list[str]:
     repo = f"repo:{spec.metadata.repository}"
     if role == "plan":
-        return [f"{repo}:pull_request"]
+        # Pull requests plan; the scheduled drift check plans from main. Read-only either way.
+        return [f"{repo}:pull_request", f"{repo}:ref:refs/heads/main"]
     # Jobs that name a GitHub environment get `environment:<name>` as their subject; the
     # apply workflow runs on `main` and in the environment (with its reviewers).
     return [f"{repo}:ref:refs/heads/main", f"{repo}:environment:{spec.environment}"]

@@ -118,9 +118,5 @@ def test_dns_records_replace_the_core_stacks_single_record() -> None:
     spec = environments("clinical-notes")[1]
     assert dns.routes_api(spec)
     simple = resources(load_balancer.blocks(spec), "aws_route53_record").get("api")
-    if simple is not None:
-        pytest.xfail(
-            "load_balancer.tf still writes aws_route53_record.api for the API name; it must "
-            "skip it when dns.routes_api(spec) (Route 53 rejects a simple record beside "
-            "failover/latency records of the same name and type)"
-        )
+    # Route 53 rejects a simple record beside failover/latency records of the same name.
+    assert simple is None

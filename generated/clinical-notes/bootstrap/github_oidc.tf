@@ -24,7 +24,10 @@ resource "aws_iam_role" "staging_plan" {
         Condition = {
           StringEquals = {
             "token.actions.githubusercontent.com:aud" = "sts.amazonaws.com"
-            "token.actions.githubusercontent.com:sub" = ["repo:acme/clinical-llm:pull_request"]
+            "token.actions.githubusercontent.com:sub" = [
+              "repo:acme/clinical-llm:pull_request",
+              "repo:acme/clinical-llm:ref:refs/heads/main",
+            ]
           }
         }
       },
@@ -222,7 +225,10 @@ resource "aws_iam_role" "prod_plan" {
         Condition = {
           StringEquals = {
             "token.actions.githubusercontent.com:aud" = "sts.amazonaws.com"
-            "token.actions.githubusercontent.com:sub" = ["repo:acme/clinical-llm:pull_request"]
+            "token.actions.githubusercontent.com:sub" = [
+              "repo:acme/clinical-llm:pull_request",
+              "repo:acme/clinical-llm:ref:refs/heads/main",
+            ]
           }
         }
       },

@@ -1,0 +1,118 @@
+"""The drift workflow: a scheduled read-only plan per environment, and an issue on drift.
+
+The plan jobs hold AWS credentials but no write access to GitHub; the one job that may write
+issues holds no AWS credentials. Drift is `terraform plan -detailed-exitcode` exiting 2.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from compiler.spec import ResolvedSpec
+
+from . import names, steps
+from .pr import PLAN_COUNTS_JQ
+
+_PLAN_COMMAND = steps.with_image_tag(
+    "terraform plan -input=false -no-color -lock=false -detailed-exitcode -out=tfplan"
+).strip()
+
+PLAN = f"""
+set +e
+{_PLAN_COMMAND}
+code=$?
+set -e
+case "$code" in
+  0) echo "drift=false" >> "$GITHUB_OUTPUT" ;;
+  2) echo "drift=true" >> "$GITHUB_OUTPUT"
+     terraform show -json tfplan > plan.json
+     echo "counts=$(jq -c '{PLAN_COUNTS_JQ}' plan.json)" >> "$GITHUB_OUTPUT"
+     rm -f plan.json ;;
+  *) exit "$code" ;;
+esac
+"""
+
+REPORT = """
+title="servespec drift: $DEPLOYMENT/$ENVIRONMENT"
+planned="$(jq -r '"\\(.add) to add, \\(.change) to change, \\(.destroy) to destroy"' <<< "$COUNTS")"
+body="$(printf '%s\\n\\n%s\\n\\n%s\\n' \\
+  "Terraform plan for \\`$DEPLOYMENT\\` in \\`$ENVIRONMENT\\` no longer matches the live stack." \\
+  "Planned: $planned." \\
+  "Run: $RUN_URL")"
+existing="$(gh issue list --state open --search "in:title \\"$title\\"" \\
+  --json number,title --jq ".[] | select(.title == \\"$title\\") | .number" | head -n 1)"
+if [ -n "$existing" ]; then
+  gh issue comment "$existing" --body "$body"
+else
+  gh issue create --title "$title" --body "$body"
+fi
+"""
+
+
+def _plan_job(spec: ResolvedSpec) -> dict[str, Any]:
+    return steps.job(
+        f"Drift {spec.environment}",
+        [
+            steps.checkout(),
+            steps.aws_credentials(spec, "PLAN"),
+            steps.setup_terraform(),
+            steps.terraform_init(),
+            steps.run("Read the deployed image tag", steps.READ_DEPLOYED_TAG, id="deployed"),
+            steps.run(
+                "terraform plan -detailed-exitcode",
+                PLAN,
+                id="plan",
+                env={"IMAGE_TAG": "${{ steps.deployed.outputs.image_tag }}"},
+            ),
+        ],
+        permissions={"contents": "read", "id-token": "write"},
+        timeout=30,
+        concurrency={"group": names.concurrency_group(spec, "drift"), "cancel-in-progress": True},
+        outputs={
+            "drift": "${{ steps.plan.outputs.drift }}",
+            "counts": "${{ steps.plan.outputs.counts }}",
+        },
+        defaults={"run": {"working-directory": names.terraform_dir(spec)}},
+    )
+
+
+def _report_job(spec: ResolvedSpec) -> dict[str, Any]:
+    plan = names.job_id("drift", spec.environment)
+    return steps.job(
+        f"Report drift in {spec.environment}",
+        [
+            steps.run(
+                "Open or update the drift issue",
+                REPORT,
+                env={
+                    "GH_TOKEN": "${{ github.token }}",
+                    "GH_REPO": "${{ github.repository }}",
+                    "DEPLOYMENT": spec.metadata.name,
+                    "ENVIRONMENT": spec.environment,
+                    "COUNTS": f"${{{{ needs.{plan}.outputs.counts }}}}",
+                    "RUN_URL": "${{ github.server_url }}/${{ github.repository }}"
+                    "/actions/runs/${{ github.run_id }}",
+                },
+            )
+        ],
+        needs=plan,
+        if_=f"needs.{plan}.outputs.drift == 'true'",
+        permissions={"issues": "write"},
+        timeout=10,
+    )
+
+
+def build(envs: tuple[ResolvedSpec, ...]) -> dict[str, Any]:
+    name = envs[0].metadata.name
+    jobs: dict[str, Any] = {}
+    for spec in envs:
+        jobs[names.job_id("drift", spec.environment)] = _plan_job(spec)
+    for spec in envs:
+        jobs[names.job_id("report", spec.environment)] = _report_job(spec)
+    return {
+        "name": f"servespec {name}: drift",
+        "on": {"schedule": [{"cron": names.drift_cron(name)}], "workflow_dispatch": {}},
+        "permissions": {},
+        "defaults": {"run": {"shell": "bash"}},
+        "jobs": jobs,
+    }
