@@ -75,7 +75,7 @@ class Adapter(Strict):
 class Quantization(Strict):
     method: Literal["none", "int8", "int4"] = "int8"
     """Weight format of the shipped model: fp32 (`none`), int8 or int4."""
-    int8_mode: Literal["dynamic", "weight-only"] = "dynamic"
+    int8_mode: Literal["dynamic", "weight-only"] = "weight-only"
     """For int8: dynamic (weights and activations) or weight-only (MatMulNBits, 8 bit)."""
     block_size: Literal[16, 32, 64, 128] = 32
     """For int4: weights per quantization block along the input dimension."""
