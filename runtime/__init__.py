@@ -1,0 +1,1 @@
+"""servespec runtime: a Starlette + onnxruntime server that speaks the OpenAI API."""

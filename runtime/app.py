@@ -1,0 +1,82 @@
+"""``create_app(settings)``: the Starlette application, its middleware and its lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import Route
+
+from runtime import completions, openapi, ops
+from runtime.auth import AuthMiddleware, KeyStore
+from runtime.bodylimit import BodyLimitMiddleware
+from runtime.errors import APIError, handle_api_error, handle_http_exception, handle_unexpected
+from runtime.logs import RequestContextMiddleware
+from runtime.metrics import Metrics
+from runtime.ratelimit import RateLimitMiddleware, TokenBucket
+from runtime.service import ModelService
+from runtime.settings import Settings
+
+log = logging.getLogger("servespec.app")
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
+
+
+def create_app(settings: Settings) -> Starlette:
+    keys = KeyStore(settings.load_api_keys()) if settings.auth == "api_key" else None
+    metrics = Metrics(settings.metrics_namespace, settings.served_model_name)
+    service = ModelService(settings, metrics)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Load in the background: /healthz answers at once and /readyz says why we wait.
+        loader = asyncio.create_task(asyncio.to_thread(_load, service))
+        try:
+            yield
+        finally:
+            service.drain()
+            await loader
+            await asyncio.to_thread(service.close)
+
+    if keys is None:
+        log.warning("authentication is disabled (SERVESPEC_AUTH=none); never do this in production")
+    app = Starlette(
+        routes=[
+            Route("/v1/chat/completions", completions.chat_completions, methods=["POST"]),
+            Route("/v1/completions", completions.completions, methods=["POST"]),
+            Route("/v1/models", ops.models, methods=["GET"]),
+            Route("/v1/feedback", ops.feedback, methods=["POST"]),
+            Route("/healthz", ops.healthz, methods=["GET"]),
+            Route("/readyz", ops.readyz, methods=["GET"]),
+            Route("/metrics", ops.metrics, methods=["GET"]),
+            Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
+            Route("/docs", openapi.docs, methods=["GET"]),
+        ],
+        middleware=[
+            Middleware(RequestContextMiddleware),
+            Middleware(AuthMiddleware, keys=keys, public=PUBLIC_PATHS),
+            Middleware(RateLimitMiddleware, bucket=TokenBucket(settings.rate_limit_per_key_rpm)),
+            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+        ],
+        exception_handlers={
+            APIError: handle_api_error,
+            HTTPException: handle_http_exception,
+            Exception: handle_unexpected,
+        },
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.state.openapi = openapi.build_schema("servespec", "1")
+    return app
+
+
+def _load(service: ModelService) -> None:
+    try:
+        service.load()
+    except Exception as exc:  # any failure must leave the server alive but not ready
+        service.status, service.reason = "failed", f"model failed to load: {exc}"
+        log.exception("model failed to load; not serving")

@@ -1,0 +1,186 @@
+"""Continuous batching: one thread owns the model and runs one batch that rows join and leave.
+
+Between two decode steps the engine admits waiting requests (prefilled together, then merged
+into the running cache) and drops rows that finished, were cancelled or timed out. N clients
+therefore share each forward pass instead of queuing behind each other. All ONNX Runtime
+work happens on this thread, so the event loop never blocks on the model.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from runtime.model import BatchCache, OnnxCausalLM, merge, select
+from runtime.sampling import Sampler
+
+log = logging.getLogger("servespec.engine")
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    """One step's result for one request: a token, and/or the reason it finished."""
+
+    token: int | None
+    finish_reason: str | None = None  # "stop", "length", "cancelled" or "error"
+    error: str | None = None
+
+
+@dataclasses.dataclass(eq=False)
+class Generation:
+    prompt_ids: list[int]
+    max_tokens: int
+    sampler: Sampler
+    stop_ids: frozenset[int]
+    deliver: Callable[[Event], None]  # called on the engine thread; must not block
+    cancelled: bool = False  # set by the request's side; read between steps
+    generated: int = 0
+    last_token: int = 0
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class Engine:
+    def __init__(
+        self,
+        model: OnnxCausalLM,
+        *,
+        max_batch: int,
+        prefill_token_budget: int = 4096,
+        on_step: Callable[[str, int, float], None] | None = None,
+    ) -> None:
+        self.model = model
+        self.max_batch = max_batch
+        self.prefill_token_budget = prefill_token_budget
+        self.on_step = on_step  # (kind, rows, seconds) for metrics
+        self._waiting: collections.deque[Generation] = collections.deque()
+        self._running: list[Generation] = []
+        self._cache: BatchCache | None = None
+        self._wake = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._loop, name="servespec-engine", daemon=True)
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        with self._wake:
+            self._stopping = True
+            self._wake.notify()
+        self._thread.join(timeout)
+
+    def submit(self, generation: Generation) -> None:
+        """Queue a request; admission limits are the caller's job (it answers 429)."""
+        with self._wake:
+            self._waiting.append(generation)
+            self._wake.notify()
+
+    def _loop(self) -> None:
+        while True:
+            with self._wake:
+                while not (self._waiting or self._running or self._stopping):
+                    self._wake.wait()
+                if self._stopping:
+                    break
+                joiners = self._take_joiners()
+            try:
+                if joiners:
+                    self._admit(joiners)
+                if self._running:
+                    self._decode()
+            except Exception as exc:  # a failed step must not kill the engine for good
+                log.exception("engine step failed")
+                self._fail_all(joiners, f"{type(exc).__name__}: {exc}")
+        self._fail_all(list(self._waiting), "server shutting down", reason="cancelled")
+
+    def _take_joiners(self) -> list[Generation]:
+        joiners: list[Generation] = []
+        width = 0
+        while self._waiting and len(self._running) + len(joiners) < self.max_batch:
+            candidate = self._waiting[0]
+            if candidate.cancelled:
+                self._waiting.popleft()
+                candidate.deliver(Event(None, "cancelled"))
+                continue
+            wider = max(width, len(candidate.prompt_ids))
+            # Bound one prefill's cost so rows already decoding do not stall for long.
+            if joiners and wider * (len(joiners) + 1) > self.prefill_token_budget:
+                break
+            width = wider
+            joiners.append(self._waiting.popleft())
+        return joiners
+
+    def _admit(self, joiners: list[Generation]) -> None:
+        started = time.perf_counter()
+        logits, cache = self.model.prefill([g.prompt_ids for g in joiners])
+        self._report("prefill", len(joiners), started)
+        keep = [i for i, g in enumerate(joiners) if self._emit(g, logits[i])]
+        if not keep:
+            return
+        cache = select(cache, keep)
+        self._cache = cache if self._cache is None else merge(self._cache, cache)
+        self._running.extend(joiners[i] for i in keep)
+
+    def _decode(self) -> None:
+        live = [i for i, g in enumerate(self._running) if not g.cancelled]
+        if len(live) < len(self._running):
+            for g in self._running:
+                if g.cancelled:
+                    g.deliver(Event(None, "cancelled"))
+            self._keep(live)
+            if not self._running:
+                return
+        assert self._cache is not None
+        tokens = np.fromiter((g.last_token for g in self._running), np.int64, self.running)
+        started = time.perf_counter()
+        logits, self._cache = self.model.decode(tokens, self._cache)
+        self._report("decode", len(tokens), started)
+        self._keep([i for i, g in enumerate(self._running) if self._emit(g, logits[i])])
+
+    def _emit(self, generation: Generation, logits: np.ndarray) -> bool:
+        """Sample and deliver one token; returns whether the row keeps generating."""
+        if generation.cancelled:
+            generation.deliver(Event(None, "cancelled"))
+            return False
+        token = generation.sampler(logits)
+        if token in generation.stop_ids:
+            generation.deliver(Event(None, "stop"))
+            return False
+        generation.sampler.observe(token)
+        generation.generated += 1
+        generation.last_token = token
+        done = generation.generated >= generation.max_tokens
+        generation.deliver(Event(token, "length" if done else None))
+        return not done
+
+    def _keep(self, rows: list[int]) -> None:
+        if len(rows) == len(self._running):
+            return
+        self._running = [self._running[i] for i in rows]
+        self._cache = select(self._cache, rows) if rows and self._cache is not None else None
+
+    def _fail_all(self, extra: list[Generation], message: str, reason: str = "error") -> None:
+        for g in dict.fromkeys([*self._running, *extra]):  # a joiner may be in both
+            g.deliver(Event(None, reason, error=message))
+        self._running, self._cache = [], None
+        if reason == "cancelled":
+            self._waiting.clear()
+
+    def _report(self, kind: str, rows: int, started: float) -> None:
+        if self.on_step is not None:
+            self.on_step(kind, rows, time.perf_counter() - started)

@@ -1,0 +1,138 @@
+"""Prometheus metrics (TGI/vLLM-style names) and CloudWatch Embedded Metric Format lines.
+
+Each app owns its registry, so two apps in one process (tests) never collide. EMF lines go
+to stdout as bare JSON objects: the awslogs driver ships them and CloudWatch extracts the
+metrics the Terraform alarms watch (namespace from settings, dimension ``Model``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128)
+STEP_BUCKETS = (0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12)
+
+
+class Metrics:
+    def __init__(self, namespace: str, model: str, emf_stream: TextIO | None = None) -> None:
+        # "_created" series double the exposition and no dashboard reads them (vLLM does the
+        # same); the switch is process-wide, so it is flipped where metrics are made.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
+        self.namespace, self.model = namespace, model
+        self.emf_stream = emf_stream or sys.stdout
+        self.registry = r = CollectorRegistry()
+        self.requests = Counter(
+            "servespec_requests", "Finished API requests.", ["route", "status"], registry=r
+        )
+        self.latency = Histogram(
+            "servespec_request_duration_seconds",
+            "End-to-end request latency.",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.ttft = Histogram(
+            "servespec_time_to_first_token_seconds",
+            "Time to first generated token.",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.queue_time = Histogram(
+            "servespec_request_queue_duration_seconds",
+            "Time from admission to prefill.",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.prompt_tokens = Counter(
+            "servespec_prompt_tokens", "Prompt tokens processed.", ["key_id"], registry=r
+        )
+        self.generation_tokens = Counter(
+            "servespec_generation_tokens", "Tokens generated.", ["key_id"], registry=r
+        )
+        self.step = Histogram(
+            "servespec_forward_duration_seconds",
+            "One model forward pass.",
+            ["kind"],
+            buckets=STEP_BUCKETS,
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "servespec_batch_size",
+            "Rows in a forward pass.",
+            ["kind"],
+            buckets=(1, 2, 4, 8, 16, 32, 64),
+            registry=r,
+        )
+        self.rejected = Counter(
+            "servespec_rejected_requests",
+            "Requests refused at admission.",
+            ["reason"],
+            registry=r,
+        )
+        self.feedback = Counter(
+            "servespec_feedback", "Feedback events by rating.", ["rating"], registry=r
+        )
+        self.running = Gauge(
+            "servespec_num_requests_running", "Requests in the running batch.", registry=r
+        )
+        self.waiting = Gauge(
+            "servespec_num_requests_waiting", "Admitted requests waiting to join.", registry=r
+        )
+
+    def watch_engine(self, running: Callable[[], int], waiting: Callable[[], int]) -> None:
+        self.running.set_function(running)
+        self.waiting.set_function(waiting)
+
+    def observe_step(self, kind: str, rows: int, seconds: float) -> None:
+        self.step.labels(kind).observe(seconds)
+        self.batch_size.labels(kind).observe(rows)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+    def emit_emf(
+        self,
+        *,
+        latency_s: float,
+        ttft_s: float | None,
+        queue_depth: int,
+        error: bool,
+        tokens_out: int,
+    ) -> None:
+        values: dict[str, tuple[float, str]] = {
+            "Latency": (latency_s * 1000, "Milliseconds"),
+            "QueueDepth": (queue_depth, "Count"),
+            "Errors": (1 if error else 0, "Count"),
+            "TokensOut": (tokens_out, "Count"),
+        }
+        if ttft_s is not None:
+            values["TimeToFirstToken"] = (ttft_s * 1000, "Milliseconds")
+        line = {
+            "_aws": {
+                "Timestamp": int(time.time() * 1000),
+                "CloudWatchMetrics": [
+                    {
+                        "Namespace": self.namespace,
+                        "Dimensions": [["Model"]],
+                        "Metrics": [{"Name": k, "Unit": u} for k, (_, u) in values.items()],
+                    }
+                ],
+            },
+            "Model": self.model,
+            **{k: round(v, 3) for k, (v, _) in values.items()},
+        }
+        self.emf_stream.write(json.dumps(line) + "\n")
+        self.emf_stream.flush()

@@ -1,0 +1,52 @@
+"""Run the app under uvicorn with the settings the image uses (``python -m runtime``)."""
+
+from __future__ import annotations
+
+import math
+import signal
+import types
+
+import uvicorn
+
+from runtime import logs
+from runtime.app import create_app
+from runtime.service import ModelService
+from runtime.settings import Settings
+
+# The ALB's idle timeout is 60 s; a backend keep-alive shorter than that makes the ALB reuse
+# connections the server already closed (sporadic 502s).
+KEEP_ALIVE_S = 65
+
+
+class _DrainingServer(uvicorn.Server):
+    """Marks the service draining on SIGTERM so /readyz fails while streams finish."""
+
+    def __init__(self, config: uvicorn.Config, service: ModelService) -> None:
+        super().__init__(config)
+        self.service = service
+
+    def handle_exit(self, sig: int, frame: types.FrameType | None) -> None:
+        self.service.drain()
+        super().handle_exit(sig, frame)
+        if sig == signal.SIGTERM:
+            # uvicorn re-raises captured signals after shutting down, which turns a completed
+            # drain into "killed by SIGTERM" (exit -15). A drained exit is a clean exit.
+            self._captured_signals.remove(sig)
+
+
+def serve(settings: Settings) -> None:
+    logs.configure(settings.log_level)
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_keep_alive=KEEP_ALIVE_S,
+        # In-flight streams get this long to finish after SIGTERM; it matches the ALB
+        # deregistration delay the Terraform sets.
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s),
+    )
+    _DrainingServer(config, app.state.service).run()

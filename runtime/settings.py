@@ -1,0 +1,109 @@
+"""Typed settings, read once from ``SERVESPEC_*`` environment variables.
+
+The image and ``servespec serve`` both build a ``Settings`` from the same variables, so a local
+run behaves like the deployed task.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+PREFIX = "SERVESPEC_"
+
+
+class SettingsError(ValueError):
+    """A ``SERVESPEC_*`` variable has a value we cannot use."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    artifact: str
+    host: str = "0.0.0.0"  # the container must listen on all interfaces
+    port: int = 8080
+    api_keys: tuple[str, ...] = ()
+    api_keys_file: Path | None = None
+    auth: str = "api_key"  # "api_key" or "none" (local development only)
+    max_concurrent_requests: int = 16
+    max_queue: int = 8
+    request_timeout_s: float = 60.0
+    rate_limit_per_key_rpm: int = 600
+    max_body_bytes: int = 1_000_000
+    max_tokens_default: int = 256
+    log_prompts: bool = False
+    shutdown_grace_s: float = 30.0
+    threads: int = 0  # 0: one per available core
+    served_model_name: str = ""  # empty: the manifest's model name
+    metrics_namespace: str = "servespec"
+    s3_endpoint_url: str | None = None
+    cache_dir: Path = Path("/tmp/servespec-artifact")  # scratch space for s3://
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if self.auth not in ("api_key", "none"):
+            raise SettingsError(f"{PREFIX}AUTH must be 'api_key' or 'none', not {self.auth!r}")
+        for name in ("max_concurrent_requests", "rate_limit_per_key_rpm", "max_body_bytes"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{PREFIX}{name.upper()} must be at least 1")
+        if self.max_queue < 0 or self.threads < 0:
+            raise SettingsError(f"{PREFIX}MAX_QUEUE and {PREFIX}THREADS must not be negative")
+        if self.request_timeout_s <= 0 or self.shutdown_grace_s < 0:
+            raise SettingsError(f"{PREFIX}REQUEST_TIMEOUT_S must be positive")
+
+    @property
+    def intra_op_threads(self) -> int:
+        return self.threads or len(os.sched_getaffinity(0))
+
+    def load_api_keys(self) -> tuple[str, ...]:
+        """Keys from the variable plus the file (one per line, ``#`` comments allowed)."""
+        keys = list(self.api_keys)
+        if self.api_keys_file is not None:
+            for line in self.api_keys_file.read_text().splitlines():
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    keys.append(line)
+        return tuple(keys)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Build from ``env`` (default ``os.environ``); ``overrides`` win (CLI options)."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for field in dataclasses.fields(cls):
+            raw = env.get(PREFIX + field.name.upper())
+            if raw is not None:
+                values[field.name] = _parse(field.name, str(field.type), raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "artifact" not in values:
+            raise SettingsError(f"{PREFIX}ARTIFACT is required (a directory or s3:// URI)")
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def _parse(name: str, type_name: str, raw: str) -> object:
+    try:
+        if type_name == "int":
+            return int(raw)
+        if type_name == "float":
+            return float(raw)
+        if type_name == "bool":
+            return _parse_bool(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{PREFIX}{name.upper()}: {exc}") from None
+    if type_name.startswith("tuple"):
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    if type_name.startswith("Path"):
+        return Path(raw) if raw else None
+    if type_name.startswith("str |"):
+        return raw or None
+    return raw
+
+
+def _parse_bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"not a boolean: {raw!r}")

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runtime.settings import Settings, SettingsError
+
+
+def test_settings_come_from_servespec_variables(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    keys.write_text("# from Secrets Manager\nkey-b\n\nkey-c\n")
+    settings = Settings.from_env(
+        {
+            "SERVESPEC_ARTIFACT": "s3://bucket/models/v1",
+            "SERVESPEC_PORT": "9000",
+            "SERVESPEC_API_KEYS": "key-a, ",
+            "SERVESPEC_API_KEYS_FILE": str(keys),
+            "SERVESPEC_LOG_PROMPTS": "true",
+            "SERVESPEC_REQUEST_TIMEOUT_S": "2.5",
+            "SERVESPEC_S3_ENDPOINT_URL": "",
+            "OTHER": "ignored",
+        }
+    )
+    assert settings.port == 9000 and settings.log_prompts is True
+    assert settings.request_timeout_s == 2.5 and settings.s3_endpoint_url is None
+    assert settings.load_api_keys() == ("key-a", "key-b", "key-c")
+
+
+def test_overrides_win_over_the_environment() -> None:
+    settings = Settings.from_env(
+        {"SERVESPEC_ARTIFACT": "/a", "SERVESPEC_PORT": "1"}, port=2, host=None
+    )
+    assert settings.port == 2 and settings.host == "0.0.0.0"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "SERVESPEC_ARTIFACT is required"),
+        ({"SERVESPEC_ARTIFACT": "/a", "SERVESPEC_PORT": "x"}, "SERVESPEC_PORT"),
+        ({"SERVESPEC_ARTIFACT": "/a", "SERVESPEC_LOG_PROMPTS": "maybe"}, "not a boolean"),
+        ({"SERVESPEC_ARTIFACT": "/a", "SERVESPEC_AUTH": "oauth"}, "SERVESPEC_AUTH"),
+        ({"SERVESPEC_ARTIFACT": "/a", "SERVESPEC_MAX_CONCURRENT_REQUESTS": "0"}, "at least 1"),
+    ],
+)
+def test_bad_values_are_reported_by_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(env)
