@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from . import runbook, terraform, workflows
 from .artifacts import Artifact
+from .image.emit import emit_image
 from .spec import ResolvedSpec
 
 Emitter = Callable[[tuple[ResolvedSpec, ...]], list[Artifact]]
@@ -18,4 +19,5 @@ EMITTERS: tuple[Emitter, ...] = (
     terraform.emit,
     runbook.emit,
     workflows.emit,
+    emit_image,
 )

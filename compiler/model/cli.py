@@ -33,8 +33,8 @@ DEFAULT_HELDOUT = Path(__file__).resolve().parent / "data" / "heldout.txt"
 GRAPH_OPTION = click.option(
     "--graph",
     type=click.Choice(["optimum", "fused"]),
-    default="optimum",
-    show_default=True,
+    default=None,
+    show_default="the spec's model.graph",
     help="optimum's export, or the fused GroupQueryAttention graph (right padding, faster).",
 )
 INVARIANT_OPTION = click.option(
@@ -79,7 +79,7 @@ def build(
     cache_dir: Path,
     heldout: Path,
     endpoint_url: str | None,
-    graph: Literal["optimum", "fused"],
+    graph: Literal["optimum", "fused"] | None,
     batch_invariant: bool,
 ) -> None:
     """Build, verify and cache the model artifact of SPEC; prints its directory."""
@@ -87,6 +87,7 @@ def build(
     _require(BUILD_MODULES)
     from compiler.model.build import BuildOptions, build_artifact
 
+    graph = graph or spec.graph
     options = BuildOptions(cache_dir, heldout, out, endpoint_url, graph, batch_invariant)
     result = _run(lambda: build_artifact(spec, options))
     click.echo(str(result.path))
@@ -116,7 +117,7 @@ def push(
     endpoint_url: str | None,
     cache_dir: Path,
     heldout: Path,
-    graph: str,
+    graph: str | None,
     batch_invariant: bool,
 ) -> None:
     """Upload ARTIFACT (default: the cached build of SPEC) to the environment's bucket."""
@@ -125,6 +126,7 @@ def push(
     from compiler.model.push import push_artifact, resolve_target
 
     if artifact is None:
+        graph = graph or resolved.model.graph
         artifact = _cached_artifact(resolved.model, cache_dir, heldout, graph, batch_invariant)
     m = resolved.model
     target = _run(

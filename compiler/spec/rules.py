@@ -127,9 +127,9 @@ def variants_rollout(spec: ResolvedSpec, today: dt.date) -> Iterator[Violation]:
         yield (
             ("deployment", "strategy"),
             (
-                f"'{spec.deployment.strategy}' cannot be combined with variants: ECS takes over the "
-                "listener rule and would erase the weights. Use rolling, and roll a model out by "
-                "moving weight to its variant"
+                f"'{spec.deployment.strategy}' cannot be combined with variants: ECS takes over "
+                "the listener rule and would erase the weights. Use rolling, and roll a model "
+                "out by moving weight to its variant"
             ),
         )
 

@@ -59,7 +59,7 @@ def test_schema_prints_json() -> None:
 
 def test_init_writes_a_valid_spec_and_never_overwrites(tmp_path: Path) -> None:
     target = tmp_path / "spec" / "demo.yaml"
-    code, out, _ = run("init", str(target), "--name", "demo", "--repository", "acme/demo")
+    code, _, _ = run("init", str(target), "--name", "demo", "--repository", "acme/demo")
     assert code == 0 and target.exists()
     assert run("validate", str(target))[0] == 0
     code, _, err = run("init", str(target))

@@ -130,10 +130,12 @@ def test_a_bad_quantization_is_refused_and_leaves_nothing(
 def test_int8_dynamic_passes_the_gate(
     model_artifact: Path, tmp_path: Path, model_cache_dir: Path
 ) -> None:
-    """The example spec's quantization: ORT dynamic int8 with the down projections in fp32."""
+    """ORT dynamic int8 with the down projections in fp32 (the closest to the bound)."""
     from compiler.model.build import BuildOptions, build_artifact
 
-    spec = DEFAULT_MODEL.model_copy(update={"quantization": Quantization(method="int8")})
+    spec = DEFAULT_MODEL.model_copy(
+        update={"quantization": Quantization(method="int8", int8_mode="dynamic")}
+    )
     result = build_artifact(spec, BuildOptions(model_cache_dir, HELDOUT, out=tmp_path / "int8"))
     manifest = read_manifest(tmp_path / "int8")
     assert manifest["quantization"]["int8_mode"] == "dynamic"
