@@ -46,7 +46,9 @@ def main(artifact: Path) -> None:
     env = {**os.environ, "SERVESPEC_API_KEYS": key}
     servespec = Path(sys.executable).with_name("servespec")
     command = [str(servespec), "serve", str(artifact), "--host", "127.0.0.1", "--port", str(port)]
-    server = subprocess.Popen(command, env=env)
+    log_path = artifact.parent / "demo-server.log"
+    with log_path.open("wb") as log:  # the server's JSON logs, kept out of the answer's way
+        server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}"
         wait_ready(url, server)
@@ -59,7 +61,7 @@ def main(artifact: Path) -> None:
             temperature=0,
         )
         print(f"Q: {QUESTION}\nA: {reply.choices[0].message.content}")
-        print(f"({model}, {reply.usage.completion_tokens} tokens)")
+        print(f"({model}, {reply.usage.completion_tokens} tokens; server log: {log_path})")
     finally:
         server.terminate()
         server.wait(timeout=60)
