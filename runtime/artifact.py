@@ -58,12 +58,20 @@ def open_artifact(uri: str, *, cache_dir: Path, s3_endpoint_url: str | None = No
     return verify(root)
 
 
+# Every file the server reads must be covered by the manifest's hashes: a tokenizer or chat
+# template left out of it could be swapped without the check noticing.
+REQUIRED_FILES = frozenset({"model.onnx", "config.json", "tokenizer.json", "chat_template.jinja"})
+
+
 def verify(root: Path) -> Artifact:
     manifest = _read_manifest(root)
     files = manifest.get("files")
-    if not isinstance(files, dict) or "model.onnx" not in files:
-        raise ArtifactError(f"{root / MANIFEST}: 'files' must list model.onnx")
+    if not isinstance(files, dict) or not files.keys() >= REQUIRED_FILES:
+        required = ", ".join(sorted(REQUIRED_FILES))
+        raise ArtifactError(f"{root / MANIFEST}: 'files' must list {required}")
     for name, entry in sorted(files.items()):
+        if not isinstance(entry, dict):
+            raise ArtifactError(f"{root / MANIFEST}: entry for {name} is not an object")
         _verify_file(root, name, entry)
     return _artifact(root, manifest)
 
@@ -79,6 +87,8 @@ def download_s3(uri: str, dest: Path, *, endpoint_url: str | None = None) -> Pat
     bucket, _, prefix = uri[len("s3://") :].partition("/")
     prefix = prefix.rstrip("/")
     client = boto3.client("s3", endpoint_url=endpoint_url)
+    # One directory per URI: files of another artifact fetched earlier are never mixed in.
+    dest = dest / hashlib.sha256(uri.encode()).hexdigest()[:16]
     dest.mkdir(parents=True, exist_ok=True)
 
     def key(name: str) -> str:

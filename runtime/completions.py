@@ -36,12 +36,15 @@ async def chat_completions(request: Request) -> Response:
     assert service.codec is not None
     messages = [{"role": m.role, "content": m.text()} for m in body.messages]
     try:
-        prompt = service.codec.render_chat(messages)
+        # Rendering and tokenizing up to max_request_bytes of text would stall every open
+        # stream if done on the event loop.
+        prompt = await asyncio.to_thread(service.codec.render_chat, messages)
     except ValueError as exc:
         raise APIError(400, str(exc), param="messages", code="invalid_value") from None
     if service.settings.log_prompts:
         log.info("prompt", extra={"prompt": prompt})
-    return await _respond(request, service, body, service.codec.encode(prompt), chat=True)
+    ids = await asyncio.to_thread(service.codec.encode, prompt)
+    return await _respond(request, service, body, ids, chat=True)
 
 
 async def completions(request: Request) -> Response:
@@ -51,7 +54,7 @@ async def completions(request: Request) -> Response:
     assert service.codec is not None
     if service.settings.log_prompts:
         log.info("prompt", extra={"prompt": body.prompt_text()})
-    ids = service.codec.encode(body.prompt_text())
+    ids = await asyncio.to_thread(service.codec.encode, body.prompt_text())
     if not ids:
         raise APIError(400, "prompt must not be empty", param="prompt", code="invalid_value")
     return await _respond(request, service, body, ids, chat=False)

@@ -157,7 +157,12 @@ class Engine:
         if generation.cancelled:
             generation.deliver(Event(None, "cancelled"))
             return False
-        token = generation.sampler(logits)
+        try:
+            token = generation.sampler(logits)
+        except (ValueError, FloatingPointError) as exc:
+            # One row's sampling (odd parameters, non-finite logits) must not end the batch.
+            generation.deliver(Event(None, "error", error=f"sampling failed: {exc}"))
+            return False
         if token in generation.stop_ids:
             generation.deliver(Event(None, "stop"))
             return False

@@ -18,7 +18,12 @@ class SamplingParams:
 
     @property
     def greedy(self) -> bool:
-        return self.temperature == 0.0 or self.top_k == 1
+        # Below this, dividing logits by the temperature overflows float64: the distribution
+        # is a point mass on the argmax anyway.
+        return self.temperature < GREEDY_BELOW or self.top_k == 1
+
+
+GREEDY_BELOW = 1e-5
 
 
 class Sampler:

@@ -23,7 +23,7 @@ class Settings:
     artifact: str
     host: str = "0.0.0.0"  # the container must listen on all interfaces
     port: int = 8080
-    api_keys: tuple[str, ...] = ()
+    api_keys: tuple[str, ...] = dataclasses.field(default=(), repr=False)  # never in logs
     api_keys_file: Path | None = None
     auth: str = "api_key"  # "api_key" or "none" (local development only)
     max_concurrent_requests: int = 16

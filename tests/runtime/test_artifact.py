@@ -46,6 +46,16 @@ def test_a_missing_file_is_rejected(copy: Path) -> None:
         verify(copy)
 
 
+def test_a_file_left_out_of_the_manifest_is_not_trusted(copy: Path) -> None:
+    # Dropping the template from the manifest and swapping it must not pass verification.
+    manifest = json.loads((copy / "manifest.json").read_text())
+    del manifest["files"]["chat_template.jinja"]
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    (copy / "chat_template.jinja").write_text("{{ 'swapped' }}")
+    with pytest.raises(ArtifactError, match="must list"):
+        verify(copy)
+
+
 def test_a_manifest_escaping_the_directory_is_rejected(copy: Path) -> None:
     manifest = json.loads((copy / "manifest.json").read_text())
     manifest["files"]["../outside"] = {"sha256": "0" * 64, "size": 1}
@@ -115,7 +125,8 @@ def test_s3_artifact_downloads_and_verifies(
         "s3://good/models/v1", cache_dir=tmp_path / "dl", s3_endpoint_url=s3_endpoint
     )
     assert artifact.name == "tiny-llama"
-    assert sorted(os.listdir(tmp_path / "dl")) == sorted(os.listdir(tiny_artifact))
+    assert sorted(os.listdir(artifact.root)) == sorted(os.listdir(tiny_artifact))
+    assert artifact.root.parent == tmp_path / "dl"  # one directory per artifact URI
 
 
 @pytest.mark.usefixtures("aws_env")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from runtime.sampling import Sampler, SamplingParams
 
@@ -42,3 +43,15 @@ def test_penalties_follow_openai_definition() -> None:
     # token 1: 3.0 - 2 * 0.1 - 0.4 = 2.4 < 2.5
     assert sampler(LOGITS) == 3
     assert LOGITS[1] == 3.0  # the caller's logits are not modified
+
+
+def test_tiny_temperature_is_greedy_instead_of_overflowing() -> None:
+    # 1e-310 passes validation (>= 0); dividing logits by it used to give inf/NaN and a
+    # ValueError that failed every request in the running batch.
+    logits = np.array([0.5, 3.0, 1.0], np.float32)
+    assert Sampler(SamplingParams(temperature=1e-310))(logits) == 1
+
+
+def test_non_finite_logits_raise_what_the_engine_contains() -> None:
+    with pytest.raises(ValueError):
+        Sampler(SamplingParams(temperature=1.0, seed=1))(np.array([np.nan, np.nan], np.float32))
