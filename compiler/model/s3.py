@@ -49,12 +49,16 @@ def download_prefix(bucket: str, prefix: str, target: Path, endpoint_url: str | 
     if target.is_dir() and any(target.iterdir()):
         return
     s3 = client("s3", endpoint_url)
+    # A trailing slash, so that models/foo never also pulls in models/foobar/...
+    prefix = prefix.rstrip("/") + "/" if prefix else ""
     keys = _list_keys(s3, bucket, prefix)
     if not keys:
         raise BuildError("resolve source", f"no objects under s3://{bucket}/{prefix}")
     with staging(target) as temp:
         for key in keys:
-            local = temp / key[len(prefix) :].lstrip("/")
+            local = (temp / key[len(prefix) :]).resolve()
+            if not local.is_relative_to(temp.resolve()):  # a key such as "a/../../x"
+                raise BuildError("resolve source", f"s3://{bucket}/{key}: unsafe object key")
             local.parent.mkdir(parents=True, exist_ok=True)
             s3.download_file(bucket, key, str(local))
             _check_download(s3, bucket, key, local)
