@@ -272,9 +272,10 @@ def _subjects(spec: ResolvedSpec, role: str) -> list[str]:
     if role == "plan":
         # Pull requests plan; the scheduled drift check plans from main. Read-only either way.
         return [f"{repo}:pull_request", f"{repo}:ref:refs/heads/main"]
-    # Jobs that name a GitHub environment get `environment:<name>` as their subject; the
-    # apply workflow runs on `main` and in the environment (with its reviewers).
-    return [f"{repo}:ref:refs/heads/main", f"{repo}:environment:{spec.environment}"]
+    # Jobs that name a GitHub environment get `environment:<name>` as their subject, and
+    # only that: trusting `ref:refs/heads/main` too would let any job on main that names no
+    # environment (so skips its required reviewers) assume the apply role.
+    return [f"{repo}:environment:{spec.environment}"]
 
 
 def _trust(spec: ResolvedSpec, role: str) -> dict[str, Value]:

@@ -156,13 +156,38 @@ fi
 } >> "$GITHUB_OUTPUT"
 """
 
-CREATE_REPOSITORY = """
-# The first deploy has no image repository to push to yet: create just that, then push.
-if ! terraform output -raw ecr_repository_url > /dev/null 2>&1; then
-  terraform apply -input=false -no-color -auto-approve \\
-    -target=aws_ecr_repository.runtime -target=aws_ecr_lifecycle_policy.runtime
-fi
-"""
+# What the pushes need before the full apply: the image repository, the key and the model
+# bucket with its policy and encryption, and with DR the replication rules, which copy only
+# objects written after they exist.
+FIRST_DEPLOY_TARGETS = (
+    "aws_ecr_repository.runtime",
+    "aws_ecr_lifecycle_policy.runtime",
+    "aws_kms_alias.main",
+    "aws_s3_bucket_policy.models",
+    "aws_s3_bucket_public_access_block.models",
+    "aws_s3_bucket_server_side_encryption_configuration.models",
+    "aws_s3_bucket_versioning.models",
+)
+DR_FIRST_DEPLOY_TARGETS = (
+    "aws_s3_bucket_replication_configuration.models",
+    "aws_ecr_replication_configuration.secondary",
+)
+
+
+def create_first(spec: ResolvedSpec) -> str:
+    """The first deploy's targeted apply, run only while the stack has no outputs yet."""
+    targets = FIRST_DEPLOY_TARGETS
+    if spec.dr.strategy != "none":
+        targets += DR_FIRST_DEPLOY_TARGETS
+    flags = " \\\n".join(f"    -target={target}" for target in targets)
+    return (
+        "# The first deploy has nowhere to push yet: create what the pushes need, then push.\n"
+        "if ! terraform output -raw ecr_repository_url > /dev/null 2>&1; then\n"
+        "  terraform apply -input=false -no-color -auto-approve \\\n"
+        f"{flags}\n"
+        "fi\n"
+    )
+
 
 PUSH_IMAGE = f"""
 registry="$(terraform output -raw ecr_repository_url)"
@@ -310,7 +335,7 @@ def _deploy_job(spec: ResolvedSpec, source: str, builds: dict[str, str]) -> dict
                 "MODEL_SHA256": _model_hash(spec, source, builds),
             },
         ),
-        steps.run("Create the image repository on the first deploy", CREATE_REPOSITORY, cwd=tf),
+        steps.run("Create what the pushes need on the first deploy", create_first(spec), cwd=tf),
         steps.run("Push the image", PUSH_IMAGE, env=release_env, cwd=tf),
         steps.run(
             "Push the model artifact",

@@ -83,10 +83,13 @@ def test_roles_trust_the_jobs_that_assume_them(name: str, spec: ResolvedSpec) ->
     bootstrap = bootstrap_text(environments(name))
     repo = f"repo:{spec.metadata.repository}"
     # PR plan jobs name no environment; deploy jobs run in the GitHub environment.
-    assert f"{repo}:pull_request" in role_subjects(bootstrap, f"{spec.environment}_plan")
-    assert f"{repo}:environment:{spec.environment}" in role_subjects(
-        bootstrap, f"{spec.environment}_apply"
+    # Exact lists: an extra subject is extra trust.
+    assert sorted(role_subjects(bootstrap, f"{spec.environment}_plan")) == sorted(
+        [f"{repo}:pull_request", f"{repo}:ref:refs/heads/main"]
     )
+    assert role_subjects(bootstrap, f"{spec.environment}_apply") == [
+        f"{repo}:environment:{spec.environment}"
+    ]
 
 
 @pytest.mark.parametrize(("name", "spec"), CASES, ids=IDS)
@@ -94,3 +97,13 @@ def test_plan_role_trusts_drift_runs_on_main(name: str, spec: ResolvedSpec) -> N
     bootstrap = bootstrap_text(environments(name))
     subjects = role_subjects(bootstrap, f"{spec.environment}_plan")
     assert f"repo:{spec.metadata.repository}:ref:refs/heads/main" in subjects
+
+
+@pytest.mark.parametrize(("name", "spec"), CASES, ids=IDS)
+def test_first_deploy_targets_exist(name: str, spec: ResolvedSpec) -> None:
+    from compiler.workflows.deploy import create_first
+
+    module = module_text(spec, environments(name))
+    for target in re.findall(r"-target=(\S+)", create_first(spec)):
+        kind, label = target.split(".")
+        assert f'resource "{kind}" "{label}"' in module, target

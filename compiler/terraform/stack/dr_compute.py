@@ -10,7 +10,7 @@ from __future__ import annotations
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Comment, Expr, Ref, Template, Value, resource, skip
 
-from . import common, load_balancer, storage
+from . import common, load_balancer, storage, waf
 from .buckets import document
 from .common import PARTITION
 from .dr_plan import (
@@ -223,17 +223,7 @@ def _waf(spec: ResolvedSpec) -> list[Block]:
             [
                 {"name": name, "priority": index},
                 Block("override_action", (), [Block("none", (), {})]),
-                Block(
-                    "statement",
-                    (),
-                    [
-                        Block(
-                            "managed_rule_group_statement",
-                            (),
-                            {"name": name, "vendor_name": "AWS"},
-                        )
-                    ],
-                ),
+                waf.managed_group_statement(name),
                 visibility(name),
             ],
         )

@@ -33,6 +33,22 @@ def _visibility(metric: str) -> Block:
     )
 
 
+# The common rule set blocks request bodies over 8 KB (SizeRestrictions_BODY): long prompts
+# are the product, so that rule only counts; the runtime enforces serving.max_request_bytes.
+COUNT_ONLY = {"AWSManagedRulesCommonRuleSet": ("SizeRestrictions_BODY",)}
+
+
+def managed_group_statement(group: str) -> Block:
+    """The statement of an AWS managed rule group, with our count-only overrides."""
+    overrides = [
+        Block("rule_action_override", (), [{"name": rule},
+                                           Block("action_to_use", (), [Block("count")])])
+        for rule in COUNT_ONLY.get(group, ())
+    ]  # fmt: skip
+    body = [{"name": group, "vendor_name": "AWS"}, *overrides]
+    return Block("statement", (), [Block("managed_rule_group_statement", (), body)])
+
+
 def _managed_rule(priority: int, rule: str, group: str) -> Block:
     return Block(
         "rule",
@@ -41,17 +57,7 @@ def _managed_rule(priority: int, rule: str, group: str) -> Block:
             {"name": rule, "priority": priority},
             # Managed groups keep their own block actions: `none` means "do not override".
             Block("override_action", (), [Block("none")]),
-            Block(
-                "statement",
-                (),
-                [
-                    Block(
-                        "managed_rule_group_statement",
-                        (),
-                        {"name": group, "vendor_name": "AWS"},
-                    )
-                ],
-            ),
+            managed_group_statement(group),
             _visibility(rule),
         ],
     )

@@ -101,10 +101,7 @@ resource "aws_iam_role" "staging_apply" {
         Condition = {
           StringEquals = {
             "token.actions.githubusercontent.com:aud" = "sts.amazonaws.com"
-            "token.actions.githubusercontent.com:sub" = [
-              "repo:acme/llm-platform:ref:refs/heads/main",
-              "repo:acme/llm-platform:environment:staging",
-            ]
+            "token.actions.githubusercontent.com:sub" = ["repo:acme/llm-platform:environment:staging"]
           }
         }
       },
@@ -302,10 +299,7 @@ resource "aws_iam_role" "prod_apply" {
         Condition = {
           StringEquals = {
             "token.actions.githubusercontent.com:aud" = "sts.amazonaws.com"
-            "token.actions.githubusercontent.com:sub" = [
-              "repo:acme/llm-platform:ref:refs/heads/main",
-              "repo:acme/llm-platform:environment:prod",
-            ]
+            "token.actions.githubusercontent.com:sub" = ["repo:acme/llm-platform:environment:prod"]
           }
         }
       },

@@ -101,10 +101,7 @@ resource "aws_iam_role" "staging_apply" {
         Condition = {
           StringEquals = {
             "token.actions.githubusercontent.com:aud" = "sts.amazonaws.com"
-            "token.actions.githubusercontent.com:sub" = [
-              "repo:acme/clinical-llm:ref:refs/heads/main",
-              "repo:acme/clinical-llm:environment:staging",
-            ]
+            "token.actions.githubusercontent.com:sub" = ["repo:acme/clinical-llm:environment:staging"]
           }
         }
       },
@@ -302,10 +299,7 @@ resource "aws_iam_role" "prod_apply" {
         Condition = {
           StringEquals = {
             "token.actions.githubusercontent.com:aud" = "sts.amazonaws.com"
-            "token.actions.githubusercontent.com:sub" = [
-              "repo:acme/clinical-llm:ref:refs/heads/main",
-              "repo:acme/clinical-llm:environment:prod",
-            ]
+            "token.actions.githubusercontent.com:sub" = ["repo:acme/clinical-llm:environment:prod"]
           }
         }
       },
