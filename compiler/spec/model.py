@@ -106,6 +106,18 @@ class ModelSpec(Strict):
     """Upper bound for a request's `max_tokens`."""
 
 
+# Fargate's memory range (MiB) for each CPU size; the rules and the DR stack both use it.
+FARGATE_MEMORY_MIB: dict[int, tuple[int, int]] = {
+    256: (512, 2048),
+    512: (1024, 4096),
+    1024: (2048, 8192),
+    2048: (4096, 16384),
+    4096: (8192, 30720),
+    8192: (16384, 61440),
+    16384: (32768, 122880),
+}
+
+
 class Gpu(Strict):
     count: Annotated[int, Field(ge=1, le=8)] = 1
     """GPUs reserved per task."""

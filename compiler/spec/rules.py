@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from .model import ResolvedSpec
+from .model import FARGATE_MEMORY_MIB, ResolvedSpec
 from .regions import EU_REGIONS
 
 Violation = tuple[tuple[str | int, ...], str]
@@ -155,15 +155,7 @@ def fargate_size(spec: ResolvedSpec, today: dt.date) -> Iterator[Violation]:
     compute = spec.compute
     if compute.platform != "fargate":
         return
-    low, high = {
-        256: (512, 2048),
-        512: (1024, 4096),
-        1024: (2048, 8192),
-        2048: (4096, 16384),
-        4096: (8192, 30720),
-        8192: (16384, 61440),
-        16384: (32768, 122880),
-    }[compute.cpu]
+    low, high = FARGATE_MEMORY_MIB[compute.cpu]
     if not low <= compute.memory_mib <= high:
         yield (
             ("compute", "memory_mib"),

@@ -8,6 +8,7 @@ core stack's job, and onnxruntime serves the same artifact on CPU.
 from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
+from compiler.spec.model import FARGATE_MEMORY_MIB
 from compiler.terraform.hcl import Block, Comment, Expr, Ref, Template, Value, resource, skip
 
 from . import common, load_balancer, storage, waf
@@ -32,15 +33,6 @@ WAF_MANAGED_RULES = (
     "AWSManagedRulesAnonymousIpList",
     "AWSManagedRulesAmazonIpReputationList",
 )
-FARGATE_MEMORY = {
-    256: (512, 2048),
-    512: (1024, 4096),
-    1024: (2048, 8192),
-    2048: (4096, 16384),
-    4096: (8192, 30720),
-    8192: (16384, 61440),
-    16384: (32768, 122880),
-}
 
 
 def _certificate(spec: ResolvedSpec) -> list[Block]:
@@ -297,7 +289,7 @@ def _waf(spec: ResolvedSpec) -> list[Block]:
 
 def fargate_memory(cpu: int, memory_mib: int) -> int:
     """The spec's memory, moved into Fargate's range for the CPU size (1 GiB steps)."""
-    low, high = FARGATE_MEMORY[cpu]
+    low, high = FARGATE_MEMORY_MIB[cpu]
     rounded = -(-memory_mib // 1024) * 1024
     return min(max(rounded, low), high)
 
