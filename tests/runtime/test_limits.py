@@ -114,7 +114,19 @@ def test_disconnect_stops_the_generation(server: LiveServer) -> None:
     assert 'servespec_requests_total{route="chat",status="499"}' in http.get("/metrics").text
 
 
-def test_non_streaming_disconnect_stops_the_generation(server: LiveServer) -> None:
+def test_non_streaming_disconnect_stops_the_generation(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The tiny model can decode 2000 tokens before the client gives up on a fast machine:
+    # pace its steps (5 ms) so only a working disconnect can stop the request early.
+    engine = server.service.engine  # type: ignore[union-attr]
+    decode = engine.model.decode
+
+    def paced(*args: object) -> object:
+        time.sleep(0.005)
+        return decode(*args)
+
+    monkeypatch.setattr(engine.model, "decode", paced)
     before = _generated_tokens(server)
     # Closing the client closes the socket: that, not the timeout, is what the server sees.
     with server.http() as http, pytest.raises(httpx.ReadTimeout):
