@@ -87,66 +87,28 @@ def _tls_only(local: str) -> dict[str, Value]:
 def _bucket(
     label: str, local: str, sse: Block, skips: list[Comment], sse_skips: list[Comment]
 ) -> list[Block]:
-    bucket = Ref(f"aws_s3_bucket.{label}.id")
+    # Old state versions are the undo history of every apply: keep them a year.
+    lifecycle = Block(
+        "rule",
+        (),
+        [
+            {"id": "old-versions", "status": "Enabled"},
+            Block("filter", (), {}),
+            Block(
+                "noncurrent_version_expiration",
+                (),
+                {"noncurrent_days": contract.STATE_VERSIONS_DAYS},
+            ),
+            Block("abort_incomplete_multipart_upload", (), {"days_after_initiation": 7}),
+        ],
+    )
     return [
         resource(
             "aws_s3_bucket",
             label,
             [*skips, {"bucket": Ref(f"local.{local}"), "force_destroy": False}],
         ),
-        resource(
-            "aws_s3_bucket_versioning",
-            label,
-            [{"bucket": bucket}, Block("versioning_configuration", (), {"status": "Enabled"})],
-        ),
-        resource(
-            "aws_s3_bucket_server_side_encryption_configuration",
-            label,
-            [*sse_skips, {"bucket": bucket}, sse],
-        ),
-        resource(
-            "aws_s3_bucket_public_access_block",
-            label,
-            {
-                "bucket": bucket,
-                "block_public_acls": True,
-                "block_public_policy": True,
-                "ignore_public_acls": True,
-                "restrict_public_buckets": True,
-            },
-        ),
-        resource(
-            "aws_s3_bucket_ownership_controls",
-            label,
-            [{"bucket": bucket}, Block("rule", (), {"object_ownership": "BucketOwnerEnforced"})],
-        ),
-        resource(
-            "aws_s3_bucket_lifecycle_configuration",
-            label,
-            [
-                {"bucket": bucket},
-                Block(
-                    "rule",
-                    (),
-                    [
-                        {"id": "old-versions", "status": "Enabled"},
-                        Block("filter", (), {}),
-                        # Old state versions are the undo history of every apply: keep a year.
-                        Block(
-                            "noncurrent_version_expiration",
-                            (),
-                            {"noncurrent_days": contract.STATE_VERSIONS_DAYS},
-                        ),
-                        Block(
-                            "abort_incomplete_multipart_upload",
-                            (),
-                            {"days_after_initiation": 7},
-                        ),
-                    ],
-                ),
-            ],
-        ),
-        resource("aws_s3_bucket_notification", label, {"bucket": bucket, "eventbridge": True}),
+        *storage.bucket_settings(label, sse, [lifecycle], sse_skips),
     ]
 
 

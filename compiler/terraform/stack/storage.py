@@ -42,7 +42,7 @@ def sse_s3_skip() -> Comment:
     )
 
 
-def _bucket_settings(
+def bucket_settings(
     label: str, sse: Block, lifecycle: list[Block], sse_skips: list[Comment]
 ) -> list[Block]:
     bucket = Ref(f"aws_s3_bucket.{label}.id")
@@ -138,7 +138,7 @@ def _models(spec: ResolvedSpec) -> list[Block]:
                 {"bucket": Template(MODELS_BUCKET), "force_destroy": False},
             ],
         ),
-        *_bucket_settings("models", sse, lifecycle, []),
+        *bucket_settings("models", sse, lifecycle, []),
         resource(
             "aws_s3_bucket_logging",
             "models",
@@ -204,7 +204,7 @@ def _logs(spec: ResolvedSpec) -> list[Block]:
                 {"bucket": Template(LOGS_BUCKET), "force_destroy": False},
             ],
         ),
-        *_bucket_settings("logs", sse, lifecycle, [sse_s3_skip()]),
+        *bucket_settings("logs", sse, lifecycle, [sse_s3_skip()]),
         resource(
             "aws_s3_bucket_policy",
             "logs",
