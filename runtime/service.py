@@ -158,7 +158,10 @@ class ModelService:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise TimeoutError
-                event = await asyncio.wait_for(queue.get(), remaining)
+                # Not asyncio.wait_for: on 3.11 it swallows a cancellation that arrives as
+                # the event does (the client left, yet the row kept generating).
+                async with asyncio.timeout(remaining):
+                    event = await queue.get()
                 yield event
                 if event.finish_reason is not None:
                     return
