@@ -32,6 +32,9 @@ class OnnxDecoder:
         first = next(i for i in self.session.get_inputs() if i.name in self.past_names)
         self.kv_heads = int(first.shape[1])
         self.head_dim = int(first.shape[3])
+        logits = next(o for o in self.session.get_outputs() if o.name == "logits")
+        # The fused graph returns each row's last position only (a static 1 on axis 1).
+        self.last_only = logits.shape[1] == 1
 
     def forward(
         self, ids: np.ndarray, mask: np.ndarray, past: dict[str, np.ndarray]
@@ -69,7 +72,15 @@ class OnnxDecoder:
         return out
 
     def logits(self, tokens: list[int]) -> np.ndarray:
-        """Teacher-forced logits [S, V] for one sequence in a single pass."""
-        ids = np.array([tokens], dtype=np.int64)
-        logits, _ = self.forward(ids, np.ones_like(ids), self.empty_past(1))
-        return np.asarray(logits[0])
+        """Teacher-forced logits [S, V] for one sequence: in one pass, or a token at a time
+        through the KV cache when the graph returns the last position only."""
+        if not self.last_only:
+            ids = np.array([tokens], dtype=np.int64)
+            logits, _ = self.forward(ids, np.ones_like(ids), self.empty_past(1))
+            return np.asarray(logits[0])
+        past, rows = self.empty_past(1), []
+        for seen, token in enumerate(tokens, start=1):
+            ids = np.array([[token]], dtype=np.int64)
+            logits, past = self.forward(ids, np.ones((1, seen), dtype=np.int64), past)
+            rows.append(logits[0, -1])
+        return np.stack(rows)

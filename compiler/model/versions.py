@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib import metadata
 
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"  # 2: fused graphs return last-position logits only
 TOOLS = (
     "gguf",
     "numpy",

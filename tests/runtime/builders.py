@@ -15,9 +15,12 @@ import shutil
 from pathlib import Path
 
 from compiler.model.progress import quiet_third_party
+from compiler.model.versions import PIPELINE_VERSION
 
 CACHE = Path(__file__).resolve().parents[2] / ".cache" / "servespec"
-RECIPE_VERSION = "1"  # bump to rebuild cached artifacts after changing this file
+# Bump to rebuild cached artifacts after changing this file; a new pipeline (graph emitter,
+# quantizer) rebuilds them too.
+RECIPE_VERSION = f"1.{PIPELINE_VERSION}"
 
 
 def gguf_path() -> Path:
