@@ -1,7 +1,7 @@
 """Continuous batching: one thread owns the model and runs one batch that rows join and leave.
 
-Between two decode steps the engine admits waiting requests (prefilled together, then merged
-into the running cache) and drops rows that finished, were cancelled or timed out. N clients
+Between two decode steps the engine admits waiting requests (prefilled together as new rows
+of the running batch's cache) and drops rows that finished, were cancelled or timed out. N clients
 therefore share each forward pass instead of queuing behind each other. All ONNX Runtime
 work happens on this thread, so the event loop never blocks on the model.
 """
@@ -17,7 +17,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from runtime.model import BatchCache, OnnxCausalLM, merge, select
+from runtime.model import OnnxCausalLM
+from runtime.prefix import PrefixCache
 from runtime.sampling import Sampler
 
 log = logging.getLogger("servespec.engine")
@@ -54,15 +55,19 @@ class Engine:
         *,
         max_batch: int,
         prefill_token_budget: int = 4096,
+        prefix_cache_bytes: int = 0,
         on_step: Callable[[str, int, float], None] | None = None,
+        on_cached: Callable[[int], None] | None = None,
     ) -> None:
         self.model = model
         self.max_batch = max_batch
         self.prefill_token_budget = prefill_token_budget
         self.on_step = on_step  # (kind, rows, seconds) for metrics
+        self.on_cached = on_cached  # prompt tokens a prefill took from the prefix cache
+        self.prefixes = PrefixCache(prefix_cache_bytes) if prefix_cache_bytes > 0 else None
         self._waiting: collections.deque[Generation] = collections.deque()
         self._running: list[Generation] = []
-        self._cache: BatchCache | None = None
+        self._batch = model.new_batch(self.prefixes)
         self._wake = threading.Condition()
         self._stopping = False
         self._thread = threading.Thread(target=self._loop, name="servespec-engine", daemon=True)
@@ -127,14 +132,16 @@ class Engine:
 
     def _admit(self, joiners: list[Generation]) -> None:
         started = time.perf_counter()
-        logits, cache = self.model.prefill([g.prompt_ids for g in joiners])
+        cached = self.prefixes.hit_tokens if self.prefixes is not None else 0
+        logits = self._batch.admit([g.prompt_ids for g in joiners])
         self._report("prefill", len(joiners), started)
-        keep = [i for i, g in enumerate(joiners) if self._emit(g, logits[i])]
-        if not keep:
-            return
-        cache = select(cache, keep)
-        self._cache = cache if self._cache is None else merge(self._cache, cache)
-        self._running.extend(joiners[i] for i in keep)
+        if self.prefixes is not None and self.on_cached is not None:
+            self.on_cached(self.prefixes.hit_tokens - cached)
+        first = len(self._running)
+        self._running.extend(joiners)
+        done = {first + i for i, g in enumerate(joiners) if not self._emit(g, logits[i])}
+        if done:
+            self._keep([i for i in range(len(self._running)) if i not in done])
 
     def _decode(self) -> None:
         live = [i for i, g in enumerate(self._running) if not g.cancelled]
@@ -145,10 +152,9 @@ class Engine:
             self._keep(live)
             if not self._running:
                 return
-        assert self._cache is not None
         tokens = np.fromiter((g.last_token for g in self._running), np.int64, self.running)
         started = time.perf_counter()
-        logits, self._cache = self.model.decode(tokens, self._cache)
+        logits = self._batch.step(tokens)
         self._report("decode", len(tokens), started)
         self._keep([i for i, g in enumerate(self._running) if self._emit(g, logits[i])])
 
@@ -177,12 +183,13 @@ class Engine:
         if len(rows) == len(self._running):
             return
         self._running = [self._running[i] for i in rows]
-        self._cache = select(self._cache, rows) if rows and self._cache is not None else None
+        self._batch.keep(rows)
 
     def _fail_all(self, extra: list[Generation], message: str, reason: str = "error") -> None:
         for g in dict.fromkeys([*self._running, *extra]):  # a joiner may be in both
             g.deliver(Event(None, reason, error=message))
-        self._running, self._cache = [], None
+        # The failed step may have left the cache half-written: start from an empty one.
+        self._running, self._batch = [], self.model.new_batch(self.prefixes)
         if reason == "cancelled":
             self._waiting.clear()
 

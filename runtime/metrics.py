@@ -59,6 +59,11 @@ class Metrics:
         self.prompt_tokens = Counter(
             "servespec_prompt_tokens", "Prompt tokens processed.", ["key_id"], registry=r
         )
+        self.prefix_cache_hits = Counter(
+            "servespec_prefix_cache_hit_tokens",
+            "Prompt tokens whose KV came from the prefix cache instead of a prefill.",
+            registry=r,
+        )
         self.generation_tokens = Counter(
             "servespec_generation_tokens", "Tokens generated.", ["key_id"], registry=r
         )

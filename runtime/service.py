@@ -69,7 +69,11 @@ class ModelService:
         self.codec = TextCodec(artifact)
         model = OnnxCausalLM(artifact, threads=settings.intra_op_threads)
         self.engine = engine = Engine(
-            model, max_batch=settings.max_concurrent_requests, on_step=self.metrics.observe_step
+            model,
+            max_batch=settings.max_concurrent_requests,
+            prefix_cache_bytes=settings.prefix_cache_mb << 20,
+            on_step=self.metrics.observe_step,
+            on_cached=self.metrics.prefix_cache_hits.inc,
         )
         self.metrics.model = self.model_name
         self.metrics.watch_engine(lambda: engine.running, lambda: engine.waiting)
@@ -88,8 +92,9 @@ class ModelService:
     def _warm_up(self, model: OnnxCausalLM) -> None:
         # The first run after load is several times slower (allocations, kernel selection);
         # pay that before /readyz says yes, not in a client's first request.
-        logits, cache = model.prefill([[model.pad_token_id] * 8])
-        model.decode(np.argmax(logits, axis=-1), cache)
+        batch = model.new_batch()
+        logits = batch.admit([[model.pad_token_id] * 8])
+        batch.step(np.argmax(logits, axis=-1))
 
     def drain(self) -> None:
         if self.status == "ready":

@@ -32,6 +32,7 @@ class Settings:
     rate_limit_per_key_rpm: int = 600
     max_body_bytes: int = 1_000_000
     max_tokens_default: int = 256
+    prefix_cache_mb: int = 64  # KV of recent prompts reused by prompts that start alike; 0: off
     log_prompts: bool = False
     shutdown_grace_s: float = 30.0
     threads: int = 0  # 0: one per available core
@@ -47,8 +48,11 @@ class Settings:
         for name in ("max_concurrent_requests", "rate_limit_per_key_rpm", "max_body_bytes"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{PREFIX}{name.upper()} must be at least 1")
-        if self.max_queue < 0 or self.threads < 0:
-            raise SettingsError(f"{PREFIX}MAX_QUEUE and {PREFIX}THREADS must not be negative")
+        if min(self.max_queue, self.threads, self.prefix_cache_mb) < 0:
+            raise SettingsError(
+                f"{PREFIX}MAX_QUEUE, {PREFIX}THREADS and {PREFIX}PREFIX_CACHE_MB "
+                "must not be negative"
+            )
         if self.request_timeout_s <= 0 or self.shutdown_grace_s < 0:
             raise SettingsError(f"{PREFIX}REQUEST_TIMEOUT_S must be positive")
 
