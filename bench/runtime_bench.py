@@ -15,7 +15,7 @@ number is the median over repetitions. Not a test: timings depend on the machine
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
+import asyncio
 import contextlib
 import json
 import os
@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -52,7 +53,17 @@ TOPICS = [
     "a volcano",
     "an old map",
 ]
-PROMPTS = [f"Write a long, detailed story about {topic}." for topic in TOPICS]
+# Every scenario of every repetition gets its own setting, so no contender ever sees a whole
+# prompt twice; the chat template's system prompt and the instruction's first words repeat,
+# as they do in real traffic (both our prefix cache and llama.cpp's reuse that part).
+SETTINGS = ["in Lisbon", "in a desert", "on Mars", "in 1850", "underwater", "in a small town"]
+
+
+def prompts_for(variant: int, clients: int) -> list[str]:
+    where = SETTINGS[variant % len(SETTINGS)] + (f" (take {variant})" if variant else "")
+    return [f"Write a long, detailed story about {t}, set {where}." for t in TOPICS[:clients]]
+
+
 KEY = "bench-key"
 CLIENTS = (1, 4, 16)
 
@@ -66,7 +77,9 @@ def chat(prompt: str) -> list[dict[str, str]]:
 class Ours:
     name = "servespec runtime"
 
-    def __init__(self, artifact: Path, threads: int, max_tokens: int) -> None:
+    def __init__(
+        self, artifact: Path, threads: int, max_tokens: int, prefix_cache_mb: int | None
+    ) -> None:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
@@ -82,6 +95,8 @@ class Ours:
             "SERVESPEC_LOG_LEVEL": "WARNING",
             "SERVESPEC_REQUEST_TIMEOUT_S": "600",
         }
+        if prefix_cache_mb is not None:
+            env["SERVESPEC_PREFIX_CACHE_MB"] = str(prefix_cache_mb)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "runtime"],
             env=env,
@@ -100,7 +115,7 @@ class Ours:
             time.sleep(0.2)
         raise TimeoutError("runtime did not become ready")
 
-    def one(self, prompt: str, arrived: float) -> Result:
+    async def one(self, prompt: str, arrived: float) -> Result:
         body = {
             "model": self.model,
             "messages": chat(prompt),
@@ -111,23 +126,13 @@ class Ours:
         }
         stamps: list[float] = []
         tokens = 0
-        with httpx.stream(
-            "POST",
-            self.url + "/v1/chat/completions",
-            json=body,
-            timeout=600,
-            headers={"Authorization": f"Bearer {KEY}"},
-        ) as response:
-            for line in response.iter_lines():
-                if not line.startswith("data: {"):
-                    continue
-                chunk = json.loads(line[6:])
-                if "error" in chunk:
-                    raise RuntimeError(f"the runtime answered an error: {chunk['error']}")
-                if chunk.get("usage"):
-                    tokens = chunk["usage"]["completion_tokens"]
-                elif chunk["choices"] and chunk["choices"][0]["delta"].get("content"):
-                    stamps.append(time.perf_counter())
+        async for chunk in self._events(body):
+            if "error" in chunk:
+                raise RuntimeError(f"the runtime answered an error: {chunk['error']}")
+            if chunk.get("usage"):
+                tokens = chunk["usage"]["completion_tokens"]
+            elif chunk["choices"] and chunk["choices"][0]["delta"].get("content"):
+                stamps.append(time.perf_counter())
         return {
             "ttft": stamps[0] - arrived,
             "tokens": tokens,
@@ -135,10 +140,40 @@ class Ours:
             "decode_rate": (tokens - 1) / (stamps[-1] - stamps[0]),
         }
 
+    async def _events(self, body: dict) -> AsyncIterator[dict]:
+        """POST and yield the SSE events' JSON: plain HTTP/1.1 on asyncio streams.
+
+        The clients share these 2 cores with the server, and llama.cpp pays no client at
+        all; 16 httpx threads cost about a fifth of a core, one event loop far less.
+        """
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        payload = json.dumps(body).encode()
+        head = (
+            f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: Bearer {KEY}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+        )
+        writer.write(head.encode() + payload)
+        status = await reader.readline()
+        if b" 200 " not in status:
+            raise RuntimeError(f"the runtime answered {status!r}")
+        while await reader.readline() not in (b"\r\n", b""):
+            pass  # headers: the body is chunked, one SSE event per chunk
+        try:
+            while size := int((await reader.readline()).strip() or b"0", 16):
+                data = await reader.readexactly(size + 2)  # the chunk and its CRLF
+                for line in data.split(b"\n"):
+                    if line.startswith(b"data: {"):
+                        yield json.loads(line[6:])
+        finally:
+            writer.close()
+
     def serve(self, prompts: list[str]) -> list[Result]:
-        arrived = time.perf_counter()
-        with concurrent.futures.ThreadPoolExecutor(len(prompts)) as pool:
-            return list(pool.map(lambda p: self.one(p, arrived), prompts))
+        async def clients() -> list[Result]:
+            arrived = time.perf_counter()
+            return await asyncio.gather(*(self.one(p, arrived) for p in prompts))
+
+        return asyncio.run(clients())
 
     def peak_rss_mb(self) -> float:
         return _vm_hwm(self.process.pid)
@@ -152,9 +187,16 @@ class Worker:
     """A peer in its own process (and venv) serving requests one after another."""
 
     def __init__(
-        self, name: str, python: str, kind: str, path: str, threads: int, max_tokens: int
+        self,
+        name: str,
+        python: str,
+        kind: str,
+        path: str,
+        threads: int,
+        max_tokens: int,
+        reuse_prefix: bool,
     ) -> None:
-        self.name, self.max_tokens = name, max_tokens
+        self.name, self.max_tokens, self.reuse_prefix = name, max_tokens, reuse_prefix
         self.process = subprocess.Popen(
             [python, str(Path(__file__).with_name("runtime_workers.py")), kind, path, str(threads)],
             stdin=subprocess.PIPE,
@@ -174,7 +216,9 @@ class Worker:
         results = []
         for prompt in prompts:
             started = time.perf_counter()
-            reply = self._ask({"prompt": prompt, "max_tokens": self.max_tokens})
+            reply = self._ask(
+                {"prompt": prompt, "max_tokens": self.max_tokens, "reuse_prefix": self.reuse_prefix}
+            )
             results.append(
                 {
                     "ttft": started - arrived + reply["ttft"],
@@ -230,13 +274,23 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--skip", action="append", default=[], choices=["llama", "optimum"])
+    parser.add_argument(
+        "--prefix-cache-mb", type=int, help="our prefix cache size (0: off; default: runtime's)"
+    )
     args = parser.parse_args()
     artifact = args.artifact or _default_artifact()
     gguf = args.gguf or _default_gguf()
     codec = TextCodec(verify(artifact))
-    rendered = [codec.render_chat(chat(p)) for p in PROMPTS]
 
-    contenders: list[Ours | Worker] = [Ours(artifact, args.threads, args.max_tokens)]
+    def prompts(contender: Ours | Worker, variant: int, clients: int) -> list[str]:
+        texts = prompts_for(variant, clients)
+        return texts if isinstance(contender, Ours) else [codec.render_chat(chat(t)) for t in texts]
+
+    # Prefix reuse on or off for every contender alike (optimum's generate has none).
+    reuse_prefix = args.prefix_cache_mb != 0
+    contenders: list[Ours | Worker] = [
+        Ours(artifact, args.threads, args.max_tokens, args.prefix_cache_mb)
+    ]
     if "llama" not in args.skip:
         contenders.append(
             Worker(
@@ -246,6 +300,7 @@ def main() -> None:
                 str(gguf),
                 args.threads,
                 args.max_tokens,
+                reuse_prefix,
             )
         )
     if "optimum" not in args.skip:
@@ -257,25 +312,27 @@ def main() -> None:
                 str(artifact),
                 args.threads,
                 args.max_tokens,
+                reuse_prefix,
             )
         )
     print(
         f"artifact {artifact}\ngguf {gguf}\nthreads {args.threads}, reps {args.reps}, "
-        f"max_tokens {args.max_tokens}",
+        f"max_tokens {args.max_tokens}, prefix reuse {'on' if reuse_prefix else 'off'}",
         flush=True,
     )
     try:
         for contender in contenders:  # warm-up: the first runs after load are slow
-            contender.serve(PROMPTS[:4] if isinstance(contender, Ours) else rendered[:2])
+            contender.serve(prompts(contender, 0, 4 if isinstance(contender, Ours) else 2))
         runs: dict[str, dict[int, list[dict]]] = {
             c.name: {n: [] for n in CLIENTS} for c in contenders
         }
         for rep in range(args.reps):
             order = contenders[rep % len(contenders) :] + contenders[: rep % len(contenders)]
             for contender in order:
-                for n in CLIENTS:
-                    prompts = PROMPTS[:n] if isinstance(contender, Ours) else rendered[:n]
-                    runs[contender.name][n].append(scenario(contender, prompts))
+                for index, n in enumerate(CLIENTS):
+                    variant = 1 + rep * len(CLIENTS) + index
+                    texts = prompts(contender, variant, n)
+                    runs[contender.name][n].append(scenario(contender, texts))
             print(f"rep {rep + 1}/{args.reps} done", flush=True)
         report(contenders, runs)
     finally:

@@ -3,7 +3,8 @@
     python runtime_workers.py llama GGUF THREADS       (run with the llama-cpp-python venv)
     python runtime_workers.py optimum ARTIFACT THREADS (run with the project venv)
 
-A request is {"prompt": <rendered chat prompt>, "max_tokens": n}; the reply is
+A request is {"prompt": <rendered chat prompt>, "max_tokens": n, "reuse_prefix": bool} (llama.cpp
+keeps the previous prompt's KV for a common prefix unless told not to); the reply is
 {"ttft": s, "tokens": n, "decode_s": s} (greedy, stops at EOS), or {"rss_mb": peak} for
 {"rss": true}. Kept dependency-free so it runs in either virtual environment.
 """
@@ -35,9 +36,10 @@ def llama_worker(gguf: str, threads: int):
         verbose=False,
     )
 
-    def generate(prompt: str, max_tokens: int) -> dict:
+    def generate(prompt: str, max_tokens: int, reuse_prefix: bool) -> dict:
         ids = llm.tokenize(prompt.encode(), add_bos=False, special=True)
-        llm.reset()  # no prefix reuse between clients: each request pays its own prefill
+        if not reuse_prefix:
+            llm.reset()  # each request pays its whole prefill
         start = time.perf_counter()
         stamps = []
         for _ in llm.create_completion(ids, max_tokens=max_tokens, temperature=0.0, stream=True):
@@ -80,7 +82,7 @@ def optimum_worker(artifact: str, threads: int):
         def end(self) -> None:
             pass
 
-    def generate(prompt: str, max_tokens: int) -> dict:
+    def generate(prompt: str, max_tokens: int, reuse_prefix: bool) -> dict:
         ids = torch.tensor([tokenizer.encode(prompt, add_special_tokens=False).ids])
         stamps = Stamps()
         start = time.perf_counter()
@@ -115,7 +117,7 @@ def main() -> None:
         if request.get("rss"):
             reply = {"rss_mb": peak_rss_mb()}
         else:
-            reply = generate(request["prompt"], request["max_tokens"])
+            reply = generate(request["prompt"], request["max_tokens"], request["reuse_prefix"])
         print(json.dumps(reply), flush=True)
 
 
