@@ -5,11 +5,11 @@
 Prints, per contender: decode tokens/s of one client, aggregate tokens/s and TTFT p50/p95
 at 1, 4 and 16 concurrent clients, and peak RSS. Ours is the real HTTP server (uvicorn
 subprocess, streamed SSE, continuous batching); llama.cpp (llama-cpp-python on the original
-GGUF) and optimum's ORTModelForCausalLM (on the same ONNX artifact) are libraries without
-a batching server, so they serve the N clients one after another, which is what a single
-process of either would do. Every contender uses the same threads and the same greedy
-chat prompts. Contenders are warmed up, interleaved within each repetition, and every
-number is the median over repetitions. Not a test: timings depend on the machine.
+GGUF) and optimum's ORTModelForCausalLM (on the optimum-graph build of the same model) are
+libraries without a batching server, so they serve the N clients one after another, which
+is what a single process of either would do. Every contender uses the same threads and the
+same greedy chat prompts. Contenders are warmed up, interleaved within each repetition, and
+every number is the median over repetitions. Not a test: timings depend on the machine.
 """
 
 from __future__ import annotations
@@ -266,7 +266,12 @@ def main() -> None:
     parser.add_argument(
         "--artifact",
         type=Path,
-        help="model artifact dir (default: the pipeline's cached default build)",
+        help="our artifact (default: the spec default, the fused graph, built and cached)",
+    )
+    parser.add_argument(
+        "--optimum-artifact",
+        type=Path,
+        help="optimum-graph artifact for ORTModelForCausalLM (default: the cached build)",
     )
     parser.add_argument("--gguf", type=Path, help="GGUF for llama.cpp (default: embedded)")
     parser.add_argument("--llama-python", default="/tmp/bench-venv/bin/python")
@@ -309,7 +314,7 @@ def main() -> None:
                 "optimum ORTModelForCausalLM (sequential)",
                 sys.executable,
                 "optimum",
-                str(artifact),
+                str(args.optimum_artifact or _default_artifact("optimum")),
                 args.threads,
                 args.max_tokens,
                 reuse_prefix,
@@ -367,11 +372,15 @@ def report(contenders: list[Ours | Worker], runs: dict[str, dict[int, list[dict]
         print(f"\nvs {peer}: batch-1 decode {b1:.2f}x, 16-client aggregate {agg:.2f}x")
 
 
-def _default_artifact() -> Path:
+def _default_artifact(graph: str | None = None) -> Path:
+    """The embedded default model as the pipeline builds it (cached after the first time);
+    by default with the spec's default graph, as `servespec model build` would."""
     from compiler.model.build import BuildOptions, build_artifact
     from tests.conftest_artifact import CACHE_DIR, DEFAULT_MODEL, HELDOUT
 
-    return build_artifact(DEFAULT_MODEL, BuildOptions(CACHE_DIR, HELDOUT)).path
+    graph = graph or DEFAULT_MODEL.graph
+    options = BuildOptions(CACHE_DIR, HELDOUT, graph=graph)  # type: ignore[arg-type]
+    return build_artifact(DEFAULT_MODEL, options).path
 
 
 def _default_gguf() -> Path:

@@ -1,0 +1,98 @@
+"""The fused graph's serving path over real HTTP: in-place KV buffers and the prefix cache.
+
+The tiny fused artifact is fp32 (no quantized kernels), so a row's greedy answer must not
+depend on what else is in the batch or on whether its prompt's start came from the cache.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import re
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from runtime.model import SharedBatch
+from tests.runtime import builders
+from tests.runtime.conftest import LiveServer, running, settings_for
+
+# The chat template's system prompt gives every one of these a shared start.
+PROMPTS = [
+    "What is the capital of France?",
+    "Write a haiku about the sea.",
+    "Explain gravity in one long sentence please, with details.",
+    "Hi",
+    "List three colors.",
+    "What is 2 + 2?",
+]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LiveServer]:
+    settings = settings_for(builders.tiny_fused_artifact(), max_concurrent_requests=8)
+    with running(settings) as live:
+        yield live
+
+
+def _ask(server: LiveServer, prompt: str) -> str:
+    reply = server.client().chat.completions.create(
+        model=server.service.model_name,
+        messages=[{"role": "user", "content": prompt}],
+        temperature=0,
+        max_tokens=12,
+    )
+    return str(reply.choices[0].message.content)
+
+
+def _metric(server: LiveServer, pattern: str) -> float:
+    text = server.http().get("/metrics").text
+    return sum(float(v) for v in re.findall(f"^{pattern} (\\S+)$", text, re.MULTILINE))
+
+
+def test_concurrent_clients_get_their_solo_answers(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    solo = [_ask(server, p) for p in PROMPTS]
+    # The tiny model finishes a request in milliseconds: pace its steps so that the
+    # staggered requests really overlap.
+    step = SharedBatch.step
+
+    def paced(self: SharedBatch, tokens: np.ndarray) -> np.ndarray:
+        time.sleep(0.01)
+        return step(self, tokens)
+
+    monkeypatch.setattr(SharedBatch, "step", paced)
+    rows = r'servespec_batch_size_sum\{kind="decode"\}'
+    steps = r'servespec_batch_size_count\{kind="decode"\}'
+    before = _metric(server, rows), _metric(server, steps)
+
+    def staggered(index: int) -> str:
+        time.sleep(0.05 * index)  # rows join a batch that is already decoding
+        return _ask(server, PROMPTS[index])
+
+    with concurrent.futures.ThreadPoolExecutor(len(PROMPTS)) as pool:
+        together = list(pool.map(staggered, range(len(PROMPTS))))
+    assert together == solo
+    shared_rows = _metric(server, rows) - before[0]
+    assert shared_rows / (_metric(server, steps) - before[1]) > 1.5
+
+
+def test_prompts_reuse_the_cached_system_prompt(server: LiveServer) -> None:
+    hits = "servespec_prefix_cache_hit_tokens_total"
+    before = _metric(server, hits)
+    first = _ask(server, "Name a fruit.")
+    after_first = _metric(server, hits)
+    again = _ask(server, "Name a fruit.")
+    assert again == first
+    assert after_first > before  # the system prompt came from an earlier request
+    assert _metric(server, hits) - after_first > after_first - before  # the whole prompt
+
+
+def test_answers_do_not_depend_on_the_prefix_cache(server: LiveServer) -> None:
+    cached = [_ask(server, p) for p in PROMPTS]
+    settings = settings_for(builders.tiny_fused_artifact(), prefix_cache_mb=0)
+    with running(settings) as cold:
+        assert [_ask(cold, p) for p in PROMPTS] == cached
+        assert _metric(cold, "servespec_prefix_cache_hit_tokens_total") == 0
