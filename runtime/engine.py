@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from runtime.batch import new_batch
 from runtime.model import OnnxCausalLM
 from runtime.prefix import PrefixCache
 from runtime.sampling import Sampler
@@ -54,7 +55,8 @@ class Engine:
         model: OnnxCausalLM,
         *,
         max_batch: int,
-        prefill_token_budget: int = 4096,
+        prefill_token_budget: int = 1024,
+        prefill_chunk_tokens: int = 0,
         prefix_cache_bytes: int = 0,
         on_step: Callable[[str, int, float], None] | None = None,
         on_cached: Callable[[int], None] | None = None,
@@ -62,12 +64,14 @@ class Engine:
         self.model = model
         self.max_batch = max_batch
         self.prefill_token_budget = prefill_token_budget
+        self.prefill_chunk_tokens = prefill_chunk_tokens  # 0: prompts prefill in one go
         self.on_step = on_step  # (kind, rows, seconds) for metrics
         self.on_cached = on_cached  # prompt tokens a prefill took from the prefix cache
         self.prefixes = PrefixCache(prefix_cache_bytes) if prefix_cache_bytes > 0 else None
         self._waiting: collections.deque[Generation] = collections.deque()
         self._running: list[Generation] = []
-        self._batch = model.new_batch(self.prefixes)
+        self._staged: Generation | None = None  # a long prompt being prefilled in chunks
+        self._batch = new_batch(model, self.prefixes)
         self._wake = threading.Condition()
         self._stopping = False
         self._thread = threading.Thread(target=self._loop, name="servespec-engine", daemon=True)
@@ -78,7 +82,7 @@ class Engine:
 
     @property
     def running(self) -> int:
-        return len(self._running)
+        return len(self._running) + (self._staged is not None)
 
     def start(self) -> None:
         self._thread.start()
@@ -98,29 +102,41 @@ class Engine:
     def _loop(self) -> None:
         while True:
             with self._wake:
-                while not (self._waiting or self._running or self._stopping):
+                while not (self._waiting or self._running or self._staged or self._stopping):
                     self._wake.wait()
                 if self._stopping:
                     break
-                joiners = self._take_joiners()
+                joiners, long = self._take_joiners()
             try:
+                if long is not None:
+                    self._stage(long)
                 if joiners:
                     self._admit(joiners)
+                if self._staged is not None:
+                    self._advance(self._staged)
                 if self._running:
                     self._decode()
             except Exception as exc:  # a failed step must not kill the engine for good
                 log.exception("engine step failed")
-                self._fail_all(joiners, f"{type(exc).__name__}: {exc}")
+                extra = [*joiners, *([long] if long is not None else [])]
+                self._fail_all(extra, f"{type(exc).__name__}: {exc}")
         self._fail_all(list(self._waiting), "server shutting down", reason="cancelled")
 
-    def _take_joiners(self) -> list[Generation]:
+    def _take_joiners(self) -> tuple[list[Generation], Generation | None]:
+        """Requests to prefill now, and at most one long prompt to prefill in chunks."""
         joiners: list[Generation] = []
+        long: Generation | None = None
         width = 0
-        while self._waiting and len(self._running) + len(joiners) < self.max_batch:
+        while self._waiting and self.running + len(joiners) + (long is not None) < self.max_batch:
             candidate = self._waiting[0]
             if candidate.cancelled:
                 self._waiting.popleft()
                 candidate.deliver(Event(None, "cancelled"))
+                continue
+            if self._chunks(candidate):
+                if self._staged is not None or long is not None:
+                    break  # one long prompt at a time; the rest wait their turn
+                long = self._waiting.popleft()
                 continue
             wider = max(width, len(candidate.prompt_ids))
             # Bound one prefill's cost so rows already decoding do not stall for long.
@@ -128,15 +144,41 @@ class Engine:
                 break
             width = wider
             joiners.append(self._waiting.popleft())
-        return joiners
+        return joiners, long
+
+    def _chunks(self, generation: Generation) -> bool:
+        limit = self.prefill_chunk_tokens
+        return 0 < limit < len(generation.prompt_ids) and self._batch.chunked
+
+    def _stage(self, generation: Generation) -> None:
+        cached = self._cached_so_far()
+        self._batch.stage(generation.prompt_ids)
+        self._staged = generation
+        self._report_cached(cached)
+
+    def _advance(self, generation: Generation) -> None:
+        """One chunk of the staged prompt; then the decoding rows get their step."""
+        if generation.cancelled:
+            self._batch.unstage()
+            self._staged = None
+            generation.deliver(Event(None, "cancelled"))
+            return
+        started = time.perf_counter()
+        logits = self._batch.advance(self.prefill_chunk_tokens)
+        self._report("prefill", 1, started)
+        if logits is None:
+            return
+        self._staged = None
+        self._running.append(generation)
+        if not self._emit(generation, logits):
+            self._keep(list(range(len(self._running) - 1)))
 
     def _admit(self, joiners: list[Generation]) -> None:
         started = time.perf_counter()
-        cached = self.prefixes.hit_tokens if self.prefixes is not None else 0
+        cached = self._cached_so_far()
         logits = self._batch.admit([g.prompt_ids for g in joiners])
         self._report("prefill", len(joiners), started)
-        if self.prefixes is not None and self.on_cached is not None:
-            self.on_cached(self.prefixes.hit_tokens - cached)
+        self._report_cached(cached)
         first = len(self._running)
         self._running.extend(joiners)
         done = {first + i for i, g in enumerate(joiners) if not self._emit(g, logits[i])}
@@ -152,7 +194,7 @@ class Engine:
             self._keep(live)
             if not self._running:
                 return
-        tokens = np.fromiter((g.last_token for g in self._running), np.int64, self.running)
+        tokens = np.fromiter((g.last_token for g in self._running), np.int64, len(self._running))
         started = time.perf_counter()
         logits = self._batch.step(tokens)
         self._report("decode", len(tokens), started)
@@ -186,12 +228,21 @@ class Engine:
         self._batch.keep(rows)
 
     def _fail_all(self, extra: list[Generation], message: str, reason: str = "error") -> None:
-        for g in dict.fromkeys([*self._running, *extra]):  # a joiner may be in both
+        staged = [self._staged] if self._staged is not None else []
+        for g in dict.fromkeys([*self._running, *staged, *extra]):  # a joiner may be in both
             g.deliver(Event(None, reason, error=message))
         # The failed step may have left the cache half-written: start from an empty one.
-        self._running, self._batch = [], self.model.new_batch(self.prefixes)
+        self._running, self._staged = [], None
+        self._batch = new_batch(self.model, self.prefixes)
         if reason == "cancelled":
             self._waiting.clear()
+
+    def _cached_so_far(self) -> int:
+        return self.prefixes.hit_tokens if self.prefixes is not None else 0
+
+    def _report_cached(self, before: int) -> None:
+        if self.on_cached is not None and self._cached_so_far() > before:
+            self.on_cached(self._cached_so_far() - before)
 
     def _report(self, kind: str, rows: int, started: float) -> None:
         if self.on_step is not None:

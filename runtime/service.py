@@ -17,6 +17,7 @@ from collections.abc import AsyncGenerator, Iterator
 import numpy as np
 
 from runtime.artifact import Artifact, ArtifactError, open_artifact
+from runtime.batch import new_batch
 from runtime.engine import Engine, Event, Generation
 from runtime.errors import APIError
 from runtime.metrics import Metrics
@@ -71,6 +72,7 @@ class ModelService:
         self.engine = engine = Engine(
             model,
             max_batch=settings.max_concurrent_requests,
+            prefill_chunk_tokens=settings.prefill_chunk_tokens,
             prefix_cache_bytes=settings.prefix_cache_mb << 20,
             on_step=self.metrics.observe_step,
             on_cached=self.metrics.prefix_cache_hits.inc,
@@ -92,7 +94,7 @@ class ModelService:
     def _warm_up(self, model: OnnxCausalLM) -> None:
         # The first run after load is several times slower (allocations, kernel selection);
         # pay that before /readyz says yes, not in a client's first request.
-        batch = model.new_batch()
+        batch = new_batch(model)
         logits = batch.admit([[model.pad_token_id] * 8])
         batch.step(np.argmax(logits, axis=-1))
 

@@ -33,6 +33,9 @@ class Settings:
     max_body_bytes: int = 1_000_000
     max_tokens_default: int = 256
     prefix_cache_mb: int = 64  # KV of recent prompts reused by prompts that start alike; 0: off
+    # Longer prompts are prefilled this many tokens per step while the others keep decoding
+    # (~0.4 s of prefill on 2 cores); 0: every prompt in one go.
+    prefill_chunk_tokens: int = 256
     log_prompts: bool = False
     shutdown_grace_s: float = 30.0
     threads: int = 0  # 0: one per available core
@@ -48,11 +51,10 @@ class Settings:
         for name in ("max_concurrent_requests", "rate_limit_per_key_rpm", "max_body_bytes"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{PREFIX}{name.upper()} must be at least 1")
-        if min(self.max_queue, self.threads, self.prefix_cache_mb) < 0:
-            raise SettingsError(
-                f"{PREFIX}MAX_QUEUE, {PREFIX}THREADS and {PREFIX}PREFIX_CACHE_MB "
-                "must not be negative"
-            )
+        counts = ("max_queue", "threads", "prefix_cache_mb", "prefill_chunk_tokens")
+        for name in counts:
+            if getattr(self, name) < 0:
+                raise SettingsError(f"{PREFIX}{name.upper()} must not be negative")
         if self.request_timeout_s <= 0 or self.shutdown_grace_s < 0:
             raise SettingsError(f"{PREFIX}REQUEST_TIMEOUT_S must be positive")
 

@@ -11,10 +11,11 @@ import re
 import time
 from collections.abc import Iterator
 
+import httpx
 import numpy as np
 import pytest
 
-from runtime.model import SharedBatch
+from runtime.batch import SharedBatch
 from tests.runtime import builders
 from tests.runtime.conftest import LiveServer, running, settings_for
 
@@ -96,3 +97,43 @@ def test_answers_do_not_depend_on_the_prefix_cache(server: LiveServer) -> None:
     with running(settings) as cold:
         assert [_ask(cold, p) for p in PROMPTS] == cached
         assert _metric(cold, "servespec_prefix_cache_hit_tokens_total") == 0
+
+
+def test_long_prompts_prefill_in_chunks_and_answer_the_same() -> None:
+    long = "Summarize this: " + "the quick brown fox jumps over the lazy dog. " * 12
+    prompts = [long, PROMPTS[0]]
+    artifact = builders.tiny_fused_artifact()
+    with running(settings_for(artifact, prefill_chunk_tokens=0)) as whole:
+        expected = [_ask(whole, p) for p in prompts]
+    settings = settings_for(artifact, prefill_chunk_tokens=16, prefix_cache_mb=0)
+    prefills = r'servespec_forward_duration_seconds_count\{kind="prefill"\}'
+    with running(settings) as chunked:
+        before = _metric(chunked, prefills)
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            answers = list(pool.map(lambda p: _ask(chunked, p), prompts))
+        assert answers == expected
+        assert _metric(chunked, prefills) - before >= 120 // 16  # the long one, in chunks
+
+
+def test_a_client_leaving_during_a_chunked_prefill_frees_the_engine(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    advance = SharedBatch.advance
+
+    def paced(self: SharedBatch, tokens: int) -> np.ndarray | None:
+        time.sleep(0.05)  # 120 tokens in chunks of 4: about 1.5 s if nobody stops it
+        return advance(self, tokens)
+
+    monkeypatch.setattr(SharedBatch, "advance", paced)
+    settings = settings_for(builders.tiny_fused_artifact(), prefill_chunk_tokens=4)
+    with running(settings) as live:
+        long = "Summarize this: " + "the quick brown fox jumps over the lazy dog. " * 12
+        body = {"model": live.service.model_name, "messages": [{"role": "user", "content": long}]}
+        with live.http() as http, pytest.raises(httpx.ReadTimeout):
+            http.post("/v1/chat/completions", json=body, timeout=httpx.Timeout(30.0, read=0.2))
+        engine = live.service.engine
+        assert engine is not None
+        deadline = time.monotonic() + 1.0
+        while engine.running and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert engine.running == 0

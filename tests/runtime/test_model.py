@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from runtime.artifact import verify
-from runtime.model import Batch, ConcatBatch, OnnxCausalLM, SharedBatch, select
+from runtime.batch import Batch, ConcatBatch, SharedBatch, new_batch
+from runtime.model import OnnxCausalLM, select
 from runtime.prefix import PrefixCache
 from tests.runtime import builders
 
@@ -32,7 +33,7 @@ PROMPTS = [[5, 6, 7, 8, 9, 10, 11], [20, 21], [30, 31, 32, 33]]
 
 
 def _solo(model: OnnxCausalLM, prompt: list[int], steps: int) -> list[np.ndarray]:
-    batch = model.new_batch()
+    batch = new_batch(model)
     logits = batch.admit([prompt])
     out = [logits[0].copy()]
     for _ in range(steps):
@@ -43,13 +44,13 @@ def _solo(model: OnnxCausalLM, prompt: list[int], steps: int) -> list[np.ndarray
 
 def test_the_graph_picks_its_layout(model: OnnxCausalLM) -> None:
     expected = SharedBatch if model.right_padded else ConcatBatch
-    assert isinstance(model.new_batch(), expected)
+    assert isinstance(new_batch(model), expected)
 
 
 @pytest.mark.usefixtures("small_steps")
 def test_rows_joining_and_leaving_match_solo_runs(model: OnnxCausalLM) -> None:
     solo = [_solo(model, p, 6 + 2 * i) for i, p in enumerate(PROMPTS)]
-    batch: Batch = model.new_batch()
+    batch: Batch = new_batch(model)
     logits = batch.admit([PROMPTS[0]]).copy()
     seen: dict[int, list[np.ndarray]] = {0: [logits[0]]}
     rows = [0]
@@ -80,7 +81,7 @@ def test_rows_joining_and_leaving_match_solo_runs(model: OnnxCausalLM) -> None:
 @pytest.mark.usefixtures("small_steps")
 def test_a_middle_row_leaving_moves_the_later_rows_down(model: OnnxCausalLM) -> None:
     solo = _solo(model, PROMPTS[2], 3)
-    batch = model.new_batch()
+    batch = new_batch(model)
     batch.admit(PROMPTS)
     batch.keep([2])  # rows 0 and 1 leave: row 2 now sits in slot 0
     logits = batch.step(np.array([int(solo[0].argmax())]))
@@ -90,7 +91,7 @@ def test_a_middle_row_leaving_moves_the_later_rows_down(model: OnnxCausalLM) -> 
 def test_shared_buffers_are_written_in_place(tiny_artifact: Path) -> None:
     """A decode step must not reallocate or copy the cache: the buffers stay the same."""
     model = OnnxCausalLM(verify(builders.tiny_fused_artifact()), threads=1)
-    batch = model.new_batch()
+    batch = new_batch(model)
     assert isinstance(batch, SharedBatch)
     batch.admit(PROMPTS)
     buffers = [id(b) for b in batch.buffers]
@@ -104,7 +105,7 @@ def test_shared_buffers_are_written_in_place(tiny_artifact: Path) -> None:
 
 def test_shared_buffers_grow_rarely_and_keep_every_row(tiny_artifact: Path) -> None:
     model = OnnxCausalLM(verify(builders.tiny_fused_artifact()), threads=1)
-    batch = model.new_batch()
+    batch = new_batch(model)
     assert isinstance(batch, SharedBatch)
     solo = [_solo(model, p, 1)[1] for p in PROMPTS]
     for prompt in PROMPTS:  # one row at a time: 1 slot, then 2, then 4
@@ -117,7 +118,7 @@ def test_shared_buffers_grow_rarely_and_keep_every_row(tiny_artifact: Path) -> N
 
 
 def _first_logits(model: OnnxCausalLM) -> list[np.ndarray]:
-    return [model.new_batch().admit([p])[0].copy() for p in PROMPTS]
+    return [new_batch(model).admit([p])[0].copy() for p in PROMPTS]
 
 
 def test_select_trims_columns_no_row_uses(model: OnnxCausalLM) -> None:
@@ -133,16 +134,16 @@ SYSTEM = list(range(100, 130))  # a 30-token shared start, like a system prompt
 
 def test_a_cached_prefix_gives_the_cold_logits(tiny_artifact: Path) -> None:
     model = OnnxCausalLM(verify(builders.tiny_fused_artifact()), threads=1)
-    cold = [model.new_batch().admit([SYSTEM + tail])[0].copy() for tail in ([7, 8], [9, 10, 11])]
+    cold = [new_batch(model).admit([SYSTEM + tail])[0].copy() for tail in ([7, 8], [9, 10, 11])]
     prefixes = PrefixCache(1 << 20)
-    batch = model.new_batch(prefixes)
+    batch = new_batch(model, prefixes)
     batch.admit([[*SYSTEM, 7, 8]])
     warm = batch.admit([[*SYSTEM, 9, 10, 11]])[0]
     assert prefixes.hit_tokens == len(SYSTEM)
     np.testing.assert_allclose(warm, cold[1], rtol=0, atol=1e-5)
     # ...and the reused row decodes like a cold one.
     token = int(cold[1].argmax())
-    alone = model.new_batch()
+    alone = new_batch(model)
     alone.admit([[*SYSTEM, 9, 10, 11]])
     expected = alone.step(np.array([token]))[0]
     np.testing.assert_allclose(batch.step(np.array([1, token]))[1], expected, atol=1e-5)
@@ -151,9 +152,9 @@ def test_a_cached_prefix_gives_the_cold_logits(tiny_artifact: Path) -> None:
 def test_prompts_arriving_together_share_their_prefix(tiny_artifact: Path) -> None:
     model = OnnxCausalLM(verify(builders.tiny_fused_artifact()), threads=1)
     prompts = [[*SYSTEM, 7, 8], [40] * 20, [*SYSTEM, 9, 10, 11], [*SYSTEM, 12]]
-    cold = model.new_batch().admit(prompts)
+    cold = new_batch(model).admit(prompts)
     prefixes = PrefixCache(1 << 20)
-    warm = model.new_batch(prefixes).admit(prompts)
+    warm = new_batch(model, prefixes).admit(prompts)
     assert prefixes.hit_tokens == 2 * len(SYSTEM)  # the first computes it, two reuse it
     np.testing.assert_allclose(warm, cold, rtol=0, atol=1e-5)
 
@@ -176,3 +177,39 @@ def test_prefix_cache_is_bounded_and_least_recently_used() -> None:
     assert len(cache) == 2 and cache.used == 20 * 8 + 40 * 8
     longer = cache.lookup(list(range(0, 41)))
     assert longer is not None and longer.length == 40
+
+
+def test_a_long_prompt_prefilled_in_chunks_joins_like_a_cold_one(tiny_artifact: Path) -> None:
+    model = OnnxCausalLM(verify(builders.tiny_fused_artifact()), threads=1)
+    long = list(range(200, 223))
+    batch = new_batch(model)
+    assert batch.chunked
+    seen = [batch.admit([PROMPTS[0]])[0].copy()]
+    batch.stage(long)
+    # 5 tokens per engine step, and the short row decodes between the chunks.
+    while (joined := batch.advance(5)) is None:
+        seen.append(batch.step(np.array([int(seen[-1].argmax())]))[0].copy())
+    assert batch.rows == 2 and len(seen) == 5  # 23 tokens: 5 chunks, 4 steps between
+    both = batch.step(np.array([int(seen[-1].argmax()), int(joined.argmax())]))
+    solo_long = _solo(model, long, 1)
+    np.testing.assert_allclose(joined, solo_long[0], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(both[1], solo_long[1], rtol=0, atol=1e-5)
+    solo_short = _solo(model, PROMPTS[0], len(seen))
+    for got, want in zip([*seen, both[0]], solo_short, strict=True):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+
+
+def test_a_staged_prompt_starts_from_the_prefix_cache(tiny_artifact: Path) -> None:
+    model = OnnxCausalLM(verify(builders.tiny_fused_artifact()), threads=1)
+    prompt = [*SYSTEM, *range(300, 320)]
+    cold = new_batch(model).admit([prompt])[0]
+    prefixes = PrefixCache(1 << 20)
+    batch = new_batch(model, prefixes)
+    batch.admit([[*SYSTEM, 7]])
+    batch.stage(prompt)
+    assert prefixes.hit_tokens == len(SYSTEM)
+    chunks = 1
+    while (joined := batch.advance(8)) is None:
+        chunks += 1
+    assert chunks == 3  # 20 tokens left after the cached 30, 8 at a time
+    np.testing.assert_allclose(joined, cold, rtol=0, atol=1e-5)
