@@ -164,6 +164,12 @@ class Serving(Strict):
     """Log prompt and completion text (off by default: prompts may hold personal data)."""
     shutdown_grace_s: Annotated[int, Field(ge=5, le=120)] = 30
     """Time to finish in-flight streams after SIGTERM; also the ALB deregistration delay."""
+    prefix_cache_mb: Annotated[int, Field(ge=0, le=65536)] = 64
+    """KV cache of recent prompts, reused by prompts that start alike (system prompt,
+    earlier turns) so only the rest is computed; 0 turns it off. Fused graphs only."""
+    prefill_chunk_tokens: Annotated[int, Field(ge=0, le=32768)] = 256
+    """Prompts longer than this are prefilled this many tokens per step while the other
+    requests keep streaming; 0 prefills every prompt in one go. Fused graphs only."""
 
 
 class Deployment(Strict):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -47,3 +48,20 @@ def test_overrides_win_over_the_environment() -> None:
 def test_bad_values_are_reported_by_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(env)
+
+
+@pytest.mark.parametrize("example", ["assistant", "clinical-notes"])
+def test_the_task_definition_sets_only_settings_the_runtime_reads(example: str) -> None:
+    """Every SERVESPEC_* variable the compiled task sets is a setting, and parses."""
+    from compiler.spec import load_spec
+    from compiler.terraform.stack.compute import environment
+
+    root = Path(__file__).resolve().parents[2]
+    names = {f"SERVESPEC_{field.name.upper()}" for field in dataclasses.fields(Settings)}
+    for spec in load_spec(root / "spec" / f"{example}.yaml").environments:
+        env = {item["name"]: item["value"] for item in environment(spec, spec.model.version)}
+        assert set(env) <= names
+        assert {"SERVESPEC_PREFIX_CACHE_MB", "SERVESPEC_PREFILL_CHUNK_TOKENS"} <= set(env)
+        settings = Settings.from_env({**env, "SERVESPEC_API_KEYS": "k"})
+        assert settings.prefix_cache_mb == spec.serving.prefix_cache_mb
+        assert settings.prefill_chunk_tokens == spec.serving.prefill_chunk_tokens

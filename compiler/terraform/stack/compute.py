@@ -56,6 +56,8 @@ def environment(spec: ResolvedSpec, model_version: str) -> list[Value]:
         "SERVESPEC_MAX_QUEUE": str(serving.max_queue),
         "SERVESPEC_METRICS_NAMESPACE": spec.metrics_namespace,
         "SERVESPEC_PORT": str(serving.port),
+        "SERVESPEC_PREFILL_CHUNK_TOKENS": str(serving.prefill_chunk_tokens),
+        "SERVESPEC_PREFIX_CACHE_MB": str(serving.prefix_cache_mb),
         "SERVESPEC_RATE_LIMIT_PER_KEY_RPM": str(serving.rate_limit_per_key_rpm),
         "SERVESPEC_REQUEST_TIMEOUT_S": str(serving.request_timeout_s),
         "SERVESPEC_SERVED_MODEL_NAME": spec.model.name,

@@ -104,6 +104,14 @@ resource "aws_ecs_task_definition" "runtime" {
           value = "8080"
         },
         {
+          name  = "SERVESPEC_PREFILL_CHUNK_TOKENS"
+          value = "256"
+        },
+        {
+          name  = "SERVESPEC_PREFIX_CACHE_MB"
+          value = "64"
+        },
+        {
           name  = "SERVESPEC_RATE_LIMIT_PER_KEY_RPM"
           value = "600"
         },

@@ -197,6 +197,14 @@ resource "aws_ecs_task_definition" "current" {
           value = "8080"
         },
         {
+          name  = "SERVESPEC_PREFILL_CHUNK_TOKENS"
+          value = "256"
+        },
+        {
+          name  = "SERVESPEC_PREFIX_CACHE_MB"
+          value = "64"
+        },
+        {
           name  = "SERVESPEC_RATE_LIMIT_PER_KEY_RPM"
           value = "300"
         },
@@ -378,6 +386,14 @@ resource "aws_ecs_task_definition" "candidate" {
         {
           name  = "SERVESPEC_PORT"
           value = "8080"
+        },
+        {
+          name  = "SERVESPEC_PREFILL_CHUNK_TOKENS"
+          value = "256"
+        },
+        {
+          name  = "SERVESPEC_PREFIX_CACHE_MB"
+          value = "64"
         },
         {
           name  = "SERVESPEC_RATE_LIMIT_PER_KEY_RPM"
