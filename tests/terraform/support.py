@@ -9,7 +9,10 @@ import subprocess
 from functools import cache
 from pathlib import Path
 
+import pytest
+
 from compiler.artifacts import Artifact
+from compiler.policy.locate import CheckovMissing, find_checkov
 from compiler.spec import ResolvedSpec, load_spec
 from compiler.terraform import emit
 from compiler.terraform.schema_check import ProviderSchema
@@ -72,3 +75,16 @@ def terraform_fmt(paths: list[Path]) -> dict[str, str]:
         check=True,
     )
     return json.loads(done.stdout)
+
+
+def checkov_path() -> Path | None:
+    try:
+        return find_checkov(ROOT)
+    except CheckovMissing:
+        return None
+
+
+needs_checkov = pytest.mark.skipif(
+    checkov_path() is None,
+    reason="checkov not found: scripts/install-checkov.sh or $SERVESPEC_CHECKOV",
+)

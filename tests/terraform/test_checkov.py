@@ -6,58 +6,24 @@ once over both examples plus a canary root that must fail.
 
 from __future__ import annotations
 
-import json
-import subprocess
 from collections import defaultdict
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from compiler.policy.locate import CheckovMissing, find_checkov
-
-from .support import EXAMPLES, ROOT, artifacts, write_tree
+from .support import EXAMPLES, artifacts, needs_checkov
 
 # Each root module must pass at least this many checks: far below what it passes today
 # (about 110 to 460), far above what an empty or unparsed directory yields.
 MIN_PASSED = 100
-CANARY = 'resource "aws_s3_bucket" "canary" {\n  bucket = "canary"\n}\n'
+
+pytestmark = needs_checkov
 
 
-def _checkov() -> Path | None:
-    try:
-        return find_checkov(ROOT)
-    except CheckovMissing:
-        return None
-
-
-pytestmark = pytest.mark.skipif(
-    _checkov() is None, reason="checkov not found: scripts/install-checkov.sh or $SERVESPEC_CHECKOV"
-)
-
-
-@cache
-def scan(tmp: Path) -> dict[str, Any]:
-    for example in EXAMPLES:
-        write_tree(tmp, artifacts(example))
-    canary = tmp / "generated" / "canary"
-    canary.mkdir(parents=True)
-    (canary / "main.tf").write_text(CANARY)
-    done = subprocess.run(
-        [str(_checkov()), "--skip-download", "--framework", "terraform", "-o", "json", "-d", "."],
-        cwd=tmp / "generated",
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    report = json.loads(done.stdout)
-    return report[0] if isinstance(report, list) else report
-
-
-@pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return scan(tmp_path_factory.mktemp("checkov"))
+@pytest.fixture
+def report(checkov_report: dict[str, Any]) -> dict[str, Any]:
+    return checkov_report
 
 
 def _root(check: dict[str, Any]) -> str:

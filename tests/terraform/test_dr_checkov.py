@@ -7,18 +7,14 @@ AWS itself or the spec justifies.
 
 from __future__ import annotations
 
-import json
-import subprocess
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from compiler.policy.locate import CheckovMissing, find_checkov
 from compiler.terraform.stack import dr
 
-from .support import EXAMPLES, ROOT, artifacts, environments, write_tree
+from .support import EXAMPLES, environments, needs_checkov
 
 OURS = ("audit.tf", "backup.tf", "dr.tf", "dns.tf")
 # (check, resource) -> why it may be skipped; anything else skipped in our files fails.
@@ -34,36 +30,12 @@ EXPECTED_SKIPS = {
 }
 
 
-def _checkov() -> Path | None:
-    try:
-        return find_checkov(ROOT)
-    except CheckovMissing:
-        return None
+pytestmark = needs_checkov
 
 
-pytestmark = pytest.mark.skipif(
-    _checkov() is None, reason="checkov not found: scripts/install-checkov.sh or $SERVESPEC_CHECKOV"
-)
-
-
-@cache
-def _scan(tmp: Path) -> dict[str, Any]:
-    for example in EXAMPLES:
-        write_tree(tmp, artifacts(example))
-    done = subprocess.run(
-        [str(_checkov()), "--skip-download", "--framework", "terraform", "-o", "json", "-d", "."],
-        cwd=tmp / "generated",
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    report = json.loads(done.stdout)
-    return report[0] if isinstance(report, list) else report
-
-
-@pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return _scan(tmp_path_factory.mktemp("dr-checkov"))
+@pytest.fixture
+def report(checkov_report: dict[str, Any]) -> dict[str, Any]:
+    return checkov_report
 
 
 def _ours(report: dict[str, Any], kind: str) -> list[dict[str, Any]]:
