@@ -188,13 +188,18 @@ class SharedBatch:
 
     def _extend(self, slot: int, prompt: list[int], hit: Hit) -> np.ndarray:
         """Copy the cached prefix into ``slot`` and compute the rest of the prompt."""
-        for buffer, cached in zip(self.buffers, hit.kv, strict=True):
-            buffer[slot, :, : hit.length] = cached[:, : hit.length]
-        ids = np.array([prompt[hit.length :]], np.int64)
+        done = self._take_prefix([buffer[slot] for buffer in self.buffers], hit)
+        ids = np.array([prompt[done:]], np.int64)
         logits = self._run(ids, np.ones((1, len(prompt)), np.int64), slot)
+        return np.array(logits[0, -1])  # a copy: the buffer is reused by the next run
+
+    def _take_prefix(self, rows: list[np.ndarray], hit: Hit) -> int:
+        """Copy a hit into one row ([kv, capacity, hd]) of each cache tensor; count it."""
+        for row, cached in zip(rows, hit.kv, strict=True):
+            row[:, : hit.length] = cached[:, : hit.length]
         assert self.prefixes is not None
         self.prefixes.hit_tokens += hit.length
-        return np.array(logits[0, -1])  # a copy: the buffer is reused by the next run
+        return hit.length
 
     def _remember(self, slot: int, prompt: list[int]) -> None:
         if self.prefixes is not None:
@@ -209,11 +214,7 @@ class SharedBatch:
         staged = _Staged(prompt, 0, [np.zeros(shape, model.dtype) for _ in model.past_names])
         hit = self._lookup(prompt)
         if hit is not None:
-            for buffer, cached in zip(staged.buffers, hit.kv, strict=True):
-                buffer[0, :, : hit.length] = cached[:, : hit.length]
-            staged.done = hit.length
-            assert self.prefixes is not None
-            self.prefixes.hit_tokens += hit.length
+            staged.done = self._take_prefix([buffer[0] for buffer in staged.buffers], hit)
         self._staged = staged
 
     def advance(self, tokens: int) -> np.ndarray | None:
