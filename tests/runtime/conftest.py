@@ -26,6 +26,15 @@ from tests.runtime import builders
 __all__ = ["model_artifact", "model_cache_dir"]
 
 API_KEY = "test-key-0123456789"
+# Chat prompts of different lengths for the concurrency tests.
+PROMPTS = [
+    "What is the capital of France?",
+    "Write a haiku about the sea.",
+    "Explain gravity in one long sentence please, with details.",
+    "Hi",
+    "List three colors.",
+    "What is 2 + 2?",
+]
 
 
 @pytest.fixture(scope="session")

@@ -11,18 +11,10 @@ from pathlib import Path
 import openai
 import pytest
 
-from tests.runtime.conftest import LiveServer, running, settings_for
+from tests.runtime.conftest import PROMPTS, LiveServer, running, settings_for
 
 pytestmark = pytest.mark.slow
 FRANCE = [{"role": "user", "content": "What is the capital of France?"}]
-PROMPTS = [
-    "What is the capital of France?",
-    "Write a haiku about the sea.",
-    "Explain gravity in one long sentence please, with details.",
-    "Hi",
-    "List three colors.",
-    "What is 2 + 2?",
-]
 
 
 @pytest.fixture(scope="module")

@@ -17,17 +17,9 @@ import pytest
 
 from runtime.batch import SharedBatch
 from tests.runtime import builders
-from tests.runtime.conftest import LiveServer, running, settings_for
 
-# The chat template's system prompt gives every one of these a shared start.
-PROMPTS = [
-    "What is the capital of France?",
-    "Write a haiku about the sea.",
-    "Explain gravity in one long sentence please, with details.",
-    "Hi",
-    "List three colors.",
-    "What is 2 + 2?",
-]
+# PROMPTS: the chat template's system prompt gives every one of them a shared start.
+from tests.runtime.conftest import PROMPTS, LiveServer, running, settings_for
 
 
 @pytest.fixture(scope="module")
