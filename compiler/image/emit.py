@@ -7,6 +7,7 @@ from pathlib import Path
 import jinja2
 
 from compiler.artifacts import Artifact
+from compiler.provenance import provenance
 from compiler.spec import ResolvedSpec
 
 HERE = Path(__file__).parent
@@ -47,7 +48,7 @@ def emit_image(envs: tuple[ResolvedSpec, ...]) -> list[Artifact]:
         "uid": UID,
         "name": first.metadata.name,
         "source_path": first.source_path,
-        "source_sha256": first.source_sha256,
+        "provenance": provenance(__name__, first.source_path),
         "lock_path": f"{directory}/requirements.lock",
         "ports": sorted({spec.serving.port for spec in envs}),
         "default_port": first.serving.port,

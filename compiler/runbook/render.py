@@ -7,6 +7,7 @@ from importlib.resources import files
 import jinja2
 
 from compiler.artifacts import Artifact
+from compiler.provenance import provenance
 from compiler.spec import ResolvedSpec
 
 from .facts import facts
@@ -33,7 +34,7 @@ def render(envs: tuple[ResolvedSpec, ...]) -> str:
         deployment=first.metadata.name,
         owner=first.metadata.owner,
         source_path=first.source_path,
-        source_sha256=first.source_sha256,
+        provenance=provenance(__name__, first.source_path),
         environments=[facts(spec) for spec in envs],
     )
     # One blank line at most between blocks, one newline at the end: stable diffs.

@@ -13,12 +13,12 @@ AWS_PROVIDER = "~> 6.47"
 
 
 def default_tags(spec: ResolvedSpec) -> dict[str, Value]:
+    """Tags on every resource; no spec hash (it would make every edit retag the account)."""
     fixed: dict[str, Value] = {
         "deployment": spec.metadata.name,
         "environment": spec.environment,
         "owner": spec.metadata.owner,
         "managed-by": "servespec",
-        "spec-sha256": spec.source_sha256,
     }
     extra = {k: v for k, v in sorted(spec.metadata.tags.items()) if k not in fixed}
     return {**fixed, **extra}
