@@ -18,7 +18,8 @@ class BackupPlanExists(BaseResourceCheck):
             # Anchored on the contract resource: one result per servespec root module.
             supported_resources=("terraform_data",),
             guideline=guideline(
-                "backups", "emit aws_backup_vault, aws_backup_plan and aws_backup_selection"
+                "backups.enabled",
+                "set backups.enabled: true in the spec, or waive SSP_BAK_002 in security.waivers",
             ),
         )
         self.severity = severity("HIGH")

@@ -16,7 +16,11 @@ class KmsKeyRotationEnabled(BaseResourceCheck):
             id="SSP_KMS_001",
             categories=(CheckCategories.ENCRYPTION,),
             supported_resources=("aws_kms_key",),
-            guideline=guideline("security.kms.rotation", "set enable_key_rotation = true"),
+            guideline=guideline(
+                "security.kms.rotation",
+                "set security.kms.rotation: true in the spec, "
+                "or waive SSP_KMS_001 in security.waivers",
+            ),
         )
         self.severity = severity("HIGH")
 

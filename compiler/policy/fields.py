@@ -1,5 +1,8 @@
 """Which spec field governs each check, and how to fix a failure.
 
+Checks that a spec weakening trips (rotation off, WAF off, ...) are not listed here: their
+field and fix (the spec change) come from the one governance table, compiler/governance.py.
+
 A security reviewer reads a failed check as "what, where, which spec field, how to fix".
 Our SSP_ checks carry the same text in their checkov guideline (tests keep the two equal);
 built-in CKV checks get it only from here. Anything not listed falls back to checkov's
@@ -9,6 +12,8 @@ own guideline.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from compiler.governance import switch_for
 
 
 @dataclass(frozen=True)
@@ -31,7 +36,6 @@ _WAIVE = "security.waivers"
 
 FIELDS: dict[str, Governance] = {
     # --- servespec policies (policies/*.py, policies/graph/*.yaml) ---
-    "SSP_KMS_001": Governance("security.kms.rotation", "set enable_key_rotation = true"),
     "SSP_ENC_001": Governance(
         _KMS,
         'sse_algorithm = "aws:kms" and kms_master_key_id = the spec\'s CMK ARN '
@@ -66,10 +70,6 @@ FIELDS: dict[str, Governance] = {
         'port = "443", status_code = "HTTP_301" } }',
     ),
     "SSP_ALB_003": Governance("production", "set enable_deletion_protection = true"),
-    "SSP_WAF_001": Governance(
-        "security.waf.enabled",
-        "add aws_wafv2_web_acl_association with resource_arn = aws_lb.<name>.arn",
-    ),
     "SSP_ECS_001": Governance(
         "compute.platform",
         "network_configuration { assign_public_ip = false, subnets = private subnets }",
@@ -97,9 +97,6 @@ FIELDS: dict[str, Governance] = {
     "SSP_BAK_001": Governance(
         "backups.retention_days", "set rule.lifecycle.delete_after >= the spec's value"
     ),
-    "SSP_BAK_002": Governance(
-        "backups", "emit aws_backup_vault, aws_backup_plan and aws_backup_selection"
-    ),
     "SSP_DR_001": Governance(
         "dr.secondary_region",
         "emit aws_s3_bucket_replication_configuration to the secondary region",
@@ -115,7 +112,6 @@ FIELDS: dict[str, Governance] = {
         "(compiler)", "regenerate with servespec compile; see policies/README.md"
     ),
     # --- checkov built-ins that guard the same spec fields ---
-    "CKV_AWS_7": Governance("security.kms.rotation", "set enable_key_rotation = true"),
     "CKV_AWS_33": Governance(_KMS, "name account/role principals in the key policy, never *"),
     "CKV_AWS_227": Governance(_KMS, "keep is_enabled = true"),
     "CKV2_AWS_64": Governance(_KMS, "give every aws_kms_key an explicit policy"),
@@ -150,7 +146,6 @@ FIELDS: dict[str, Governance] = {
     "CKV_AWS_131": Governance(_TLS, "set drop_invalid_header_fields = true"),
     "CKV_AWS_150": Governance("production", "enable_deletion_protection = true"),
     "CKV_AWS_328": Governance(_TLS, 'desync_mitigation_mode = "defensive" or "strictest"'),
-    "CKV2_AWS_28": Governance("security.waf.enabled", "associate the WAFv2 web ACL with the ALB"),
     "CKV2_AWS_31": Governance(_WAF, "add aws_wafv2_web_acl_logging_configuration"),
     "CKV_AWS_192": Governance(_WAF, "add AWSManagedRulesKnownBadInputsRuleSet"),
     "CKV2_AWS_76": Governance(_WAF, "add AWSManagedRulesKnownBadInputsRuleSet"),
@@ -190,9 +185,6 @@ FIELDS: dict[str, Governance] = {
     "CKV_AWS_252": Governance(_AUDIT, "set sns_topic_name on the trail"),
     "CKV2_AWS_10": Governance(_AUDIT, "send the trail to a CloudWatch log group"),
     "CKV_AWS_66": Governance("observability.log_retention_days", "set retention_in_days"),
-    "CKV_AWS_338": Governance(
-        "observability.log_retention_days", "retention_in_days >= 365 (or waive with reason)"
-    ),
     "CKV_AWS_51": Governance("model.version", "image_tag_mutability = IMMUTABLE"),
     "CKV_AWS_163": Governance(_RUNTIME, "scan_on_push = true"),
     "CKV2_AWS_57": Governance(_KMS, "add aws_secretsmanager_secret_rotation"),
@@ -203,4 +195,7 @@ FIELDS: dict[str, Governance] = {
 
 def governance(check_id: str) -> Governance:
     """The spec field and fix for a check, or the fallback when we have none."""
+    switch = switch_for(check_id)
+    if switch is not None:
+        return Governance(switch.field, switch.fix(check_id))
     return FIELDS.get(check_id, FALLBACK)

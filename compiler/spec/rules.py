@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+
+from compiler.governance import missing_waivers
 
 from .model import FARGATE_MEMORY_MIB, ResolvedSpec
 from .regions import EU_REGIONS
@@ -18,59 +19,6 @@ Rule = Callable[[ResolvedSpec, dt.date], Iterator[Violation]]
 
 HIPAA_MIN_LOG_RETENTION_DAYS = 2192  # six years, the HIPAA documentation retention period
 GPU_FAMILIES = ("g4dn.", "g5.", "g5g.", "g6.", "g6e.", "gr6.", "p3.", "p4d.", "p4de.", "p5.")
-
-
-@dataclass(frozen=True)
-class Weakening:
-    """A secure default turned off; allowed only with a waiver for `check`."""
-
-    path: tuple[str, ...]
-    check: str
-    what: str
-    applies: Callable[[ResolvedSpec], bool]
-
-
-WEAKENINGS: tuple[Weakening, ...] = (
-    Weakening(
-        ("security", "kms", "rotation"),
-        "CKV_AWS_7",
-        "KMS key rotation is off",
-        lambda s: not s.security.kms.rotation,
-    ),
-    Weakening(
-        ("security", "waf", "enabled"),
-        "CKV2_AWS_28",
-        "the load balancer has no WAF",
-        lambda s: not s.security.waf.enabled,
-    ),
-    Weakening(
-        ("security", "audit", "cloudtrail"),
-        "SSP_AUDIT_001",
-        "CloudTrail is off",
-        lambda s: not s.security.audit.cloudtrail,
-    ),
-    Weakening(
-        ("security", "audit", "config_rules"),
-        "SSP_AUDIT_002",
-        "AWS Config is off",
-        lambda s: not s.security.audit.config_rules,
-    ),
-    Weakening(
-        ("observability", "log_retention_days"),
-        "CKV_AWS_338",
-        "logs are kept less than a year",
-        lambda s: s.observability.log_retention_days < 365,
-    ),
-    Weakening(
-        ("serving", "auth"),
-        "SSP_API_001",
-        "the API accepts unauthenticated calls",
-        lambda s: s.serving.auth == "none",
-    ),
-    Weakening(
-        ("backups", "enabled"), "SSP_BACKUP_001", "backups are off", lambda s: not s.backups.enabled
-    ),
-)
 
 
 def scaling_bounds(spec: ResolvedSpec, today: dt.date) -> Iterator[Violation]:
@@ -215,16 +163,15 @@ def hipaa(spec: ResolvedSpec, today: dt.date) -> Iterator[Violation]:
 
 
 def weakenings_waived(spec: ResolvedSpec, today: dt.date) -> Iterator[Violation]:
-    waived = {waiver.check for waiver in spec.security.waivers}
-    for weakening in WEAKENINGS:
-        if weakening.applies(spec) and weakening.check not in waived:
-            yield (
-                weakening.path,
-                (
-                    f"{weakening.what}: weakening a secure default needs a waiver for "
-                    f"{weakening.check} in security.waivers"
-                ),
-            )
+    # The governance table says which checks each weakening trips; every one needs a waiver.
+    for switch, missing in missing_waivers(spec):
+        yield (
+            switch.path,
+            (
+                f"{switch.what}: weakening a secure default needs a waiver for "
+                f"{' and '.join(missing)} in security.waivers"
+            ),
+        )
 
 
 def waivers_current(spec: ResolvedSpec, today: dt.date) -> Iterator[Violation]:

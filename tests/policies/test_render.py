@@ -45,7 +45,7 @@ def test_text_names_what_where_field_and_fix() -> None:
     assert out.startswith("servespec policy: FAILED: 1 failed, 1 passed, 0 waived;")
     row = next(line for line in out.splitlines() if line.startswith("SSP_KMS_001"))
     assert "aws_kms_key.main" in row and "kms.tf:7" in row
-    assert "security.kms.rotation" in row and "enable_key_rotation = true" in row
+    assert "security.kms.rotation" in row and "set security.kms.rotation: true in the spec" in row
     assert "  SSP_KMS_001 aws_kms_key.main: rotation off" in out
 
 

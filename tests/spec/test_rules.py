@@ -101,9 +101,9 @@ CASES = [
                             "private_subnet_ids": ["subnet-01234567"]})],
      "an existing VPC needs at least 2 subnets"),
     ("weakening needs waiver", [("security.kms.rotation", False), ("security.waivers", [
-        {"check": "CKV_AWS_7", "resource": "*", "owner": "sec", "reason": "short-lived test key",
-         "expires": "2027-01-01"}])],
-     [("security.kms.rotation", False)], "needs a waiver for CKV_AWS_7"),
+        {"check": check, "resource": "*", "owner": "sec", "reason": "short-lived test key",
+         "expires": "2027-01-01"} for check in ("CKV_AWS_7", "SSP_KMS_001")])],
+     [("security.kms.rotation", False)], "needs a waiver for CKV_AWS_7 and SSP_KMS_001"),
     ("expired waiver", [], [("security.waivers", [
         {"check": "CKV_AWS_7", "resource": "*", "owner": "sec", "reason": "short-lived test key",
          "expires": "2026-11-23"}])], "waiver for CKV_AWS_7 expired on 2026-11-23"),
