@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def failed_by_tree(
     checkov: Path, trees: Mapping[str, Sequence[Artifact]], tmp: Path
-) -> dict[str, set[tuple[str, str]]]:
-    """(check id, resource) of every failure, per tree name; every tree must be scanned."""
+) -> dict[str, set[tuple[str, str, str]]]:
+    """(check id, resource, file) of every failure, per tree name."""
     for name, artifacts in trees.items():
         for artifact in artifacts:
             if artifact.path.endswith(".tf"):
@@ -35,8 +35,9 @@ def failed_by_tree(
     raw = json.loads(report_path.read_text(encoding="utf-8"))
     report = raw[0] if isinstance(raw, list) else raw
     assert report["summary"]["parsing_errors"] == 0
-    failed: dict[str, set[tuple[str, str]]] = {name: set() for name in trees}
+    assert report["summary"]["resource_count"] > 0, "checkov scanned nothing"
+    failed: dict[str, set[tuple[str, str, str]]] = {name: set() for name in trees}
     for check in report["results"]["failed_checks"]:
-        name = check["file_path"].lstrip("/").split("/")[0]
-        failed[name].add((check["check_id"], check["resource"]))
+        name, _, file = check["file_path"].lstrip("/").partition("/")
+        failed[name].add((check["check_id"], check["resource"], file))
     return failed

@@ -86,7 +86,7 @@ def _unwaived(spec: ResolvedSpec) -> ResolvedSpec:
 @pytest.fixture(scope="module")
 def gate_failures(
     tmp_path_factory: pytest.TempPathFactory, checkov: Path
-) -> dict[str, set[tuple[str, str]]]:
+) -> dict[str, set[tuple[str, str, str]]]:
     specs = tmp_path_factory.mktemp("specs")
     trees: dict[str, list[Artifact]] = {}
     for switch in SWITCHES:
@@ -98,14 +98,14 @@ def gate_failures(
 
 @pytest.mark.parametrize("switch", SWITCHES, ids=IDS)
 def test_with_its_waivers_the_gate_passes(
-    gate_failures: dict[str, set[tuple[str, str]]], switch: Switch
+    gate_failures: dict[str, set[tuple[str, str, str]]], switch: Switch
 ) -> None:
     assert gate_failures[f"{switch.field}-waived"] == set()
 
 
 @pytest.mark.parametrize("switch", SWITCHES, ids=IDS)
 def test_without_them_the_gate_fails_exactly_the_listed_checks(
-    gate_failures: dict[str, set[tuple[str, str]]], switch: Switch
+    gate_failures: dict[str, set[tuple[str, str, str]]], switch: Switch
 ) -> None:
-    failed = {check for check, _ in gate_failures[f"{switch.field}-bare"]}
+    failed = {check for check, _, _ in gate_failures[f"{switch.field}-bare"]}
     assert failed == set(switch.trips) - set(switch.recorded)
