@@ -70,6 +70,16 @@ WEAKENINGS: tuple[Weakening, ...] = (
     Weakening(
         ("backups", "enabled"), "SSP_BACKUP_001", "backups are off", lambda s: not s.backups.enabled
     ),
+    Weakening(
+        ("observability", "capture", "keep_text"),
+        "SSP_CAPTURE_001",
+        "captured requests keep prompt and completion text under hipaa",
+        lambda s: (
+            s.observability.capture.enabled
+            and s.observability.capture.keep_text
+            and "hipaa" in s.security.compliance
+        ),
+    ),
 )
 
 
