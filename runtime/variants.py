@@ -37,24 +37,29 @@ class VariantError(ValueError):
 class VariantSettings:
     name: str = DEFAULT
     model_version: str = ""
-    weights: tuple[tuple[str, int], ...] = ()  # every variant of the deployment, in order
+    others: tuple[str, ...] = ()  # every variant of the deployment, in spec order
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> VariantSettings:
-        """``SERVESPEC_VARIANT``, ``SERVESPEC_MODEL_VERSION``, ``SERVESPEC_VARIANTS=a:90,b:10``."""
+        """``SERVESPEC_VARIANT``, ``SERVESPEC_MODEL_VERSION``, ``SERVESPEC_VARIANTS=a,b``.
+
+        Only the names: the weights live in the load balancer, so shifting traffic never
+        changes (and restarts) a task definition.
+        """
         env = os.environ if env is None else env
-        weights = parse_weights(env.get("SERVESPEC_VARIANTS", ""))
+        names = tuple(n.strip() for n in env.get("SERVESPEC_VARIANTS", "").split(",") if n.strip())
         name = env.get("SERVESPEC_VARIANT", "") or DEFAULT
-        if weights and name not in dict(weights):
+        if names and name not in names:
             raise VariantError(f"SERVESPEC_VARIANT={name!r} is not in SERVESPEC_VARIANTS")
-        return cls(name, env.get("SERVESPEC_MODEL_VERSION", ""), weights)
+        return cls(name, env.get("SERVESPEC_MODEL_VERSION", ""), names)
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(name for name, _ in self.weights) or (self.name,)
+        return self.others or (self.name,)
 
 
 def parse_weights(raw: str) -> tuple[tuple[str, int], ...]:
+    """``a:90,b:10`` (the spec's variants) -> ((a, 90), (b, 10)), for ``assign``."""
     pairs: list[tuple[str, int]] = []
     for part in filter(None, (p.strip() for p in raw.split(","))):
         name, _, weight = part.partition(":")

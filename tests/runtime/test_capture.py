@@ -41,7 +41,7 @@ def variant_b(tiny_artifact: Path, bucket: tuple[str, str]) -> Iterator[LiveServ
     endpoint, key_arn = bucket
     env = {
         "SERVESPEC_VARIANT": "b",
-        "SERVESPEC_VARIANTS": "a:50,b:50",
+        "SERVESPEC_VARIANTS": "a,b",
         "SERVESPEC_MODEL_VERSION": "2026-01-02",
         "SERVESPEC_CAPTURE_URI": "s3://capture/records",
         "SERVESPEC_CAPTURE_KMS_KEY_ID": key_arn,
@@ -143,7 +143,7 @@ def test_assignment_is_sticky_and_follows_the_weights() -> None:
     with pytest.raises(VariantError, match="sum to 100"):
         parse_weights("a:90,b:20")
     with pytest.raises(VariantError, match="not in"):
-        VariantSettings.from_env({"SERVESPEC_VARIANTS": "a:50,b:50", "SERVESPEC_VARIANT": "c"})
+        VariantSettings.from_env({"SERVESPEC_VARIANTS": "a,b", "SERVESPEC_VARIANT": "c"})
 
 
 def test_emf_carries_the_variant_dimension() -> None:
