@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "policy": "compiler.policy.cli:policy",
     "diff-summary": "compiler.workflows.cli:diff_summary",
     "ab": "compiler.loop.cli:ab",
+    "eval": "compiler.loop.cli:evaluate",
 }
 
 HELP = {
@@ -43,6 +44,7 @@ HELP = {
     "policy": "Run the policy gate (checkov + policies/) over generated output.",
     "diff-summary": "Describe in words what changed in a spec since a git ref.",
     "ab": "A/B report over capture records: per-variant figures and a verdict.",
+    "eval": "Score a model on an evaluation suite and gate it against a baseline.",
 }
 
 

@@ -1,8 +1,11 @@
-"""`servespec ab report` and `servespec usage`: thin click layers over ab.py and usage.py."""
+"""`servespec ab report`, `eval` and `usage`: thin click layers over the loop modules."""
 
 from __future__ import annotations
 
 import json
+import os
+import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -66,3 +69,82 @@ def text(result: dict[str, Any]) -> str:
 
 def _ms(value: float | None) -> str:
     return f"{'-' if value is None else f'{value:.0f}':>8}"
+
+
+@click.command("eval")
+@click.argument("target")
+@click.option("--suite", "suite_path", type=click.Path(path_type=Path), default=None,
+              help="Suite file (default: the spec's deployment.eval.suite).")  # fmt: skip
+@click.option("--spec", "spec_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--env", "env", default=None, help="Environment of --spec.")
+@click.option("--baseline", default=None, help="Artifact or URL of the model in service.")
+@click.option("--max-regression", type=click.FloatRange(0, 1), default=None)
+@click.option("--min-score", type=click.FloatRange(0, 1), default=None)
+@click.option("--api-key-env", default="SERVESPEC_API_KEY", show_default=True,
+              help="Variable holding the API key for URL targets.")  # fmt: skip
+@FORMAT
+def evaluate(
+    target: str,
+    suite_path: Path | None,
+    spec_path: Path | None,
+    env: str | None,
+    baseline: str | None,
+    max_regression: float | None,
+    min_score: float | None,
+    api_key_env: str,
+    fmt: str,
+) -> None:
+    """Score TARGET (artifact directory or endpoint URL) on a suite; exit 1 if the gate fails."""
+    from compiler.loop.evaluate import EvalError, gate, open_target, run
+    from compiler.loop.suite import SuiteError, load_suite
+
+    policy = _eval_policy(spec_path, env)
+    suite_path = suite_path or (Path(policy.suite) if policy else None)
+    if suite_path is None:
+        raise click.UsageError("give --suite, or --spec whose deployment.eval names a suite")
+    key = os.environ.get(api_key_env)
+    try:
+        suite = load_suite(suite_path)
+        base = None
+        if baseline is not None:
+            with open_target(baseline, key) as endpoint:
+                base = run(suite, endpoint, None)
+        references = {c["id"]: c["answer"] for c in base["cases"]} if base else None
+        with open_target(target, key) as endpoint:
+            result = run(suite, endpoint, references)
+    except SuiteError as exc:
+        raise click.UsageError(str(exc)) from None
+    except EvalError as exc:
+        click.echo(f"servespec eval: {exc}", err=True)
+        sys.exit(1)
+    regression = _first(max_regression, policy.max_regression if policy else None, 0.0)
+    floor = _first(min_score, policy.min_score if policy else None, 0.0)
+    ok, reason = gate(result["score"], base["score"] if base else None, regression, floor)
+    result.update(baseline_score=base["score"] if base else None, passed=ok, verdict=reason)
+    if fmt == "json":
+        click.echo(json.dumps(result, indent=2, sort_keys=True))
+    else:
+        for case in result["cases"]:
+            failed = ", ".join(name for name, good in case["checks"].items() if not good)
+            click.echo(
+                f"{case['id']:<24} {case['score']:.2f}  {('failed: ' + failed) if failed else 'ok'}"
+            )
+        click.echo(f"eval: {'PASSED' if ok else 'REFUSED'}: {reason}")
+    sys.exit(0 if ok else 1)
+
+
+def _first(*values: float | None) -> float:
+    return next(v for v in values if v is not None)
+
+
+def _eval_policy(spec_path: Path | None, env: str | None) -> Any:
+    if spec_path is None:
+        return None
+    from compiler.spec import SpecError, load_spec
+
+    try:
+        loaded = load_spec(spec_path)
+        resolved = loaded.resolve(env) if env else loaded.environments[0]
+    except SpecError as exc:
+        raise click.UsageError(str(exc)) from None
+    return resolved.deployment.eval
