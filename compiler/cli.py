@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "diff-summary": "compiler.workflows.cli:diff_summary",
     "ab": "compiler.loop.cli:ab",
     "eval": "compiler.loop.cli:evaluate",
+    "usage": "compiler.loop.cli:usage",
 }
 
 HELP = {
@@ -45,6 +46,7 @@ HELP = {
     "diff-summary": "Describe in words what changed in a spec since a git ref.",
     "ab": "A/B report over capture records: per-variant figures and a verdict.",
     "eval": "Score a model on an evaluation suite and gate it against a baseline.",
+    "usage": "Requests and tokens per API key id (CloudWatch or capture records).",
 }
 
 

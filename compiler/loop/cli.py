@@ -148,3 +148,66 @@ def _eval_policy(spec_path: Path | None, env: str | None) -> Any:
     except SpecError as exc:
         raise click.UsageError(str(exc)) from None
     return resolved.deployment.eval
+
+
+@click.command("usage")
+@click.argument("spec_path", metavar="SPEC", type=click.Path(exists=True, dir_okay=False))
+@click.option("--env", "env", required=True, help="Environment of SPEC.")
+@click.option("--source", type=click.Choice(["cloudwatch", "capture"]), default="cloudwatch",
+              show_default=True)  # fmt: skip
+@click.option("--capture", "capture_uri", default=None,
+              help="Capture records (default: the environment's capture bucket).")  # fmt: skip
+@click.option("--days", type=click.IntRange(1, 455), default=30, show_default=True)
+@FORMAT
+@ENDPOINT
+def usage(
+    spec_path: str,
+    env: str,
+    source: str,
+    capture_uri: str | None,
+    days: int,
+    fmt: str,
+    endpoint_url: str | None,
+) -> None:
+    """Requests and tokens per API key id of one environment."""
+    import datetime as dt
+
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from compiler.loop import usage as usage_module
+    from compiler.spec import SpecError, load_spec
+
+    try:
+        spec = load_spec(Path(spec_path)).resolve(env)
+    except SpecError as exc:
+        raise click.UsageError(str(exc)) from None
+    try:
+        if source == "cloudwatch":
+            client = boto3.client("cloudwatch", region_name=spec.region, endpoint_url=endpoint_url)
+            # Up to the end of the current minute: CloudWatch's periods start on whole minutes.
+            now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+            now += dt.timedelta(minutes=1)
+            rows = usage_module.from_cloudwatch(client, spec.metrics_namespace, now, days)
+            where = f"CloudWatch {spec.metrics_namespace}, last {days} days"
+        else:
+            where = capture_uri or _capture_uri(spec, endpoint_url)
+            rows = usage_module.from_records(read_records([where], endpoint_url))
+    except (BotoCoreError, ClientError, RecordError) as exc:
+        click.echo(f"servespec usage: {exc}", err=True)
+        sys.exit(1)
+    if fmt == "json":
+        click.echo(json.dumps({"source": where, "keys": rows}, indent=2, sort_keys=True))
+    else:
+        click.echo(usage_module.text(rows, where))
+
+
+def _capture_uri(spec: Any, endpoint_url: str | None) -> str:
+    """The environment's capture bucket, as experiment.tf names it (account from STS)."""
+    import boto3
+
+    if not spec.observability.capture.enabled:
+        raise click.UsageError(f"observability.capture is off in {spec.environment}")
+    sts = boto3.client("sts", region_name=spec.region, endpoint_url=endpoint_url)
+    account = sts.get_caller_identity()["Account"]
+    return f"s3://{spec.metadata.name}-{spec.environment}-capture-{account}/capture/"
