@@ -29,6 +29,9 @@ COMMANDS: dict[str, str] = {
     "serve": "runtime.cli:serve",
     "policy": "compiler.policy.cli:policy",
     "diff-summary": "compiler.workflows.cli:diff_summary",
+    "ab": "compiler.loop.cli:ab",
+    "eval": "compiler.loop.cli:evaluate",
+    "usage": "compiler.loop.cli:usage",
 }
 
 HELP = {
@@ -41,6 +44,9 @@ HELP = {
     "serve": "Serve a model artifact with the OpenAI-compatible runtime.",
     "policy": "Run the policy gate (checkov + policies/) over generated output.",
     "diff-summary": "Describe in words what changed in a spec since a git ref.",
+    "ab": "A/B report over capture records: per-variant figures and a verdict.",
+    "eval": "Score a model on an evaluation suite and gate it against a baseline.",
+    "usage": "Requests and tokens per API key id (CloudWatch or capture records).",
 }
 
 

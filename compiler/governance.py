@@ -96,6 +96,18 @@ SWITCHES: tuple[Switch, ...] = (
         ("SSP_BAK_002",),
         lambda s: not s.backups.enabled,
     ),
+    Switch(
+        "observability.capture.keep_text",
+        "false",
+        "captured requests keep prompt and completion text under hipaa",
+        ("SSP_CAPTURE_001",),
+        lambda s: (
+            s.observability.capture.enabled
+            and s.observability.capture.keep_text
+            and "hipaa" in s.security.compliance
+        ),
+        recorded=("SSP_CAPTURE_001",),
+    ),
 )
 
 

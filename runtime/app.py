@@ -15,32 +15,43 @@ from starlette.routing import Route
 from runtime import completions, openapi, ops
 from runtime.auth import AuthMiddleware, KeyStore
 from runtime.bodylimit import BodyLimitMiddleware
+from runtime.capture import CaptureSettings
 from runtime.errors import APIError, handle_api_error, handle_http_exception, handle_unexpected
+from runtime.experiment import Experiment
 from runtime.logs import RequestContextMiddleware
 from runtime.metrics import Metrics
 from runtime.ratelimit import RateLimitMiddleware, TokenBucket
 from runtime.service import ModelService
 from runtime.settings import Settings
+from runtime.variants import VariantMiddleware, VariantSettings
 
 log = logging.getLogger("servespec.app")
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(
+    settings: Settings,
+    variant: VariantSettings | None = None,
+    capture: CaptureSettings | None = None,
+) -> Starlette:
     keys = KeyStore(settings.load_api_keys()) if settings.auth == "api_key" else None
     metrics = Metrics(settings.metrics_namespace, settings.served_model_name)
     service = ModelService(settings, metrics)
+    variant = variant or VariantSettings.from_env()
+    experiment = Experiment(variant, capture or CaptureSettings.from_env(), metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # Load in the background: /healthz answers at once and /readyz says why we wait.
         loader = asyncio.create_task(asyncio.to_thread(_load, service))
+        experiment.recorder.start()
         try:
             yield
         finally:
             service.drain()
             await loader
             await asyncio.to_thread(service.close)
+            await asyncio.to_thread(experiment.recorder.close)
 
     if keys is None:
         log.warning("authentication is disabled (SERVESPEC_AUTH=none); never do this in production")
@@ -58,6 +69,7 @@ def create_app(settings: Settings) -> Starlette:
         ],
         middleware=[
             Middleware(RequestContextMiddleware),
+            Middleware(VariantMiddleware, variant=variant),
             Middleware(AuthMiddleware, keys=keys, public=PUBLIC_PATHS),
             Middleware(RateLimitMiddleware, bucket=TokenBucket(settings.rate_limit_per_key_rpm)),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
@@ -70,6 +82,7 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
     )
     app.state.service = service
+    app.state.experiment = experiment
     app.state.openapi = openapi.build_schema("servespec", "1")
     return app
 

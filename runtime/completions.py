@@ -19,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 from runtime.auth import ANONYMOUS, KEY_ID
 from runtime.engine import Event
 from runtime.errors import APIError, error_body, from_validation
+from runtime.experiment import PROMPT_STATE, Experiment
 from runtime.protocol import ChatCompletionRequest, CompletionRequest
 from runtime.sampling import SamplingParams
 from runtime.service import ModelService
@@ -43,6 +44,7 @@ async def chat_completions(request: Request) -> Response:
         raise APIError(400, str(exc), param="messages", code="invalid_value") from None
     if service.settings.log_prompts:
         log.info("prompt", extra={"prompt": prompt})
+    setattr(request.state, PROMPT_STATE, prompt)
     ids = await asyncio.to_thread(service.codec.encode, prompt)
     return await _respond(request, service, body, ids, chat=True)
 
@@ -54,6 +56,7 @@ async def completions(request: Request) -> Response:
     assert service.codec is not None
     if service.settings.log_prompts:
         log.info("prompt", extra={"prompt": body.prompt_text()})
+    setattr(request.state, PROMPT_STATE, body.prompt_text())
     ids = await asyncio.to_thread(service.codec.encode, body.prompt_text())
     if not ids:
         raise APIError(400, "prompt must not be empty", param="prompt", code="invalid_value")
@@ -105,6 +108,7 @@ class _Call:
         self.prompt_tokens = prompt_tokens
         self.completion_tokens = 0
         self.ttft: float | None = None
+        self.parts: list[str] = []  # completion text, for capture
 
     def usage(self) -> dict[str, int]:
         return {
@@ -142,6 +146,8 @@ class _Call:
                 "latency_ms": round(latency * 1000, 1),
             },
         )
+        experiment: Experiment = self.request.app.state.experiment
+        experiment.finished(self, status, latency)
 
 
 def _token_budget(service: ModelService, body: GenerationBody, prompt_tokens: int) -> int:
@@ -219,13 +225,16 @@ async def _texts(
                 call.completion_tokens += 1
                 text, hit = matcher.feed(detokenizer.push(event.token))
                 if hit:
+                    call.parts.append(text)
                     yield text, "stop"
                     return
             if event.finish_reason is not None:
                 flushed, hit = matcher.feed(detokenizer.flush())
                 tail = "" if hit else matcher.flush()
+                call.parts.append(text + flushed + tail)
                 yield text + flushed + tail, "stop" if hit else event.finish_reason
                 return
+            call.parts.append(text)
             if text:
                 yield text, None
     raise AssertionError("the engine ended a generation without a finish reason")

@@ -32,6 +32,7 @@ class Metrics:
         # same); the switch is process-wide, so it is flipped where metrics are made.
         disable_created_metrics()  # type: ignore[no-untyped-call]
         self.namespace, self.model = namespace, model
+        self.variant = ""  # set by runtime.experiment: the A/B variant this task serves
         self.emf_stream = emf_stream or sys.stdout
         self.registry = r = CollectorRegistry()
         self.requests = Counter(
@@ -131,12 +132,15 @@ class Metrics:
                 "CloudWatchMetrics": [
                     {
                         "Namespace": self.namespace,
-                        "Dimensions": [["Model"]],
+                        "Dimensions": [["Model"], ["Model", "Variant"]]
+                        if self.variant
+                        else [["Model"]],
                         "Metrics": [{"Name": k, "Unit": u} for k, (_, u) in values.items()],
                     }
                 ],
             },
             "Model": self.model,
+            **({"Variant": self.variant} if self.variant else {}),
             **{k: round(v, 3) for k, (v, _) in values.items()},
         }
         self.emf_stream.write(json.dumps(line) + "\n")

@@ -9,6 +9,8 @@ from starlette.responses import JSONResponse, Response
 
 from runtime.auth import ANONYMOUS, KEY_ID
 from runtime.completions import parse_body
+from runtime.errors import APIError
+from runtime.experiment import Experiment
 from runtime.protocol import FeedbackRequest
 from runtime.service import ModelService
 
@@ -49,6 +51,15 @@ async def models(request: Request) -> Response:
 async def feedback(request: Request) -> Response:
     service: ModelService = request.app.state.service
     body = await parse_body(request, FeedbackRequest)
+    experiment: Experiment = request.app.state.experiment
+    key_id = request.scope.get(KEY_ID, ANONYMOUS)
+    if not experiment.feedback(body.response_id, body.rating, body.comment, key_id):
+        raise APIError(
+            404,
+            f"No response '{body.response_id}' was issued here (or it is too old to rate).",
+            param="response_id",
+            code="response_not_found",
+        )
     service.metrics.feedback.labels(str(body.rating)).inc()
     feedback_log.info(
         "feedback",
@@ -57,7 +68,7 @@ async def feedback(request: Request) -> Response:
             "response_id": body.response_id,
             "rating": body.rating,
             "comment": body.comment,
-            "key_id": request.scope.get(KEY_ID, ANONYMOUS),
+            "key_id": key_id,
             "model": service.model_name,
         },
     )

@@ -182,6 +182,19 @@ class Deployment(Strict):
     """Roll back automatically when a deployment alarm fires."""
     approval: Literal["none", "required"] = "none"
     """`required`: applying this environment waits for a GitHub environment reviewer."""
+    eval: Evaluation | None = None
+    """Evaluate the candidate model with `servespec eval` and refuse a regression."""
+
+
+class Evaluation(Strict):
+    """The gate `servespec eval` applies to a candidate before traffic shifts to it."""
+
+    suite: Annotated[str, Field(min_length=1)]
+    """Evaluation suite (YAML or JSON Lines), relative to the repository root."""
+    max_regression: Annotated[float, Field(ge=0, le=1)] = 0.0
+    """Largest drop of the suite's score (0..1) below the baseline the gate accepts."""
+    min_score: Annotated[float, Field(ge=0, le=1)] = 0.0
+    """Lowest score the gate accepts, whatever the baseline."""
 
 
 class Variant(Strict):
@@ -293,6 +306,20 @@ def _retention(value: int) -> int:
     return value
 
 
+class Capture(Strict):
+    """Request and feedback records written to S3 for A/B reports, usage and fine-tuning."""
+
+    enabled: bool = False
+    """Write JSON Lines batches of request and feedback records to the capture bucket."""
+    sample_percent: Annotated[int, Field(ge=1, le=100)] = 100
+    """Share of requests recorded (feedback is always recorded for a sampled response)."""
+    retention_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    """Days before S3 lifecycle deletes a capture batch."""
+    keep_text: bool = False
+    """Also keep prompt and completion text (personal data: under hipaa only with a waiver
+    for SSP_CAPTURE_001)."""
+
+
 class Observability(Strict):
     log_retention_days: Annotated[
         int, AfterValidator(_retention), Field(json_schema_extra={"enum": list(LOG_RETENTION_DAYS)})
@@ -300,6 +327,8 @@ class Observability(Strict):
     """CloudWatch Logs retention in days; one of CloudWatch's allowed values."""
     alarms: Alarms
     dashboard: bool = True
+    capture: Capture = Capture()
+    """Request/feedback capture for `servespec ab report`, `usage` and `model finetune`."""
 
 
 class DeploymentBody(Strict):

@@ -140,11 +140,14 @@ def test_non_streaming_disconnect_stops_the_generation(
 
 
 def test_feedback_is_recorded(server: LiveServer) -> None:
+    answer = server.http().post("/v1/chat/completions", json=_chat(server, max_tokens=2)).json()
     response = server.http().post(
-        "/v1/feedback", json={"response_id": "chatcmpl-1", "rating": 1, "comment": "good"}
+        "/v1/feedback", json={"response_id": answer["id"], "rating": 1, "comment": "good"}
     )
-    assert response.json() == {"status": "recorded", "response_id": "chatcmpl-1"}
+    assert response.json() == {"status": "recorded", "response_id": answer["id"]}
     assert 'servespec_feedback_total{rating="1"} 1.0' in server.http().get("/metrics").text
+    unknown = server.http().post("/v1/feedback", json={"response_id": "chatcmpl-1", "rating": 1})
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "response_not_found"
     bad = server.http().post("/v1/feedback", json={"response_id": "x", "rating": 7})
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "rating"
 

@@ -167,3 +167,18 @@ def test_unknown_environment_is_an_error(tmp_path: Path) -> None:
     loaded = load_spec(write(tmp_path, example()), root=tmp_path, today=TODAY)
     with pytest.raises(SpecError, match="no environment 'qa'"):
         loaded.resolve("qa")
+
+
+def test_capture_keeps_text_under_hipaa_only_with_a_waiver(tmp_path: Path) -> None:
+    hipaa = ("security.compliance", ["hipaa"])
+    retention = ("observability.log_retention_days", HIPAA_MIN_LOG_RETENTION_DAYS)
+    text = ("observability.capture", {"enabled": True, "keep_text": True})
+    assert problems(tmp_path, changed(text)) == []  # not hipaa: allowed
+    refused = problems(tmp_path, changed(hipaa, retention, text))
+    assert any(
+        p.startswith("observability.capture.keep_text:") and "SSP_CAPTURE_001" in p for p in refused
+    ), refused
+    waived = [{"check": "SSP_CAPTURE_001", "resource": "*", "owner": "privacy",
+               "reason": "de-identified by the caller before it reaches the API",
+               "expires": "2027-06-01"}]  # fmt: skip
+    assert problems(tmp_path, changed(hipaa, retention, text, ("security.waivers", waived))) == []

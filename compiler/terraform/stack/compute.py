@@ -10,7 +10,7 @@ from __future__ import annotations
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Call, Expr, Ref, Template, Value, jsonencode, resource
 
-from . import common, secrets, storage
+from . import common, experiment, secrets, storage
 
 # ECS caps a container health check's start period at 300 s.
 HEALTH_START_PERIOD_S = 300
@@ -44,7 +44,7 @@ def blue_green(spec: ResolvedSpec) -> bool:
     return strategy(spec) != "rolling"
 
 
-def environment(spec: ResolvedSpec, model_version: str) -> list[Value]:
+def environment(spec: ResolvedSpec, model_version: str, variant: str = "") -> list[Value]:
     """The runtime's settings (runtime/settings.py reads SERVESPEC_<FIELD>), sorted by name."""
     serving = spec.serving
     values: dict[str, Value] = {
@@ -62,6 +62,8 @@ def environment(spec: ResolvedSpec, model_version: str) -> list[Value]:
         "SERVESPEC_REQUEST_TIMEOUT_S": str(serving.request_timeout_s),
         "SERVESPEC_SERVED_MODEL_NAME": spec.model.name,
         "SERVESPEC_SHUTDOWN_GRACE_S": str(serving.shutdown_grace_s),
+        "SERVESPEC_MODEL_VERSION": model_version,
+        **experiment.environment(spec, variant),
     }
     return [{"name": key, "value": values[key]} for key in sorted(values)]
 
@@ -81,7 +83,7 @@ def container(spec: ResolvedSpec, variant: common.Variant) -> dict[str, Value]:
         "readonlyRootFilesystem": True,
         "stopTimeout": spec.serving.shutdown_grace_s,
         "portMappings": [{"containerPort": port, "hostPort": port, "protocol": "tcp"}],
-        "environment": environment(spec, variant.model_version),
+        "environment": environment(spec, variant.model_version, variant.key),
         # The root filesystem is read-only: the artifact cache and temp files live here.
         "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}],
         "healthCheck": {

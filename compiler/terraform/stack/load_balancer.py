@@ -246,7 +246,8 @@ def _api_rule(spec: ResolvedSpec) -> Block:
                     (),
                     [
                         *_forward_targets(spec),
-                        Block("stickiness", (), {"enabled": False, "duration": 1}),
+                        # A/B: a client stays on its variant (ALB cookie, a day).
+                        Block("stickiness", (), _stickiness(spec)),
                     ],
                 ),
             ],
@@ -303,4 +304,10 @@ def _target_group(spec: ResolvedSpec, label: str) -> Block:
                 },
             ),
         ],
+    )
+
+
+def _stickiness(spec: ResolvedSpec) -> dict[str, Value]:
+    return (
+        {"enabled": True, "duration": 86400} if spec.variants else {"enabled": False, "duration": 1}
     )

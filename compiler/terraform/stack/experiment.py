@@ -1,0 +1,178 @@
+"""experiment.tf: what the learning loop needs in AWS.
+
+- The capture bucket (``observability.capture``): private, versioned, encrypted with the
+  deployment's key by default, TLS-only, records expire after ``capture.retention_days``;
+  the task role may only put objects under ``capture/`` (and make data keys for that).
+- One listener rule per A/B variant that routes a request pinned with the
+  ``X-Servespec-Variant`` header to that variant's service (evaluation, ``servespec eval``).
+- The runtime's variables for both (``SERVESPEC_VARIANT*``, ``SERVESPEC_CAPTURE_*``).
+"""
+
+from __future__ import annotations
+
+from compiler.spec import ResolvedSpec
+from compiler.terraform.hcl import Block, Ref, Template, Value, jsonencode, resource, skip
+
+from . import common, storage
+
+CAPTURE_BUCKET = "${local.name}-capture-${local.account_id}"
+CAPTURE_PREFIX = "capture/"
+PIN_HEADER = "X-Servespec-Variant"
+PIN_PRIORITY = 90  # before the API rule (100): a pinned request skips the weighted split
+
+
+def capture_uri() -> Template:
+    return Template(f"s3://{CAPTURE_BUCKET}/{CAPTURE_PREFIX}")
+
+
+def environment(spec: ResolvedSpec, variant: str) -> dict[str, Value]:
+    """Variables for the runtime of one variant (empty name: the DR stack's single service)."""
+    values: dict[str, Value] = {}
+    if spec.variants and variant:
+        values["SERVESPEC_VARIANT"] = variant
+        # Names only: a weight shift must not change (and restart) every task definition.
+        values["SERVESPEC_VARIANTS"] = ",".join(v.name for v in spec.variants)
+    capture = spec.observability.capture
+    if capture.enabled:
+        values["SERVESPEC_CAPTURE_URI"] = capture_uri()
+        values["SERVESPEC_CAPTURE_SAMPLE_PERCENT"] = str(capture.sample_percent)
+        values["SERVESPEC_CAPTURE_KEEP_TEXT"] = "true" if capture.keep_text else "false"
+        # The alias ARN is known before the key exists (container definitions stay literal).
+        values["SERVESPEC_CAPTURE_KMS_KEY_ID"] = common.arn(
+            "kms", "alias/${local.name}", spec.region
+        )
+    return values
+
+
+def blocks(spec: ResolvedSpec) -> list[Block]:
+    found = [_pin_rule(v.key, i) for i, v in enumerate(common.variants(spec)) if spec.variants]
+    if spec.observability.capture.enabled:
+        found += [*_bucket(spec), _task_may_write(spec)]
+    return found
+
+
+def _pin_rule(variant: str, index: int) -> Block:
+    return resource(
+        "aws_lb_listener_rule",
+        f"pin_{variant.replace('-', '_')}",
+        [
+            {"listener_arn": Ref("aws_lb_listener.https.arn"), "priority": PIN_PRIORITY + index},
+            Block(
+                "action",
+                (),
+                {"type": "forward", "target_group_arn": Ref(f"aws_lb_target_group.{variant}.arn")},
+            ),
+            Block(
+                "condition",
+                (),
+                [Block("http_header", (), {"http_header_name": PIN_HEADER, "values": [variant]})],
+            ),
+        ],
+    )
+
+
+def _bucket(spec: ResolvedSpec) -> list[Block]:
+    days = spec.observability.capture.retention_days
+    sse = Block(
+        "rule",
+        (),
+        [
+            Block(
+                "apply_server_side_encryption_by_default",
+                (),
+                {"sse_algorithm": "aws:kms", "kms_master_key_id": Ref("aws_kms_key.main.arn")},
+            ),
+            {"bucket_key_enabled": True},
+        ],
+    )
+    lifecycle = [
+        Block(
+            "rule",
+            (),
+            [
+                {"id": "expire-capture", "status": "Enabled"},
+                Block("filter", (), {}),
+                # observability.capture.retention_days: records (and old versions) go.
+                Block("expiration", (), {"days": days}),
+                Block("noncurrent_version_expiration", (), {"noncurrent_days": 1}),
+                Block("abort_incomplete_multipart_upload", (), {"days_after_initiation": 7}),
+            ],
+        )
+    ]
+    reason = (
+        f"capture records are analysis data kept {days} days "
+        "(observability.capture.retention_days) in the region that served the requests"
+    )
+    return [
+        resource(
+            "aws_s3_bucket",
+            "capture",
+            [skip("CKV_AWS_144", reason), {"bucket": Template(CAPTURE_BUCKET)}],
+        ),
+        *storage.bucket_settings("capture", sse, lifecycle, []),
+        resource(
+            "aws_s3_bucket_logging",
+            "capture",
+            {
+                "bucket": Ref("aws_s3_bucket.capture.id"),
+                "target_bucket": Ref("aws_s3_bucket.logs.id"),
+                "target_prefix": "s3-access/capture/",
+            },
+        ),
+        resource(
+            "aws_s3_bucket_policy",
+            "capture",
+            {
+                "bucket": Ref("aws_s3_bucket.capture.id"),
+                "policy": jsonencode(_bucket_policy()),
+                "depends_on": [Ref("aws_s3_bucket_public_access_block.capture")],
+            },
+        ),
+    ]
+
+
+def _bucket_policy() -> dict[str, Value]:
+    arn = f"arn:{common.PARTITION}:s3:::{CAPTURE_BUCKET}"
+    return common.policy(
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [Template(arn), Template(f"{arn}/*")],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        },
+        {
+            # Objects are encrypted with KMS or not written at all (no SSE-S3, no plaintext).
+            "Sid": "DenyUploadsNotUnderKms",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": Template(f"{arn}/*"),
+            "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}},
+        },
+    )
+
+
+def _task_may_write(spec: ResolvedSpec) -> Block:
+    arn = f"arn:{common.PARTITION}:s3:::{CAPTURE_BUCKET}"
+    document = common.policy(
+        common.statement(
+            "WriteCaptureRecords", ["s3:PutObject"], Template(f"{arn}/{CAPTURE_PREFIX}*")
+        ),
+        common.statement(
+            "EncryptCaptureRecords",
+            ["kms:GenerateDataKey"],
+            common.arn("kms", "key/*", spec.region),
+            {"ForAnyValue:StringEquals": {"kms:ResourceAliases": Template("alias/${local.name}")}},
+        ),
+    )
+    return resource(
+        "aws_iam_role_policy",
+        "task_capture",
+        {
+            "name": "write-capture",
+            "role": Ref("aws_iam_role.task.id"),
+            "policy": jsonencode(document),
+        },
+    )
