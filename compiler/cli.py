@@ -29,6 +29,8 @@ COMMANDS: dict[str, str] = {
     "serve": "runtime.cli:serve",
     "policy": "compiler.policy.cli:policy",
     "diff-summary": "compiler.workflows.cli:diff_summary",
+    "plan-summary": "compiler.workflows.plan_summary:plan_summary",
+    "release": "compiler.workflows.release:release",
 }
 
 HELP = {
@@ -41,6 +43,8 @@ HELP = {
     "serve": "Serve a model artifact with the OpenAI-compatible runtime.",
     "policy": "Run the policy gate (checkov + policies/) over generated output.",
     "diff-summary": "Describe in words what changed in a spec since a git ref.",
+    "plan-summary": "List the resources a saved terraform plan changes, replacements first.",
+    "release": "What a deploy must build, push and verify, read from AWS (deploy workflow).",
 }
 
 
