@@ -107,7 +107,7 @@ servespec model push "$SPEC" --env "$ENVIRONMENT" "$ARTIFACT"
 """
 
 APPLY_SAVED_PLAN = f"""
-# Exactly the plan reviewers approved; never a fresh plan with -auto-approve.
+# Exactly the plan reviewers approved; never a fresh plan approved automatically.
 cp "$GITHUB_WORKSPACE/{PLAN_DIR}/tfplan" tfplan
 set +e
 terraform apply -input=false -no-color tfplan 2>&1 | tee apply.log
