@@ -32,6 +32,8 @@ COMMANDS: dict[str, str] = {
     "ab": "compiler.loop.cli:ab",
     "eval": "compiler.loop.cli:evaluate",
     "usage": "compiler.loop.cli:usage",
+    "plan-summary": "compiler.workflows.plan_summary:plan_summary",
+    "release": "compiler.workflows.release:release",
 }
 
 HELP = {
@@ -47,6 +49,8 @@ HELP = {
     "ab": "A/B report over capture records: per-variant figures and a verdict.",
     "eval": "Score a model on an evaluation suite and gate it against a baseline.",
     "usage": "Requests and tokens per API key id (CloudWatch or capture records).",
+    "plan-summary": "List the resources a saved terraform plan changes, replacements first.",
+    "release": "What a deploy must build, push and verify, read from AWS (deploy workflow).",
 }
 
 

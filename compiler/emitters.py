@@ -12,11 +12,13 @@ from . import runbook, terraform, workflows
 from .artifacts import Artifact
 from .image.emit import emit_image
 from .spec import ResolvedSpec
+from .terraform import github
 
 Emitter = Callable[[tuple[ResolvedSpec, ...]], list[Artifact]]
 
 EMITTERS: tuple[Emitter, ...] = (
     terraform.emit,
+    github.emit,
     runbook.emit,
     workflows.emit,
     emit_image,

@@ -8,8 +8,11 @@ from pathlib import Path
 
 import click
 
+from .. import codeowners
 from .. import compile as compiler
+from ..artifacts import Artifact
 from ..cli import EXIT_FOUND, EXIT_INVALID, default_specs
+from ..fsutil import write_atomic
 from ..spec import LoadedSpec, SpecError, load_spec
 
 
@@ -29,9 +32,13 @@ def compile_command(specs: tuple[Path, ...], check: bool, root: Path) -> None:
     loaded = _load_all(default_specs(specs))
     rendered = {spec.spec.metadata.name: compiler.render(spec) for spec in loaded}
     orphans = [] if specs else _orphans(root, set(rendered))
+    # CODEOWNERS spans every deployment: only a compile of all specs writes or checks it.
+    owners = None if specs else codeowners.render(loaded)
     if check:
-        _check(root, rendered, orphans)
+        _check(root, rendered, orphans, owners)
         return
+    if owners is not None:
+        write_atomic(root / owners.path, owners.content)
     for name, artifacts in rendered.items():
         compiler.write(root, name, artifacts)
     for orphan in orphans:
@@ -76,8 +83,14 @@ def _orphans(root: Path, names: set[str]) -> list[str]:
     )
 
 
-def _check(root: Path, rendered: dict[str, list], orphans: list[str]) -> None:
+def _check(
+    root: Path, rendered: dict[str, list], orphans: list[str], owners: Artifact | None
+) -> None:
     findings = [f for name, arts in rendered.items() for f in compiler.check(root, name, arts)]
+    if owners is not None:
+        path = root / owners.path
+        if not path.is_file() or path.read_text(encoding="utf-8") != owners.content:
+            findings.append(compiler.Finding(owners.path, "stale"))
     for orphan in orphans:
         findings += [
             compiler.Finding(path, "extra") for path in sorted(compiler.owned_files(root, orphan))

@@ -56,6 +56,25 @@ LOG_RETENTION_DAYS = (
 )  # fmt: skip
 
 
+GitHubHandle = Annotated[
+    str, Field(pattern=r"^@[A-Za-z0-9][A-Za-z0-9-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)?$")
+]
+
+
+class Review(Strict):
+    """Who reviews what on GitHub: CODEOWNERS, the ruleset on main, environment reviewers."""
+
+    owners: list[GitHubHandle] = []
+    """`@org/team` or `@user` owning the spec, generated/ and the workflows (CODEOWNERS)."""
+    security: list[GitHubHandle] = []
+    """Owners of policies/, waivers, IAM, the bootstrap and the GitHub root (CODEOWNERS)."""
+    deployers: list[GitHubHandle] = []
+    """Reviewers of environments with `deployment.approval: required` (at most 6 each of
+    teams and users)."""
+    required_approvals: Annotated[int, Field(ge=1, le=10)] = 1
+    """Approving reviews a pull request into main needs."""
+
+
 class Metadata(Strict):
     name: Name
     """Deployment name; prefixes every AWS resource, so it is short and DNS-safe."""
@@ -65,6 +84,8 @@ class Metadata(Strict):
     """GitHub `org/repo` whose workflows may assume the deploy roles (OIDC trust)."""
     tags: dict[Annotated[str, Field(max_length=128)], Annotated[str, Field(max_length=256)]] = {}
     """Extra tags applied to every resource."""
+    review: Review = Review()
+    """Review rules generated for GitHub (generated/<name>/github, .github/CODEOWNERS)."""
 
 
 class Adapter(Strict):

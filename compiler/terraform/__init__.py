@@ -16,6 +16,7 @@ from compiler.provenance import provenance
 from compiler.spec import ResolvedSpec
 
 from . import bootstrap
+from .boundary import bound_roles
 from .hcl import Block, render
 from .stack import FILES
 from .stack.common import waiver_skips
@@ -48,7 +49,8 @@ def with_waivers(spec: ResolvedSpec, blocks: list[Block]) -> list[Block]:
 def environment(spec: ResolvedSpec) -> list[Artifact]:
     found = []
     for filename, view in FILES:
-        blocks = with_waivers(spec, view(spec))
+        # Every role the apply role creates carries its permissions boundary (boundary.py).
+        blocks = with_waivers(spec, bound_roles(spec, view(spec)))
         if blocks:
             text = render(blocks, header=header(spec, view.__module__))
             found.append(Artifact(f"{env_dir(spec)}/{filename}", text))

@@ -1,14 +1,17 @@
 """The one-time bootstrap root of a deployment: where state lives and who may change it.
 
-Applied once by a person with administrator credentials (local state), it creates the state
-bucket and key every environment's S3 backend names, the GitHub OIDC provider, and two roles
-per environment: `plan` (read-only, for pull requests) and `apply` (only from `main` or the
-environment's GitHub environment). Trust is pinned to the spec's repository on `sub`.
+It creates the state bucket and key every environment's S3 backend names, the GitHub OIDC
+provider, and two roles per environment. `plan` (read-only) trusts the PR, drift and deploy
+workflow files by `job_workflow_ref`; `apply` trusts only the deploy workflow as it is on
+main, in a job that names the environment (reviewers and a main-only branch policy are set
+by the GitHub root, `github.py`), and carries a permissions boundary (`boundary.py`). The
+state bucket fences each environment's state to its own GitHub roles.
 """
 
 from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
+from compiler.terraform import boundary
 from compiler.terraform.hcl import (
     Block,
     Comment,
@@ -21,6 +24,7 @@ from compiler.terraform.hcl import (
     skip,
 )
 from compiler.terraform.stack import common, contract, root, storage
+from compiler.workflows.names import workflow_path
 
 GITHUB_OIDC = "token.actions.githubusercontent.com"
 STATE_LABEL = "state"
@@ -45,7 +49,7 @@ def files(envs: tuple[ResolvedSpec, ...]) -> dict[str, list[Block]]:
             data("aws_partition", "current"),
         ],
         "policy.tf": contract.bootstrap_blocks(envs),
-        "state.tf": _state(first),
+        "state.tf": _state(envs),
         "github_oidc.tf": _github(envs),
         "outputs.tf": _outputs(envs),
     }
@@ -112,7 +116,34 @@ def _bucket(
     ]
 
 
-def _state(spec: ResolvedSpec) -> list[Block]:
+def _state_fences(envs: tuple[ResolvedSpec, ...]) -> list[dict[str, Value]]:
+    """Each environment's state is readable only by its own GitHub roles: ReadOnlyAccess on a
+    plan role would otherwise read every environment's state (secrets included)."""
+    fences: list[dict[str, Value]] = []
+    for spec in envs:
+        roles = f"arn:{common.PARTITION}:iam::*:role/{spec.metadata.name}"
+        fences.append(
+            {
+                "Sid": f"OnlyTheGitHubRolesOf{spec.environment.title().replace('-', '')}",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                "Resource": Template(
+                    f"{_bucket_arn('state_bucket')}/{spec.metadata.name}/{spec.environment}/*"
+                ),
+                "Condition": {
+                    "ArnLike": {"aws:PrincipalArn": Template(f"{roles}-*-github-*")},
+                    "ArnNotLike": {
+                        "aws:PrincipalArn": Template(f"{roles}-{spec.environment}-github-*")
+                    },
+                },
+            }
+        )
+    return fences
+
+
+def _state(envs: tuple[ResolvedSpec, ...]) -> list[Block]:
+    spec = envs[0]
     key_policy = common.policy(
         {
             "Sid": "AccountAdministersTheKey",
@@ -179,7 +210,9 @@ def _state(spec: ResolvedSpec) -> list[Block]:
             STATE_LABEL,
             {
                 "bucket": Ref("aws_s3_bucket.state.id"),
-                "policy": jsonencode(common.policy(_tls_only("state_bucket"))),
+                "policy": jsonencode(
+                    common.policy(_tls_only("state_bucket"), *_state_fences(envs))
+                ),
                 "depends_on": [Ref("aws_s3_bucket_public_access_block.state")],
             },
         ),
@@ -229,15 +262,27 @@ def _state(spec: ResolvedSpec) -> list[Block]:
     ]
 
 
+def _workflow_ref(spec: ResolvedSpec, kind: str, ref: str) -> str:
+    repo = spec.metadata.repository
+    return f"job_workflow_ref:{repo}/{workflow_path(spec.metadata.name, kind)}@{ref}"
+
+
 def _subjects(spec: ResolvedSpec, role: str) -> list[str]:
+    """OIDC subjects in the repository's customized format (`github.py` sets it to repo,
+    context, job_workflow_ref): each names the generated workflow file that runs the job."""
     repo = f"repo:{spec.metadata.repository}"
+    main = "refs/heads/main"
     if role == "plan":
-        # Pull requests plan; the scheduled drift check plans from main. Read-only either way.
-        return [f"{repo}:pull_request", f"{repo}:ref:refs/heads/main"]
-    # Jobs that name a GitHub environment get `environment:<name>` as their subject, and
-    # only that: trusting `ref:refs/heads/main` too would let any job on main that names no
-    # environment (so skips its required reviewers) assume the apply role.
-    return [f"{repo}:environment:{spec.environment}"]
+        # Read-only: pull requests plan with the PR workflow; drift and the deploy's plan
+        # jobs run from main. A PR may edit its own workflow, so this role reads, never writes.
+        return [
+            f"{repo}:pull_request:{_workflow_ref(spec, 'pr', 'refs/pull/*/merge')}",
+            f"{repo}:ref:{main}:{_workflow_ref(spec, 'drift', main)}",
+            f"{repo}:ref:{main}:{_workflow_ref(spec, 'deploy', main)}",
+        ]
+    # Only the reviewed deploy workflow as it is on main, in a job that names the protected
+    # environment (whose reviewers and main-only branch policy github.py manages).
+    return [f"{repo}:environment:{spec.environment}:{_workflow_ref(spec, 'deploy', main)}"]
 
 
 def _trust(spec: ResolvedSpec, role: str) -> dict[str, Value]:
@@ -250,8 +295,9 @@ def _trust(spec: ResolvedSpec, role: str) -> dict[str, Value]:
             "Condition": {
                 "StringEquals": {
                     f"{GITHUB_OIDC}:aud": "sts.amazonaws.com",
-                    f"{GITHUB_OIDC}:sub": _subjects(spec, role),
-                }
+                },
+                # StringLike: the PR subject holds `refs/pull/*/merge`.
+                "StringLike": {f"{GITHUB_OIDC}:sub": _subjects(spec, role)},
             },
         }
     )
@@ -297,7 +343,6 @@ def _deployer_iam(spec: ResolvedSpec) -> dict[str, Value]:
             [
                 "iam:AttachRolePolicy",
                 "iam:CreateInstanceProfile",
-                "iam:CreateRole",
                 "iam:DeleteInstanceProfile",
                 "iam:DeleteRole",
                 "iam:DeleteRolePolicy",
@@ -318,6 +363,12 @@ def _deployer_iam(spec: ResolvedSpec) -> dict[str, Value]:
                 "iam:UpdateAssumeRolePolicy",
             ],
             [Template(f"{iam}:role/{prefix}"), Template(f"{iam}:instance-profile/{prefix}")],
+        ),
+        common.statement(
+            "NewRolesOnlyWithTheBoundary",
+            ["iam:CreateRole", "iam:PutRolePermissionsBoundary"],
+            Template(f"{iam}:role/{prefix}"),
+            {"StringEquals": {"iam:PermissionsBoundary": boundary.arn(spec)}},
         ),
         common.statement(
             "CreateServiceLinkedRoles",
@@ -343,6 +394,11 @@ def _role(spec: ResolvedSpec, role: str) -> list[Block]:
                 ),
                 "max_session_duration": 3600,
                 "assume_role_policy": jsonencode(_trust(spec, role)),
+                **(
+                    {"permissions_boundary": Ref(f"aws_iam_policy.{spec.environment}_boundary.arn")}
+                    if role == "apply"
+                    else {}
+                ),
             },
         ),
         resource(
@@ -364,6 +420,7 @@ def _role(spec: ResolvedSpec, role: str) -> list[Block]:
         ),
     ]
     if role == "apply":
+        found.append(boundary.policy_block(spec))
         found.append(
             resource(
                 "aws_iam_role_policy",

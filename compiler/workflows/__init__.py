@@ -12,7 +12,7 @@ from compiler.artifacts import Artifact
 from compiler.provenance import provenance
 from compiler.spec import ResolvedSpec
 
-from . import deploy, drift, names, pr
+from . import apply, drift, names, pr
 from .render import dump_workflow
 
 Builder = Callable[[tuple[ResolvedSpec, ...]], dict[str, Any]]
@@ -20,24 +20,25 @@ Builder = Callable[[tuple[ResolvedSpec, ...]], dict[str, Any]]
 # Output order is fixed here, not by dict or filesystem order.
 WORKFLOWS: tuple[tuple[str, Builder], ...] = (
     ("pr", pr.build),
-    ("deploy", deploy.build),
+    ("deploy", apply.build),  # plan jobs in deploy.py, apply jobs in apply.py
     ("drift", drift.build),
 )
 
 
 def _header(envs: tuple[ResolvedSpec, ...], kind: str, build: Builder) -> str:
     first = envs[0]
-    role = "APPLY" if kind == "deploy" else "PLAN"
+    roles = ("PLAN", "APPLY") if kind == "deploy" else ("PLAN",)
     lines = [
         provenance(build.__module__, first.source_path),
         "Change the spec and run `servespec compile`.",
         "AWS role ARNs come from repository variables (outputs of the bootstrap stack):",
-        *(f"  {names.role_variable(spec, role)}" for spec in envs),
+        *(f"  {names.role_variable(spec, role)}" for spec in envs for role in roles),
+        f"Environments, reviewers and the ruleset on main: generated/{first.metadata.name}/github.",
     ]
     reviewed = [s.environment for s in envs if s.deployment.approval == "required"]
     if kind == "deploy" and reviewed:
         lines.append(
-            "GitHub environments that must require reviewers (Settings > Environments): "
+            "GitHub environments that require reviewers (the apply refuses without them): "
             + ", ".join(reviewed)
             + "."
         )

@@ -19,6 +19,7 @@ from compiler.spec import LoadedSpec, SpecError, load_spec
 
 from .comment import PlanCounts, render_json, render_markdown
 
+EXIT_REFUSED = 1
 EXIT_INVALID = 2
 # Old specs are read for comparison only: a waiver that has lapsed since must not stop that.
 _ANY_DAY = dt.date.min
@@ -59,6 +60,28 @@ def load_base(spec: Path, ref: str) -> tuple[LoadedSpec | None, str | None]:
             return None, f"the spec at {ref[:12]} does not load with this servespec ({first})"
 
 
+def removals(before: LoadedSpec | None, after: LoadedSpec) -> list[str]:
+    """What a merge would orphan: the old stack keeps running, unmanaged, with its state."""
+    if before is None:
+        return []
+    problems = []
+    old_name, new_name = before.spec.metadata.name, after.spec.metadata.name
+    if old_name != new_name:
+        problems.append(
+            f"metadata.name: '{old_name}' renamed to '{new_name}': a new stack would be created "
+            f"beside the live one. Migrate the state (terraform state mv, new backend key) or "
+            f"destroy '{old_name}' first, then label the pull request servespec:migration"
+        )
+    for env in before.layers:
+        if env not in after.layers:
+            problems.append(
+                f"environments.{env}: removed, but its stack and state stay live. Destroy it "
+                f"first (terraform destroy in generated/{old_name}/{env}/terraform), then "
+                "label the pull request servespec:migration"
+            )
+    return problems
+
+
 def parse_plans(
     ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
 ) -> dict[str, PlanCounts | None]:
@@ -86,6 +109,12 @@ def parse_plans(
 )
 @click.option("--run-url", default=None, help="Link to the workflow run, shown in the summary.")
 @click.option(
+    "--refuse-removals",
+    is_flag=True,
+    help="Exit 1 when an environment was removed or the deployment renamed since BASE_REF: "
+    "either orphans a live stack unless it is migrated on purpose.",
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(["markdown", "json"]),
@@ -97,6 +126,7 @@ def diff_summary(
     base_ref: str,
     plans: dict[str, PlanCounts | None],
     run_url: str | None,
+    refuse_removals: bool,
     fmt: str,
 ) -> None:
     """Describe in words what changed in SPEC since BASE_REF, per environment."""
@@ -109,6 +139,13 @@ def diff_summary(
     except BaseSpecError as exc:
         click.echo(f"servespec diff-summary: {exc}", err=True)
         sys.exit(EXIT_INVALID)
+    if refuse_removals:
+        problems = removals(before, after)
+        for problem in problems:
+            click.echo(f"{spec}: {problem}", err=True)
+        if problems:
+            sys.exit(EXIT_REFUSED)
+        return
     if fmt == "json":
         click.echo(json.dumps(render_json(before, after), indent=2))
         return

@@ -99,6 +99,28 @@ def _change_list(changes: dict[str, list[tuple[str, str]]]) -> list[str]:
     return lines
 
 
+def _new_environments(before: LoadedSpec | None, after: LoadedSpec) -> list[str]:
+    """A new environment deploys only after its AWS and GitHub setup: say what that is."""
+    old = before.layers if before else {}
+    name = after.spec.metadata.name
+    lines: list[str] = []
+    for env in (env for env in after.layers if env not in old):
+        upper = f"SERVESPEC_{name.upper()}_{env.upper()}".replace("-", "_")
+        lines += [
+            "",
+            f"**New environment `{env}`: setup before its first deploy**",
+            "",
+            f"1. `terraform apply` in `generated/{name}/bootstrap` (its plan and apply roles,"
+            " permissions boundary and state fence) with the account's administrator.",
+            f"2. `terraform apply` in `generated/{name}/github` (the `{env}` environment, its"
+            " reviewers and main-only branch policy).",
+            f"3. Repository variables `{upper}_PLAN_ROLE_ARN` and `{upper}_APPLY_ROLE_ARN`"
+            " (bootstrap outputs; set by the GitHub root when the spec names the account).",
+            f"4. `servespec doctor {after.path} --env {env}` to check the rest.",
+        ]
+    return lines
+
+
 def render_markdown(
     before: LoadedSpec | None,
     after: LoadedSpec,
@@ -118,6 +140,7 @@ def render_markdown(
         lines += [f"- {note}", ""]
     if before is not None:
         lines += _change_list(changes)
+    lines += _new_environments(before, after)
     if run_url:
         lines += ["", f"[Workflow run]({run_url})"]
     return "\n".join(lines).rstrip("\n") + "\n"

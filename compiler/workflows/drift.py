@@ -14,22 +14,38 @@ from . import names, steps
 from .pr import PLAN_COUNTS_JQ
 
 _PLAN_COMMAND = steps.with_image_tag(
-    "terraform plan -input=false -no-color -lock=false -detailed-exitcode -out=tfplan"
+    "terraform plan -input=false -no-color -lock-timeout=0s -detailed-exitcode -out=tfplan"
 ).strip()
 
+# The plan takes the state lock: while a deploy holds it, the stack is changing on purpose,
+# and a drift report now would be false. Busy is not drift.
 PLAN = f"""
 set +e
-{_PLAN_COMMAND}
-code=$?
+{_PLAN_COMMAND} 2>&1 | tee plan.log
+code=${{PIPESTATUS[0]}}
 set -e
+if [ "$code" -eq 1 ] && grep -q "Error acquiring the state lock" plan.log; then
+  echo "::notice::the state is locked (a deploy is running): no drift check this time"
+  code=locked
+fi
+rm -f plan.log
 case "$code" in
-  0) echo "drift=false" >> "$GITHUB_OUTPUT" ;;
+  0|locked) echo "drift=false" >> "$GITHUB_OUTPUT" ;;
   2) echo "drift=true" >> "$GITHUB_OUTPUT"
      terraform show -json tfplan > plan.json
      echo "counts=$(jq -c '{PLAN_COUNTS_JQ}' plan.json)" >> "$GITHUB_OUTPUT"
      rm -f plan.json ;;
   *) exit "$code" ;;
 esac
+"""
+
+# A deploy that is queued, waiting for approval or running is about to change the stack:
+# main's configuration is not yet applied, so a plan now would report the pending change.
+DEPLOY_IN_FLIGHT = """
+active="$(gh run list --workflow "$WORKFLOW" --limit 20 --json status \
+  --jq '[.[] | select(.status != "completed")] | length')"
+echo "busy=$([ "$active" -gt 0 ] && echo true || echo false)" >> "$GITHUB_OUTPUT"
+echo "deploy runs not completed: $active"
 """
 
 REPORT = """
@@ -65,9 +81,12 @@ def _plan_job(spec: ResolvedSpec) -> dict[str, Any]:
                 env={"IMAGE_TAG": "${{ steps.deployed.outputs.image_tag }}"},
             ),
         ],
+        needs="deploys",
+        if_="needs.deploys.outputs.busy == 'false'",
         permissions={"contents": "read", "id-token": "write"},
         timeout=30,
-        concurrency={"group": names.concurrency_group(spec, "drift"), "cancel-in-progress": True},
+        # The environment's one group, shared with the deploy's plan and apply jobs.
+        concurrency={"group": names.environment_lock(spec), "cancel-in-progress": False},
         outputs={
             "drift": "${{ steps.plan.outputs.drift }}",
             "counts": "${{ steps.plan.outputs.counts }}",
@@ -102,9 +121,30 @@ def _report_job(spec: ResolvedSpec) -> dict[str, Any]:
     )
 
 
+def _deploys_job(spec: ResolvedSpec) -> dict[str, Any]:
+    return steps.job(
+        "Is a deploy in flight?",
+        [
+            steps.run(
+                "Count unfinished deploy runs",
+                DEPLOY_IN_FLIGHT,
+                id="runs",
+                env={
+                    "GH_TOKEN": "${{ github.token }}",
+                    "GH_REPO": "${{ github.repository }}",
+                    "WORKFLOW": names.workflow_path(spec.metadata.name, "deploy").rsplit("/")[-1],
+                },
+            )
+        ],
+        permissions={"actions": "read"},
+        timeout=5,
+        outputs={"busy": "${{ steps.runs.outputs.busy }}"},
+    )
+
+
 def build(envs: tuple[ResolvedSpec, ...]) -> dict[str, Any]:
     name = envs[0].metadata.name
-    jobs: dict[str, Any] = {}
+    jobs: dict[str, Any] = {"deploys": _deploys_job(envs[0])}
     for spec in envs:
         jobs[names.job_id("drift", spec.environment)] = _plan_job(spec)
     for spec in envs:

@@ -46,6 +46,17 @@ def concurrency_group(spec: ResolvedSpec, purpose: str) -> str:
     return f"servespec-{spec.metadata.name}-{spec.environment}-{purpose}"
 
 
+def environment_lock(spec: ResolvedSpec) -> str:
+    """The one concurrency group per environment that every job touching its stack joins
+    (deploy plan, apply, drift): none of them runs while another holds the environment."""
+    return f"servespec-{spec.metadata.name}-{spec.environment}"
+
+
+def required_check_name(spec: ResolvedSpec) -> str:
+    """The PR workflow's always-running job; the ruleset on main requires this check."""
+    return f"servespec-{spec.metadata.name}: required"
+
+
 def job_id(prefix: str, environment: str) -> str:
     return f"{prefix}-{environment}"
 

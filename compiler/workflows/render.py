@@ -23,7 +23,7 @@ _PERMISSIONS = re.compile(r"^(?P<indent>\s*)permissions:$")
 
 # Why a job holds each permission, written beside it: a grant nobody can explain gets removed.
 WHY: dict[str, str] = {
-    "actions: read": "upload-sarif reads the run's metadata (private repositories)",
+    "actions: read": "read runs and environments (SARIF upload, deploys in flight, reviewers)",
     "contents: read": "check out the repository",
     "id-token: write": "GitHub OIDC token to assume the AWS role; no static keys",
     "issues: write": "open or update the drift issue",

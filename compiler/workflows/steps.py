@@ -49,18 +49,19 @@ def checkout(*, full_history: bool = False) -> Step:
     return {"name": "Check out", "uses": actions.CHECKOUT.ref, "with": with_}
 
 
-def setup_python() -> Step:
-    return {
-        "name": "Set up Python",
-        "uses": actions.SETUP_PYTHON.ref,
-        "with": {"python-version": names.PYTHON_VERSION},
-    }
+def setup_python(*, cache: bool = False) -> Step:
+    with_: dict[str, Any] = {"python-version": names.PYTHON_VERSION}
+    if cache:
+        # Pull requests only: a cache written by a PR must never feed a deploy (zizmor's
+        # cache-poisoning audit), so deploy and drift jobs install from scratch.
+        with_ |= {"cache": "pip", "cache-dependency-path": "constraints.txt"}
+    return {"name": "Set up Python", "uses": actions.SETUP_PYTHON.ref, "with": with_}
 
 
-def install() -> list[Step]:
+def install(*, cache: bool = False) -> list[Step]:
     """Python and servespec itself, from the repository's constraints (no floating deps)."""
     return [
-        setup_python(),
+        setup_python(cache=cache),
         run("Install servespec", "python -m pip install -c constraints.txt -e ."),
     ]
 

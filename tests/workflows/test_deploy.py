@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from compiler.workflows import deploy
+from compiler.workflows import apply, deploy
 
 from .helpers import environments, with_value
 
@@ -13,12 +13,18 @@ def steps_by_name(job: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {step["name"]: step for step in job["steps"]}
 
 
-def test_a_shared_model_is_built_once_and_promoted() -> None:
+def test_a_shared_model_is_built_once_for_whichever_environment_lacks_it() -> None:
     envs = environments("assistant")
     assert deploy.model_builds(envs) == {"staging": "staging", "prod": "staging"}
-    jobs = deploy.build(envs)["jobs"]
-    choose = steps_by_name(jobs["deploy-prod"])["Choose the release"]
-    assert choose["env"]["MODEL_SHA256"] == "${{ needs.deploy-staging.outputs.model_sha256 }}"
+    jobs = apply.build(envs)["jobs"]
+    build = steps_by_name(jobs["build"])["Build the model artifacts"]
+    assert build["env"] == {
+        "NEED_STAGING": "${{ needs.plan-staging.outputs.model_present == 'false'"
+        " || needs.plan-prod.outputs.model_present == 'false' }}"
+    }
+    push = steps_by_name(jobs["apply-prod"])["Push the model artifact"]
+    assert push["env"]["MODEL_SHA256"] == "${{ needs.build.outputs.model_sha256_staging }}"
+    assert push["if"].endswith("needs.plan-prod.outputs.model_present == 'false'")
 
 
 def test_an_environment_with_its_own_model_gets_its_own_build() -> None:
@@ -26,26 +32,35 @@ def test_an_environment_with_its_own_model_gets_its_own_build() -> None:
     prod = with_value(prod, "model.version", "2026-12-01")
     envs = (staging, prod)
     assert deploy.model_builds(envs) == {"staging": "staging", "prod": "prod"}
-    jobs = deploy.build(envs)["jobs"]
-    script = steps_by_name(jobs["build"])["Build the model artifact"]["run"]
+    jobs = apply.build(envs)["jobs"]
+    script = steps_by_name(jobs["build"])["Build the model artifacts"]["run"]
     assert "--env staging --out release/model-staging" in script
     assert "--env prod --out release/model-prod" in script
     assert set(jobs["build"]["outputs"]) >= {"model_sha256_staging", "model_sha256_prod"}
-    prod_steps = steps_by_name(jobs["deploy-prod"])
-    assert prod_steps["Choose the release"]["env"]["MODEL_SHA256"] == (
-        "${{ needs.build.outputs.model_sha256_prod }}"
-    )
-    assert prod_steps["Push the model artifact"]["env"]["ARTIFACT"] == "release/model-prod"
-    # The image is still the one staging proved.
-    assert prod_steps["Choose the release"]["env"]["IMAGE_TAG"] == (
-        "${{ needs.deploy-staging.outputs.image_tag }}"
-    )
+    push = steps_by_name(jobs["apply-prod"])["Push the model artifact"]
+    assert push["env"]["ARTIFACT"] == "${{ github.workspace }}/release/model-prod"
+
+
+def test_the_model_toolchain_installs_torch_from_the_pytorch_cpu_index() -> None:
+    jobs = apply.build(environments("assistant"))["jobs"]
+    script = steps_by_name(jobs["build"])["Build the model artifacts"]["run"]
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in script
+
+
+def test_build_runs_only_when_an_environment_lacks_the_release() -> None:
+    jobs = apply.build(environments("assistant"))["jobs"]
+    condition = jobs["build"]["if"]
+    for env in ("staging", "prod"):
+        for what in ("image_present", "model_present"):
+            assert f"needs.plan-{env}.outputs.{what} == 'false'" in condition
+    # A re-run that finds everything in AWS skips the build; the applies still run.
+    assert "needs.build.result == 'skipped'" in jobs["apply-staging"]["if"]
 
 
 def test_arm64_builds_on_an_arm_runner() -> None:
     staging, prod = environments("assistant")
     envs = tuple(with_value(s, "compute.architecture", "arm64") for s in (staging, prod))
-    build = deploy.build(envs)["jobs"]["build"]
+    build = apply.build(envs)["jobs"]["build"]
     assert build["runs-on"] == "ubuntu-24.04-arm"
     assert "--platform linux/arm64" in steps_by_name(build)["Build the runtime image"]["run"]
 
@@ -53,6 +68,16 @@ def test_arm64_builds_on_an_arm_runner() -> None:
 def test_no_automatic_rollback_when_the_spec_says_so() -> None:
     staging, prod = environments("assistant")
     prod = with_value(prod, "deployment.rollback_on_alarm", False)
-    jobs = deploy.build((staging, prod))["jobs"]
-    assert "Roll back to the previous release" not in steps_by_name(jobs["deploy-prod"])
-    assert "Roll back to the previous release" in steps_by_name(jobs["deploy-staging"])
+    jobs = apply.build((staging, prod))["jobs"]
+    assert "Roll back to the previous release" not in steps_by_name(jobs["apply-prod"])
+    assert "Roll back to the previous release" in steps_by_name(jobs["apply-staging"])
+
+
+def test_credentials_are_renewed_before_the_long_steps() -> None:
+    job = apply.build(environments("assistant"))["jobs"]["apply-prod"]
+    names = [step["name"] for step in job["steps"]]
+    wait = next(i for i, n in enumerate(names) if n.startswith("Wait for the ECS rollout"))
+    assert names[wait - 1] == "Renew credentials for prod"
+    assert (
+        names[names.index("Roll back to the previous release") - 1] == "Renew credentials for prod"
+    )

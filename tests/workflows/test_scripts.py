@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-from compiler.workflows.deploy import MODEL_PATHS
 from compiler.workflows.pr import PLAN_COUNTS_JQ
 
 from .helpers import workflows
@@ -109,24 +108,6 @@ def test_plan_counts_match_terraform() -> None:
     assert jq(PLAN_COUNTS_JQ, {"format_version": "1.2"}) == {"add": 0, "change": 0, "destroy": 0}
 
 
-@pytest.mark.parametrize(
-    ("path", "rebuild"),
-    [
-        ("model.version", True),
-        ("model.quantization.method", True),
-        ("variants[candidate].weight", True),
-        ("variants", True),
-        ("environment", True),
-        ("scaling.max", False),
-        ("modelling", False),
-        ("observability.alarms.notify", False),
-    ],
-)
-def test_model_rebuild_paths(path: str, rebuild: bool) -> None:
-    program = f'[.[][] | select(.path | test("{MODEL_PATHS}"))] | length > 0'
-    assert jq(program, {"prod": [{"path": path, "text": ""}]}) is rebuild
-
-
 STICKY = ("servespec-assistant-pr.yml", "comment", "Write or update the sticky comment")
 
 
@@ -153,6 +134,7 @@ def sticky_env() -> dict[str, str]:
         "GH_TOKEN": "t",
         "PR_NUMBER": "7",
         "BASE_SHA": "abc",
+        "SPEC": "spec/assistant.yaml",
         "RUN_URL": "https://x/run/1",
         "PLAN_STAGING": '{"add":1,"change":0,"destroy":0}',
         "PLAN_PROD": "",
@@ -260,23 +242,10 @@ def task_definition_state(image: str) -> dict[str, Any]:
 def test_read_deployed_tag(runner: Runner, state: dict[str, Any] | None, tag: str) -> None:
     body = "" if state is None else json.dumps(state)
     fake(runner.bin, "terraform", f"printf '%s' '{body}'\n")
-    script = step(DEPLOY, "deploy-prod", "Remember the deployed release")["run"]
+    script = step(DEPLOY, "apply-prod", "Remember the deployed release")["run"]
     result = runner.run(script, {})
     assert result.returncode == 0, result.stderr
     assert runner.outputs() == {"image_tag": tag}
-
-
-def test_release_needs_a_tag_and_a_digest(runner: Runner) -> None:
-    script = step(DEPLOY, "deploy-prod", "Choose the release")["run"]
-    env = {"IMAGE_TAG": "0a1b2c", "IMAGE_DIGEST": "sha256:d", "MODEL_SHA256": ""}
-    assert runner.run(script, env).returncode == 0
-    assert runner.outputs() == {
-        "image_tag": "0a1b2c",
-        "image_digest": "sha256:d",
-        "model_sha256": "",
-    }
-    env = {"IMAGE_TAG": "", "IMAGE_DIGEST": "sha256:d", "MODEL_SHA256": ""}
-    assert runner.run(script, env).returncode == 1
 
 
 ROLLOUT = "Wait for the ECS rollout (up to 30 min)"
@@ -292,7 +261,7 @@ def test_rollout_wait(runner: Runner, state: str, code: int) -> None:
     )
     deployments = {"services": [{"deployments": [{"status": "PRIMARY", "rolloutState": state}]}]}
     fake(runner.bin, "aws", f'echo "aws $*" >> "$CALLS"\necho \'{json.dumps(deployments)}\'\n')
-    result = runner.run(step(DEPLOY, "deploy-prod", ROLLOUT)["run"], {"ROLLOUT_MINUTES": "60"})
+    result = runner.run(step(DEPLOY, "apply-prod", ROLLOUT)["run"], {"ROLLOUT_MINUTES": "60"})
     assert result.returncode == code, result.stderr
     assert runner.calls()[0].startswith(
         "aws ecs describe-services --cluster cn-prod --services cn-prod-current"
@@ -302,52 +271,10 @@ def test_rollout_wait(runner: Runner, state: str, code: int) -> None:
 @pytest.mark.parametrize(("firing", "code"), [("None", 0), ("clinical-notes-prod-p99", 1)])
 def test_alarm_check(runner: Runner, firing: str, code: int) -> None:
     fake(runner.bin, "aws", f'echo "aws $*" >> "$CALLS"\necho "{firing}"\n')
-    script = step(DEPLOY, "deploy-prod", "Check the deployment alarms")["run"]
+    script = step(DEPLOY, "apply-prod", "Check the deployment alarms")["run"]
     result = runner.run(script, {"ALARM_PREFIX": "clinical-notes-prod-"})
     assert result.returncode == code
     assert "--alarm-name-prefix clinical-notes-prod- --state-value ALARM" in runner.calls()[0]
-
-
-def test_smoke_test_uses_the_environments_own_load_balancer_and_hides_the_key(
-    runner: Runner,
-) -> None:
-    fake(
-        runner.bin,
-        "terraform",
-        """case "$3" in
-  api_url) echo https://notes.example.com ;;
-  load_balancer_dns_name) echo cn-prod-123.us-east-1.elb.amazonaws.com ;;
-  api_keys_secret_arn) echo arn:aws:secretsmanager:us-east-1:1:secret:k ;;
-esac
-""",
-    )
-    fake(runner.bin, "aws", 'echo "aws $*" >> "$CALLS"\necho " sk-first , sk-second"\n')
-    # Record the arguments and the header file's content, then answer like the API would.
-    fake(
-        runner.bin,
-        "curl",
-        """echo "curl $*" >> "$CALLS"
-for arg in "$@"; do
-  case "$arg" in @*) cat "${arg#@}" >> "$CALLS" ;; esac
-done
-echo '{"choices":[{"message":{"content":"OK"}}]}'
-""",
-    )
-    script = step(DEPLOY, "deploy-prod", "Smoke test")["run"]
-    result = runner.run(script, {"MODEL_NAME": "clinical-notes-llm", "AUTH": "api_key"})
-    assert result.returncode == 0, result.stderr
-    calls = runner.calls()
-    curls = [c for c in calls if c.startswith("curl ")]
-    assert len(curls) == 2
-    for call in curls:
-        assert (
-            "--connect-to notes.example.com:443:cn-prod-123.us-east-1.elb.amazonaws.com:443" in call
-        )
-        assert "sk-first" not in call
-    assert curls[0].endswith("https://notes.example.com/readyz")
-    assert curls[1].endswith("https://notes.example.com/v1/chat/completions")
-    assert "Authorization: Bearer sk-first" in calls
-    assert "::add-mask::sk-first" in result.stdout
 
 
 def push_fakes(runner: Runner, manifest: str, already_there: bool) -> str:
@@ -370,7 +297,7 @@ esac
     return "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
 
 
-PUSH = (DEPLOY, "deploy-prod", "Push the image")
+PUSH = (DEPLOY, "apply-prod", "Push the image")
 
 
 def test_push_copies_the_archive_keeping_its_digest(runner: Runner) -> None:

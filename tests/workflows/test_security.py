@@ -93,30 +93,60 @@ def test_aws_jobs_are_serialized_per_environment(
     if not assumes_role(job):
         return
     group = job["concurrency"]["group"]
+    deployment = file.removeprefix("servespec-").rsplit("-", 1)[0]
     environment = job_id.split("-", 1)[1]
-    assert f"-{environment}-" in group
-    if job_id.startswith("deploy-"):
-        # Cancelling a running apply can leave state locked and resources half-made.
-        assert job["concurrency"]["cancel-in-progress"] is False
+    if file.endswith("-pr.yml"):
+        assert group.startswith(f"servespec-{deployment}-{environment}-plan-")
+        return
+    # Deploy plan, apply and drift of one environment share one group, and none cancels
+    # another: a cancelled apply can leave state locked and resources half-made.
+    assert group == f"servespec-{deployment}-{environment}"
+    assert job["concurrency"]["cancel-in-progress"] is False
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
-def test_prod_waits_for_staging_and_gets_what_passed(name: str) -> None:
-    deploy = workflows(name)[f"servespec-{name}-deploy.yml"]["jobs"]
-    assert deploy["deploy-prod"]["needs"] == ["build", "deploy-staging"]
-    assert deploy["deploy-prod"]["environment"] == "prod"
-    choose = next(s for s in deploy["deploy-prod"]["steps"] if s.get("id") == "release")
-    for key in ("image_tag", "image_digest", "model_sha256"):
-        assert choose["env"][key.upper()] == f"${{{{ needs.deploy-staging.outputs.{key} }}}}"
-        assert deploy["deploy-staging"]["outputs"][key] == f"${{{{ steps.release.outputs.{key} }}}}"
+def test_prod_waits_for_staging_and_ships_the_same_release(name: str) -> None:
+    jobs = workflows(name)[f"servespec-{name}-deploy.yml"]["jobs"]
+    assert jobs["apply-prod"]["needs"] == ["plan-prod", "build", "apply-staging"]
+    assert jobs["apply-prod"]["environment"] == "prod"
+    assert "needs.apply-staging.result == 'success'" in jobs["apply-prod"]["if"]
+    for env in ("staging", "prod"):
+        push = next(s for s in jobs[f"apply-{env}"]["steps"] if s["name"] == "Push the image")
+        # One build, one digest, one tag (the commit) in every environment.
+        assert push["env"] == {
+            "IMAGE_TAG": "${{ github.sha }}",
+            "IMAGE_DIGEST": "${{ needs.build.outputs.image_digest }}",
+        }
+        plan = next(s for s in jobs[f"plan-{env}"]["steps"] if s.get("id") == "plan")
+        assert plan["env"]["IMAGE_TAG"] == "${{ github.sha }}"
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_only_main_deploys(name: str) -> None:
     data = workflows(name)[f"servespec-{name}-deploy.yml"]
     assert data["on"]["push"]["branches"] == ["main"]
-    assert data["jobs"]["build"]["if"] == "github.ref == 'refs/heads/main'"
-    assert all("build" in job.get("needs", []) for k, job in data["jobs"].items() if k != "build")
+    for job_id, job in data["jobs"].items():
+        if job_id.startswith("plan-"):
+            assert job["if"] == "github.ref == 'refs/heads/main'"
+        if job_id.startswith("apply-"):
+            env = job_id.removeprefix("apply-")
+            # Runs only when its own plan succeeded on main; the environment's branch
+            # policy (github root) and the apply role's subject repeat the main-only rule.
+            assert f"plan-{env}" in job["needs"]
+            assert job["environment"] == env
+
+
+@pytest.mark.parametrize(("file", "job_id", "job"), JOBS, ids=IDS)
+def test_the_apply_role_is_assumed_only_in_an_environment(
+    file: str, job_id: str, job: dict[str, Any]
+) -> None:
+    roles = [
+        s["with"]["role-to-assume"]
+        for s in steps_of(job)
+        if s.get("uses") == actions.CONFIGURE_AWS.ref
+    ]
+    if any("_APPLY_ROLE_ARN" in role for role in roles):
+        assert file.endswith("-deploy.yml") and job_id == f"apply-{job['environment']}"
 
 
 @pytest.mark.parametrize(
@@ -124,7 +154,7 @@ def test_only_main_deploys(name: str) -> None:
 )
 def test_deploy_waits_out_the_bake_then_checks_alarms_and_can_roll_back(spec: ResolvedSpec) -> None:
     name = spec.metadata.name
-    job = workflows(name)[f"servespec-{name}-deploy.yml"]["jobs"][f"deploy-{spec.environment}"]
+    job = workflows(name)[f"servespec-{name}-deploy.yml"]["jobs"][f"apply-{spec.environment}"]
     by_name = {step["name"]: step for step in job["steps"]}
     wait = next(step for n, step in by_name.items() if n.startswith("Wait for the ECS rollout"))
     bake = 0 if spec.deployment.strategy == "rolling" else spec.deployment.bake_minutes

@@ -7,15 +7,18 @@ name prefix, the bootstrap's role outputs and the OIDC subjects those roles trus
 
 from __future__ import annotations
 
+import fnmatch
 import re
+from typing import Any
 
 import pytest
 
 from compiler import terraform
 from compiler.spec import ResolvedSpec
-from compiler.workflows import names
+from compiler.terraform import github
+from compiler.workflows import deploy_scripts, names
 
-from .helpers import EXAMPLES, environments
+from .helpers import EXAMPLES, environments, workflows
 
 CASES = [(name, spec) for name in EXAMPLES for spec in environments(name)]
 IDS = [f"{name}-{spec.environment}" for name, spec in CASES]
@@ -78,32 +81,72 @@ def test_bootstrap_outputs_the_role_variables(name: str, spec: ResolvedSpec) -> 
         assert names.role_variable(spec, role.upper()).endswith(f"_{role.upper()}_ROLE_ARN")
 
 
+def workflow_ref(spec: ResolvedSpec, kind: str, ref: str) -> str:
+    repo = spec.metadata.repository
+    return (
+        f"job_workflow_ref:{repo}/.github/workflows/servespec-{spec.metadata.name}-{kind}.yml@{ref}"
+    )
+
+
 @pytest.mark.parametrize(("name", "spec"), CASES, ids=IDS)
 def test_roles_trust_the_jobs_that_assume_them(name: str, spec: ResolvedSpec) -> None:
     bootstrap = bootstrap_text(environments(name))
     repo = f"repo:{spec.metadata.repository}"
-    # PR plan jobs name no environment; deploy jobs run in the GitHub environment.
-    # Exact lists: an extra subject is extra trust.
-    assert sorted(role_subjects(bootstrap, f"{spec.environment}_plan")) == sorted(
-        [f"{repo}:pull_request", f"{repo}:ref:refs/heads/main"]
-    )
+    main = "refs/heads/main"
+    # Exact lists: an extra subject is extra trust. Each names the workflow file.
+    assert role_subjects(bootstrap, f"{spec.environment}_plan") == [
+        f"{repo}:pull_request:{workflow_ref(spec, 'pr', 'refs/pull/*/merge')}",
+        f"{repo}:ref:{main}:{workflow_ref(spec, 'drift', main)}",
+        f"{repo}:ref:{main}:{workflow_ref(spec, 'deploy', main)}",
+    ]
     assert role_subjects(bootstrap, f"{spec.environment}_apply") == [
-        f"{repo}:environment:{spec.environment}"
+        f"{repo}:environment:{spec.environment}:{workflow_ref(spec, 'deploy', main)}"
     ]
 
 
+def subject(spec: ResolvedSpec, file: str, job: dict[str, Any], trigger: str) -> str:
+    """The `sub` GitHub puts in this job's token under the template github.py sets."""
+    repo = spec.metadata.repository
+    if trigger == "pull_request":
+        context, ref = "pull_request", "refs/pull/7/merge"
+    else:
+        ref = "refs/heads/main"
+        context = f"environment:{job['environment']}" if "environment" in job else f"ref:{ref}"
+    return f"repo:{repo}:{context}:job_workflow_ref:{repo}/.github/workflows/{file}@{ref}"
+
+
 @pytest.mark.parametrize(("name", "spec"), CASES, ids=IDS)
-def test_plan_role_trusts_drift_runs_on_main(name: str, spec: ResolvedSpec) -> None:
-    bootstrap = bootstrap_text(environments(name))
-    subjects = role_subjects(bootstrap, f"{spec.environment}_plan")
-    assert f"repo:{spec.metadata.repository}:ref:refs/heads/main" in subjects
+def test_every_role_assuming_job_matches_exactly_its_roles_trust(
+    name: str, spec: ResolvedSpec
+) -> None:
+    envs = environments(name)
+    bootstrap = bootstrap_text(envs)
+    template = "\n".join(a.content for a in github.emit(envs) if a.path.endswith("repository.tf"))
+    assert 'include_claim_keys = ["repo", "context", "job_workflow_ref"]' in template
+    trusted = {
+        role: role_subjects(bootstrap, f"{spec.environment}_{role.lower()}")
+        for role in ("PLAN", "APPLY")
+    }
+    checked = 0
+    for file, data in workflows(name).items():
+        trigger = "pull_request" if "pull_request" in data["on"] else "push"
+        for job in data["jobs"].values():
+            for step in job["steps"]:
+                given = step.get("with", {}).get("role-to-assume", "")
+                for role, subjects in trusted.items():
+                    if given == "${{ vars." + names.role_variable(spec, role) + " }}":
+                        sub = subject(spec, file, job, trigger)
+                        assert any(fnmatch.fnmatchcase(sub, p) for p in subjects), (file, sub)
+                        checked += 1
+    assert checked >= 4
 
 
 @pytest.mark.parametrize(("name", "spec"), CASES, ids=IDS)
 def test_first_deploy_targets_exist(name: str, spec: ResolvedSpec) -> None:
-    from compiler.workflows.deploy import create_first
-
     module = module_text(spec, environments(name))
-    for target in re.findall(r"-target=(\S+)", create_first(spec)):
+    targets = deploy_scripts.FOUNDATION_TARGETS
+    if spec.dr.strategy != "none":
+        targets += deploy_scripts.DR_FOUNDATION_TARGETS
+    for target in targets:
         kind, label = target.split(".")
         assert f'resource "{kind}" "{label}"' in module, target

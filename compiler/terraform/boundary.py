@@ -1,0 +1,153 @@
+"""The permissions boundary that caps an environment's apply role and every role it creates.
+
+The apply role needs broad rights (it creates VPCs, load balancers, ECS services, roles), so
+a managed policy alone would let it do anything those services allow, and its `iam:CreateRole`
+would let it mint a role with more than it holds itself. The boundary closes both: the apply
+role may act only within the services the stack uses, may create roles only when they carry
+this same boundary, may not lift or edit the boundary, may not touch the GitHub roles, and may
+not create users or access keys. The bootstrap creates the policy and puts it on the apply
+role; `bound_roles` puts it on every `aws_iam_role` of the environment's stack, so the cap
+propagates to whatever the apply role creates.
+"""
+
+from __future__ import annotations
+
+from compiler.spec import ResolvedSpec
+from compiler.terraform.hcl import Block, Template, Value, jsonencode, skip
+from compiler.terraform.stack import common
+
+# IAM service prefix of each resource-type family the environment roots declare
+# (`aws_<family>_...`); a test proves every generated resource type is covered.
+SERVICES: dict[str, str] = {
+    "acm": "acm",
+    "appautoscaling": "application-autoscaling",
+    "autoscaling": "autoscaling",
+    "backup": "backup",
+    "cloudtrail": "cloudtrail",
+    "cloudwatch_log": "logs",
+    "cloudwatch": "cloudwatch",
+    "config": "config",
+    "default_security_group": "ec2",
+    "ecr": "ecr",
+    "ecs": "ecs",
+    "elb": "elasticloadbalancing",
+    "flow_log": "ec2",
+    "guardduty": "guardduty",
+    "iam": "iam",
+    "internet_gateway": "ec2",
+    "kms": "kms",
+    "launch_template": "ec2",
+    "lb": "elasticloadbalancing",
+    "route53": "route53",
+    "route": "ec2",
+    "s3": "s3",
+    "secretsmanager": "secretsmanager",
+    "security_group": "ec2",
+    "sns": "sns",
+    "ssm": "ssm",
+    "subnet": "ec2",
+    "vpc": "ec2",
+    "wafv2": "wafv2",
+}
+# Services the stack calls without declaring a resource of them: AWS Backup stores recovery
+# points through backup-storage, ECS pulls through ECR's API, data sources read EC2 and STS.
+EXTRA_SERVICES = ("backup-storage", "sts")
+# What neither the apply role nor any role it creates may ever do.
+LONG_LIVED_CREDENTIALS = (
+    "iam:CreateAccessKey",
+    "iam:CreateLoginProfile",
+    "iam:CreateUser",
+    "iam:UpdateLoginProfile",
+)
+
+
+def service_of(resource_type: str) -> str | None:
+    """The IAM service prefix of `aws_<type>`, or None when the table lacks it."""
+    rest = resource_type.removeprefix("aws_")
+    for family in sorted(SERVICES, key=len, reverse=True):
+        if rest == family or rest.startswith(f"{family}_"):
+            return SERVICES[family]
+    return None
+
+
+def policy_name(spec: ResolvedSpec) -> str:
+    return f"{spec.metadata.name}-{spec.environment}-deploy-boundary"
+
+
+def arn(spec: ResolvedSpec) -> Template:
+    """The boundary's ARN from locals: both the bootstrap and the stack can write it."""
+    return Template(f"arn:{common.PARTITION}:iam::{common.ACCOUNT}:policy/{policy_name(spec)}")
+
+
+def document(spec: ResolvedSpec) -> dict[str, Value]:
+    iam = f"arn:{common.PARTITION}:iam::{common.ACCOUNT}"
+    services = sorted({*SERVICES.values(), *EXTRA_SERVICES})
+    return common.policy(
+        {
+            "Sid": "OnlyTheStacksServices",
+            "Effect": "Allow",
+            "Action": [f"{service}:*" for service in services],
+            "Resource": "*",
+        },
+        {
+            "Sid": "NewRolesCarryThisBoundary",
+            "Effect": "Deny",
+            "Action": ["iam:CreateRole", "iam:PutRolePermissionsBoundary"],
+            "Resource": "*",
+            "Condition": {"StringNotEquals": {"iam:PermissionsBoundary": arn(spec)}},
+        },
+        {
+            "Sid": "TheBoundaryStays",
+            "Effect": "Deny",
+            "Action": [
+                "iam:CreatePolicyVersion",
+                "iam:DeletePolicy",
+                "iam:DeletePolicyVersion",
+                "iam:DeleteRolePermissionsBoundary",
+                "iam:SetDefaultPolicyVersion",
+            ],
+            "Resource": "*",
+        },
+        {
+            "Sid": "TheGitHubRolesAreTheBootstraps",
+            "Effect": "Deny",
+            "NotAction": ["iam:Get*", "iam:List*"],
+            "Resource": Template(f"{iam}:role/{spec.metadata.name}-*-github-*"),
+        },
+        {
+            "Sid": "NoLongLivedCredentials",
+            "Effect": "Deny",
+            "Action": list(LONG_LIVED_CREDENTIALS),
+            "Resource": "*",
+        },
+    )
+
+
+def policy_block(spec: ResolvedSpec) -> Block:
+    why = (
+        "a permissions boundary grants nothing by itself: it caps the apply role and the "
+        "roles it creates to the stack's services, with IAM fenced by the Deny statements"
+    )
+    return Block(
+        "resource",
+        ("aws_iam_policy", f"{spec.environment}_boundary"),
+        [
+            *(skip(check, why) for check in ("CKV_AWS_286", "CKV_AWS_287", "CKV_AWS_288")),
+            *(skip(check, why) for check in ("CKV_AWS_289", "CKV_AWS_290", "CKV_AWS_355")),
+            {
+                "name": policy_name(spec),
+                "description": f"Caps what deploys of {spec.environment} can create",
+                "policy": jsonencode(document(spec)),
+            },
+        ],
+    )
+
+
+def bound_roles(spec: ResolvedSpec, blocks: list[Block]) -> list[Block]:
+    """Every `aws_iam_role` of an environment root, with the boundary set."""
+    return [
+        block.with_items({"permissions_boundary": arn(spec)})
+        if block.type == "resource" and block.labels[0] == "aws_iam_role"
+        else block
+        for block in blocks
+    ]

@@ -1,0 +1,221 @@
+"""One environment's apply job of the deploy workflow: the reviewed saved plan, and nothing else.
+
+The job names the GitHub environment, so it starts only after the environment's reviewers
+approved the plan they saw in the run summary; only this job, from the deploy workflow on
+main, can assume the apply role (bootstrap.py trusts exactly that OIDC subject).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from compiler.spec import ResolvedSpec
+
+from . import actions, names, steps
+from . import deploy_scripts as scripts
+from .deploy import IMAGE_TAG, ROLLOUT_MARGIN, build_job, model_builds, plan_job
+
+Step = dict[str, Any]
+
+
+def bake_minutes(spec: ResolvedSpec) -> int:
+    """How long ECS bakes a new revision: canary and blue-green only (rolling replaces tasks
+    under the alarms without a bake; the spec rules forbid either with variants)."""
+    return 0 if spec.deployment.strategy == "rolling" else spec.deployment.bake_minutes
+
+
+def _plan(spec: ResolvedSpec, key: str) -> str:
+    return f"needs.{names.job_id('plan', spec.environment)}.outputs.{key}"
+
+
+def _pushes(spec: ResolvedSpec, builds: dict[str, str], stage: str) -> list[Step]:
+    """Push the image and the model where the plan job found them missing."""
+    env = spec.environment
+    source = builds[env]
+    when = f"{_plan(spec, 'stage')} == '{stage}'"
+    return [
+        steps.run(
+            "Push the image",
+            scripts.PUSH_IMAGE,
+            if_=f"{when} && {_plan(spec, 'image_present')} == 'false'",
+            env={"IMAGE_TAG": IMAGE_TAG, "IMAGE_DIGEST": "${{ needs.build.outputs.image_digest }}"},
+        ),
+        steps.run(
+            "Push the model artifact",
+            scripts.PUSH_MODEL,
+            if_=f"{when} && {_plan(spec, 'model_present')} == 'false'",
+            env={
+                "MODEL_SHA256": f"${{{{ needs.build.outputs.model_sha256_{source} }}}}",
+                "ARTIFACT": f"${{{{ github.workspace }}}}/{scripts.RELEASE}/model-{source}",
+                "SPEC": f"${{{{ github.workspace }}}}/{spec.source_path}",
+                "ENVIRONMENT": env,
+            },
+        ),
+    ]
+
+
+def _renew(spec: ResolvedSpec, if_: str) -> Step:
+    """Fresh credentials before a long step: a role session lasts an hour."""
+    step = steps.aws_credentials(spec, "APPLY")
+    return {**step, "name": f"Renew credentials for {spec.environment}", "if": if_}
+
+
+def _verify(spec: ResolvedSpec) -> list[Step]:
+    full = f"{_plan(spec, 'stage')} == 'full'"
+    bake = bake_minutes(spec)
+    smoke = scripts.SMOKE_TEST
+    if spec.serving.auth != "api_key":
+        smoke = "\n".join(line for line in smoke.splitlines() if "keys ensure" not in line)
+    return [
+        _renew(spec, full),
+        steps.run(
+            f"Wait for the ECS rollout (up to {bake + ROLLOUT_MARGIN} min)",
+            scripts.WAIT_FOR_ROLLOUT,
+            if_=full,
+            env={"ROLLOUT_MINUTES": str(bake + ROLLOUT_MARGIN)},
+        ),
+        _renew(spec, full),
+        steps.run("The services run the applied task definitions", scripts.CHECK_RUNNING, if_=full),
+        steps.run(
+            "Smoke test",
+            smoke,
+            if_=full,
+            env={
+                "SPEC": f"${{{{ github.workspace }}}}/{spec.source_path}",
+                "ENVIRONMENT": spec.environment,
+            },
+        ),
+        steps.run(
+            "Check the deployment alarms",
+            scripts.CHECK_ALARMS,
+            if_=full,
+            env={"ALARM_PREFIX": f"{spec.metadata.name}-{spec.environment}-"},
+        ),
+    ]
+
+
+def _rollback(spec: ResolvedSpec) -> list[Step]:
+    # Only after an apply ran, and when there is something to go back to (not on a first
+    # deploy). It restores the release that was reviewed and applied before this one.
+    when = "failure() && steps.apply.outcome != 'skipped' && steps.previous.outputs.image_tag != ''"
+    return [
+        _renew(spec, when),
+        steps.run(
+            "Roll back to the previous release",
+            scripts.ROLLBACK,
+            if_=when,
+            env={
+                "PREVIOUS": "${{ steps.previous.outputs.image_tag }}",
+                "ENVIRONMENT": spec.environment,
+                "TF_DIR": names.terraform_dir(spec),
+            },
+        ),
+    ]
+
+
+def _guard(spec: ResolvedSpec) -> list[Step]:
+    if spec.deployment.approval != "required":
+        return []
+    return [
+        steps.run(
+            "The environment enforces reviewers",
+            scripts.CHECK_REVIEWERS,
+            env={
+                "GH_TOKEN": "${{ github.token }}",
+                "ENVIRONMENT": spec.environment,
+                "DEPLOYMENT": spec.metadata.name,
+            },
+            cwd=".",
+        )
+    ]
+
+
+def _condition(spec: ResolvedSpec, previous: str | None) -> str:
+    plan = f"needs.{names.job_id('plan', spec.environment)}.result == 'success'"
+    # The build is skipped when the environments already hold the release (a re-run).
+    built = "(needs.build.result == 'success' || needs.build.result == 'skipped')"
+    after = f" && needs.{previous}.result == 'success'" if previous else ""
+    return f"${{{{ !cancelled() && {plan} && {built}{after} }}}}"
+
+
+def apply_job(
+    envs: tuple[ResolvedSpec, ...], spec: ResolvedSpec, previous: str | None
+) -> dict[str, Any]:
+    """The apply job of `spec`; `previous` is the apply job of the environment before it."""
+    env = spec.environment
+    builds = model_builds(envs)
+    foundation = f"{_plan(spec, 'stage')} == 'foundation'"
+    job_steps: list[Step] = [
+        # Full history: a rollback checks out the previous release's commit.
+        steps.checkout(full_history=True),
+        *steps.install(),
+        *_guard(spec),
+        {
+            "name": "Download the reviewed plan",
+            "uses": actions.DOWNLOAD_ARTIFACT.ref,
+            "with": {"name": f"plan-{env}", "path": scripts.PLAN_DIR},
+        },
+        {
+            "name": "Download the release",
+            "if": "needs.build.result == 'success'",
+            "uses": actions.DOWNLOAD_ARTIFACT.ref,
+            "with": {"name": scripts.RELEASE, "path": scripts.RELEASE},
+        },
+        steps.aws_credentials(spec, "APPLY"),
+        steps.setup_terraform(),
+        steps.terraform_init(),
+        steps.run("Remember the deployed release", steps.READ_DEPLOYED_TAG, id="previous"),
+        *_pushes(spec, builds, "full"),
+        steps.run(
+            "terraform apply (the saved plan)",
+            scripts.APPLY_SAVED_PLAN,
+            id="apply",
+            env={"ENVIRONMENT": env},
+        ),
+        *_pushes(spec, builds, "foundation"),
+        steps.run(
+            "First deploy: what comes next",
+            scripts.FIRST_DEPLOY_DONE,
+            if_=foundation,
+            env={"ENVIRONMENT": env, "WORKFLOW": names.workflow_path(spec.metadata.name, "deploy")},
+        ),
+        *_verify(spec),
+    ]
+    if spec.deployment.rollback_on_alarm:
+        job_steps += _rollback(spec)
+    bake = bake_minutes(spec)
+    needs = [names.job_id("plan", env), "build", *([previous] if previous else [])]
+    return steps.job(
+        f"Apply {env}",
+        job_steps,
+        needs=needs,
+        if_=_condition(spec, previous),
+        permissions={"actions": "read", "contents": "read", "id-token": "write"},
+        timeout=bake + ROLLOUT_MARGIN + 60,
+        environment=env,
+        concurrency={"group": names.environment_lock(spec), "cancel-in-progress": False},
+        defaults={"run": {"working-directory": names.terraform_dir(spec)}},
+    )
+
+
+def build(envs: tuple[ResolvedSpec, ...]) -> dict[str, Any]:
+    """The whole deploy workflow: plan every environment, build what is missing, then apply
+    environment by environment in spec order."""
+    name = envs[0].metadata.name
+    jobs: dict[str, Any] = {names.job_id("plan", s.environment): plan_job(s) for s in envs}
+    jobs["build"] = build_job(envs)
+    previous = None
+    for spec in envs:
+        job = names.job_id("apply", spec.environment)
+        jobs[job] = apply_job(envs, spec, previous)
+        previous = job
+    return {
+        "name": f"servespec {name}: deploy",
+        "on": {
+            "push": {"branches": ["main"], "paths": names.shipped_paths(envs[0])},
+            "workflow_dispatch": {},
+        },
+        "permissions": {},
+        "defaults": {"run": {"shell": "bash"}},
+        "jobs": jobs,
+    }

@@ -1,0 +1,198 @@
+"""The shell of the deploy workflow's steps, one constant per step, run by tests for real.
+
+Values reach the scripts through `env:` only. Scripts that talk to AWS call `servespec`
+commands (boto3 with an endpoint URL, tested against moto_server) or the aws CLI.
+"""
+
+from __future__ import annotations
+
+RELEASE = "release"  # artifact name and download directory of the built image and models
+PLAN_DIR = "saved-plan"  # download directory of an environment's saved plan
+
+# What the pushes need before the service can start: on a first deploy the saved plan holds
+# only these (stage "foundation"); the next run plans the rest against the pushed release.
+FOUNDATION_TARGETS = (
+    "aws_ecr_repository.runtime",
+    "aws_ecr_lifecycle_policy.runtime",
+    "aws_kms_alias.main",
+    "aws_s3_bucket_policy.models",
+    "aws_s3_bucket_public_access_block.models",
+    "aws_s3_bucket_server_side_encryption_configuration.models",
+    "aws_s3_bucket_versioning.models",
+)
+DR_FOUNDATION_TARGETS = (
+    "aws_s3_bucket_replication_configuration.models",
+    "aws_ecr_replication_configuration.secondary",
+)
+
+RELEASE_STATUS = """
+# Decided from AWS, not from a git diff: a first deploy builds everything, a re-run of a
+# deployed commit builds nothing.
+if terraform output -raw ecr_repository_url > /dev/null 2>&1; then
+  stage=full
+  servespec release status "$SPEC" --env "$ENVIRONMENT" --image-tag "$IMAGE_TAG" >> "$GITHUB_OUTPUT"
+else
+  stage=foundation
+  { echo "image_present=false"; echo "model_present=false"; } >> "$GITHUB_OUTPUT"
+fi
+echo "stage=$stage" >> "$GITHUB_OUTPUT"
+"""
+
+
+def plan_script(targets: tuple[str, ...]) -> str:
+    """Plan once, with the release in it; the saved plan is what the apply job applies."""
+    flags = " ".join(f"-target={target}" for target in targets)
+    return f"""
+if [ "$STAGE" = foundation ]; then
+  # First deploy: only what the image and model pushes need. Approve this, and the next run
+  # of the workflow plans the service with the pushed release.
+  terraform plan -input=false -no-color -out=tfplan -var "image_tag=$IMAGE_TAG" {flags}
+else
+  terraform plan -input=false -no-color -out=tfplan -var "image_tag=$IMAGE_TAG"
+fi
+terraform show -json tfplan > plan.json
+servespec plan-summary plan.json --env "$ENVIRONMENT" > plan-summary.md
+echo "counts=$(servespec plan-summary plan.json --env "$ENVIRONMENT" --counts)" >> "$GITHUB_OUTPUT"
+{{
+  echo "### $ENVIRONMENT: the saved plan (stage: $STAGE, image $IMAGE_TAG)"
+  cat plan-summary.md
+}} >> "$GITHUB_STEP_SUMMARY"
+mkdir -p "$OUT"
+cp tfplan .terraform.lock.hcl plan-summary.md "$OUT/"
+rm -f plan.json
+"""
+
+
+CHECK_REVIEWERS = """
+# Approval is a setting of the GitHub environment; on plans where private repositories get
+# no required reviewers the environment silently lets every job through. Refuse instead.
+rules="$(gh api "repos/$GITHUB_REPOSITORY/environments/$ENVIRONMENT" \\
+  --jq '[.protection_rules[]? | select(.type == "required_reviewers")] | length' || echo error)"
+if [ "$rules" = error ] || [ "$rules" -lt 1 ]; then
+  echo "::error::$ENVIRONMENT needs approval (deployment.approval: required), but the GitHub \\
+environment '$ENVIRONMENT' has no required reviewers: GitHub does not enforce reviewers on \\
+private repositories of this plan, or generated/$DEPLOYMENT/github is not applied. \\
+Refusing to apply."
+  exit 1
+fi
+echo "$ENVIRONMENT requires reviewers: $rules rule(s)"
+"""
+
+PUSH_IMAGE = f"""
+registry="$(terraform output -raw ecr_repository_url)"
+aws ecr get-login-password | skopeo login --username AWS --password-stdin "${{registry%%/*}}"
+archive="$GITHUB_WORKSPACE/{RELEASE}/image.tar"
+# The archive must be the image the build job reported, byte for byte.
+local_digest="sha256:$(skopeo inspect --raw "oci-archive:$archive" | sha256sum | cut -d ' ' -f 1)"
+if [ "$local_digest" != "$IMAGE_DIGEST" ]; then
+  echo "::error::image archive is $local_digest, expected $IMAGE_DIGEST"
+  exit 1
+fi
+# Tags are immutable in ECR: a re-run finds the tag already there and only checks it.
+if ! skopeo inspect --raw "docker://$registry:$IMAGE_TAG" > /dev/null 2>&1; then
+  skopeo copy --preserve-digests "oci-archive:$archive" "docker://$registry:$IMAGE_TAG"
+fi
+pushed="$(skopeo inspect --raw "docker://$registry:$IMAGE_TAG" | sha256sum | cut -d ' ' -f 1)"
+pushed="sha256:$pushed"
+if [ "$pushed" != "$IMAGE_DIGEST" ]; then
+  echo "::error::$registry:$IMAGE_TAG is $pushed, expected $IMAGE_DIGEST"
+  exit 1
+fi
+"""
+
+PUSH_MODEL = """
+# Push exactly the artifact the build job hashed (the push verifies every file against it).
+echo "$MODEL_SHA256  $ARTIFACT/manifest.json" | sha256sum --check --strict
+servespec model push "$SPEC" --env "$ENVIRONMENT" "$ARTIFACT"
+"""
+
+APPLY_SAVED_PLAN = f"""
+# Exactly the plan reviewers approved; never a fresh plan approved automatically.
+cp "$GITHUB_WORKSPACE/{PLAN_DIR}/tfplan" tfplan
+set +e
+terraform apply -input=false -no-color tfplan 2>&1 | tee apply.log
+code=${{PIPESTATUS[0]}}
+set -e
+if [ "$code" -ne 0 ] && grep -q "Saved plan is stale" apply.log; then
+  echo "::error::the saved plan of $ENVIRONMENT no longer applies: the state changed after it \\
+was reviewed. Nothing was applied. Re-run this workflow to plan again and approve the new plan."
+fi
+rm -f apply.log
+exit "$code"
+"""
+
+FIRST_DEPLOY_DONE = """
+{
+  echo "### $ENVIRONMENT: first deploy, stage 1 of 2 done"
+  echo "Registry, key and model bucket exist; image and model are pushed. Run the deploy"
+  echo "workflow again (gh workflow run $WORKFLOW --ref main) to plan and approve the service."
+} >> "$GITHUB_STEP_SUMMARY"
+"""
+
+WAIT_FOR_ROLLOUT = """
+# apply returns at once (wait_for_steady_state is off); ECS now runs the rollout, including
+# any canary or blue-green bake, and rolls back by itself when a deployment alarm fires.
+cluster="$(terraform output -raw cluster_name)"
+mapfile -t services < <(terraform output -json service_names | jq -r '.[]')
+deadline=$(( $(date +%s) + ROLLOUT_MINUTES * 60 ))
+for service in "${services[@]}"; do
+  while :; do
+    state="$(aws ecs describe-services --cluster "$cluster" --services "$service" \\
+      --output json | jq -r '.services[0].deployments[] | select(.status == "PRIMARY")
+      | .rolloutState')"
+    echo "$service: $state"
+    case "$state" in
+      COMPLETED) break ;;
+      FAILED) echo "::error::$service rollout failed; ECS rolled it back"; exit 1 ;;
+    esac
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      echo "::error::$service rollout not finished after $ROLLOUT_MINUTES minutes"
+      exit 1
+    fi
+    sleep 30
+  done
+done
+"""
+
+CHECK_RUNNING = """
+# A COMPLETED rollout can be ECS's own rollback: the services must run what was applied.
+cluster="$(terraform output -raw cluster_name)"
+mapfile -t services < <(terraform output -json service_names | jq -r '.[]')
+mapfile -t applied < <(terraform show -json | jq -r '.values.root_module.resources[]?
+  | select(.type == "aws_ecs_task_definition") | .values.arn')
+args=()
+for service in "${services[@]}"; do args+=(--service "$service"); done
+for arn in "${applied[@]}"; do args+=(--task-definition "$arn"); done
+servespec release running --cluster "$cluster" "${args[@]}"
+"""
+
+SMOKE_TEST = """
+servespec keys ensure "$SPEC" --env "$ENVIRONMENT"
+servespec smoke "$SPEC" --env "$ENVIRONMENT" --base-url "$(terraform output -raw api_url)"
+"""
+
+CHECK_ALARMS = """
+firing="$(aws cloudwatch describe-alarms --alarm-name-prefix "$ALARM_PREFIX" \\
+  --state-value ALARM --query 'MetricAlarms[].AlarmName' --output text)"
+if [ -n "$firing" ] && [ "$firing" != "None" ]; then
+  echo "::error::alarms firing after the rollout: $firing"
+  exit 1
+fi
+echo "no $ALARM_PREFIX* alarm is firing"
+"""
+
+ROLLBACK = """
+# The previous release together: its commit's generated config, its image (tagged with that
+# commit) and the model that config names (model versions in S3 are immutable).
+echo "::warning::rolling $ENVIRONMENT back to release $PREVIOUS"
+git worktree add --detach "$RUNNER_TEMP/previous" "$PREVIOUS"
+cd "$RUNNER_TEMP/previous/$TF_DIR"
+terraform init -input=false -no-color
+terraform plan -input=false -no-color -out=rollback.tfplan -var "image_tag=$PREVIOUS"
+terraform show -json rollback.tfplan > rollback.json
+{
+  echo "### $ENVIRONMENT rolled back to $PREVIOUS"
+  servespec plan-summary rollback.json --env "$ENVIRONMENT"
+} >> "$GITHUB_STEP_SUMMARY"
+terraform apply -input=false -no-color rollback.tfplan
+"""

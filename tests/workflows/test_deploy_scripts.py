@@ -1,0 +1,240 @@
+"""The new deploy, drift and PR steps, run with bash and fakes for terraform, gh and git.
+
+The steps that ask AWS something run the real `servespec release` against moto_server in
+test_release.py; here the decisions around them: which plan is made, that the saved plan is
+applied and a stale one explained, that prod refuses an environment without reviewers, that
+drift stays quiet while a deploy holds the stack, and that the required check reports.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from compiler.workflows import deploy_scripts
+
+from .helpers import EXAMPLES, workflows
+from .test_scripts import DEPLOY, LOG_GH, Runner, fake, step
+
+
+@pytest.fixture
+def runner(tmp_path: Path) -> Runner:
+    return Runner(tmp_path)
+
+
+PLAN = ("servespec-assistant-deploy.yml", "plan-prod", "terraform plan (saved)")
+TERRAFORM_LOG = 'echo "terraform $*" >> "$CALLS"\n'
+
+
+def plan_fakes(runner: Runner) -> None:
+    fake(
+        runner.bin,
+        "terraform",
+        TERRAFORM_LOG + '[ "$1" = plan ] && touch tfplan; [ "$1" = show ] && echo "{}"\n:\n',
+    )
+    fake(runner.bin, "servespec", 'echo "servespec $*" >> "$CALLS"\necho "- change"\n')
+    (runner.tmp / ".terraform.lock.hcl").write_text("# lock\n")
+
+
+@pytest.mark.parametrize("stage", ["full", "foundation"])
+def test_the_plan_is_saved_with_the_release_in_it(runner: Runner, stage: str) -> None:
+    plan_fakes(runner)
+    env = {"STAGE": stage, "ENVIRONMENT": "prod", "IMAGE_TAG": "0a1b", "OUT": "out"}
+    result = runner.run(step(*PLAN)["run"], env)
+    assert result.returncode == 0, result.stderr
+    plan = runner.calls()[0]
+    assert plan.startswith("terraform plan -input=false -no-color -out=tfplan -var image_tag=0a1b")
+    targeted = [t for t in deploy_scripts.FOUNDATION_TARGETS if f"-target={t}" in plan]
+    assert targeted == (list(deploy_scripts.FOUNDATION_TARGETS) if stage == "foundation" else [])
+    assert sorted(p.name for p in (runner.tmp / "out").iterdir()) == [
+        ".terraform.lock.hcl",
+        "plan-summary.md",
+        "tfplan",
+    ]
+    assert "servespec plan-summary plan.json --env prod" in runner.calls()
+    assert f"(stage: {stage}, image 0a1b)" in runner.summary.read_text()
+
+
+APPLY = (DEPLOY, "apply-prod", "terraform apply (the saved plan)")
+
+
+def saved_plan(runner: Runner) -> None:
+    (runner.tmp / deploy_scripts.PLAN_DIR).mkdir()
+    (runner.tmp / deploy_scripts.PLAN_DIR / "tfplan").write_text("plan")
+
+
+def test_apply_applies_exactly_the_saved_plan(runner: Runner) -> None:
+    saved_plan(runner)
+    fake(runner.bin, "terraform", TERRAFORM_LOG)
+    env = {"GITHUB_WORKSPACE": str(runner.tmp), "ENVIRONMENT": "prod"}
+    result = runner.run(step(*APPLY)["run"], env)
+    assert result.returncode == 0, result.stderr
+    assert runner.calls() == ["terraform apply -input=false -no-color tfplan"]
+
+
+def test_a_stale_plan_is_not_applied_and_the_way_out_is_said(runner: Runner) -> None:
+    saved_plan(runner)
+    fake(runner.bin, "terraform", 'echo "Error: Saved plan is stale" >&2; exit 1\n')
+    env = {"GITHUB_WORKSPACE": str(runner.tmp), "ENVIRONMENT": "prod"}
+    result = runner.run(step(*APPLY)["run"], env)
+    assert result.returncode == 1
+    assert "Re-run this workflow to plan again and approve the new plan" in result.stdout
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_every_apply_applies_a_saved_plan(name: str) -> None:
+    data = workflows(name)[f"servespec-{name}-deploy.yml"]
+    runs = [s.get("run", "") for job in data["jobs"].values() for s in job["steps"]]
+    applies = [
+        line.strip()
+        for run in runs
+        for line in run.splitlines()
+        if line.strip().startswith("terraform apply")
+    ]
+    plans = [line.split(" 2>")[0].split()[-1] for line in applies]
+    assert plans == ["tfplan", "rollback.tfplan"] * 2, applies
+    assert not any("auto-approve" in run for run in runs)
+
+
+REVIEWERS = (DEPLOY, "apply-prod", "The environment enforces reviewers")
+
+
+@pytest.mark.parametrize(("rules", "code"), [("1", 0), ("0", 1), ("error", 1)])
+def test_prod_refuses_an_environment_without_reviewers(
+    runner: Runner, rules: str, code: int
+) -> None:
+    answer = "exit 1" if rules == "error" else f"echo {rules}"
+    fake(runner.bin, "gh", f"{LOG_GH}{answer}\n")
+    env = {"ENVIRONMENT": "prod", "DEPLOYMENT": "clinical-notes", "GH_TOKEN": "t"}
+    result = runner.run(step(*REVIEWERS)["run"], env)
+    assert result.returncode == code, result.stderr
+    assert runner.calls()[0].startswith("gh api repos/acme/llm-platform/environments/prod")
+    if code:
+        assert "has no required reviewers" in result.stdout
+        assert "Refusing to apply" in result.stdout
+
+
+def test_staging_without_approval_has_no_reviewer_guard() -> None:
+    steps = json.dumps(step(DEPLOY, "apply-staging", "terraform apply (the saved plan)"))
+    assert "apply-staging" not in steps  # the step exists; the guard is prod's only
+    with pytest.raises(StopIteration):
+        step(DEPLOY, "apply-staging", "The environment enforces reviewers")
+
+
+def test_smoke_calls_the_contracted_commands(runner: Runner) -> None:
+    fake(runner.bin, "terraform", "echo https://notes.example.com\n")
+    fake(runner.bin, "servespec", 'echo "servespec $*" >> "$CALLS"\n')
+    env = {"SPEC": "spec/clinical-notes.yaml", "ENVIRONMENT": "prod"}
+    result = runner.run(step(DEPLOY, "apply-prod", "Smoke test")["run"], env)
+    assert result.returncode == 0, result.stderr
+    assert runner.calls() == [
+        "servespec keys ensure spec/clinical-notes.yaml --env prod",
+        "servespec smoke spec/clinical-notes.yaml --env prod --base-url https://notes.example.com",
+    ]
+
+
+def test_running_check_compares_with_the_applied_task_definitions(runner: Runner) -> None:
+    state = {
+        "values": {
+            "root_module": {
+                "resources": [
+                    {"type": "aws_ecs_task_definition", "values": {"arn": "arn:td/cn:7"}},
+                    {"type": "aws_s3_bucket", "values": {"arn": "arn:s3"}},
+                ]
+            }
+        }
+    }
+    fake(
+        runner.bin,
+        "terraform",
+        f"""case "$1 $2" in
+  "output -raw") echo cn-prod ;;
+  "output -json") echo '{{"current":"cn-prod-current"}}' ;;
+  "show -json") echo '{json.dumps(state)}' ;;
+esac
+""",
+    )
+    fake(runner.bin, "servespec", 'echo "servespec $*" >> "$CALLS"\n')
+    name = "The services run the applied task definitions"
+    result = runner.run(step(DEPLOY, "apply-prod", name)["run"], {})
+    assert result.returncode == 0, result.stderr
+    assert runner.calls() == [
+        "servespec release running --cluster cn-prod --service cn-prod-current "
+        "--task-definition arn:td/cn:7"
+    ]
+
+
+DRIFT_PLAN = ("servespec-assistant-drift.yml", "drift-prod", "terraform plan -detailed-exitcode")
+
+
+def test_drift_is_quiet_while_a_deploy_holds_the_state_lock(runner: Runner) -> None:
+    fake(runner.bin, "terraform", 'echo "Error: Error acquiring the state lock" >&2; exit 1\n')
+    result = runner.run(step(*DRIFT_PLAN)["run"], {"IMAGE_TAG": "abc"})
+    assert result.returncode == 0, result.stderr
+    assert runner.outputs() == {"drift": "false"}
+    assert "a deploy is running" in result.stdout
+
+
+@pytest.mark.parametrize(("statuses", "busy"), [(["completed"], "false"), (["waiting"], "true")])
+def test_drift_skips_while_a_deploy_is_in_flight(
+    runner: Runner, statuses: list[str], busy: str
+) -> None:
+    runs = json.dumps([{"status": s} for s in statuses])
+    fake(runner.bin, "gh", f"{LOG_GH}printf '%s' '{runs}' | jq \"${{@: -1}}\"\n")
+    script = step("servespec-assistant-drift.yml", "deploys", "Count unfinished deploy runs")
+    env = {"WORKFLOW": "servespec-assistant-deploy.yml", "GH_TOKEN": "t", "GH_REPO": "a/b"}
+    result = runner.run(script["run"], env)
+    assert result.returncode == 0, result.stderr
+    assert runner.outputs() == {"busy": busy}
+
+
+def git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+@pytest.mark.parametrize(("path", "touched"), [("spec/assistant.yaml", "true"), ("x.md", "false")])
+def test_changes_job_decides_from_the_diff(runner: Runner, path: str, touched: str) -> None:
+    repo = runner.tmp
+    git(repo, "init", "-q")
+    git(
+        repo,
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@t",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "a",
+    )
+    base = git(repo, "rev-parse", "HEAD")
+    (repo / path).parent.mkdir(parents=True, exist_ok=True)
+    (repo / path).write_text("x\n")
+    git(repo, "add", path)
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "b")
+    changes = step("servespec-assistant-pr.yml", "changes", "Compare with the base")
+    env = {**changes["env"], "BASE_SHA": base, "HEAD_SHA": git(repo, "rev-parse", "HEAD")}
+    result = runner.run(changes["run"], env)
+    assert result.returncode == 0, result.stderr
+    assert runner.outputs() == {"touched": touched}
+
+
+@pytest.mark.parametrize(
+    ("results", "code"),
+    [
+        ({"plan-prod": "success", "validate": "skipped"}, 0),
+        ({"plan-prod": "failure", "validate": "success"}, 1),
+        ({"policy": "cancelled"}, 1),
+    ],
+)
+def test_required_check(runner: Runner, results: dict[str, str], code: int) -> None:
+    needs = json.dumps({job: {"result": r, "outputs": {}} for job, r in results.items()})
+    required = step(
+        "servespec-assistant-pr.yml", "required", "Every needed job passed or was skipped"
+    )
+    assert runner.run(required["run"], {"RESULTS": needs}).returncode == code
