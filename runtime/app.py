@@ -15,9 +15,9 @@ from starlette.routing import Route
 from runtime import completions, openapi, ops
 from runtime.auth import AuthMiddleware, KeyStore
 from runtime.bodylimit import BodyLimitMiddleware
-from runtime.errors import APIError, handle_api_error, handle_http_exception, handle_unexpected
+from runtime.errors import APIError, ContainErrors, handle_api_error, handle_http_exception
 from runtime.logs import RequestContextMiddleware
-from runtime.metrics import Metrics
+from runtime.metrics import CountResponses, Metrics
 from runtime.ratelimit import RateLimitMiddleware, TokenBucket
 from runtime.service import ModelService
 from runtime.settings import Settings
@@ -49,6 +49,9 @@ def create_app(settings: Settings) -> Starlette:
             Route("/v1/chat/completions", completions.chat_completions, methods=["POST"]),
             Route("/v1/completions", completions.completions, methods=["POST"]),
             Route("/v1/models", ops.models, methods=["GET"]),
+            Route("/v1/models/{model:path}", ops.model, methods=["GET"]),
+            Route("/tokenize", ops.tokenize, methods=["POST"]),
+            Route("/detokenize", ops.detokenize, methods=["POST"]),
             Route("/v1/feedback", ops.feedback, methods=["POST"]),
             Route("/healthz", ops.healthz, methods=["GET"]),
             Route("/readyz", ops.readyz, methods=["GET"]),
@@ -57,6 +60,8 @@ def create_app(settings: Settings) -> Starlette:
             Route("/docs", openapi.docs, methods=["GET"]),
         ],
         middleware=[
+            Middleware(ContainErrors),
+            Middleware(CountResponses, metrics=metrics),
             Middleware(RequestContextMiddleware),
             Middleware(AuthMiddleware, keys=keys, public=PUBLIC_PATHS),
             Middleware(RateLimitMiddleware, bucket=TokenBucket(settings.rate_limit_per_key_rpm)),
@@ -65,7 +70,6 @@ def create_app(settings: Settings) -> Starlette:
         exception_handlers={
             APIError: handle_api_error,
             HTTPException: handle_http_exception,
-            Exception: handle_unexpected,
         },
         lifespan=lifespan,
     )
