@@ -15,7 +15,7 @@ import numpy as np
 import onnxruntime as ort
 
 from runtime.model import BatchCache, OnnxCausalLM, merge, select
-from runtime.prefix import MIN_REUSE, Hit, PrefixCache, common_prefix
+from runtime.prefix import MIN_REUSE, MIN_TAIL, Hit, PrefixCache, common_prefix
 
 
 def new_batch(model: OnnxCausalLM, prefixes: PrefixCache | None = None) -> Batch:
@@ -229,6 +229,8 @@ class SharedBatch:
         staged = self._staged
         assert staged is not None, "nothing staged"
         start, end = staged.done, min(len(staged.prompt), staged.done + tokens)
+        if 0 < len(staged.prompt) - end < MIN_TAIL:
+            end = len(staged.prompt) - MIN_TAIL  # no one-token last piece (see prefix.py)
         out_len = 1 if self.model.last_only else end - start
         binding, logits = self._bind(staged.buffers, 0, 1, out_len)
         ids = np.array([staged.prompt[start:end]], np.int64)
