@@ -89,7 +89,6 @@ def _ignored(body: ChatCompletionRequest | CompletionRequest, **extra: bool) -> 
     """Hints with no effect here: no stored completions, one service tier."""
     hints: dict[str, Any] = {
         "store": body.store,
-        "metadata": body.metadata,
         "service_tier": body.service_tier not in (None, "auto", "default"),
         "prompt_cache_retention": body.prompt_cache_retention,
     }
