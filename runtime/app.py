@@ -16,10 +16,10 @@ from runtime import completions, openapi, ops
 from runtime.auth import AuthMiddleware, KeyStore
 from runtime.bodylimit import BodyLimitMiddleware
 from runtime.capture import CaptureSettings
-from runtime.errors import APIError, handle_api_error, handle_http_exception, handle_unexpected
+from runtime.errors import APIError, ContainErrors, handle_api_error, handle_http_exception
 from runtime.experiment import Experiment
 from runtime.logs import RequestContextMiddleware
-from runtime.metrics import Metrics
+from runtime.metrics import CountResponses, Metrics
 from runtime.ratelimit import RateLimitMiddleware, TokenBucket
 from runtime.service import ModelService
 from runtime.settings import Settings
@@ -60,6 +60,9 @@ def create_app(
             Route("/v1/chat/completions", completions.chat_completions, methods=["POST"]),
             Route("/v1/completions", completions.completions, methods=["POST"]),
             Route("/v1/models", ops.models, methods=["GET"]),
+            Route("/v1/models/{model:path}", ops.model, methods=["GET"]),
+            Route("/tokenize", ops.tokenize, methods=["POST"]),
+            Route("/detokenize", ops.detokenize, methods=["POST"]),
             Route("/v1/feedback", ops.feedback, methods=["POST"]),
             Route("/healthz", ops.healthz, methods=["GET"]),
             Route("/readyz", ops.readyz, methods=["GET"]),
@@ -68,6 +71,8 @@ def create_app(
             Route("/docs", openapi.docs, methods=["GET"]),
         ],
         middleware=[
+            Middleware(ContainErrors),
+            Middleware(CountResponses, metrics=metrics),
             Middleware(RequestContextMiddleware),
             Middleware(VariantMiddleware, variant=variant),
             Middleware(AuthMiddleware, keys=keys, public=PUBLIC_PATHS),
@@ -77,7 +82,6 @@ def create_app(
         exception_handlers={
             APIError: handle_api_error,
             HTTPException: handle_http_exception,
-            Exception: handle_unexpected,
         },
         lifespan=lifespan,
     )

@@ -15,7 +15,7 @@ import numpy as np
 import onnxruntime as ort
 
 from runtime.model import BatchCache, OnnxCausalLM, merge, select
-from runtime.prefix import MIN_REUSE, Hit, PrefixCache, common_prefix
+from runtime.prefix import MIN_REUSE, MIN_TAIL, Hit, PrefixCache, common_prefix
 
 
 def new_batch(model: OnnxCausalLM, prefixes: PrefixCache | None = None) -> Batch:
@@ -143,8 +143,12 @@ class SharedBatch:
         logits: list[np.ndarray] = []
         while len(logits) < len(prompts):
             start = len(logits)
-            hit = self._lookup(prompts[start])
-            if hit is not None:
+            same = prompts.index(prompts[start])
+            hit = self._lookup(prompts[start]) if same == start else None
+            if same < start:  # n > 1: the choices share one prefill
+                self._copy_row(first + same, first + start, len(prompts[start]))
+                logits.append(logits[same].copy())
+            elif hit is not None:
                 logits.append(self._extend(first + start, prompts[start], hit))
             else:
                 group = self._cold_group(prompts, start)
@@ -154,6 +158,10 @@ class SharedBatch:
         lengths = np.array([len(p) for p in prompts], np.int64)
         self.lengths = np.concatenate([self.lengths, lengths])
         return np.stack(logits)
+
+    def _copy_row(self, source: int, target: int, used: int) -> None:
+        for buffer in self.buffers:
+            buffer[target, :, :used] = buffer[source, :, :used]
 
     def _lookup(self, prompt: list[int]) -> Hit | None:
         return self.prefixes.lookup(prompt) if self.prefixes is not None else None
@@ -169,7 +177,7 @@ class SharedBatch:
                 any(common_prefix(mine, other) >= MIN_REUSE for other in tokens)
                 or self.prefixes.lookup(prompt) is not None
             )
-            if shares:
+            if shares or prompt in group:
                 break
             group.append(prompt)
             tokens.append(mine)
@@ -221,6 +229,8 @@ class SharedBatch:
         staged = self._staged
         assert staged is not None, "nothing staged"
         start, end = staged.done, min(len(staged.prompt), staged.done + tokens)
+        if 0 < len(staged.prompt) - end < MIN_TAIL:
+            end = len(staged.prompt) - MIN_TAIL  # no one-token last piece (see prefix.py)
         out_len = 1 if self.model.last_only else end - start
         binding, logits = self._bind(staged.buffers, 0, 1, out_len)
         ids = np.array([staged.prompt[start:end]], np.int64)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import time
@@ -16,10 +17,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from runtime import features, jsonbody
 from runtime.auth import ANONYMOUS, KEY_ID
 from runtime.engine import Event
 from runtime.errors import APIError, error_body, from_validation
 from runtime.experiment import PROMPT_STATE, Experiment
+from runtime.logprobs import chat_entries, completion_logprobs
+from runtime.metrics import COUNTED
 from runtime.protocol import ChatCompletionRequest, CompletionRequest
 from runtime.sampling import SamplingParams
 from runtime.service import ModelService
@@ -34,8 +38,19 @@ async def chat_completions(request: Request) -> Response:
     service = ready_service(request)
     body = await parse_body(request, ChatCompletionRequest)
     check_model(service, body.model)
+    ignored = features.check_chat(body)
     assert service.codec is not None
     messages = [{"role": m.role, "content": m.text()} for m in body.messages]
+    forged = service.codec.forged_control(messages)
+    if forged is not None:
+        where, token = forged
+        raise APIError(
+            400,
+            f"messages.{where}: the text holds the model's control token {token!r}, which "
+            "would let it forge a conversation turn; remove it.",
+            param=f"messages.{where}",
+            code="invalid_value",
+        )
     try:
         # Rendering and tokenizing up to max_request_bytes of text would stall every open
         # stream if done on the event loop.
@@ -46,21 +61,43 @@ async def chat_completions(request: Request) -> Response:
         log.info("prompt", extra={"prompt": prompt})
     setattr(request.state, PROMPT_STATE, prompt)
     ids = await asyncio.to_thread(service.codec.encode, prompt)
-    return await _respond(request, service, body, ids, chat=True)
+    return await _respond(request, service, body, ids, ignored=ignored, echo="")
 
 
 async def completions(request: Request) -> Response:
     service = ready_service(request)
     body = await parse_body(request, CompletionRequest)
     check_model(service, body.model)
+    ignored = features.check_completion(body)
     assert service.codec is not None
-    if service.settings.log_prompts:
-        log.info("prompt", extra={"prompt": body.prompt_text()})
-    setattr(request.state, PROMPT_STATE, body.prompt_text())
-    ids = await asyncio.to_thread(service.codec.encode, body.prompt_text())
+    prompt = body.prompt_value()
+    if isinstance(prompt, str):
+        if service.settings.log_prompts:
+            log.info("prompt", extra={"prompt": prompt})
+        setattr(request.state, PROMPT_STATE, prompt)
+        ids = await asyncio.to_thread(service.codec.encode, prompt)
+    else:
+        ids = _checked_ids(service, prompt)
+        setattr(request.state, PROMPT_STATE, service.codec.decode(ids))
     if not ids:
         raise APIError(400, "prompt must not be empty", param="prompt", code="invalid_value")
-    return await _respond(request, service, body, ids, chat=False)
+    echo = ""
+    if body.echo:
+        echo = prompt if isinstance(prompt, str) else service.codec.decode(ids)
+    return await _respond(request, service, body, ids, ignored=ignored, echo=echo)
+
+
+def _checked_ids(service: ModelService, ids: list[int]) -> list[int]:
+    assert service.codec is not None
+    vocab = service.codec.vocab_size
+    if any(token >= vocab for token in ids):
+        raise APIError(
+            400,
+            f"prompt: token ids must be below the vocabulary size {vocab}.",
+            param="prompt",
+            code="invalid_value",
+        )
+    return ids
 
 
 def ready_service(request: Request) -> ModelService:
@@ -76,10 +113,7 @@ def ready_service(request: Request) -> ModelService:
 
 
 async def parse_body(request: Request, model: type[Body]) -> Body:
-    try:
-        data = json.loads(await request.body())
-    except ValueError:
-        raise APIError(400, "The request body is not valid JSON.", code="invalid_json") from None
+    data = jsonbody.decode(await request.body())
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -120,6 +154,7 @@ class _Call:
     def finish(self, service: ModelService, status: int) -> None:
         metrics, latency = service.metrics, time.perf_counter() - self.started
         key_id = self.request.scope.get(KEY_ID, ANONYMOUS)
+        self.request.scope[COUNTED] = True
         metrics.requests.labels(self.route, str(status)).inc()
         metrics.latency.labels(self.route).observe(latency)
         metrics.prompt_tokens.labels(key_id).inc(self.prompt_tokens)
@@ -154,7 +189,18 @@ def _token_budget(service: ModelService, body: GenerationBody, prompt_tokens: in
     assert service.artifact is not None
     context = service.artifact.context_tokens
     requested = body.token_limit()
+    cap = service.settings.max_output_tokens
+    if cap and requested is not None and requested > cap:
+        param = "max_tokens" if isinstance(body, CompletionRequest) else "max_completion_tokens"
+        raise APIError(
+            400,
+            f"{param}: at most {cap} output tokens per request (model.max_output_tokens).",
+            param=param,
+            code="invalid_value",
+        )
     wanted = requested or service.settings.max_tokens_default
+    if cap:
+        wanted = min(wanted, cap)
     if prompt_tokens + (requested or 1) > context:
         raise APIError(
             400,
@@ -168,7 +214,8 @@ def _token_budget(service: ModelService, body: GenerationBody, prompt_tokens: in
     return min(wanted, context - prompt_tokens)
 
 
-def _sampling(body: GenerationBody) -> SamplingParams:
+def _sampling(service: ModelService, body: GenerationBody) -> SamplingParams:
+    assert service.codec is not None
     return SamplingParams(
         temperature=body.temperature,
         top_p=body.top_p,
@@ -176,38 +223,65 @@ def _sampling(body: GenerationBody) -> SamplingParams:
         presence_penalty=body.presence_penalty,
         frequency_penalty=body.frequency_penalty,
         seed=body.seed,
+        logit_bias=features.logit_bias(body, service.codec.vocab_size) or None,
     )
 
 
+@dataclasses.dataclass
+class _Piece:
+    """What one choice produced since the last piece: text, logprobs, and maybe its end."""
+
+    text: str
+    finish: str | None
+    tokens: list[tuple[int, float, list[tuple[int, float]]]]
+
+
 async def _respond(
-    request: Request, service: ModelService, body: GenerationBody, ids: list[int], *, chat: bool
+    request: Request,
+    service: ModelService,
+    body: GenerationBody,
+    ids: list[int],
+    *,
+    ignored: list[str],
+    echo: str,
 ) -> Response:
+    chat = isinstance(body, ChatCompletionRequest)
     max_tokens = _token_budget(service, body, len(ids))
+    params = _sampling(service, body)
     call = _Call(request, "chat" if chat else "completions", len(ids))
+    headers = {features.IGNORED_HEADER: ",".join(ignored)} if ignored else {}
+    if ignored:
+        log.warning("ignored parameters", extra={"ignored": ignored, "response_id": call.id})
     slot = contextlib.ExitStack()
     slot.enter_context(service.admit())  # raises 429/503 before any response starts
     deadline = time.monotonic() + service.settings.request_timeout_s
-    events = service.generate(ids, max_tokens=max_tokens, params=_sampling(body), deadline=deadline)
-    texts = _texts(service, events, body.stop_list(), call)
+    streams = service.generate(
+        ids,
+        max_tokens=max_tokens,
+        params=params,
+        deadline=deadline,
+        n=body.n,
+        top_logprobs=body.top_logprobs_count(),
+        cleanup=slot,
+    )
+    texts = [_texts(service, events, body.stop_list(), call) for events in streams]
+    shape = _Shape(service, call, chat=chat, echo=echo)
+    shape.wants_logprobs = body.top_logprobs_count() is not None
     if body.stream:
-        include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        chunks = _sse(service, texts, call, chat=chat, include_usage=include_usage)
-        return _EventStream(
-            chunks,
-            slot,
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
+        chunks = _sse(service, _merged(texts), shape, body.n, include_usage=body.include_usage())
+        headers.update({"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return _EventStream(chunks, slot, media_type="text/event-stream", headers=headers)
     with slot:
-        return await _complete(service, texts, call, chat=chat)
+        return await _complete(service, _merged(texts), shape, body.n, headers)
 
 
 async def _texts(
     service: ModelService, events: AsyncGenerator[Event, None], stops: list[str], call: _Call
-) -> AsyncGenerator[tuple[str, str | None], None]:
-    """Engine events → (text delta, finish reason); stop strings end the generation."""
+) -> AsyncGenerator[_Piece, None]:
+    """Engine events → text pieces; stop strings end the generation."""
     assert service.codec is not None
     detokenizer, matcher = Detokenizer(service.codec), StopMatcher(stops)
+    tokens: list[tuple[int, float, list[tuple[int, float]]]] = []
     async with contextlib.aclosing(events):  # leaving early cancels the engine row
         async for event in events:
             if event.error is not None:
@@ -223,39 +297,108 @@ async def _texts(
                 if call.ttft is None:
                     call.ttft = time.perf_counter() - call.started
                 call.completion_tokens += 1
+                if event.logprob is not None:
+                    tokens.append((event.token, event.logprob, event.top_logprobs or []))
                 text, hit = matcher.feed(detokenizer.push(event.token))
                 if hit:
                     call.parts.append(text)
-                    yield text, "stop"
+                    yield _Piece(text, "stop", tokens)
                     return
             if event.finish_reason is not None:
                 flushed, hit = matcher.feed(detokenizer.flush())
                 tail = "" if hit else matcher.flush()
                 call.parts.append(text + flushed + tail)
-                yield text + flushed + tail, "stop" if hit else event.finish_reason
+                yield _Piece(text + flushed + tail, "stop" if hit else event.finish_reason, tokens)
                 return
             call.parts.append(text)
-            if text:
-                yield text, None
+            if text or tokens:
+                yield _Piece(text, None, tokens)
+                tokens = []
     raise AssertionError("the engine ended a generation without a finish reason")
+
+
+async def _merged(
+    texts: list[AsyncGenerator[_Piece, None]],
+) -> AsyncGenerator[tuple[int, _Piece], None]:
+    """The choices' pieces as they come, tagged with the choice's index."""
+    if len(texts) == 1:
+        async with contextlib.aclosing(texts[0]) as only:
+            async for piece in only:
+                yield 0, piece
+        return
+    pending = {asyncio.ensure_future(anext(t)): i for i, t in enumerate(texts)}
+    try:
+        while pending:
+            done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for future in done:
+                index = pending.pop(future)
+                try:
+                    piece = future.result()
+                except StopAsyncIteration:
+                    continue
+                yield index, piece
+                pending[asyncio.ensure_future(anext(texts[index]))] = index
+    finally:
+        for future in pending:
+            future.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        for text in texts:
+            await text.aclose()
+
+
+class _Shape:
+    """Builds the response bodies and chunks of one call, in OpenAI's shapes."""
+
+    def __init__(self, service: ModelService, call: _Call, *, chat: bool, echo: str) -> None:
+        assert service.codec is not None
+        self.call, self.chat, self.echo = call, chat, echo
+        self.model = service.model_name
+        self.names = service.codec.token_text
+        self.offsets: dict[int, int] = {}  # completions' text_offset per choice
+        self.wants_logprobs = False
+
+    def envelope(self, choices: list[dict[str, Any]], *, chunk: bool) -> dict[str, Any]:
+        kind = "chat.completion" if self.chat else "text_completion"
+        return {
+            "id": self.call.id,
+            "object": kind + ".chunk" if chunk and self.chat else kind,
+            "created": self.call.created,
+            "model": self.model,
+            "choices": choices,
+        }
+
+    def logprobs(self, index: int, piece: _Piece, text_before: int) -> dict[str, Any] | None:
+        if not piece.tokens:
+            return None
+        if self.chat:
+            return {"content": chat_entries(self.names, piece.tokens), "refusal": None}
+        offset = self.offsets.get(index, text_before)
+        shaped = completion_logprobs(self.names, piece.tokens, offset)
+        self.offsets[index] = offset + sum(len(t) for t in shaped["tokens"])
+        return shaped
 
 
 async def _complete(
     service: ModelService,
-    texts: AsyncGenerator[tuple[str, str | None], None],
-    call: _Call,
-    *,
-    chat: bool,
+    pieces: AsyncGenerator[tuple[int, _Piece], None],
+    shape: _Shape,
+    n: int,
+    headers: dict[str, str],
 ) -> Response:
-    watcher = asyncio.create_task(_cancel_on_disconnect(call.request, asyncio.current_task()))
-    parts: list[str] = []
-    finish = "stop"
+    call = shape.call
+    gone = asyncio.Event()
+    handler = asyncio.current_task()
+    watcher = asyncio.create_task(_cancel_on_disconnect(call.request, handler, gone))
+    texts: list[list[str]] = [[] for _ in range(n)]
+    tokens: list[list[tuple[int, float, list[tuple[int, float]]]]] = [[] for _ in range(n)]
+    finishes = ["stop"] * n
     status = 200
     try:
-        async with contextlib.aclosing(texts):
-            async for text, reason in texts:
-                parts.append(text)
-                finish = reason or finish
+        async with contextlib.aclosing(pieces):
+            async for index, piece in pieces:
+                texts[index].append(piece.text)
+                tokens[index].extend(piece.tokens)
+                finishes[index] = piece.finish or finishes[index]
     except TimeoutError:
         status = 504
         raise APIError(504, "The request timed out.", code="timeout") from None
@@ -264,95 +407,86 @@ async def _complete(
         raise
     except asyncio.CancelledError:
         status = 499  # client closed the connection (nginx's convention)
-        raise
+        if not gone.is_set() or handler is None:
+            raise
+        handler.uncancel()  # our own cancellation: the client left, which is no error
+        log.info("client disconnected", extra={"response_id": call.id})
+        return Response(status_code=499)
     finally:
         watcher.cancel()
         call.finish(service, status)
-    content = "".join(parts)
-    if chat:
-        choice = {
-            "index": 0,
-            "message": {"role": "assistant", "content": content},
-            "finish_reason": finish,
-            "logprobs": None,
-        }
-    else:
-        choice = {"index": 0, "text": content, "finish_reason": finish, "logprobs": None}
-    return JSONResponse(
-        {
-            "id": call.id,
-            "object": "chat.completion" if chat else "text_completion",
-            "created": call.created,
-            "model": service.model_name,
-            "choices": [choice],
-            "usage": call.usage(),
-        }
-    )
+    choices = []
+    for i in range(n):
+        content = "".join(texts[i])
+        logprobs = shape.logprobs(i, _Piece("", None, tokens[i]), len(shape.echo))
+        if shape.wants_logprobs and logprobs is None:
+            logprobs = {"content": [], "refusal": None} if shape.chat else None
+        if shape.chat:
+            message = {"role": "assistant", "content": content, "refusal": None}
+            choices.append(
+                {"index": i, "message": message, "finish_reason": finishes[i], "logprobs": logprobs}
+            )
+        else:
+            text = shape.echo + content
+            choices.append(
+                {"index": i, "text": text, "finish_reason": finishes[i], "logprobs": logprobs}
+            )
+    body = {**shape.envelope(choices, chunk=False), "usage": call.usage()}
+    return JSONResponse(body, headers=headers)
 
 
-async def _cancel_on_disconnect(request: Request, handler: asyncio.Task[Any] | None) -> None:
+async def _cancel_on_disconnect(
+    request: Request, handler: asyncio.Task[Any] | None, gone: asyncio.Event
+) -> None:
     # The body is already read, so the next message can only be the client going away;
     # cancelling the handler unwinds into the generation, which cancels the engine row.
     while (await request.receive())["type"] != "http.disconnect":
         pass
+    gone.set()
     if handler is not None:
         handler.cancel()
 
 
 async def _sse(
     service: ModelService,
-    texts: AsyncGenerator[tuple[str, str | None], None],
-    call: _Call,
+    pieces: AsyncGenerator[tuple[int, _Piece], None],
+    shape: _Shape,
+    n: int,
     *,
-    chat: bool,
     include_usage: bool,
 ) -> AsyncIterator[str]:
-    kind = "chat.completion.chunk" if chat else "text_completion"
+    call, chat = shape.call, shape.chat
     status = 200
+    extra: dict[str, Any] = {"usage": None} if include_usage else {}
 
-    def chunk(text: str | None, finish: str | None, role: bool = False) -> str:
+    def chunk(
+        index: int, text: str | None, finish: str | None, logprobs: Any = None, role: bool = False
+    ) -> str:
         if chat:
             delta: dict[str, str] = {"role": "assistant"} if role else {}
             if text is not None:
                 delta["content"] = text
-            choice: dict[str, Any] = {
-                "index": 0,
-                "delta": delta,
-                "finish_reason": finish,
-                "logprobs": None,
-            }
+            choice: dict[str, Any] = {"index": index, "delta": delta}
         else:
-            choice = {"index": 0, "text": text or "", "finish_reason": finish, "logprobs": None}
-        return _event(
-            {
-                "id": call.id,
-                "object": kind,
-                "created": call.created,
-                "model": service.model_name,
-                "choices": [choice],
-            }
-        )
+            choice = {"index": index, "text": text or ""}
+        choice.update(finish_reason=finish, logprobs=logprobs)
+        return _event({**shape.envelope([choice], chunk=True), **extra})
 
     try:
-        if chat:
-            yield chunk("", None, role=True)
-        async with contextlib.aclosing(texts):
-            async for text, finish in texts:
-                if text:
-                    yield chunk(text, None)
-                if finish is not None:
-                    yield chunk(None if chat else "", finish)
+        for index in range(n):
+            if chat:
+                yield chunk(index, "", None, role=True)
+            elif shape.echo:
+                yield chunk(index, shape.echo, None)
+        async with contextlib.aclosing(pieces):
+            async for index, piece in pieces:
+                logprobs = shape.logprobs(index, piece, len(shape.echo))
+                if piece.text or logprobs is not None:
+                    yield chunk(index, piece.text, None, logprobs)
+                if piece.finish is not None:
+                    yield chunk(index, None if chat else "", piece.finish)
         if include_usage:
-            yield _event(
-                {
-                    "id": call.id,
-                    "object": kind,
-                    "created": call.created,
-                    "model": service.model_name,
-                    "choices": [],
-                    "usage": call.usage(),
-                }
-            )
+            yield _event({**shape.envelope([], chunk=True), "usage": call.usage()})
     except TimeoutError:
         status = 504
         yield _event(error_body(504, "The request timed out.", "timeout"))
@@ -361,6 +495,7 @@ async def _sse(
         yield _event(error_body(exc.status, exc.message, exc.code))
     except asyncio.CancelledError:
         status = 499  # client closed the connection (nginx's convention)
+        log.info("client disconnected", extra={"response_id": call.id})
         raise
     finally:
         call.finish(service, status)

@@ -20,7 +20,7 @@ import numpy as np
 from runtime.batch import new_batch
 from runtime.model import OnnxCausalLM
 from runtime.prefix import PrefixCache
-from runtime.sampling import Sampler
+from runtime.sampling import Sampler, logprobs
 
 log = logging.getLogger("servespec.engine")
 
@@ -32,6 +32,9 @@ class Event:
     token: int | None
     finish_reason: str | None = None  # "stop", "length", "cancelled" or "error"
     error: str | None = None
+    # With logprobs wanted: the token's log-probability and the top alternatives'.
+    logprob: float | None = None
+    top_logprobs: list[tuple[int, float]] | None = None
 
 
 @dataclasses.dataclass(eq=False)
@@ -41,7 +44,9 @@ class Generation:
     sampler: Sampler
     stop_ids: frozenset[int]
     deliver: Callable[[Event], None]  # called on the engine thread; must not block
+    top_logprobs: int | None = None  # None: no logprobs; k: the token's and k others'
     cancelled: bool = False  # set by the request's side; read between steps
+    submitted: float = dataclasses.field(default_factory=time.perf_counter)
     generated: int = 0
     last_token: int = 0
 
@@ -60,6 +65,7 @@ class Engine:
         prefix_cache_bytes: int = 0,
         on_step: Callable[[str, int, float], None] | None = None,
         on_cached: Callable[[int], None] | None = None,
+        on_queued: Callable[[float], None] | None = None,
     ) -> None:
         self.model = model
         self.max_batch = max_batch
@@ -67,6 +73,7 @@ class Engine:
         self.prefill_chunk_tokens = prefill_chunk_tokens  # 0: prompts prefill in one go
         self.on_step = on_step  # (kind, rows, seconds) for metrics
         self.on_cached = on_cached  # prompt tokens a prefill took from the prefix cache
+        self.on_queued = on_queued  # seconds a request waited before its prefill began
         self.prefixes = PrefixCache(prefix_cache_bytes) if prefix_cache_bytes > 0 else None
         self._waiting: collections.deque[Generation] = collections.deque()
         self._running: list[Generation] = []
@@ -93,10 +100,11 @@ class Engine:
             self._wake.notify()
         self._thread.join(timeout)
 
-    def submit(self, generation: Generation) -> None:
-        """Queue a request; admission limits are the caller's job (it answers 429)."""
+    def submit(self, *generations: Generation) -> None:
+        """Queue a request's generations together (n > 1 shares one prefill when they are
+        admitted in the same step); admission limits are the caller's job (it answers 429)."""
         with self._wake:
-            self._waiting.append(generation)
+            self._waiting.extend(generations)
             self._wake.notify()
 
     def _loop(self) -> None:
@@ -151,6 +159,7 @@ class Engine:
         return 0 < limit < len(generation.prompt_ids) and self._batch.chunked
 
     def _stage(self, generation: Generation) -> None:
+        self._queued([generation])
         cached = self._cached_so_far()
         self._batch.stage(generation.prompt_ids)
         self._staged = generation
@@ -173,7 +182,14 @@ class Engine:
         if not self._emit(generation, logits):
             self._keep(list(range(len(self._running) - 1)))
 
+    def _queued(self, generations: list[Generation]) -> None:
+        if self.on_queued is not None:
+            now = time.perf_counter()
+            for generation in generations:
+                self.on_queued(now - generation.submitted)
+
     def _admit(self, joiners: list[Generation]) -> None:
+        self._queued(joiners)
         started = time.perf_counter()
         cached = self._cached_so_far()
         logits = self._batch.admit([g.prompt_ids for g in joiners])
@@ -218,7 +234,12 @@ class Engine:
         generation.generated += 1
         generation.last_token = token
         done = generation.generated >= generation.max_tokens
-        generation.deliver(Event(token, "length" if done else None))
+        finish = "length" if done else None
+        if generation.top_logprobs is None:
+            generation.deliver(Event(token, finish))
+        else:
+            chosen, top = logprobs(logits, token, generation.top_logprobs)
+            generation.deliver(Event(token, finish, logprob=chosen, top_logprobs=top))
         return not done
 
     def _keep(self, rows: list[int]) -> None:

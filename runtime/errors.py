@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,6 +10,9 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("servespec.errors")
 
 _TYPES = {
     400: "invalid_request_error",
@@ -77,6 +81,35 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     )
 
 
-async def handle_unexpected(request: Request, exc: Exception) -> Response:
-    # The traceback is logged by the server; the client gets no internals.
-    return error_response(APIError(500, "internal server error", code="internal_error"))
+class ContainErrors:
+    """An unexpected exception becomes one logged 500 and goes no further.
+
+    Starlette's outermost layer re-raises after answering 500, and uvicorn closes the
+    keep-alive connection when an exception reaches it, failing the client's next request
+    on that connection; this layer sits just inside and stops it there. If the response
+    had already started, the connection cannot be reused anyway: uvicorn closes it.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            log.exception("unhandled error", extra={"path": scope.get("path")})
+            if not started:
+                response = error_response(
+                    APIError(500, "internal server error", code="internal_error")
+                )
+                await response(scope, receive, send)

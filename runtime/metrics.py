@@ -21,6 +21,7 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128)
 STEP_BUCKETS = (0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12)
@@ -145,3 +146,52 @@ class Metrics:
         }
         self.emf_stream.write(json.dumps(line) + "\n")
         self.emf_stream.flush()
+
+
+COUNTED = "servespec.counted"  # scope flag: the handler already counted this request
+_ROUTES = {"/v1/chat/completions": "chat", "/v1/completions": "completions"}
+_PATHS = frozenset(
+    {
+        "/v1/models",
+        "/v1/feedback",
+        "/v1/tokenize",
+        "/v1/detokenize",
+        "/tokenize",
+        "/detokenize",
+        "/metrics",
+        "/openapi.json",
+        "/docs",
+        "/healthz",
+        "/readyz",
+    }
+)
+
+
+class CountResponses:
+    """Counts every response by route and status (401s, 429s, 500s included); completions
+    count themselves, with the status their stream really ended with."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500  # what the client gets if nothing is sent (ContainErrors answers 500)
+
+        async def counting_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, counting_send)
+        finally:
+            if not scope.get(COUNTED):
+                path = str(scope.get("path", ""))
+                route = _ROUTES.get(path) or (path if path in _PATHS else "other")
+                if path.startswith("/v1/models/"):
+                    route = "/v1/models/{id}"
+                self.metrics.requests.labels(route, str(status)).inc()

@@ -30,6 +30,11 @@ def build_schema(title: str, version: str) -> dict[str, Any]:
         protocol.ChatCompletion,
         protocol.Completion,
         protocol.ModelList,
+        protocol.ModelCard,
+        protocol.TokenizeRequest,
+        protocol.TokenizeResponse,
+        protocol.DetokenizeRequest,
+        protocol.DetokenizeResponse,
         protocol.ErrorBody,
         protocol.FeedbackReceipt,
     ]
@@ -53,6 +58,18 @@ def build_schema(title: str, version: str) -> dict[str, Any]:
                 "responses": {"200": _json("ModelList"), **_error_responses()},
             }
         },
+        "/v1/models/{model}": {
+            "get": {
+                "summary": "Retrieve a model",
+                "operationId": "retrieveModel",
+                "parameters": [
+                    {"name": "model", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {"200": _json("ModelCard"), **_error_responses()},
+            }
+        },
+        "/tokenize": _post("Tokenize a prompt or messages", "TokenizeRequest", "TokenizeResponse"),
+        "/detokenize": _post("Turn token ids into text", "DetokenizeRequest", "DetokenizeResponse"),
         "/healthz": _plain_get("Liveness", security=False),
         "/readyz": _plain_get(
             "Readiness: artifact verified and model warm",

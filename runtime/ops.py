@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from runtime.auth import ANONYMOUS, KEY_ID
-from runtime.completions import parse_body
+from runtime.completions import check_model, parse_body, ready_service
 from runtime.errors import APIError
 from runtime.experiment import Experiment
-from runtime.protocol import FeedbackRequest
+from runtime.protocol import DetokenizeRequest, FeedbackRequest, TokenizeRequest
 from runtime.service import ModelService
 
 feedback_log = logging.getLogger("servespec.feedback")
@@ -35,17 +36,63 @@ async def metrics(request: Request) -> Response:
 
 async def models(request: Request) -> Response:
     service: ModelService = request.app.state.service
-    data = []
-    if service.artifact is not None:
-        data.append(
-            {
-                "id": service.model_name,
-                "object": "model",
-                "created": service.started,
-                "owned_by": "servespec",
-            }
-        )
+    data = [_card(service)] if service.artifact is not None else []
     return JSONResponse({"object": "list", "data": data})
+
+
+async def model(request: Request) -> Response:
+    """``GET /v1/models/{id}`` (the SDK's ``models.retrieve``)."""
+    service: ModelService = request.app.state.service
+    name = request.path_params["model"]
+    if service.artifact is None or name != service.model_name:
+        check_model(service, name)  # raises the 404 in OpenAI's shape
+    return JSONResponse(_card(service))
+
+
+def _card(service: ModelService) -> dict[str, object]:
+    return {
+        "id": service.model_name,
+        "object": "model",
+        "created": service.started,
+        "owned_by": "servespec",
+    }
+
+
+async def tokenize(request: Request) -> Response:
+    service = ready_service(request)
+    body = await parse_body(request, TokenizeRequest)
+    check_model(service, body.model)
+    assert service.codec is not None and service.artifact is not None
+    if (body.prompt is None) == (body.messages is None):
+        raise APIError(
+            400, "Send exactly one of prompt and messages.", param="prompt", code="invalid_value"
+        )
+    text = body.prompt
+    if body.messages is not None:
+        messages = [{"role": m.role, "content": m.text()} for m in body.messages]
+        try:
+            text = await asyncio.to_thread(service.codec.render_chat, messages)
+        except ValueError as exc:
+            raise APIError(400, str(exc), param="messages", code="invalid_value") from None
+    ids = await asyncio.to_thread(service.codec.encode, text or "")
+    context = service.artifact.context_tokens
+    return JSONResponse({"tokens": ids, "count": len(ids), "max_model_len": context})
+
+
+async def detokenize(request: Request) -> Response:
+    service = ready_service(request)
+    body = await parse_body(request, DetokenizeRequest)
+    check_model(service, body.model)
+    assert service.codec is not None
+    if any(token >= service.codec.vocab_size for token in body.tokens):
+        raise APIError(
+            400,
+            f"tokens: ids must be below the vocabulary size {service.codec.vocab_size}.",
+            param="tokens",
+            code="invalid_value",
+        )
+    text = await asyncio.to_thread(service.codec.decode, body.tokens)
+    return JSONResponse({"prompt": text})
 
 
 async def feedback(request: Request) -> Response:

@@ -17,6 +17,12 @@ import numpy as np
 # Shorter matches are not worth giving up a batched prefill for: every chat prompt shares
 # its first few template tokens ("<|im_start|>system\n") with every other.
 MIN_REUSE = 16
+# ONNX Runtime computes a one-token forward on another path than a longer one (the decode
+# path): its logits and KV differ in the low bits (greedy answers then diverge within a
+# few words), while any split into pieces of two or more tokens reproduces the one-piece
+# prefill bit for bit (measured; tests/runtime/test_prefix_exact.py). So a prompt never
+# ends with a one-token piece: a hit leaves at least this many tokens to compute.
+MIN_TAIL = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,9 +45,9 @@ class PrefixCache:
         return len(self._entries)
 
     def lookup(self, prompt: list[int]) -> Hit | None:
-        """The longest reusable prefix, leaving at least the last token to compute."""
+        """The longest reusable prefix, leaving at least ``MIN_TAIL`` tokens to compute."""
         best, best_key = 0, None
-        wanted = np.asarray(prompt[:-1], dtype=np.int64)
+        wanted = np.asarray(prompt[:-MIN_TAIL], dtype=np.int64)
         for key, tokens in self._tokens.items():
             length = common_prefix(wanted, tokens)
             if length > best:

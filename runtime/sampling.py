@@ -15,6 +15,7 @@ class SamplingParams:
     presence_penalty: float = 0.0
     frequency_penalty: float = 0.0
     seed: int | None = None
+    logit_bias: dict[int, float] | None = None  # added to those tokens' logits first
 
     @property
     def greedy(self) -> bool:
@@ -29,15 +30,22 @@ GREEDY_BELOW = 1e-5
 class Sampler:
     """Per-request state: its random generator and the counts the penalties need."""
 
-    def __init__(self, params: SamplingParams) -> None:
+    def __init__(self, params: SamplingParams, choice: int = 0) -> None:
         self.params = params
-        # OpenAI seeds may be negative; numpy wants a non-negative integer.
+        # OpenAI seeds may be negative; numpy wants a non-negative integer. Choice i of a
+        # request with n > 1 draws from its own stream; choice 0 matches an n=1 request.
         seed = None if params.seed is None else params.seed % 2**64
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng([seed, choice] if seed is not None and choice else seed)
         self.counts: dict[int, int] = {}
+        bias = params.logit_bias or {}
+        self._bias_ids = np.fromiter(bias.keys(), np.int64, len(bias))
+        self._bias = np.fromiter(bias.values(), np.float32, len(bias))
 
     def __call__(self, logits: np.ndarray) -> int:
         params = self.params
+        if self._bias_ids.size:
+            logits = logits.copy()
+            logits[self._bias_ids] += self._bias
         if self.counts and (params.presence_penalty or params.frequency_penalty):
             logits = self._penalize(logits)
         if params.greedy:
@@ -76,3 +84,17 @@ class Sampler:
             probs = probs[:keep] / probs[:keep].sum()
         choice = int(self.rng.choice(probs.shape[0], p=probs))
         return choice if ids is None else int(ids[choice])
+
+
+def logprobs(logits: np.ndarray, token: int, top: int) -> tuple[float, list[tuple[int, float]]]:
+    """The chosen token's log-probability and the ``top`` most likely tokens', from the
+    model's own distribution (before logit_bias, penalties and temperature, like vLLM)."""
+    values = logits.astype(np.float64)
+    shifted = values - values.max()
+    log_total = np.log(np.exp(shifted).sum())
+    chosen = float(shifted[token] - log_total)
+    if top <= 0:
+        return chosen, []
+    best = np.argpartition(shifted, -top)[-top:]
+    best = best[np.argsort(shifted[best])[::-1]]
+    return chosen, [(int(i), float(shifted[i] - log_total)) for i in best]

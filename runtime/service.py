@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import AsyncGenerator, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -40,6 +42,9 @@ class ModelService:
         self.engine: Engine | None = None
         self.inflight = 0
         self.started = int(time.time())
+        # Set when draining starts: streams still open shortly before the shutdown grace
+        # ends get an error event and [DONE] instead of being cut mid-answer.
+        self.stop_by = math.inf
 
     @property
     def ready(self) -> bool:
@@ -76,6 +81,7 @@ class ModelService:
             prefix_cache_bytes=settings.prefix_cache_mb << 20,
             on_step=self.metrics.observe_step,
             on_cached=self.metrics.prefix_cache_hits.inc,
+            on_queued=self.metrics.queue_time.observe,
         )
         self.metrics.model = self.model_name
         self.metrics.watch_engine(lambda: engine.running, lambda: engine.waiting)
@@ -101,6 +107,8 @@ class ModelService:
     def drain(self) -> None:
         if self.status == "ready":
             self.status, self.reason = "draining", "shutting down"
+            margin = min(DRAIN_MARGIN_S, self.settings.shutdown_grace_s / 2)
+            self.stop_by = time.monotonic() + self.settings.shutdown_grace_s - margin
 
     def close(self) -> None:
         if self.engine is not None:
@@ -131,46 +139,71 @@ class ModelService:
         finally:
             self.inflight -= 1
 
-    async def generate(
+    def generate(
         self,
         prompt_ids: list[int],
         *,
         max_tokens: int,
         params: SamplingParams,
         deadline: float,
-    ) -> AsyncGenerator[Event, None]:
-        """Yield engine events for one request until it finishes; cancel it on exit.
-
-        Leaving early (client gone, stop string hit, timeout) cancels the row, and the
-        engine drops it before the next decode step.
-        """
+        n: int = 1,
+        top_logprobs: int | None = None,
+        cleanup: contextlib.ExitStack | None = None,
+    ) -> list[AsyncGenerator[Event, None]]:
+        """Submit ``n`` generations of one prompt together (they share its prefill); one
+        event stream each. Leaving a stream early (client gone, stop string hit, timeout)
+        cancels its row, and the engine drops it before the next decode step; so does
+        closing ``cleanup``, for streams that were never started."""
         assert self.engine is not None and self.artifact is not None
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Event] = asyncio.Queue()
+        streams, generations = [], []
+        for choice in range(n):
+            queue: asyncio.Queue[Event] = asyncio.Queue()
+            generation = Generation(
+                prompt_ids=prompt_ids,
+                max_tokens=max_tokens,
+                sampler=Sampler(params, choice),
+                stop_ids=frozenset(self.artifact.eos_token_ids),
+                deliver=_deliverer(loop, queue),
+                top_logprobs=top_logprobs,
+            )
+            generations.append(generation)
+            if cleanup is not None:
+                cleanup.callback(generation.cancel)
+            streams.append(self._events(generation, queue, deadline))
+        self.engine.submit(*generations)
+        return streams
 
-        def deliver(event: Event) -> None:
-            with contextlib.suppress(RuntimeError):  # the loop is gone at shutdown
-                loop.call_soon_threadsafe(queue.put_nowait, event)
-
-        generation = Generation(
-            prompt_ids=prompt_ids,
-            max_tokens=max_tokens,
-            sampler=Sampler(params),
-            stop_ids=frozenset(self.artifact.eos_token_ids),
-            deliver=deliver,
-        )
-        self.engine.submit(generation)
+    async def _events(
+        self, generation: Generation, queue: asyncio.Queue[Event], deadline: float
+    ) -> AsyncGenerator[Event, None]:
         try:
             while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                now = time.monotonic()
+                if now >= deadline:
                     raise TimeoutError
-                # Not asyncio.wait_for: on 3.11 it swallows a cancellation that arrives as
-                # the event does (the client left, yet the row kept generating).
-                async with asyncio.timeout(remaining):
-                    event = await queue.get()
+                if now >= self.stop_by:
+                    raise APIError(503, "The server is shutting down; retry.", code="shutting_down")
+                # Wake at least every second to notice a drain; not asyncio.wait_for: on
+                # 3.11 it swallows a cancellation that arrives as the event does.
+                try:
+                    async with asyncio.timeout(min(deadline, self.stop_by, now + 1) - now):
+                        event = await queue.get()
+                except TimeoutError:
+                    continue
                 yield event
                 if event.finish_reason is not None:
                     return
         finally:
             generation.cancel()
+
+
+DRAIN_MARGIN_S = 2.0  # streams end this long before the grace, so the error event gets out
+
+
+def _deliverer(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Event]) -> Any:
+    def deliver(event: Event) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is gone at shutdown
+            loop.call_soon_threadsafe(queue.put_nowait, event)
+
+    return deliver

@@ -32,6 +32,7 @@ class Settings:
     rate_limit_per_key_rpm: int = 600
     max_body_bytes: int = 1_000_000
     max_tokens_default: int = 256
+    max_output_tokens: int = 0  # the spec's model.max_output_tokens; 0: only the context bounds
     prefix_cache_mb: int = 64  # KV of recent prompts reused by prompts that start alike; 0: off
     # Longer prompts are prefilled this many tokens per step while the others keep decoding
     # (~0.4 s of prefill on 2 cores); 0: every prompt in one go.
@@ -51,7 +52,13 @@ class Settings:
         for name in ("max_concurrent_requests", "rate_limit_per_key_rpm", "max_body_bytes"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{PREFIX}{name.upper()} must be at least 1")
-        counts = ("max_queue", "threads", "prefix_cache_mb", "prefill_chunk_tokens")
+        counts = (
+            "max_queue",
+            "threads",
+            "prefix_cache_mb",
+            "prefill_chunk_tokens",
+            "max_output_tokens",
+        )
         for name in counts:
             if getattr(self, name) < 0:
                 raise SettingsError(f"{PREFIX}{name.upper()} must not be negative")

@@ -14,6 +14,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from tokenizers import Tokenizer
 
 from runtime.artifact import Artifact
+from runtime.logprobs import TokenText
 
 _REPLACEMENT = "\ufffd"
 
@@ -27,6 +28,22 @@ class TextCodec:
         env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
         env.globals["raise_exception"] = _raise_exception
         self.template = env.from_string((artifact.root / "chat_template.jinja").read_text())
+        self.vocab_size = int(self.tokenizer.get_vocab_size(with_added_tokens=True))
+        self.token_text = TokenText(self.tokenizer)
+        # The tokenizer turns these strings into control tokens wherever they appear, so
+        # text a caller types must not contain them (it could forge a turn).
+        self.control_tokens = sorted(
+            {t.content for t in self.tokenizer.get_added_tokens_decoder().values() if t.special}
+        )
+
+    def forged_control(self, messages: list[dict[str, Any]]) -> tuple[int, str] | None:
+        """(message index, control token) of the first caller text holding one, if any."""
+        for index, message in enumerate(messages):
+            text = str(message.get("content") or "") + str(message.get("name") or "")
+            for token in self.control_tokens:
+                if token in text:
+                    return index, token
+        return None
 
     def encode(self, text: str) -> list[int]:
         # Templates already contain their special tokens; the tokenizer must not add more.
