@@ -248,7 +248,7 @@ def emit(envs: tuple[ResolvedSpec, ...]) -> list[Artifact]:
     """The GitHub root and the waiver file of one deployment."""
     first = envs[0]
     found = [
-        Artifact(f"{github_dir(first)}/{name}", render(blocks, header=header(first)))
+        Artifact(f"{github_dir(first)}/{name}", render(blocks, header=header(first, __name__)))
         for name, blocks in files(envs).items()
         if blocks
     ]

@@ -120,6 +120,36 @@ resource "aws_s3_bucket_policy" "state" {
           }
         }
       },
+      {
+        Sid       = "OnlyTheGitHubRolesOfStaging"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+        Resource  = "arn:${local.partition}:s3:::${local.state_bucket}/assistant/staging/*"
+        Condition = {
+          ArnLike = {
+            "aws:PrincipalArn" = "arn:${local.partition}:iam::*:role/assistant-*-github-*"
+          }
+          ArnNotLike = {
+            "aws:PrincipalArn" = "arn:${local.partition}:iam::*:role/assistant-staging-github-*"
+          }
+        }
+      },
+      {
+        Sid       = "OnlyTheGitHubRolesOfProd"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+        Resource  = "arn:${local.partition}:s3:::${local.state_bucket}/assistant/prod/*"
+        Condition = {
+          ArnLike = {
+            "aws:PrincipalArn" = "arn:${local.partition}:iam::*:role/assistant-*-github-*"
+          }
+          ArnNotLike = {
+            "aws:PrincipalArn" = "arn:${local.partition}:iam::*:role/assistant-prod-github-*"
+          }
+        }
+      },
     ]
   })
   depends_on = [aws_s3_bucket_public_access_block.state]

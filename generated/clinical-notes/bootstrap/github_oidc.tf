@@ -23,9 +23,12 @@ resource "aws_iam_role" "staging_plan" {
         Condition = {
           StringEquals = {
             "token.actions.githubusercontent.com:aud" = "sts.amazonaws.com"
+          }
+          StringLike = {
             "token.actions.githubusercontent.com:sub" = [
-              "repo:acme/clinical-llm:pull_request",
-              "repo:acme/clinical-llm:ref:refs/heads/main",
+              "repo:acme/clinical-llm:pull_request:job_workflow_ref:acme/clinical-llm/.github/workflows/servespec-clinical-notes-pr.yml@refs/pull/*/merge",
+              "repo:acme/clinical-llm:ref:refs/heads/main:job_workflow_ref:acme/clinical-llm/.github/workflows/servespec-clinical-notes-drift.yml@refs/heads/main",
+              "repo:acme/clinical-llm:ref:refs/heads/main:job_workflow_ref:acme/clinical-llm/.github/workflows/servespec-clinical-notes-deploy.yml@refs/heads/main",
             ]
           }
         }
@@ -100,12 +103,17 @@ resource "aws_iam_role" "staging_apply" {
         Condition = {
           StringEquals = {
             "token.actions.githubusercontent.com:aud" = "sts.amazonaws.com"
-            "token.actions.githubusercontent.com:sub" = ["repo:acme/clinical-llm:environment:staging"]
+          }
+          StringLike = {
+            "token.actions.githubusercontent.com:sub" = [
+              "repo:acme/clinical-llm:environment:staging:job_workflow_ref:acme/clinical-llm/.github/workflows/servespec-clinical-notes-deploy.yml@refs/heads/main",
+            ]
           }
         }
       },
     ]
   })
+  permissions_boundary = aws_iam_policy.staging_boundary.arn
 }
 
 resource "aws_iam_role_policy_attachment" "staging_apply" {
@@ -157,6 +165,92 @@ resource "aws_iam_role_policy" "staging_apply_state" {
   })
 }
 
+resource "aws_iam_policy" "staging_boundary" {
+  #checkov:skip=CKV_AWS_286:a permissions boundary grants nothing by itself: it caps the apply role and the roles it creates to the stack's services, with IAM fenced by the Deny statements
+  #checkov:skip=CKV_AWS_287:a permissions boundary grants nothing by itself: it caps the apply role and the roles it creates to the stack's services, with IAM fenced by the Deny statements
+  #checkov:skip=CKV_AWS_288:a permissions boundary grants nothing by itself: it caps the apply role and the roles it creates to the stack's services, with IAM fenced by the Deny statements
+  #checkov:skip=CKV_AWS_289:a permissions boundary grants nothing by itself: it caps the apply role and the roles it creates to the stack's services, with IAM fenced by the Deny statements
+  #checkov:skip=CKV_AWS_290:a permissions boundary grants nothing by itself: it caps the apply role and the roles it creates to the stack's services, with IAM fenced by the Deny statements
+  #checkov:skip=CKV_AWS_355:a permissions boundary grants nothing by itself: it caps the apply role and the roles it creates to the stack's services, with IAM fenced by the Deny statements
+  name        = "clinical-notes-staging-deploy-boundary"
+  description = "Caps what deploys of staging can create"
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid    = "OnlyTheStacksServices"
+        Effect = "Allow"
+        Action = [
+          "acm:*",
+          "application-autoscaling:*",
+          "autoscaling:*",
+          "backup:*",
+          "backup-storage:*",
+          "cloudtrail:*",
+          "cloudwatch:*",
+          "config:*",
+          "ec2:*",
+          "ecr:*",
+          "ecs:*",
+          "elasticloadbalancing:*",
+          "guardduty:*",
+          "iam:*",
+          "kms:*",
+          "logs:*",
+          "route53:*",
+          "s3:*",
+          "secretsmanager:*",
+          "sns:*",
+          "ssm:*",
+          "sts:*",
+          "wafv2:*",
+        ]
+        Resource = "*"
+      },
+      {
+        Sid      = "NewRolesCarryThisBoundary"
+        Effect   = "Deny"
+        Action   = ["iam:CreateRole", "iam:PutRolePermissionsBoundary"]
+        Resource = "*"
+        Condition = {
+          StringNotEquals = {
+            "iam:PermissionsBoundary" = "arn:${local.partition}:iam::${local.account_id}:policy/clinical-notes-staging-deploy-boundary"
+          }
+        }
+      },
+      {
+        Sid    = "TheBoundaryStays"
+        Effect = "Deny"
+        Action = [
+          "iam:CreatePolicyVersion",
+          "iam:DeletePolicy",
+          "iam:DeletePolicyVersion",
+          "iam:DeleteRolePermissionsBoundary",
+          "iam:SetDefaultPolicyVersion",
+        ]
+        Resource = "*"
+      },
+      {
+        Sid       = "TheGitHubRolesAreTheBootstraps"
+        Effect    = "Deny"
+        NotAction = ["iam:Get*", "iam:List*"]
+        Resource  = "arn:${local.partition}:iam::${local.account_id}:role/clinical-notes-*-github-*"
+      },
+      {
+        Sid    = "NoLongLivedCredentials"
+        Effect = "Deny"
+        Action = [
+          "iam:CreateAccessKey",
+          "iam:CreateLoginProfile",
+          "iam:CreateUser",
+          "iam:UpdateLoginProfile",
+        ]
+        Resource = "*"
+      },
+    ]
+  })
+}
+
 resource "aws_iam_role_policy" "staging_apply_iam" {
   name = "deployment-roles"
   role = aws_iam_role.staging_apply.id
@@ -169,7 +263,6 @@ resource "aws_iam_role_policy" "staging_apply_iam" {
         Action = [
           "iam:AttachRolePolicy",
           "iam:CreateInstanceProfile",
-          "iam:CreateRole",
           "iam:DeleteInstanceProfile",
           "iam:DeleteRole",
           "iam:DeleteRolePolicy",
@@ -193,6 +286,17 @@ resource "aws_iam_role_policy" "staging_apply_iam" {
           "arn:${local.partition}:iam::${local.account_id}:role/clinical-notes-staging-*",
           "arn:${local.partition}:iam::${local.account_id}:instance-profile/clinical-notes-staging-*",
         ]
+      },
+      {
+        Sid      = "NewRolesOnlyWithTheBoundary"
+        Effect   = "Allow"
+        Action   = ["iam:CreateRole", "iam:PutRolePermissionsBoundary"]
+        Resource = "arn:${local.partition}:iam::${local.account_id}:role/clinical-notes-staging-*"
+        Condition = {
+          StringEquals = {
+            "iam:PermissionsBoundary" = "arn:${local.partition}:iam::${local.account_id}:policy/clinical-notes-staging-deploy-boundary"
+          }
+        }
       },
       {
         Sid      = "CreateServiceLinkedRoles"
@@ -221,9 +325,12 @@ resource "aws_iam_role" "prod_plan" {
         Condition = {
           StringEquals = {
             "token.actions.githubusercontent.com:aud" = "sts.amazonaws.com"
+          }
+          StringLike = {
             "token.actions.githubusercontent.com:sub" = [
-              "repo:acme/clinical-llm:pull_request",
-              "repo:acme/clinical-llm:ref:refs/heads/main",
+              "repo:acme/clinical-llm:pull_request:job_workflow_ref:acme/clinical-llm/.github/workflows/servespec-clinical-notes-pr.yml@refs/pull/*/merge",
+              "repo:acme/clinical-llm:ref:refs/heads/main:job_workflow_ref:acme/clinical-llm/.github/workflows/servespec-clinical-notes-drift.yml@refs/heads/main",
+              "repo:acme/clinical-llm:ref:refs/heads/main:job_workflow_ref:acme/clinical-llm/.github/workflows/servespec-clinical-notes-deploy.yml@refs/heads/main",
             ]
           }
         }
@@ -298,12 +405,17 @@ resource "aws_iam_role" "prod_apply" {
         Condition = {
           StringEquals = {
             "token.actions.githubusercontent.com:aud" = "sts.amazonaws.com"
-            "token.actions.githubusercontent.com:sub" = ["repo:acme/clinical-llm:environment:prod"]
+          }
+          StringLike = {
+            "token.actions.githubusercontent.com:sub" = [
+              "repo:acme/clinical-llm:environment:prod:job_workflow_ref:acme/clinical-llm/.github/workflows/servespec-clinical-notes-deploy.yml@refs/heads/main",
+            ]
           }
         }
       },
     ]
   })
+  permissions_boundary = aws_iam_policy.prod_boundary.arn
 }
 
 resource "aws_iam_role_policy_attachment" "prod_apply" {
@@ -355,6 +467,92 @@ resource "aws_iam_role_policy" "prod_apply_state" {
   })
 }
 
+resource "aws_iam_policy" "prod_boundary" {
+  #checkov:skip=CKV_AWS_286:a permissions boundary grants nothing by itself: it caps the apply role and the roles it creates to the stack's services, with IAM fenced by the Deny statements
+  #checkov:skip=CKV_AWS_287:a permissions boundary grants nothing by itself: it caps the apply role and the roles it creates to the stack's services, with IAM fenced by the Deny statements
+  #checkov:skip=CKV_AWS_288:a permissions boundary grants nothing by itself: it caps the apply role and the roles it creates to the stack's services, with IAM fenced by the Deny statements
+  #checkov:skip=CKV_AWS_289:a permissions boundary grants nothing by itself: it caps the apply role and the roles it creates to the stack's services, with IAM fenced by the Deny statements
+  #checkov:skip=CKV_AWS_290:a permissions boundary grants nothing by itself: it caps the apply role and the roles it creates to the stack's services, with IAM fenced by the Deny statements
+  #checkov:skip=CKV_AWS_355:a permissions boundary grants nothing by itself: it caps the apply role and the roles it creates to the stack's services, with IAM fenced by the Deny statements
+  name        = "clinical-notes-prod-deploy-boundary"
+  description = "Caps what deploys of prod can create"
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid    = "OnlyTheStacksServices"
+        Effect = "Allow"
+        Action = [
+          "acm:*",
+          "application-autoscaling:*",
+          "autoscaling:*",
+          "backup:*",
+          "backup-storage:*",
+          "cloudtrail:*",
+          "cloudwatch:*",
+          "config:*",
+          "ec2:*",
+          "ecr:*",
+          "ecs:*",
+          "elasticloadbalancing:*",
+          "guardduty:*",
+          "iam:*",
+          "kms:*",
+          "logs:*",
+          "route53:*",
+          "s3:*",
+          "secretsmanager:*",
+          "sns:*",
+          "ssm:*",
+          "sts:*",
+          "wafv2:*",
+        ]
+        Resource = "*"
+      },
+      {
+        Sid      = "NewRolesCarryThisBoundary"
+        Effect   = "Deny"
+        Action   = ["iam:CreateRole", "iam:PutRolePermissionsBoundary"]
+        Resource = "*"
+        Condition = {
+          StringNotEquals = {
+            "iam:PermissionsBoundary" = "arn:${local.partition}:iam::${local.account_id}:policy/clinical-notes-prod-deploy-boundary"
+          }
+        }
+      },
+      {
+        Sid    = "TheBoundaryStays"
+        Effect = "Deny"
+        Action = [
+          "iam:CreatePolicyVersion",
+          "iam:DeletePolicy",
+          "iam:DeletePolicyVersion",
+          "iam:DeleteRolePermissionsBoundary",
+          "iam:SetDefaultPolicyVersion",
+        ]
+        Resource = "*"
+      },
+      {
+        Sid       = "TheGitHubRolesAreTheBootstraps"
+        Effect    = "Deny"
+        NotAction = ["iam:Get*", "iam:List*"]
+        Resource  = "arn:${local.partition}:iam::${local.account_id}:role/clinical-notes-*-github-*"
+      },
+      {
+        Sid    = "NoLongLivedCredentials"
+        Effect = "Deny"
+        Action = [
+          "iam:CreateAccessKey",
+          "iam:CreateLoginProfile",
+          "iam:CreateUser",
+          "iam:UpdateLoginProfile",
+        ]
+        Resource = "*"
+      },
+    ]
+  })
+}
+
 resource "aws_iam_role_policy" "prod_apply_iam" {
   name = "deployment-roles"
   role = aws_iam_role.prod_apply.id
@@ -367,7 +565,6 @@ resource "aws_iam_role_policy" "prod_apply_iam" {
         Action = [
           "iam:AttachRolePolicy",
           "iam:CreateInstanceProfile",
-          "iam:CreateRole",
           "iam:DeleteInstanceProfile",
           "iam:DeleteRole",
           "iam:DeleteRolePolicy",
@@ -391,6 +588,17 @@ resource "aws_iam_role_policy" "prod_apply_iam" {
           "arn:${local.partition}:iam::${local.account_id}:role/clinical-notes-prod-*",
           "arn:${local.partition}:iam::${local.account_id}:instance-profile/clinical-notes-prod-*",
         ]
+      },
+      {
+        Sid      = "NewRolesOnlyWithTheBoundary"
+        Effect   = "Allow"
+        Action   = ["iam:CreateRole", "iam:PutRolePermissionsBoundary"]
+        Resource = "arn:${local.partition}:iam::${local.account_id}:role/clinical-notes-prod-*"
+        Condition = {
+          StringEquals = {
+            "iam:PermissionsBoundary" = "arn:${local.partition}:iam::${local.account_id}:policy/clinical-notes-prod-deploy-boundary"
+          }
+        }
       },
       {
         Sid      = "CreateServiceLinkedRoles"

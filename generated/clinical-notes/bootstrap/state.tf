@@ -120,6 +120,36 @@ resource "aws_s3_bucket_policy" "state" {
           }
         }
       },
+      {
+        Sid       = "OnlyTheGitHubRolesOfStaging"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+        Resource  = "arn:${local.partition}:s3:::${local.state_bucket}/clinical-notes/staging/*"
+        Condition = {
+          ArnLike = {
+            "aws:PrincipalArn" = "arn:${local.partition}:iam::*:role/clinical-notes-*-github-*"
+          }
+          ArnNotLike = {
+            "aws:PrincipalArn" = "arn:${local.partition}:iam::*:role/clinical-notes-staging-github-*"
+          }
+        }
+      },
+      {
+        Sid       = "OnlyTheGitHubRolesOfProd"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+        Resource  = "arn:${local.partition}:s3:::${local.state_bucket}/clinical-notes/prod/*"
+        Condition = {
+          ArnLike = {
+            "aws:PrincipalArn" = "arn:${local.partition}:iam::*:role/clinical-notes-*-github-*"
+          }
+          ArnNotLike = {
+            "aws:PrincipalArn" = "arn:${local.partition}:iam::*:role/clinical-notes-prod-github-*"
+          }
+        }
+      },
     ]
   })
   depends_on = [aws_s3_bucket_public_access_block.state]

@@ -33,6 +33,7 @@ resource "aws_iam_role" "backup" {
       },
     ]
   })
+  permissions_boundary = "arn:${local.partition}:iam::${local.account_id}:policy/assistant-prod-deploy-boundary"
 }
 
 resource "aws_iam_role_policy_attachment" "backup_backup" {

@@ -79,6 +79,22 @@ resource "aws_ecs_task_definition" "runtime" {
           value = "api_key"
         },
         {
+          name  = "SERVESPEC_CAPTURE_KEEP_TEXT"
+          value = "false"
+        },
+        {
+          name  = "SERVESPEC_CAPTURE_KMS_KEY_ID"
+          value = "arn:${local.partition}:kms:eu-west-1:${local.account_id}:alias/${local.name}"
+        },
+        {
+          name  = "SERVESPEC_CAPTURE_SAMPLE_PERCENT"
+          value = "100"
+        },
+        {
+          name  = "SERVESPEC_CAPTURE_URI"
+          value = "s3://${local.name}-capture-${local.account_id}/capture/"
+        },
+        {
           name  = "SERVESPEC_LOG_PROMPTS"
           value = "false"
         },
@@ -97,6 +113,10 @@ resource "aws_ecs_task_definition" "runtime" {
         {
           name  = "SERVESPEC_METRICS_NAMESPACE"
           value = "servespec/assistant"
+        },
+        {
+          name  = "SERVESPEC_MODEL_VERSION"
+          value = "2026-11-20"
         },
         {
           name  = "SERVESPEC_PORT"

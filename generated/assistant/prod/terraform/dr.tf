@@ -314,6 +314,7 @@ resource "aws_iam_role" "replication" {
       },
     ]
   })
+  permissions_boundary = "arn:${local.partition}:iam::${local.account_id}:policy/assistant-prod-deploy-boundary"
 }
 
 resource "aws_iam_role_policy" "replication" {
@@ -788,6 +789,7 @@ resource "aws_iam_role" "flow_logs_secondary" {
       },
     ]
   })
+  permissions_boundary = "arn:${local.partition}:iam::${local.account_id}:policy/assistant-prod-deploy-boundary"
 }
 
 resource "aws_iam_role_policy" "flow_logs_secondary" {
@@ -1138,6 +1140,7 @@ resource "aws_iam_role" "execution_secondary" {
       },
     ]
   })
+  permissions_boundary = "arn:${local.partition}:iam::${local.account_id}:policy/assistant-prod-deploy-boundary"
 }
 
 resource "aws_iam_role_policy" "execution_secondary" {
@@ -1205,6 +1208,7 @@ resource "aws_iam_role" "task_secondary" {
       },
     ]
   })
+  permissions_boundary = "arn:${local.partition}:iam::${local.account_id}:policy/assistant-prod-deploy-boundary"
 }
 
 resource "aws_iam_role_policy" "task_secondary" {
@@ -1339,6 +1343,22 @@ resource "aws_ecs_task_definition" "secondary" {
           value = "api_key"
         },
         {
+          name  = "SERVESPEC_CAPTURE_KEEP_TEXT"
+          value = "false"
+        },
+        {
+          name  = "SERVESPEC_CAPTURE_KMS_KEY_ID"
+          value = "arn:${local.partition}:kms:eu-west-1:${local.account_id}:alias/${local.name}"
+        },
+        {
+          name  = "SERVESPEC_CAPTURE_SAMPLE_PERCENT"
+          value = "100"
+        },
+        {
+          name  = "SERVESPEC_CAPTURE_URI"
+          value = "s3://${local.name}-capture-${local.account_id}/capture/"
+        },
+        {
           name  = "SERVESPEC_LOG_PROMPTS"
           value = "false"
         },
@@ -1357,6 +1377,10 @@ resource "aws_ecs_task_definition" "secondary" {
         {
           name  = "SERVESPEC_METRICS_NAMESPACE"
           value = "servespec/assistant"
+        },
+        {
+          name  = "SERVESPEC_MODEL_VERSION"
+          value = "2026-11-20"
         },
         {
           name  = "SERVESPEC_PORT"

@@ -197,6 +197,7 @@ resource "aws_iam_role" "flow_logs" {
       },
     ]
   })
+  permissions_boundary = "arn:${local.partition}:iam::${local.account_id}:policy/assistant-prod-deploy-boundary"
 }
 
 resource "aws_iam_role_policy" "flow_logs" {

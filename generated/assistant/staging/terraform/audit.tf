@@ -391,6 +391,7 @@ resource "aws_iam_role" "cloudtrail_logs" {
       },
     ]
   })
+  permissions_boundary = "arn:${local.partition}:iam::${local.account_id}:policy/assistant-staging-deploy-boundary"
 }
 
 resource "aws_iam_role_policy" "cloudtrail_logs" {
@@ -542,6 +543,7 @@ resource "aws_iam_role" "config" {
       },
     ]
   })
+  permissions_boundary = "arn:${local.partition}:iam::${local.account_id}:policy/assistant-staging-deploy-boundary"
 }
 
 resource "aws_iam_role_policy_attachment" "config" {

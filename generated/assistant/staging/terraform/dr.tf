@@ -315,6 +315,7 @@ resource "aws_iam_role" "replication" {
       },
     ]
   })
+  permissions_boundary = "arn:${local.partition}:iam::${local.account_id}:policy/assistant-staging-deploy-boundary"
 }
 
 resource "aws_iam_role_policy" "replication" {

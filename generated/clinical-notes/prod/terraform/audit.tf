@@ -416,6 +416,7 @@ resource "aws_iam_role" "cloudtrail_logs" {
       },
     ]
   })
+  permissions_boundary = "arn:${local.partition}:iam::${local.account_id}:policy/clinical-notes-prod-deploy-boundary"
 }
 
 resource "aws_iam_role_policy" "cloudtrail_logs" {
@@ -540,6 +541,7 @@ resource "aws_iam_role" "config" {
       },
     ]
   })
+  permissions_boundary = "arn:${local.partition}:iam::${local.account_id}:policy/clinical-notes-prod-deploy-boundary"
 }
 
 resource "aws_iam_role_policy_attachment" "config" {

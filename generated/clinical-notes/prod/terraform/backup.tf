@@ -46,6 +46,7 @@ resource "aws_iam_role" "backup" {
       },
     ]
   })
+  permissions_boundary = "arn:${local.partition}:iam::${local.account_id}:policy/clinical-notes-prod-deploy-boundary"
 }
 
 resource "aws_iam_role_policy_attachment" "backup_backup" {

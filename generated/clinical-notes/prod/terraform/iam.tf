@@ -22,6 +22,7 @@ resource "aws_iam_role" "execution" {
       },
     ]
   })
+  permissions_boundary = "arn:${local.partition}:iam::${local.account_id}:policy/clinical-notes-prod-deploy-boundary"
 }
 
 resource "aws_iam_role_policy" "execution" {
@@ -94,6 +95,7 @@ resource "aws_iam_role" "task" {
       },
     ]
   })
+  permissions_boundary = "arn:${local.partition}:iam::${local.account_id}:policy/clinical-notes-prod-deploy-boundary"
 }
 
 resource "aws_iam_role_policy" "task" {
@@ -161,6 +163,7 @@ resource "aws_iam_role" "ecs_instance" {
       },
     ]
   })
+  permissions_boundary = "arn:${local.partition}:iam::${local.account_id}:policy/clinical-notes-prod-deploy-boundary"
 }
 
 resource "aws_iam_role_policy_attachment" "ecs_instance" {

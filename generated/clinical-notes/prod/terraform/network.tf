@@ -233,6 +233,7 @@ resource "aws_iam_role" "flow_logs" {
       },
     ]
   })
+  permissions_boundary = "arn:${local.partition}:iam::${local.account_id}:policy/clinical-notes-prod-deploy-boundary"
 }
 
 resource "aws_iam_role_policy" "flow_logs" {

@@ -172,6 +172,22 @@ resource "aws_ecs_task_definition" "current" {
           value = "api_key"
         },
         {
+          name  = "SERVESPEC_CAPTURE_KEEP_TEXT"
+          value = "false"
+        },
+        {
+          name  = "SERVESPEC_CAPTURE_KMS_KEY_ID"
+          value = "arn:${local.partition}:kms:us-east-1:${local.account_id}:alias/${local.name}"
+        },
+        {
+          name  = "SERVESPEC_CAPTURE_SAMPLE_PERCENT"
+          value = "100"
+        },
+        {
+          name  = "SERVESPEC_CAPTURE_URI"
+          value = "s3://${local.name}-capture-${local.account_id}/capture/"
+        },
+        {
           name  = "SERVESPEC_LOG_PROMPTS"
           value = "false"
         },
@@ -190,6 +206,10 @@ resource "aws_ecs_task_definition" "current" {
         {
           name  = "SERVESPEC_METRICS_NAMESPACE"
           value = "servespec/clinical-notes"
+        },
+        {
+          name  = "SERVESPEC_MODEL_VERSION"
+          value = "2026-11-01"
         },
         {
           name  = "SERVESPEC_PORT"
@@ -218,6 +238,14 @@ resource "aws_ecs_task_definition" "current" {
         {
           name  = "SERVESPEC_SHUTDOWN_GRACE_S"
           value = "60"
+        },
+        {
+          name  = "SERVESPEC_VARIANT"
+          value = "current"
+        },
+        {
+          name  = "SERVESPEC_VARIANTS"
+          value = "current,candidate"
         },
       ]
       mountPoints = [
@@ -363,6 +391,22 @@ resource "aws_ecs_task_definition" "candidate" {
           value = "api_key"
         },
         {
+          name  = "SERVESPEC_CAPTURE_KEEP_TEXT"
+          value = "false"
+        },
+        {
+          name  = "SERVESPEC_CAPTURE_KMS_KEY_ID"
+          value = "arn:${local.partition}:kms:us-east-1:${local.account_id}:alias/${local.name}"
+        },
+        {
+          name  = "SERVESPEC_CAPTURE_SAMPLE_PERCENT"
+          value = "100"
+        },
+        {
+          name  = "SERVESPEC_CAPTURE_URI"
+          value = "s3://${local.name}-capture-${local.account_id}/capture/"
+        },
+        {
           name  = "SERVESPEC_LOG_PROMPTS"
           value = "false"
         },
@@ -381,6 +425,10 @@ resource "aws_ecs_task_definition" "candidate" {
         {
           name  = "SERVESPEC_METRICS_NAMESPACE"
           value = "servespec/clinical-notes"
+        },
+        {
+          name  = "SERVESPEC_MODEL_VERSION"
+          value = "2026-11-20"
         },
         {
           name  = "SERVESPEC_PORT"
@@ -409,6 +457,14 @@ resource "aws_ecs_task_definition" "candidate" {
         {
           name  = "SERVESPEC_SHUTDOWN_GRACE_S"
           value = "60"
+        },
+        {
+          name  = "SERVESPEC_VARIANT"
+          value = "candidate"
+        },
+        {
+          name  = "SERVESPEC_VARIANTS"
+          value = "current,candidate"
         },
       ]
       mountPoints = [

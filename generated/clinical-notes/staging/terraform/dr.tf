@@ -314,6 +314,7 @@ resource "aws_iam_role" "replication" {
       },
     ]
   })
+  permissions_boundary = "arn:${local.partition}:iam::${local.account_id}:policy/clinical-notes-staging-deploy-boundary"
 }
 
 resource "aws_iam_role_policy" "replication" {
@@ -794,6 +795,7 @@ resource "aws_iam_role" "flow_logs_secondary" {
       },
     ]
   })
+  permissions_boundary = "arn:${local.partition}:iam::${local.account_id}:policy/clinical-notes-staging-deploy-boundary"
 }
 
 resource "aws_iam_role_policy" "flow_logs_secondary" {
@@ -1182,6 +1184,7 @@ resource "aws_iam_role" "execution_secondary" {
       },
     ]
   })
+  permissions_boundary = "arn:${local.partition}:iam::${local.account_id}:policy/clinical-notes-staging-deploy-boundary"
 }
 
 resource "aws_iam_role_policy" "execution_secondary" {
@@ -1249,6 +1252,7 @@ resource "aws_iam_role" "task_secondary" {
       },
     ]
   })
+  permissions_boundary = "arn:${local.partition}:iam::${local.account_id}:policy/clinical-notes-staging-deploy-boundary"
 }
 
 resource "aws_iam_role_policy" "task_secondary" {
@@ -1383,6 +1387,22 @@ resource "aws_ecs_task_definition" "secondary" {
           value = "api_key"
         },
         {
+          name  = "SERVESPEC_CAPTURE_KEEP_TEXT"
+          value = "false"
+        },
+        {
+          name  = "SERVESPEC_CAPTURE_KMS_KEY_ID"
+          value = "arn:${local.partition}:kms:us-east-1:${local.account_id}:alias/${local.name}"
+        },
+        {
+          name  = "SERVESPEC_CAPTURE_SAMPLE_PERCENT"
+          value = "100"
+        },
+        {
+          name  = "SERVESPEC_CAPTURE_URI"
+          value = "s3://${local.name}-capture-${local.account_id}/capture/"
+        },
+        {
           name  = "SERVESPEC_LOG_PROMPTS"
           value = "false"
         },
@@ -1401,6 +1421,10 @@ resource "aws_ecs_task_definition" "secondary" {
         {
           name  = "SERVESPEC_METRICS_NAMESPACE"
           value = "servespec/clinical-notes"
+        },
+        {
+          name  = "SERVESPEC_MODEL_VERSION"
+          value = "2026-11-01"
         },
         {
           name  = "SERVESPEC_PORT"

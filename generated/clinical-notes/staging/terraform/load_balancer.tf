@@ -100,8 +100,8 @@ resource "aws_lb_listener_rule" "api" {
       }
 
       stickiness {
-        enabled  = false
-        duration = 1
+        enabled  = true
+        duration = 86400
       }
     }
   }
