@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from .. import compile as compiler
+from ..artifacts import Artifact
 from ..cli import EXIT_FOUND, EXIT_INVALID, default_specs
 from ..spec import LoadedSpec, SpecError, load_spec
 
@@ -76,7 +77,7 @@ def _orphans(root: Path, names: set[str]) -> list[str]:
     )
 
 
-def _check(root: Path, rendered: dict[str, list], orphans: list[str]) -> None:
+def _check(root: Path, rendered: dict[str, list[Artifact]], orphans: list[str]) -> None:
     findings = [f for name, arts in rendered.items() for f in compiler.check(root, name, arts)]
     for orphan in orphans:
         findings += [

@@ -176,7 +176,7 @@ DR_FIRST_DEPLOY_TARGETS = (
 
 def create_first(spec: ResolvedSpec) -> str:
     """The first deploy's targeted apply, run only while the stack has no outputs yet."""
-    targets = FIRST_DEPLOY_TARGETS
+    targets: tuple[str, ...] = FIRST_DEPLOY_TARGETS
     if spec.dr.strategy != "none":
         targets += DR_FIRST_DEPLOY_TARGETS
     flags = " \\\n".join(f"    -target={target}" for target in targets)
