@@ -55,6 +55,7 @@ def _check_paths(name: str, artifacts: list[Artifact]) -> None:
 
 def _manifest(loaded: LoadedSpec, artifacts: list[Artifact]) -> Artifact:
     document = {
+        "generated_by": __name__,
         "compiler": {"name": "servespec", "version": __version__},
         "spec": {"path": loaded.path, "sha256": loaded.sha256},
         "environments": list(loaded.layers),

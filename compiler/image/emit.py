@@ -42,7 +42,9 @@ def emit_image(envs: tuple[ResolvedSpec, ...]) -> list[Artifact]:
         return []
     first = envs[0]
     directory = image_dir(first)
-    lock = (HERE / "requirements.lock").read_text()
+    # The committed lock, copied under a header that names its source (pip skips comments).
+    lock_header = provenance(__name__, "compiler/image/requirements.lock")
+    lock = f"# {lock_header}\n" + (HERE / "requirements.lock").read_text()
     context = {
         "base_image": BASE_IMAGE,
         "uid": UID,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Template
@@ -88,7 +89,6 @@ def facts(spec: ResolvedSpec) -> Facts:
     capacity = dr.secondary_capacity(spec)
     secondary = spec.dr.secondary_region
     interval = backup_interval_minutes(spec.backups.schedule)
-    lock = audit.object_lock_mode(spec)
     vault_lock = None
     if backup.locks_vaults(spec):
         vault_lock = "compliance" if spec.production else "governance"
@@ -130,27 +130,34 @@ def facts(spec: ResolvedSpec) -> Facts:
         vault_secondary=f"{name}-dr",
         vault_lock=vault_lock,
         backup_role=f"{name}-backup",
-        audit_bucket=f"{name}-audit-{ACCOUNT}" if audit.has_audit_bucket(spec) else None,
-        audit_replica=(
-            f"{name}-audit-dr-{ACCOUNT}"
-            if audit.has_audit_bucket(spec) and dr.replicates(spec)
-            else None
-        ),
-        audit_lock=lock.lower() if lock else None,
-        audit_retention_days=audit.retention_days(spec),
-        trail=spec.security.audit.cloudtrail,
-        trail_log_group=f"/servespec/{name}/cloudtrail",
-        config_rules=tuple(rule.identifier for rule in audit.config_rules(spec))
-        if spec.security.audit.config_rules
-        else (),
-        guardduty=spec.security.audit.guardduty,
-        gdpr_regions=tuple(audit.allowed_regions(spec))
-        if "gdpr" in spec.security.compliance
-        else (),
+        **_audit(spec, name),
         rpo_notes=tuple(rpo_notes(spec, interval)),
         rto_notes=tuple(rto_notes(spec)),
         alarms=tuple(alarms(spec)),
     )
+
+
+def _audit(spec: ResolvedSpec, name: str) -> dict[str, Any]:
+    """The audit trail's part of the facts: where evidence lives and how long it is kept."""
+    has_bucket = audit.has_audit_bucket(spec)
+    lock = audit.object_lock_mode(spec)
+    return {
+        "audit_bucket": f"{name}-audit-{ACCOUNT}" if has_bucket else None,
+        "audit_replica": (
+            f"{name}-audit-dr-{ACCOUNT}" if has_bucket and dr.replicates(spec) else None
+        ),
+        "audit_lock": lock.lower() if lock else None,
+        "audit_retention_days": audit.retention_days(spec),
+        "trail": spec.security.audit.cloudtrail,
+        "trail_log_group": f"/servespec/{name}/cloudtrail",
+        "config_rules": tuple(rule.identifier for rule in audit.config_rules(spec))
+        if spec.security.audit.config_rules
+        else (),
+        "guardduty": spec.security.audit.guardduty,
+        "gdpr_regions": tuple(audit.allowed_regions(spec))
+        if "gdpr" in spec.security.compliance
+        else (),
+    }
 
 
 def backup_interval_minutes(schedule: str) -> int | None:

@@ -13,7 +13,7 @@ import pytest
 
 from compiler.artifacts import Artifact
 from compiler.governance import SWITCHES, Switch
-from compiler.policy.fields import governance
+from compiler.policy.fields import FIELDS, governance
 from compiler.spec import ResolvedSpec, load_spec
 from compiler.terraform import environment
 
@@ -30,6 +30,12 @@ OFF: dict[str, list[tuple[str, Any]]] = {
     "observability.log_retention_days": [("observability.log_retention_days", 30)],
     "serving.auth": [("serving.auth", "none")],
     "backups.enabled": [("backups.enabled", False), ("backups.copy_to_secondary", False)],
+    "observability.capture.keep_text": [
+        ("security.compliance", ["gdpr", "hipaa"]),
+        ("observability.log_retention_days", 2192),
+        ("observability.capture.enabled", True),
+        ("observability.capture.keep_text", True),
+    ],
 }
 IDS = [switch.field for switch in SWITCHES]
 
@@ -48,6 +54,14 @@ def _weakened(switch: Switch, waived: tuple[str, ...]) -> dict[str, Any]:
     for path, value in [*OFF[switch.field], ("security.waivers", _waivers(waived))]:
         data = set_path(data, path, value)
     return data
+
+
+def test_every_check_has_one_owner() -> None:
+    # A check a weakening trips takes its field and fix from the switch alone.
+    tripped = [check for switch in SWITCHES for check in switch.trips]
+    assert len(tripped) == len(set(tripped))
+    assert set(tripped) & set(FIELDS) == set()
+    assert all(set(s.recorded) <= set(s.trips) for s in SWITCHES)
 
 
 def test_every_switch_has_an_off_value() -> None:
