@@ -241,7 +241,13 @@ def waivers(spec: ResolvedSpec) -> str:
         }
         for w in spec.security.waivers
     ]
-    return json.dumps({"deployment": spec.metadata.name, "waivers": rows}, indent=2) + "\n"
+    document = {
+        "generated_by": __name__,
+        "source": spec.source_path,
+        "deployment": spec.metadata.name,
+        "waivers": rows,
+    }
+    return json.dumps(document, indent=2) + "\n"
 
 
 def emit(envs: tuple[ResolvedSpec, ...]) -> list[Artifact]:
