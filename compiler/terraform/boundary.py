@@ -20,6 +20,7 @@ from compiler.terraform.stack import common
 # (`aws_<family>_...`); a test proves every generated resource type is covered.
 SERVICES: dict[str, str] = {
     "acm": "acm",
+    "availability_zones": "ec2",
     "appautoscaling": "application-autoscaling",
     "autoscaling": "autoscaling",
     "backup": "backup",
@@ -52,6 +53,16 @@ SERVICES: dict[str, str] = {
 # Services the stack calls without declaring a resource of them: AWS Backup stores recovery
 # points through backup-storage, ECS pulls through ECR's API, data sources read EC2 and STS.
 EXTRA_SERVICES = ("backup-storage", "sts")
+# Data sources the provider answers without an IAM-checked call.
+NO_API_CALL = frozenset(
+    {
+        "aws_caller_identity",
+        "aws_elb_service_account",
+        "aws_ip_ranges",
+        "aws_partition",
+        "aws_region",
+    }
+)
 # What neither the apply role nor any role it creates may ever do.
 LONG_LIVED_CREDENTIALS = (
     "iam:CreateAccessKey",
@@ -134,6 +145,7 @@ def policy_block(spec: ResolvedSpec) -> Block:
         [
             *(skip(check, why) for check in ("CKV_AWS_286", "CKV_AWS_287", "CKV_AWS_288")),
             *(skip(check, why) for check in ("CKV_AWS_289", "CKV_AWS_290", "CKV_AWS_355")),
+            *(skip(check, why) for check in ("CKV2_AWS_40", "SSP_IAM_001", "SSP_IAM_002")),
             {
                 "name": policy_name(spec),
                 "description": f"Caps what deploys of {spec.environment} can create",

