@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "diff-summary": "compiler.workflows.cli:diff_summary",
     "plan-summary": "compiler.workflows.plan_summary:plan_summary",
     "release": "compiler.workflows.release:release",
+    "doctor": "compiler.doctor:doctor",
 }
 
 HELP = {
@@ -45,6 +46,7 @@ HELP = {
     "diff-summary": "Describe in words what changed in a spec since a git ref.",
     "plan-summary": "List the resources a saved terraform plan changes, replacements first.",
     "release": "What a deploy must build, push and verify, read from AWS (deploy workflow).",
+    "doctor": "Check what a deploy needs (bootstrap, GitHub, DNS, key, model); say what is next.",
 }
 
 

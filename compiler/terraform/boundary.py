@@ -13,7 +13,7 @@ propagates to whatever the apply role creates.
 from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
-from compiler.terraform.hcl import Block, Template, Value, jsonencode, skip
+from compiler.terraform.hcl import Attribute, Block, Template, Value, jsonencode, skip
 from compiler.terraform.stack import common
 
 # IAM service prefix of each resource-type family the environment roots declare
@@ -158,7 +158,7 @@ def policy_block(spec: ResolvedSpec) -> Block:
 def bound_roles(spec: ResolvedSpec, blocks: list[Block]) -> list[Block]:
     """Every `aws_iam_role` of an environment root, with the boundary set."""
     return [
-        block.with_items({"permissions_boundary": arn(spec)})
+        block.with_items(Attribute("permissions_boundary", arn(spec)))
         if block.type == "resource" and block.labels[0] == "aws_iam_role"
         else block
         for block in blocks

@@ -54,7 +54,7 @@ def _needs(spec: ResolvedSpec, key: str) -> str:
 
 def plan_job(spec: ResolvedSpec) -> dict[str, Any]:
     env = spec.environment
-    targets = scripts.FOUNDATION_TARGETS
+    targets: tuple[str, ...] = scripts.FOUNDATION_TARGETS
     if spec.dr.strategy != "none":
         targets += scripts.DR_FOUNDATION_TARGETS
     release_env = {"SPEC": spec.source_path, "ENVIRONMENT": env, "IMAGE_TAG": IMAGE_TAG}
