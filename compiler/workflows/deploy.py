@@ -82,6 +82,8 @@ def plan_job(spec: ResolvedSpec) -> dict[str, Any]:
                     "name": f"plan-{env}",
                     "path": f"{names.terraform_dir(spec)}/out",
                     "if-no-files-found": "error",
+                    # .terraform.lock.hcl: the apply must use the providers the plan used.
+                    "include-hidden-files": True,
                     "retention-days": 3,
                 },
             },

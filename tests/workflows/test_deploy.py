@@ -81,3 +81,13 @@ def test_credentials_are_renewed_before_the_long_steps() -> None:
     assert (
         names[names.index("Roll back to the previous release") - 1] == "Renew credentials for prod"
     )
+
+
+def test_the_apply_uses_the_plans_provider_lock() -> None:
+    jobs = apply.build(environments("assistant"))["jobs"]
+    upload = steps_by_name(jobs["plan-prod"])["Keep the saved plan for the apply job"]
+    assert upload["with"]["include-hidden-files"] is True  # .terraform.lock.hcl
+    names = [step["name"] for step in jobs["apply-prod"]["steps"]]
+    assert names.index("Use the providers the plan used") == names.index("terraform init") - 1
+    lock = steps_by_name(jobs["apply-prod"])["Use the providers the plan used"]["run"]
+    assert 'saved-plan/.terraform.lock.hcl" .terraform.lock.hcl' in lock
