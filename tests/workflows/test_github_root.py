@@ -157,3 +157,21 @@ def test_compile_check_finds_a_stale_codeowners(
 
 def test_gitattributes_mark_generated_output() -> None:
     assert "generated/** linguist-generated=true" in (ROOT / ".gitattributes").read_text()
+
+
+def test_a_comment_only_spec_edit_changes_no_workflow_or_github_file(tmp_path: Path) -> None:
+    from compiler import workflows as workflow_emitter
+
+    source = (ROOT / "spec" / "assistant.yaml").read_text()
+    edited = tmp_path / "spec" / "assistant.yaml"
+    edited.parent.mkdir()
+    edited.write_text(source.replace("\nmodel:\n", "\n# a reviewer's note\nmodel:\n", 1))
+    (tmp_path / "spec" / "servespec.schema.json").write_text(
+        (ROOT / "spec" / "servespec.schema.json").read_text()
+    )
+    before = load_spec(ROOT / "spec" / "assistant.yaml", root=ROOT)
+    after = load_spec(edited, root=tmp_path)
+    assert before.sha256 != after.sha256
+    for emit in (workflow_emitter.emit, github.emit):
+        assert emit(before.environments) == emit(after.environments)
+    assert codeowners.render([before]) == codeowners.render([after])
