@@ -190,12 +190,12 @@ def _plan_job(spec: ResolvedSpec) -> dict[str, Any]:
 
 
 COMMENT = """
-servespec diff-summary "$SPEC" --base-ref "$BASE_SHA" {plan_args} \\
-  --run-url "$RUN_URL" > comment.md
+servespec diff-summary "$SPEC" --base-ref "$BASE_SHA" {plan_args} > comment.md
 # Each environment's resource list, replacements first (absent when its plan did not run).
 for summary in plan-summaries/plan-summary-*.md; do
-  [ -f "$summary" ] && {{ echo; cat "$summary"; }} >> comment.md
+  if [ -f "$summary" ]; then {{ echo; cat "$summary"; }} >> comment.md; fi
 done
+printf '\n[Workflow run](%s)\n' "$RUN_URL" >> comment.md
 marker='{marker}'
 body="$(printf '%s\\n\\n' "$marker"; cat comment.md)"
 existing="$(gh api --paginate "repos/$GITHUB_REPOSITORY/issues/$PR_NUMBER/comments" \\

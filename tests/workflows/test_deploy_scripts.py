@@ -238,3 +238,18 @@ def test_required_check(runner: Runner, results: dict[str, str], code: int) -> N
         "servespec-assistant-pr.yml", "required", "Every needed job passed or was skipped"
     )
     assert runner.run(required["run"], {"RESULTS": needs}).returncode == code
+
+
+def test_the_comment_carries_each_environments_resource_list(runner: Runner) -> None:
+    fake(runner.bin, "servespec", 'printf "### plan\\n"\n')
+    fake(runner.bin, "gh", f'{LOG_GH}[ "$2" = "--paginate" ] && exit 0\n:\n')
+    summaries = runner.tmp / "plan-summaries"
+    summaries.mkdir()
+    (summaries / "plan-summary-prod.md").write_text("- 🔁 replace `aws_lb.main`\n")
+    comment = step("servespec-assistant-pr.yml", "comment", "Write or update the sticky comment")
+    env = {**comment["env"], "GH_TOKEN": "t", "PR_NUMBER": "7", "BASE_SHA": "abc", "RUN_URL": "u"}
+    env = {k: v for k, v in env.items() if "${{" not in v}
+    result = runner.run(comment["run"], env)
+    assert result.returncode == 0, result.stderr
+    body = (runner.tmp / "comment.md").read_text()
+    assert body == "### plan\n\n- 🔁 replace `aws_lb.main`\n\n[Workflow run](u)\n"
