@@ -253,3 +253,34 @@ def test_the_comment_carries_each_environments_resource_list(runner: Runner) -> 
     assert result.returncode == 0, result.stderr
     body = (runner.tmp / "comment.md").read_text()
     assert body == "### plan\n\n- 🔁 replace `aws_lb.main`\n\n[Workflow run](u)\n"
+
+
+def test_rollback_restores_the_previous_release_together(runner: Runner) -> None:
+    fake(
+        runner.bin,
+        "git",
+        'echo "git $*" >> "$CALLS"\n'
+        'if [ "$1" = worktree ]; then mkdir -p "$4/generated/assistant/prod/terraform"; fi\n',
+    )
+    fake(runner.bin, "terraform", TERRAFORM_LOG + '[ "$1" = show ] && echo "{}"\n:\n')
+    fake(runner.bin, "servespec", 'echo "servespec $*" >> "$CALLS"\n')
+    rollback = step(
+        DEPLOY.replace("clinical-notes", "assistant"),
+        "apply-prod",
+        "Roll back to the previous release",
+    )
+    env = {
+        "PREVIOUS": "0a1b2c",
+        "ENVIRONMENT": "prod",
+        "TF_DIR": "generated/assistant/prod/terraform",
+        "RUNNER_TEMP": str(runner.tmp / "temp"),
+    }
+    result = runner.run(rollback["run"], env)
+    assert result.returncode == 0, result.stderr
+    calls = runner.calls()
+    assert calls[0] == f"git worktree add --detach {runner.tmp}/temp/previous 0a1b2c"
+    assert (
+        "terraform plan -input=false -no-color -out=rollback.tfplan -var image_tag=0a1b2c" in calls
+    )
+    assert calls[-1] == "terraform apply -input=false -no-color rollback.tfplan"
+    assert "rolled back to 0a1b2c" in runner.summary.read_text()
