@@ -40,7 +40,8 @@ echo "this pull request touches the deployment: $touched"
 
 POLICY = """
 set +e
-servespec policy "generated/$DEPLOYMENT" --format sarif --output policy.sarif 2> policy.txt
+servespec policy "generated/$DEPLOYMENT" .github/workflows/servespec-"$DEPLOYMENT"-*.yml \
+  --format sarif --output policy.sarif 2> policy.txt
 code=$?
 set -e
 cat policy.txt
