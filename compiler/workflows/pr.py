@@ -153,6 +153,7 @@ def _plan_job(spec: ResolvedSpec) -> dict[str, Any]:
             *steps.install(cache=True),
             steps.aws_credentials(spec, "PLAN"),
             steps.setup_terraform(),
+            *steps.terraform_cache(spec),
             steps.run("terraform fmt", "terraform fmt -check -diff -no-color"),
             steps.terraform_init(),
             steps.run("terraform validate", "terraform validate -no-color"),
@@ -187,6 +188,7 @@ def _plan_job(spec: ResolvedSpec) -> dict[str, Any]:
         },
         outputs={"counts": "${{ steps.counts.outputs.counts }}"},
         defaults={"run": {"working-directory": names.terraform_dir(spec)}},
+        env={"TF_PLUGIN_CACHE_DIR": steps.PLUGIN_CACHE},
     )
 
 
