@@ -51,8 +51,12 @@ SERVICES: dict[str, str] = {
     "wafv2": "wafv2",
 }
 # Services the stack calls without declaring a resource of them: AWS Backup stores recovery
-# points through backup-storage, ECS pulls through ECR's API, data sources read EC2 and STS.
-EXTRA_SERVICES = ("backup-storage", "sts")
+# points through backup-storage. Not sts: the apply role must not hop to roles that trust
+# the account (GetCallerIdentity needs no permission).
+EXTRA_SERVICES = ("backup-storage",)
+# Services the stack only reads from: their actions, not `service:*` (ssm:SendCommand would
+# run commands on the GPU hosts).
+NARROW: dict[str, tuple[str, ...]] = {"ssm": ("ssm:GetParameter", "ssm:GetParameters")}
 # Data sources the provider answers without an IAM-checked call.
 NO_API_CALL = frozenset(
     {
@@ -97,7 +101,9 @@ def document(spec: ResolvedSpec) -> dict[str, Value]:
         {
             "Sid": "OnlyTheStacksServices",
             "Effect": "Allow",
-            "Action": [f"{service}:*" for service in services],
+            "Action": [
+                action for service in services for action in NARROW.get(service, (f"{service}:*",))
+            ],
             "Resource": "*",
         },
         {
@@ -124,6 +130,34 @@ def document(spec: ResolvedSpec) -> dict[str, Value]:
             "Effect": "Deny",
             "NotAction": ["iam:Get*", "iam:List*"],
             "Resource": Template(f"{iam}:role/{spec.metadata.name}-*-github-*"),
+        },
+        {
+            # The state fences live in this bucket's policy and key: only the bootstrap
+            # (an administrator) changes them.
+            "Sid": "TheStateStoreIsTheBootstraps",
+            "Effect": "Deny",
+            "Action": [
+                "s3:DeleteBucket*",
+                "s3:PutBucket*",
+                "s3:PutEncryptionConfiguration",
+                "s3:PutLifecycleConfiguration",
+                "s3:PutReplicationConfiguration",
+            ],
+            "Resource": Template(f"arn:{common.PARTITION}:s3:::{common.state_bucket(spec)}"),
+        },
+        {
+            "Sid": "TheStateKeyIsTheBootstraps",
+            "Effect": "Deny",
+            "Action": [
+                "kms:CreateGrant",
+                "kms:DisableKey",
+                "kms:PutKeyPolicy",
+                "kms:ScheduleKeyDeletion",
+            ],
+            "Resource": "*",
+            "Condition": {
+                "ForAnyValue:StringEquals": {"kms:ResourceAliases": common.state_key_alias(spec)}
+            },
         },
         {
             "Sid": "NoLongLivedCredentials",

@@ -87,6 +87,12 @@ def test_the_boundary_fences_iam() -> None:
     assert "iam:CreateAccessKey" in found["NoLongLivedCredentials"]["Action"]
     allowed = found["OnlyTheStacksServices"]["Action"]
     assert "organizations:*" not in allowed and "*" not in allowed
+    state = found["TheStateStoreIsTheBootstraps"]
+    assert "s3:PutBucket*" in state["Action"] and "assistant-tfstate-" in state["Resource"].text
+    assert "kms:PutKeyPolicy" in found["TheStateKeyIsTheBootstraps"]["Action"]
+    # No hopping to roles that trust the account; no commands on the hosts.
+    assert not any(a.startswith("sts:") for a in allowed)
+    assert "ssm:*" not in allowed and "ssm:GetParameter" in allowed
 
 
 def test_the_state_bucket_fences_each_environment_to_its_own_roles() -> None:

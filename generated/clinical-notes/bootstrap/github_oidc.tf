@@ -205,8 +205,8 @@ resource "aws_iam_policy" "staging_boundary" {
           "s3:*",
           "secretsmanager:*",
           "sns:*",
-          "ssm:*",
-          "sts:*",
+          "ssm:GetParameter",
+          "ssm:GetParameters",
           "wafv2:*",
         ]
         Resource = "*"
@@ -239,6 +239,34 @@ resource "aws_iam_policy" "staging_boundary" {
         Effect    = "Deny"
         NotAction = ["iam:Get*", "iam:List*"]
         Resource  = "arn:${local.partition}:iam::${local.account_id}:role/clinical-notes-*-github-*"
+      },
+      {
+        Sid    = "TheStateStoreIsTheBootstraps"
+        Effect = "Deny"
+        Action = [
+          "s3:DeleteBucket*",
+          "s3:PutBucket*",
+          "s3:PutEncryptionConfiguration",
+          "s3:PutLifecycleConfiguration",
+          "s3:PutReplicationConfiguration",
+        ]
+        Resource = "arn:${local.partition}:s3:::clinical-notes-tfstate-6ba3a68ca2"
+      },
+      {
+        Sid    = "TheStateKeyIsTheBootstraps"
+        Effect = "Deny"
+        Action = [
+          "kms:CreateGrant",
+          "kms:DisableKey",
+          "kms:PutKeyPolicy",
+          "kms:ScheduleKeyDeletion",
+        ]
+        Resource = "*"
+        Condition = {
+          "ForAnyValue:StringEquals" = {
+            "kms:ResourceAliases" = "alias/clinical-notes-tfstate"
+          }
+        }
       },
       {
         Sid    = "NoLongLivedCredentials"
@@ -510,8 +538,8 @@ resource "aws_iam_policy" "prod_boundary" {
           "s3:*",
           "secretsmanager:*",
           "sns:*",
-          "ssm:*",
-          "sts:*",
+          "ssm:GetParameter",
+          "ssm:GetParameters",
           "wafv2:*",
         ]
         Resource = "*"
@@ -544,6 +572,34 @@ resource "aws_iam_policy" "prod_boundary" {
         Effect    = "Deny"
         NotAction = ["iam:Get*", "iam:List*"]
         Resource  = "arn:${local.partition}:iam::${local.account_id}:role/clinical-notes-*-github-*"
+      },
+      {
+        Sid    = "TheStateStoreIsTheBootstraps"
+        Effect = "Deny"
+        Action = [
+          "s3:DeleteBucket*",
+          "s3:PutBucket*",
+          "s3:PutEncryptionConfiguration",
+          "s3:PutLifecycleConfiguration",
+          "s3:PutReplicationConfiguration",
+        ]
+        Resource = "arn:${local.partition}:s3:::clinical-notes-tfstate-6ba3a68ca2"
+      },
+      {
+        Sid    = "TheStateKeyIsTheBootstraps"
+        Effect = "Deny"
+        Action = [
+          "kms:CreateGrant",
+          "kms:DisableKey",
+          "kms:PutKeyPolicy",
+          "kms:ScheduleKeyDeletion",
+        ]
+        Resource = "*"
+        Condition = {
+          "ForAnyValue:StringEquals" = {
+            "kms:ResourceAliases" = "alias/clinical-notes-tfstate"
+          }
+        }
       },
       {
         Sid    = "NoLongLivedCredentials"
