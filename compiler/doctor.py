@@ -96,6 +96,16 @@ def github_checks(spec: ResolvedSpec, github: GitHub) -> list[Check]:
                 f"{spec.environment}_{role.lower()}_role_arn>",
             )
         )
+    template = github(f"repos/{repo}/actions/oidc/customization/sub") or {}
+    keys = template.get("include_claim_keys") or []
+    found.append(
+        Check(
+            "OIDC subject names the workflow",
+            template.get("use_default") is False and "job_workflow_ref" in keys,
+            ", ".join(keys) or "GitHub's default subject: the apply roles will refuse every job",
+            apply_github,
+        )
+    )
     environment = github(f"repos/{repo}/environments/{spec.environment}")
     found.append(
         Check(f"GitHub environment {spec.environment}", environment is not None, "", apply_github)

@@ -48,6 +48,9 @@ def github(variables: bool, reviewers: bool) -> doctor.GitHub:
     def get(path: str) -> Any:
         if "/actions/variables/" in path:
             return {"value": "arn:aws:iam::1:role/x"} if variables else None
+        if path.endswith("/oidc/customization/sub"):
+            keys = ["repo", "context", "job_workflow_ref"]
+            return {"use_default": False, "include_claim_keys": keys} if variables else None
         if path.endswith("/environments/prod"):
             rules = [{"type": "required_reviewers"}] if reviewers else [{"type": "branch_policy"}]
             return {"protection_rules": rules}
