@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pygohcl
@@ -110,3 +111,15 @@ def test_boundary_policy_name_is_the_stacks_reference() -> None:
     staging = environments("assistant")[0]
     assert boundary.policy_name(staging) == "assistant-staging-deploy-boundary"
     assert boundary.arn(staging).text.endswith(":policy/assistant-staging-deploy-boundary")
+
+
+def test_the_boundary_fits_the_managed_policy_size_limit() -> None:
+    # IAM managed policies hold at most 6,144 characters (whitespace not counted).
+    for example in EXAMPLES:
+        for spec in environments(example):
+            text = json.dumps(
+                boundary.document(spec),
+                default=lambda t: t.text.replace("${local.account_id}", "1" * 12),
+                separators=(",", ":"),
+            )
+            assert len(text) < 6144, (example, spec.environment, len(text))
