@@ -198,7 +198,16 @@ servespec diff-summary "$SPEC" --base-ref "$BASE_SHA" {plan_args} > comment.md
 for summary in plan-summaries/plan-summary-*.md; do
   if [ -f "$summary" ]; then {{ echo; cat "$summary"; }} >> comment.md; fi
 done
-printf '\n[Workflow run](%s)\n' "$RUN_URL" >> comment.md
+# The bootstrap and GitHub roots are applied by administrators, not by the deploy: say so.
+mapfile -t roots < <(git diff --name-only "$BASE_SHA" HEAD -- \\
+  "generated/{deployment}/bootstrap" "generated/{deployment}/github" | cut -d / -f 3 | sort -u)
+tick=$'\x60'  # a Markdown code span, written without a literal backquote
+for root in "${{roots[@]}}"; do
+  printf "\\n**%s root changed**: an administrator plans and applies it after merge: %s\\n" \\
+    "$tick$root$tick" "${{tick}}terraform -chdir=generated/{deployment}/$root plan$tick" \\
+    >> comment.md
+done
+printf '\\n[Workflow run](%s)\\n' "$RUN_URL" >> comment.md
 marker='{marker}'
 body="$(printf '%s\\n\\n' "$marker"; cat comment.md)"
 existing="$(gh api --paginate "repos/$GITHUB_REPOSITORY/issues/$PR_NUMBER/comments" \\
@@ -226,7 +235,9 @@ def _comment_job(envs: tuple[ResolvedSpec, ...]) -> dict[str, Any]:
         f'--plan "{s.environment}=$PLAN_{names.upper(s.environment)}"' for s in envs
     )
     script = COMMENT.format(
-        plan_args=plan_args, marker=COMMENT_MARKER.format(name=first.metadata.name)
+        plan_args=plan_args,
+        marker=COMMENT_MARKER.format(name=first.metadata.name),
+        deployment=first.metadata.name,
     )
     return steps.job(
         "Plan summary comment",

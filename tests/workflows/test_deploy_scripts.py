@@ -284,3 +284,24 @@ def test_rollback_restores_the_previous_release_together(runner: Runner) -> None
     )
     assert calls[-1] == "terraform apply -input=false -no-color rollback.tfplan"
     assert "rolled back to 0a1b2c" in runner.summary.read_text()
+
+
+def test_the_comment_flags_administrator_roots(runner: Runner) -> None:
+    fake(runner.bin, "servespec", 'printf "### plan\\n"\n')
+    fake(runner.bin, "gh", f'{LOG_GH}[ "$2" = "--paginate" ] && exit 0\n:\n')
+    fake(
+        runner.bin,
+        "git",
+        'echo "git $*" >> "$CALLS"\n'
+        "printf 'generated/assistant/bootstrap/state.tf\\ngenerated/assistant/bootstrap/x.tf\\n'\n",
+    )
+    comment = step("servespec-assistant-pr.yml", "comment", "Write or update the sticky comment")
+    env = {**comment["env"], "GH_TOKEN": "t", "PR_NUMBER": "7", "BASE_SHA": "abc", "RUN_URL": "u"}
+    env = {k: v for k, v in env.items() if "${{" not in v}
+    result = runner.run(comment["run"], env)
+    assert result.returncode == 0, result.stderr
+    body = (runner.tmp / "comment.md").read_text()
+    assert body.count("root changed") == 1
+    assert "**`bootstrap` root changed**" in body
+    assert "`terraform -chdir=generated/assistant/bootstrap plan`" in body
+    assert "git diff --name-only abc HEAD -- generated/assistant/bootstrap" in runner.calls()[0]
