@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "usage": "compiler.loop.cli:usage",
     "plan-summary": "compiler.workflows.plan_summary:plan_summary",
     "release": "compiler.workflows.release:release",
+    "doctor": "compiler.doctor:doctor",
 }
 
 HELP = {
@@ -51,6 +52,7 @@ HELP = {
     "usage": "Requests and tokens per API key id (CloudWatch or capture records).",
     "plan-summary": "List the resources a saved terraform plan changes, replacements first.",
     "release": "What a deploy must build, push and verify, read from AWS (deploy workflow).",
+    "doctor": "Check what a deploy needs (bootstrap, GitHub, DNS, key, model); say what is next.",
 }
 
 

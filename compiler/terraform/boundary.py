@@ -13,13 +13,14 @@ propagates to whatever the apply role creates.
 from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
-from compiler.terraform.hcl import Block, Template, Value, jsonencode, skip
+from compiler.terraform.hcl import Attribute, Block, Template, Value, jsonencode, skip
 from compiler.terraform.stack import common
 
 # IAM service prefix of each resource-type family the environment roots declare
 # (`aws_<family>_...`); a test proves every generated resource type is covered.
 SERVICES: dict[str, str] = {
     "acm": "acm",
+    "availability_zones": "ec2",
     "appautoscaling": "application-autoscaling",
     "autoscaling": "autoscaling",
     "backup": "backup",
@@ -50,8 +51,22 @@ SERVICES: dict[str, str] = {
     "wafv2": "wafv2",
 }
 # Services the stack calls without declaring a resource of them: AWS Backup stores recovery
-# points through backup-storage, ECS pulls through ECR's API, data sources read EC2 and STS.
-EXTRA_SERVICES = ("backup-storage", "sts")
+# points through backup-storage. Not sts: the apply role must not hop to roles that trust
+# the account (GetCallerIdentity needs no permission).
+EXTRA_SERVICES = ("backup-storage",)
+# Services the stack only reads from: their actions, not `service:*` (ssm:SendCommand would
+# run commands on the GPU hosts).
+NARROW: dict[str, tuple[str, ...]] = {"ssm": ("ssm:GetParameter", "ssm:GetParameters")}
+# Data sources the provider answers without an IAM-checked call.
+NO_API_CALL = frozenset(
+    {
+        "aws_caller_identity",
+        "aws_elb_service_account",
+        "aws_ip_ranges",
+        "aws_partition",
+        "aws_region",
+    }
+)
 # What neither the apply role nor any role it creates may ever do.
 LONG_LIVED_CREDENTIALS = (
     "iam:CreateAccessKey",
@@ -86,7 +101,9 @@ def document(spec: ResolvedSpec) -> dict[str, Value]:
         {
             "Sid": "OnlyTheStacksServices",
             "Effect": "Allow",
-            "Action": [f"{service}:*" for service in services],
+            "Action": [
+                action for service in services for action in NARROW.get(service, (f"{service}:*",))
+            ],
             "Resource": "*",
         },
         {
@@ -115,6 +132,34 @@ def document(spec: ResolvedSpec) -> dict[str, Value]:
             "Resource": Template(f"{iam}:role/{spec.metadata.name}-*-github-*"),
         },
         {
+            # The state fences live in this bucket's policy and key: only the bootstrap
+            # (an administrator) changes them.
+            "Sid": "TheStateStoreIsTheBootstraps",
+            "Effect": "Deny",
+            "Action": [
+                "s3:DeleteBucket*",
+                "s3:PutBucket*",
+                "s3:PutEncryptionConfiguration",
+                "s3:PutLifecycleConfiguration",
+                "s3:PutReplicationConfiguration",
+            ],
+            "Resource": Template(f"arn:{common.PARTITION}:s3:::{common.state_bucket(spec)}"),
+        },
+        {
+            "Sid": "TheStateKeyIsTheBootstraps",
+            "Effect": "Deny",
+            "Action": [
+                "kms:CreateGrant",
+                "kms:DisableKey",
+                "kms:PutKeyPolicy",
+                "kms:ScheduleKeyDeletion",
+            ],
+            "Resource": "*",
+            "Condition": {
+                "ForAnyValue:StringEquals": {"kms:ResourceAliases": common.state_key_alias(spec)}
+            },
+        },
+        {
             "Sid": "NoLongLivedCredentials",
             "Effect": "Deny",
             "Action": list(LONG_LIVED_CREDENTIALS),
@@ -134,6 +179,7 @@ def policy_block(spec: ResolvedSpec) -> Block:
         [
             *(skip(check, why) for check in ("CKV_AWS_286", "CKV_AWS_287", "CKV_AWS_288")),
             *(skip(check, why) for check in ("CKV_AWS_289", "CKV_AWS_290", "CKV_AWS_355")),
+            *(skip(check, why) for check in ("CKV2_AWS_40", "SSP_IAM_001", "SSP_IAM_002")),
             {
                 "name": policy_name(spec),
                 "description": f"Caps what deploys of {spec.environment} can create",
@@ -146,7 +192,7 @@ def policy_block(spec: ResolvedSpec) -> Block:
 def bound_roles(spec: ResolvedSpec, blocks: list[Block]) -> list[Block]:
     """Every `aws_iam_role` of an environment root, with the boundary set."""
     return [
-        block.with_items({"permissions_boundary": arn(spec)})
+        block.with_items(Attribute("permissions_boundary", arn(spec)))
         if block.type == "resource" and block.labels[0] == "aws_iam_role"
         else block
         for block in blocks

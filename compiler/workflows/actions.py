@@ -15,6 +15,7 @@ repository (a mirror of github.com/<repo>) with
 | github/codeql-action (upload-sarif)        | v4.36.2  | 8aad20d150bbac5944a9f9d289da16a4b0d87c1e |
 | actions/upload-artifact                    | v7.0.0   | bbbca2ddaa5d8feaa63e36b76fdaad77386f024f |
 | actions/download-artifact                  | v8.0.1   | 3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c |
+| actions/cache                              | v5.0.5   | 27d5ce7f107fe9357f9df03efb73ab90386fccae |
 
 Everything else (ECR login, image build and copy, PR comments, issues) is plain `run:` with
 the docker, skopeo, aws and gh CLIs that GitHub's Ubuntu runners ship: fewer actions, fewer
@@ -59,6 +60,8 @@ DOWNLOAD_ARTIFACT = Action(
     "actions/download-artifact", "v8.0.1", "3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c"
 )
 
+CACHE = Action("actions/cache", "v5.0.5", "27d5ce7f107fe9357f9df03efb73ab90386fccae")
+
 ALL: tuple[Action, ...] = (
     CHECKOUT,
     SETUP_PYTHON,
@@ -67,6 +70,7 @@ ALL: tuple[Action, ...] = (
     UPLOAD_SARIF,
     UPLOAD_ARTIFACT,
     DOWNLOAD_ARTIFACT,
+    CACHE,
 )
 
 _SHA = re.compile(r"^[0-9a-f]{40}$")

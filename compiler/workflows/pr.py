@@ -40,7 +40,8 @@ echo "this pull request touches the deployment: $touched"
 
 POLICY = """
 set +e
-servespec policy "generated/$DEPLOYMENT" --format sarif --output policy.sarif 2> policy.txt
+servespec policy "generated/$DEPLOYMENT" .github/workflows/servespec-"$DEPLOYMENT"-*.yml \
+  --format sarif --output policy.sarif 2> policy.txt
 code=$?
 set -e
 cat policy.txt
@@ -152,6 +153,7 @@ def _plan_job(spec: ResolvedSpec) -> dict[str, Any]:
             *steps.install(cache=True),
             steps.aws_credentials(spec, "PLAN"),
             steps.setup_terraform(),
+            *steps.terraform_cache(spec),
             steps.run("terraform fmt", "terraform fmt -check -diff -no-color"),
             steps.terraform_init(),
             steps.run("terraform validate", "terraform validate -no-color"),
@@ -186,16 +188,26 @@ def _plan_job(spec: ResolvedSpec) -> dict[str, Any]:
         },
         outputs={"counts": "${{ steps.counts.outputs.counts }}"},
         defaults={"run": {"working-directory": names.terraform_dir(spec)}},
+        env={"TF_PLUGIN_CACHE_DIR": steps.PLUGIN_CACHE},
     )
 
 
 COMMENT = """
-servespec diff-summary "$SPEC" --base-ref "$BASE_SHA" {plan_args} \\
-  --run-url "$RUN_URL" > comment.md
+servespec diff-summary "$SPEC" --base-ref "$BASE_SHA" {plan_args} > comment.md
 # Each environment's resource list, replacements first (absent when its plan did not run).
 for summary in plan-summaries/plan-summary-*.md; do
-  [ -f "$summary" ] && {{ echo; cat "$summary"; }} >> comment.md
+  if [ -f "$summary" ]; then {{ echo; cat "$summary"; }} >> comment.md; fi
 done
+# The bootstrap and GitHub roots are applied by administrators, not by the deploy: say so.
+mapfile -t roots < <(git diff --name-only "$BASE_SHA" HEAD -- \\
+  "generated/{deployment}/bootstrap" "generated/{deployment}/github" | cut -d / -f 3 | sort -u)
+tick=$'\x60'  # a Markdown code span, written without a literal backquote
+for root in "${{roots[@]}}"; do
+  printf "\\n**%s root changed**: an administrator plans and applies it after merge: %s\\n" \\
+    "$tick$root$tick" "${{tick}}terraform -chdir=generated/{deployment}/$root plan$tick" \\
+    >> comment.md
+done
+printf '\\n[Workflow run](%s)\\n' "$RUN_URL" >> comment.md
 marker='{marker}'
 body="$(printf '%s\\n\\n' "$marker"; cat comment.md)"
 existing="$(gh api --paginate "repos/$GITHUB_REPOSITORY/issues/$PR_NUMBER/comments" \\
@@ -223,7 +235,9 @@ def _comment_job(envs: tuple[ResolvedSpec, ...]) -> dict[str, Any]:
         f'--plan "{s.environment}=$PLAN_{names.upper(s.environment)}"' for s in envs
     )
     script = COMMENT.format(
-        plan_args=plan_args, marker=COMMENT_MARKER.format(name=first.metadata.name)
+        plan_args=plan_args,
+        marker=COMMENT_MARKER.format(name=first.metadata.name),
+        deployment=first.metadata.name,
     )
     return steps.job(
         "Plan summary comment",

@@ -89,6 +89,26 @@ def setup_terraform() -> Step:
     }
 
 
+# Provider plugins (the AWS provider is ~700 MB unpacked) kept between pull-request runs.
+PLUGIN_CACHE = "${{ github.workspace }}/.terraform-plugins"
+
+
+def terraform_cache(spec: ResolvedSpec) -> list[Step]:
+    """Pull requests only: a cache a PR writes must never feed a deploy (cache poisoning)."""
+    versions = f"{names.terraform_dir(spec)}/versions.tf"
+    return [
+        run("Terraform plugin cache directory", 'mkdir -p "$TF_PLUGIN_CACHE_DIR"'),
+        {
+            "name": "Cache Terraform providers",
+            "uses": actions.CACHE.ref,
+            "with": {
+                "path": PLUGIN_CACHE,
+                "key": f"terraform-{names.TERRAFORM_VERSION}-${{{{ hashFiles('{versions}') }}}}",
+            },
+        },
+    ]
+
+
 def terraform_init(cwd: str | None = None) -> Step:
     return run("terraform init", "terraform init -input=false -no-color", cwd=cwd)
 

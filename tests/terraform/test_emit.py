@@ -13,7 +13,7 @@ import pytest
 from compiler.artifacts import Artifact
 from compiler.spec import ResolvedSpec
 from compiler.spec.model import Waiver
-from compiler.terraform import bootstrap, emit
+from compiler.terraform import bootstrap, emit, github
 from compiler.terraform.schema_check import (
     check_blocks,
     check_text,
@@ -64,7 +64,9 @@ def test_no_golden_is_left_over(example: str) -> None:
     root = golden_path(artifacts(example)[0]).parents[1]
     if not root.is_dir():
         pytest.skip("no goldens yet")
-    emitted = {golden_path(a) for a in artifacts(example)}
+    # The GitHub root (integrations/github provider) comes from its own emitter.
+    others = github.emit(environments(example))
+    emitted = {golden_path(a) for a in [*artifacts(example), *others]}
     assert sorted(p for p in root.rglob("*.tf") if p not in emitted) == []
 
 
@@ -225,9 +227,14 @@ def test_github_trust_is_pinned_to_the_repository() -> None:
     text = {a.path: a.content for a in artifacts("assistant")}[
         "generated/assistant/bootstrap/github_oidc.tf"
     ]
-    assert '"repo:acme/llm-platform:pull_request"' in text
-    assert '"repo:acme/llm-platform:ref:refs/heads/main"' in text
-    assert '"repo:acme/llm-platform:environment:prod"' in text
+    # Subjects in the customized format (repo, context, job_workflow_ref): each names the
+    # workflow file; tests/workflows/test_terraform_contract.py pins the exact lists.
+    assert '"repo:acme/llm-platform:pull_request:job_workflow_ref:' in text
+    assert '"repo:acme/llm-platform:ref:refs/heads/main:job_workflow_ref:' in text
+    assert (
+        '"repo:acme/llm-platform:environment:prod:job_workflow_ref:acme/llm-platform/'
+        '.github/workflows/servespec-assistant-deploy.yml@refs/heads/main"'
+    ) in text
     assert "repo:acme/llm-platform:*" not in text
 
 

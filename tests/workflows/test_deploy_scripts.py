@@ -238,3 +238,70 @@ def test_required_check(runner: Runner, results: dict[str, str], code: int) -> N
         "servespec-assistant-pr.yml", "required", "Every needed job passed or was skipped"
     )
     assert runner.run(required["run"], {"RESULTS": needs}).returncode == code
+
+
+def test_the_comment_carries_each_environments_resource_list(runner: Runner) -> None:
+    fake(runner.bin, "servespec", 'printf "### plan\\n"\n')
+    fake(runner.bin, "gh", f'{LOG_GH}[ "$2" = "--paginate" ] && exit 0\n:\n')
+    summaries = runner.tmp / "plan-summaries"
+    summaries.mkdir()
+    (summaries / "plan-summary-prod.md").write_text("- 🔁 replace `aws_lb.main`\n")
+    comment = step("servespec-assistant-pr.yml", "comment", "Write or update the sticky comment")
+    env = {**comment["env"], "GH_TOKEN": "t", "PR_NUMBER": "7", "BASE_SHA": "abc", "RUN_URL": "u"}
+    env = {k: v for k, v in env.items() if "${{" not in v}
+    result = runner.run(comment["run"], env)
+    assert result.returncode == 0, result.stderr
+    body = (runner.tmp / "comment.md").read_text()
+    assert body == "### plan\n\n- 🔁 replace `aws_lb.main`\n\n[Workflow run](u)\n"
+
+
+def test_rollback_restores_the_previous_release_together(runner: Runner) -> None:
+    fake(
+        runner.bin,
+        "git",
+        'echo "git $*" >> "$CALLS"\n'
+        'if [ "$1" = worktree ]; then mkdir -p "$4/generated/assistant/prod/terraform"; fi\n',
+    )
+    fake(runner.bin, "terraform", TERRAFORM_LOG + '[ "$1" = show ] && echo "{}"\n:\n')
+    fake(runner.bin, "servespec", 'echo "servespec $*" >> "$CALLS"\n')
+    rollback = step(
+        DEPLOY.replace("clinical-notes", "assistant"),
+        "apply-prod",
+        "Roll back to the previous release",
+    )
+    env = {
+        "PREVIOUS": "0a1b2c",
+        "ENVIRONMENT": "prod",
+        "TF_DIR": "generated/assistant/prod/terraform",
+        "RUNNER_TEMP": str(runner.tmp / "temp"),
+    }
+    result = runner.run(rollback["run"], env)
+    assert result.returncode == 0, result.stderr
+    calls = runner.calls()
+    assert calls[0] == f"git worktree add --detach {runner.tmp}/temp/previous 0a1b2c"
+    assert (
+        "terraform plan -input=false -no-color -out=rollback.tfplan -var image_tag=0a1b2c" in calls
+    )
+    assert calls[-1] == "terraform apply -input=false -no-color rollback.tfplan"
+    assert "rolled back to 0a1b2c" in runner.summary.read_text()
+
+
+def test_the_comment_flags_administrator_roots(runner: Runner) -> None:
+    fake(runner.bin, "servespec", 'printf "### plan\\n"\n')
+    fake(runner.bin, "gh", f'{LOG_GH}[ "$2" = "--paginate" ] && exit 0\n:\n')
+    fake(
+        runner.bin,
+        "git",
+        'echo "git $*" >> "$CALLS"\n'
+        "printf 'generated/assistant/bootstrap/state.tf\\ngenerated/assistant/bootstrap/x.tf\\n'\n",
+    )
+    comment = step("servespec-assistant-pr.yml", "comment", "Write or update the sticky comment")
+    env = {**comment["env"], "GH_TOKEN": "t", "PR_NUMBER": "7", "BASE_SHA": "abc", "RUN_URL": "u"}
+    env = {k: v for k, v in env.items() if "${{" not in v}
+    result = runner.run(comment["run"], env)
+    assert result.returncode == 0, result.stderr
+    body = (runner.tmp / "comment.md").read_text()
+    assert body.count("root changed") == 1
+    assert "**`bootstrap` root changed**" in body
+    assert "`terraform -chdir=generated/assistant/bootstrap plan`" in body
+    assert "git diff --name-only abc HEAD -- generated/assistant/bootstrap" in runner.calls()[0]

@@ -148,7 +148,7 @@ def test_sticky_comment_is_created_once(runner: Runner) -> None:
     calls = runner.calls()
     assert calls[0] == (
         "diff-summary spec/assistant.yaml --base-ref abc "
-        '--plan staging={"add":1,"change":0,"destroy":0} --plan prod= --run-url https://x/run/1'
+        '--plan staging={"add":1,"change":0,"destroy":0} --plan prod='
     )
     assert calls[-1].startswith("gh api --method POST repos/acme/llm-platform/issues/7/comments")
     assert "<!-- servespec:assistant:plan -->" in calls[-1]

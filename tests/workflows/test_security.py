@@ -171,3 +171,13 @@ def test_deploy_waits_out_the_bake_then_checks_alarms_and_can_roll_back(spec: Re
 def test_the_examples_cover_a_baking_strategy() -> None:
     strategies = {s.deployment.strategy for n in EXAMPLES for s in environments(n)}
     assert strategies & {"canary", "blue-green"}
+
+
+@pytest.mark.parametrize(("file", "job_id", "job"), JOBS, ids=IDS)
+def test_caches_only_in_pull_requests(file: str, job_id: str, job: dict[str, Any]) -> None:
+    # A cache written by a pull request must never feed what deploys (cache poisoning).
+    cached = actions.CACHE.ref in uses(job) or any(
+        "cache" in step.get("with", {}) for step in steps_of(job)
+    )
+    if not file.endswith("-pr.yml"):
+        assert not cached
