@@ -216,5 +216,15 @@ def _run(action: Any) -> Any:
         sys.exit(1)
 
 
+def _register_finetune() -> None:
+    # The loop's training command lives with the loop; it joins the model group here.
+    from compiler.loop.finetune_cli import finetune
+
+    model.add_command(finetune)
+
+
+_register_finetune()
+
+
 if __name__ == "__main__":
     model()
