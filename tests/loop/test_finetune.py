@@ -77,11 +77,11 @@ def test_finetune_changes_answers_and_builds_through_the_gates(
     model_artifact: Path, model_cache_dir: Path, tmp_path: Path
 ) -> None:
     from compiler.model.build import BuildOptions, build_artifact
-    from compiler.spec import Adapter, load_resolved
+    from compiler.spec import Adapter, Quantization, load_resolved
     from tests.conftest_artifact import HELDOUT
 
     adapter = tmp_path / "adapter"
-    options = ["--out", str(adapter), "--steps", "6", "--learning-rate", "2e-3"]
+    options = ["--out", str(adapter), "--steps", "12", "--learning-rate", "2e-3"]
     command = ["model", "finetune", "spec/assistant.yaml", "--env", "prod", "--data", str(DATA)]
     result = CliRunner().invoke(cli, [*command, *options, "--cache-dir", str(model_cache_dir)])
     assert result.exit_code == 0, result.output
@@ -89,7 +89,11 @@ def test_finetune_changes_answers_and_builds_through_the_gates(
     assert summary["loss_after"] < summary["loss_before"] / 4
     assert (adapter / "adapter_config.json").is_file()
     spec = load_resolved("spec/assistant.yaml", "prod").model
-    tuned_spec = spec.model_copy(update={"adapter": Adapter(path=str(adapter))})
+    # int8 weight-only: the 12-step adapter is a small weight change, and this test is about
+    # the adapter surviving merge, export and the gates, not about int4's rounding.
+    tuned_spec = spec.model_copy(
+        update={"adapter": Adapter(path=str(adapter)), "quantization": Quantization(method="int8")}
+    )
     out = tmp_path / "tuned"
     build_artifact(tuned_spec, BuildOptions(model_cache_dir, HELDOUT, out=out, graph="fused"))
     manifest = json.loads((out / "manifest.json").read_text())
