@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from compiler.loop.records import RecordError, parse_lines
+from compiler.loop.records import Record, RecordError, parse_lines, read_records
 
 
 class FinetuneError(ValueError):
@@ -71,11 +71,24 @@ def load_examples(path: Path) -> list[Example]:
     return examples
 
 
+def load_capture(uri: str, endpoint_url: str | None = None) -> list[Example]:
+    """Positively rated exchanges straight from the capture bucket (s3://): the records are
+    read over TLS into memory and never written to local disk."""
+    try:
+        return rated_examples(uri, read_records([uri], endpoint_url))
+    except RecordError as exc:
+        raise FinetuneError(str(exc)) from None
+
+
 def _from_capture(name: str, text: str) -> list[Example]:
     try:
         records = list(parse_lines(name, text))
     except RecordError as exc:
         raise FinetuneError(str(exc)) from None
+    return rated_examples(name, records)
+
+
+def rated_examples(name: str, records: list[Record]) -> list[Example]:
     liked = {r["id"] for r in records if r["type"] == "feedback" and r.get("rating") == 1}
     examples = [
         Example(prompt=r["prompt"], completion=r["completion"])
@@ -104,8 +117,9 @@ def tokenize(example: Example, tokenizer: Any, max_tokens: int) -> tuple[list[in
     return ids, [-100] * cut + ids[cut:]
 
 
-def data_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def data_sha256(examples: list[Example]) -> str:
+    """A digest of what was learned (files and s3:// sources alike)."""
+    return hashlib.sha256(repr(examples).encode()).hexdigest()
 
 
 def train(
@@ -159,11 +173,11 @@ def mean_loss(model: Any, tokenizer: Any, examples: list[Example], max_tokens: i
     return total / len(examples)
 
 
-def summary(data: Path, examples: int, options: Options, before: float, after: float,
+def summary(examples: list[Example], options: Options, before: float, after: float,
             seconds: float) -> dict[str, Any]:  # fmt: skip
     return {
-        "data_sha256": data_sha256(data),
-        "examples": examples,
+        "data_sha256": data_sha256(examples),
+        "examples": len(examples),
         "steps": options.steps,
         "learning_rate": options.learning_rate,
         "rank": options.rank,

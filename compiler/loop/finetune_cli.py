@@ -18,8 +18,9 @@ DEFAULT_CACHE = Path(".cache") / "servespec"
 
 @click.command("finetune")
 @click.argument("spec_path", metavar="SPEC", type=click.Path(exists=True, dir_okay=False))
-@click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              required=True, help="Chat examples (messages JSONL) or capture records.")  # fmt: skip
+@click.option("--data", required=True,
+              help="Chat examples (JSONL), capture records, or s3:// capture.")  # fmt: skip
+@click.option("--endpoint-url", default=None, help="S3 endpoint for s3:// data (emulators).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Adapter directory to write (then set model.adapter.path to it).")  # fmt: skip
 @click.option("--env", "env", default=None, help="Environment (default: the only model).")
@@ -35,7 +36,8 @@ DEFAULT_CACHE = Path(".cache") / "servespec"
 )
 def finetune(
     spec_path: str,
-    data: Path,
+    data: str,
+    endpoint_url: str | None,
     out: Path,
     env: str | None,
     steps: int,
@@ -45,7 +47,7 @@ def finetune(
     cache_dir: Path,
 ) -> None:
     """Train a LoRA adapter for SPEC's model on chat examples; prints a JSON summary."""
-    from compiler.loop.finetune import FinetuneError, Options, load_examples
+    from compiler.loop.finetune import FinetuneError, Options, load_capture, load_examples
     from compiler.model.cli import BUILD_MODULES, _model_spec, _require
 
     if qlora:
@@ -58,15 +60,20 @@ def finetune(
     spec = _model_spec(spec_path, env)
     _require(BUILD_MODULES)
     try:
-        examples = load_examples(data)
+        if data.startswith("s3://"):
+            examples = load_capture(data, endpoint_url)
+        elif not Path(data).is_file():
+            raise FinetuneError(f"{data}: no such file")
+        else:
+            examples = load_examples(Path(data))
     except FinetuneError as exc:
         raise click.UsageError(str(exc)) from None
     options = Options(steps=steps, learning_rate=learning_rate, rank=rank, alpha=2 * rank)
-    click.echo(json.dumps(_run(spec, cache_dir, data, examples, options, out), indent=2))
+    click.echo(json.dumps(_run(spec, cache_dir, examples, options, out), indent=2))
 
 
 def _run(
-    spec: Any, cache: Path, data: Path, examples: list[Example], options: Options, out: Path
+    spec: Any, cache: Path, examples: list[Example], options: Options, out: Path
 ) -> dict[str, Any]:
     from compiler.loop import finetune as ft
     from compiler.model.artifact import staging
@@ -80,7 +87,7 @@ def _run(
     before = ft.mean_loss(model, tokenizer, examples, options.max_tokens)
     tuned, _ = ft.train(model, tokenizer, examples, options)
     after = ft.mean_loss(tuned, tokenizer, examples, options.max_tokens)
-    result = ft.summary(data, len(examples), options, before, after, ft.now() - started)
+    result = ft.summary(examples, options, before, after, ft.now() - started)
     with staging(out) as temp:
         tuned.save_pretrained(temp)
         (temp / "finetune.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")

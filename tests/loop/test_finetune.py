@@ -103,3 +103,21 @@ def test_finetune_changes_answers_and_builds_through_the_gates(
         with open_target(str(artifact), None) as endpoint:
             scores[name] = run(SECRET, endpoint, None)["score"]
     assert scores == {"base": 0.0, "tuned": 1.0}
+
+
+def test_rated_exchanges_come_straight_from_the_capture_bucket(aws_reset: str) -> None:
+    import boto3
+
+    from compiler.loop.finetune import load_capture
+
+    s3 = boto3.client("s3", endpoint_url=aws_reset, region_name="eu-west-1")
+    s3.create_bucket(Bucket="cap", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    records = [
+        {"type": "request", "id": "a", "prompt": "P1", "completion": "good"},
+        {"type": "feedback", "id": "a", "rating": 1},
+    ]
+    body = "".join(json.dumps(r) + "\n" for r in records).encode()
+    s3.put_object(Bucket="cap", Key="capture/variant=a/1.jsonl", Body=body)
+    assert load_capture("s3://cap/capture/", aws_reset) == [Example(prompt="P1", completion="good")]
+    with pytest.raises(FinetuneError, match="keep_text"):
+        load_capture("s3://cap/none/", aws_reset)
