@@ -37,6 +37,11 @@ GRAPH_OPTION = click.option(
     show_default="the spec's model.graph",
     help="optimum's export, or the fused GroupQueryAttention graph (right padding, faster).",
 )
+VARIANT_OPTION = click.option(
+    "--variant",
+    default=None,
+    help="The artifact of this A/B variant (its version, and its source/adapter if set).",
+)
 INVARIANT_OPTION = click.option(
     "--batch-invariant",
     is_flag=True,
@@ -72,6 +77,7 @@ def model() -> None:
 @click.option("--endpoint-url", help="S3 endpoint for s3:// sources (emulators).")
 @GRAPH_OPTION
 @INVARIANT_OPTION
+@VARIANT_OPTION
 def build(
     spec_path: str,
     env: str | None,
@@ -81,9 +87,10 @@ def build(
     endpoint_url: str | None,
     graph: Literal["optimum", "fused"] | None,
     batch_invariant: bool,
+    variant: str | None,
 ) -> None:
     """Build, verify and cache the model artifact of SPEC; prints its directory."""
-    spec = _model_spec(spec_path, env)
+    spec = _variant_spec(spec_path, env, variant) if variant else _model_spec(spec_path, env)
     _require(BUILD_MODULES)
     from compiler.model.build import BuildOptions, build_artifact
 
@@ -110,6 +117,7 @@ def build(
 )
 @GRAPH_OPTION
 @INVARIANT_OPTION
+@VARIANT_OPTION
 def push(
     spec_path: str,
     env: str,
@@ -119,16 +127,17 @@ def push(
     heldout: Path,
     graph: str | None,
     batch_invariant: bool,
+    variant: str | None,
 ) -> None:
     """Upload ARTIFACT (default: the cached build of SPEC) to the environment's bucket."""
     resolved = _resolved(spec_path, env)
+    m = _variant_spec(spec_path, env, variant) if variant else resolved.model
     _require(PUSH_MODULES)
     from compiler.model.push import push_artifact, resolve_target
 
     if artifact is None:
-        graph = graph or resolved.model.graph
-        artifact = _cached_artifact(resolved.model, cache_dir, heldout, graph, batch_invariant)
-    m = resolved.model
+        graph = graph or m.graph
+        artifact = _cached_artifact(m, cache_dir, heldout, graph, batch_invariant)
     target = _run(
         lambda: resolve_target(
             resolved.metadata.name,
@@ -180,6 +189,17 @@ def _resolved(spec_path: str, env: str) -> Any:
         sys.exit(2)
 
 
+def _variant_spec(spec_path: str, env: str | None, variant: str) -> Any:
+    from compiler.loop.variant_model import UnknownVariant, variant_model
+
+    if env is None:
+        raise click.UsageError("--variant needs --env")
+    try:
+        return variant_model(_resolved(spec_path, env), variant)
+    except UnknownVariant as exc:
+        raise click.UsageError(str(exc)) from None
+
+
 def _model_spec(spec_path: str, env: str | None) -> Any:
     """The ModelSpec of one environment, or of all of them when they agree."""
     if env is not None:
@@ -214,6 +234,18 @@ def _run(action: Any) -> Any:
     except ModelPipelineError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+
+
+def _register_loop_commands() -> None:
+    # The learning loop's model commands live with the loop; they join the model group here.
+    from compiler.loop.finetune_cli import finetune
+    from compiler.loop.variants_cli import variants
+
+    model.add_command(finetune)
+    model.add_command(variants)
+
+
+_register_loop_commands()
 
 
 if __name__ == "__main__":

@@ -218,11 +218,28 @@ class Evaluation(Strict):
     """Lowest score the gate accepts, whatever the baseline."""
 
 
+class VariantModel(Strict):
+    """How a variant's model differs from `model` (same name, its own version)."""
+
+    source: (
+        Annotated[str, Field(pattern=r"^(package://[A-Za-z0-9_]+/.+|s3://[a-z0-9.-]+/.*|[./~].*)$")]
+        | None
+    ) = None
+    """Another base model; default: `model.source`."""
+    adapter: Adapter | None = None
+    """Another fine-tune adapter (e.g. from `servespec model finetune`); default: none."""
+    quantization: Quantization | None = None
+    """Another weight format; default: `model.quantization`."""
+
+
 class Variant(Strict):
     name: Name
     model_version: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
     weight: Annotated[int, Field(ge=0, le=100)]
     """Percent of traffic; weights of all variants sum to 100."""
+    model: VariantModel | None = None
+    """What this variant's artifact is built from, when it is not `model` itself:
+    `servespec model build|push --variant NAME` builds and uploads it."""
 
 
 class DisasterRecovery(Strict):

@@ -62,3 +62,18 @@ def test_no_capture_and_no_variants_emit_nothing() -> None:
         "SERVESPEC_CAPTURE_URI", "SERVESPEC_CAPTURE_SAMPLE_PERCENT",
         "SERVESPEC_CAPTURE_KEEP_TEXT", "SERVESPEC_CAPTURE_KMS_KEY_ID",
     }  # fmt: skip
+
+
+def test_each_variant_has_its_own_alarms_and_dashboard_lines() -> None:
+    resources = _tf("clinical-notes", "prod")["resource"]
+    alarms = resources["aws_cloudwatch_metric_alarm"]
+    assert set(alarms) == {
+        "current_latency", "current_timetofirsttoken",
+        "candidate_latency", "candidate_timetofirsttoken",
+    }  # fmt: skip
+    assert alarms["candidate_latency"]["dimensions"] == {
+        "Model": "clinical-notes-llm",
+        "Variant": "candidate",
+    }
+    body = str(resources["aws_cloudwatch_dashboard"]["experiment"]["dashboard_body"])
+    assert body.count('"Variant"') == 8  # 4 widgets x 2 variants

@@ -5,6 +5,8 @@
   the task role may only put objects under ``capture/`` (and make data keys for that).
 - One listener rule per A/B variant that routes a request pinned with the
   ``X-Servespec-Variant`` header to that variant's service (evaluation, ``servespec eval``).
+- Per-variant alarms (p99 latency, p95 time to first token) and an experiment dashboard:
+  the runtime's EMF metrics carry a ``Variant`` dimension, so each variant is watched alone.
 - The runtime's variables for both (``SERVESPEC_VARIANT*``, ``SERVESPEC_CAPTURE_*``).
 """
 
@@ -46,6 +48,10 @@ def environment(spec: ResolvedSpec, variant: str) -> dict[str, Value]:
 
 def blocks(spec: ResolvedSpec) -> list[Block]:
     found = [_pin_rule(v.key, i) for i, v in enumerate(common.variants(spec)) if spec.variants]
+    for variant in spec.variants:
+        found += _variant_alarms(spec, variant.name)
+    if spec.variants:
+        found.append(_dashboard(spec))
     if spec.observability.capture.enabled:
         found += [*_bucket(spec), _task_may_write(spec)]
     return found
@@ -174,5 +180,83 @@ def _task_may_write(spec: ResolvedSpec) -> Block:
             "name": "write-capture",
             "role": Ref("aws_iam_role.task.id"),
             "policy": jsonencode(document),
+        },
+    )
+
+
+def _variant_alarms(spec: ResolvedSpec, variant: str) -> list[Block]:
+    alarms = spec.observability.alarms
+    dimensions = {"Model": spec.model.name, "Variant": variant}
+    found = []
+    for metric, stat, threshold, what in (
+        ("Latency", "p99", alarms.p99_latency_ms, "p99 latency"),
+        ("TimeToFirstToken", "p95", alarms.ttft_p95_ms, "p95 time to first token"),
+    ):
+        label = f"{variant}_{metric.lower()}".replace("-", "_")
+        found.append(
+            resource(
+                "aws_cloudwatch_metric_alarm",
+                label,
+                {
+                    "alarm_name": Template(f"${{local.name}}-{label.replace('_', '-')}"),
+                    "alarm_description": (
+                        f"variant {variant}: {what} above {threshold} ms for 5 minutes "
+                        f"({spec.metadata.name} {spec.environment}). Runbook: compare the "
+                        "variants on the experiment dashboard; move weight away from this "
+                        "variant in the spec if only it is slow."
+                    ),
+                    "namespace": spec.metrics_namespace,
+                    "metric_name": metric,
+                    "dimensions": dimensions,
+                    "extended_statistic": stat,
+                    "period": 60,
+                    "evaluation_periods": 5,
+                    "threshold": threshold,
+                    "comparison_operator": "GreaterThanThreshold",
+                    "treat_missing_data": "notBreaching",
+                    "alarm_actions": [Ref("aws_sns_topic.alarms.arn")],
+                    "ok_actions": [Ref("aws_sns_topic.alarms.arn")],
+                },
+            )
+        )
+    return found
+
+
+def _dashboard(spec: ResolvedSpec) -> Block:
+    namespace, model = spec.metrics_namespace, spec.model.name
+
+    def widget(title: str, metric: str, stat: str, x: int, y: int) -> dict[str, Value]:
+        lines: list[Value] = [
+            [namespace, metric, "Model", model, "Variant", v.name] for v in spec.variants
+        ]
+        return {
+            "type": "metric",
+            "x": x,
+            "y": y,
+            "width": 12,
+            "height": 6,
+            "properties": {
+                "title": title,
+                "region": spec.region,
+                "stat": stat,
+                "period": 60,
+                "metrics": lines,
+            },
+        }
+
+    body = {
+        "widgets": [
+            widget("p95 latency per variant (ms)", "Latency", "p95", 0, 0),
+            widget("p95 time to first token per variant (ms)", "TimeToFirstToken", "p95", 12, 0),
+            widget("Errors per variant", "Errors", "Sum", 0, 6),
+            widget("Tokens out per variant", "TokensOut", "Sum", 12, 6),
+        ]
+    }
+    return resource(
+        "aws_cloudwatch_dashboard",
+        "experiment",
+        {
+            "dashboard_name": Template("${local.name}-experiment"),
+            "dashboard_body": jsonencode(body),
         },
     )

@@ -35,6 +35,214 @@ resource "aws_lb_listener_rule" "pin_candidate" {
   }
 }
 
+resource "aws_cloudwatch_metric_alarm" "current_latency" {
+  alarm_name        = "${local.name}-current-latency"
+  alarm_description = "variant current: p99 latency above 3000 ms for 5 minutes (clinical-notes prod). Runbook: compare the variants on the experiment dashboard; move weight away from this variant in the spec if only it is slow."
+  namespace         = "servespec/clinical-notes"
+  metric_name       = "Latency"
+  dimensions = {
+    Model   = "clinical-notes-llm"
+    Variant = "current"
+  }
+  extended_statistic  = "p99"
+  period              = 60
+  evaluation_periods  = 5
+  threshold           = 3000
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "current_timetofirsttoken" {
+  alarm_name        = "${local.name}-current-timetofirsttoken"
+  alarm_description = "variant current: p95 time to first token above 800 ms for 5 minutes (clinical-notes prod). Runbook: compare the variants on the experiment dashboard; move weight away from this variant in the spec if only it is slow."
+  namespace         = "servespec/clinical-notes"
+  metric_name       = "TimeToFirstToken"
+  dimensions = {
+    Model   = "clinical-notes-llm"
+    Variant = "current"
+  }
+  extended_statistic  = "p95"
+  period              = 60
+  evaluation_periods  = 5
+  threshold           = 800
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "candidate_latency" {
+  alarm_name        = "${local.name}-candidate-latency"
+  alarm_description = "variant candidate: p99 latency above 3000 ms for 5 minutes (clinical-notes prod). Runbook: compare the variants on the experiment dashboard; move weight away from this variant in the spec if only it is slow."
+  namespace         = "servespec/clinical-notes"
+  metric_name       = "Latency"
+  dimensions = {
+    Model   = "clinical-notes-llm"
+    Variant = "candidate"
+  }
+  extended_statistic  = "p99"
+  period              = 60
+  evaluation_periods  = 5
+  threshold           = 3000
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "candidate_timetofirsttoken" {
+  alarm_name        = "${local.name}-candidate-timetofirsttoken"
+  alarm_description = "variant candidate: p95 time to first token above 800 ms for 5 minutes (clinical-notes prod). Runbook: compare the variants on the experiment dashboard; move weight away from this variant in the spec if only it is slow."
+  namespace         = "servespec/clinical-notes"
+  metric_name       = "TimeToFirstToken"
+  dimensions = {
+    Model   = "clinical-notes-llm"
+    Variant = "candidate"
+  }
+  extended_statistic  = "p95"
+  period              = 60
+  evaluation_periods  = 5
+  threshold           = 800
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+resource "aws_cloudwatch_dashboard" "experiment" {
+  dashboard_name = "${local.name}-experiment"
+  dashboard_body = jsonencode({
+    widgets = [
+      {
+        type   = "metric"
+        x      = 0
+        y      = 0
+        width  = 12
+        height = 6
+        properties = {
+          title  = "p95 latency per variant (ms)"
+          region = "us-east-1"
+          stat   = "p95"
+          period = 60
+          metrics = [
+            [
+              "servespec/clinical-notes",
+              "Latency",
+              "Model",
+              "clinical-notes-llm",
+              "Variant",
+              "current",
+            ],
+            [
+              "servespec/clinical-notes",
+              "Latency",
+              "Model",
+              "clinical-notes-llm",
+              "Variant",
+              "candidate",
+            ],
+          ]
+        }
+      },
+      {
+        type   = "metric"
+        x      = 12
+        y      = 0
+        width  = 12
+        height = 6
+        properties = {
+          title  = "p95 time to first token per variant (ms)"
+          region = "us-east-1"
+          stat   = "p95"
+          period = 60
+          metrics = [
+            [
+              "servespec/clinical-notes",
+              "TimeToFirstToken",
+              "Model",
+              "clinical-notes-llm",
+              "Variant",
+              "current",
+            ],
+            [
+              "servespec/clinical-notes",
+              "TimeToFirstToken",
+              "Model",
+              "clinical-notes-llm",
+              "Variant",
+              "candidate",
+            ],
+          ]
+        }
+      },
+      {
+        type   = "metric"
+        x      = 0
+        y      = 6
+        width  = 12
+        height = 6
+        properties = {
+          title  = "Errors per variant"
+          region = "us-east-1"
+          stat   = "Sum"
+          period = 60
+          metrics = [
+            [
+              "servespec/clinical-notes",
+              "Errors",
+              "Model",
+              "clinical-notes-llm",
+              "Variant",
+              "current",
+            ],
+            [
+              "servespec/clinical-notes",
+              "Errors",
+              "Model",
+              "clinical-notes-llm",
+              "Variant",
+              "candidate",
+            ],
+          ]
+        }
+      },
+      {
+        type   = "metric"
+        x      = 12
+        y      = 6
+        width  = 12
+        height = 6
+        properties = {
+          title  = "Tokens out per variant"
+          region = "us-east-1"
+          stat   = "Sum"
+          period = 60
+          metrics = [
+            [
+              "servespec/clinical-notes",
+              "TokensOut",
+              "Model",
+              "clinical-notes-llm",
+              "Variant",
+              "current",
+            ],
+            [
+              "servespec/clinical-notes",
+              "TokensOut",
+              "Model",
+              "clinical-notes-llm",
+              "Variant",
+              "candidate",
+            ],
+          ]
+        }
+      },
+    ]
+  })
+}
+
 resource "aws_s3_bucket" "capture" {
   #checkov:skip=CKV_AWS_144:capture records are analysis data kept 365 days (observability.capture.retention_days) in the region that served the requests
   bucket = "${local.name}-capture-${local.account_id}"
