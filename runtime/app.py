@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from prometheus_client import start_http_server
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -14,6 +15,7 @@ from starlette.routing import Route
 
 from runtime import completions, openapi, ops
 from runtime.auth import AuthMiddleware, KeyStore
+from runtime.auththrottle import AuthThrottleMiddleware
 from runtime.bodylimit import BodyLimitMiddleware
 from runtime.errors import APIError, ContainErrors, handle_api_error, handle_http_exception
 from runtime.logs import RequestContextMiddleware
@@ -35,10 +37,19 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # Load in the background: /healthz answers at once and /readyz says why we wait.
         loader = asyncio.create_task(asyncio.to_thread(_load, service))
+        exporter = None
+        if settings.metrics_port:
+            # Per-key usage is for operators: never on the port API keys reach.
+            exporter, _ = start_http_server(
+                settings.metrics_port, settings.host, registry=metrics.registry
+            )
         try:
             yield
         finally:
             service.drain()
+            if exporter is not None:
+                exporter.shutdown()
+                exporter.server_close()
             await loader
             await asyncio.to_thread(service.close)
 
@@ -63,6 +74,11 @@ def create_app(settings: Settings) -> Starlette:
             Middleware(ContainErrors),
             Middleware(CountResponses, metrics=metrics),
             Middleware(RequestContextMiddleware),
+            Middleware(
+                AuthThrottleMiddleware,
+                failures_per_minute=settings.failed_auth_per_minute,
+                public=PUBLIC_PATHS,
+            ),
             Middleware(AuthMiddleware, keys=keys, public=PUBLIC_PATHS),
             Middleware(RateLimitMiddleware, bucket=TokenBucket(settings.rate_limit_per_key_rpm)),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),

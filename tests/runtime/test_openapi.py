@@ -25,6 +25,7 @@ def server(tiny_artifact: Path) -> Iterator[LiveServer]:
             max_tokens_default=8,
             request_timeout_s=120,
             rate_limit_per_key_rpm=1_000_000,
+            failed_auth_per_minute=1_000_000,
         )
     ) as live:
         yield live
