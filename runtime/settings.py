@@ -39,6 +39,8 @@ class Settings:
     # (~0.4 s of prefill on 2 cores); 0: every prompt in one go.
     prefill_chunk_tokens: int = 256
     log_prompts: bool = False
+    # serving.deterministic: only a batch-invariant artifact may serve (accuracy level 0).
+    deterministic: bool = False
     shutdown_grace_s: float = 30.0
     header_timeout_s: float = 10.0  # a request's head must arrive within this from its first byte
     max_connections: int = 1024  # open connections beyond this are closed at once

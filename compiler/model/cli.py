@@ -88,6 +88,7 @@ def build(
     from compiler.model.build import BuildOptions, build_artifact
 
     graph = graph or spec.graph
+    batch_invariant = batch_invariant or _deterministic(spec_path, env)
     options = BuildOptions(cache_dir, heldout, out, endpoint_url, graph, batch_invariant)
     result = _run(lambda: build_artifact(spec, options))
     click.echo(str(result.path))
@@ -127,6 +128,7 @@ def push(
 
     if artifact is None:
         graph = graph or resolved.model.graph
+        batch_invariant = batch_invariant or resolved.serving.deterministic
         artifact = _cached_artifact(resolved.model, cache_dir, heldout, graph, batch_invariant)
     m = resolved.model
     target = _run(
@@ -178,6 +180,14 @@ def _resolved(spec_path: str, env: str) -> Any:
     except SpecError as exc:
         click.echo(exc.render(), err=True)
         sys.exit(2)
+
+
+def _deterministic(spec_path: str, env: str | None) -> bool:
+    """``serving.deterministic`` (any environment's, without --env): batch-invariant kernels."""
+    from compiler.spec import load_spec
+
+    environments = load_spec(Path(spec_path)).environments
+    return any(s.serving.deterministic for s in environments if env in (None, s.environment))
 
 
 def _model_spec(spec_path: str, env: str | None) -> Any:

@@ -9,6 +9,7 @@ the chunked prefill therefore never leave a one-token piece (``prefix.MIN_TAIL``
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -107,3 +108,15 @@ def test_cache_hits_answer_exactly_like_a_cold_prefill(
     _story(cached, "Name three rivers.", **sampling)
     answers = [_story(cached, **sampling) for _ in range(3)]
     assert answers == [reference] * 3
+
+
+def test_deterministic_mode_refuses_an_artifact_with_batch_variant_kernels(
+    fused_model_artifact: Path,
+) -> None:
+    settings = settings_for(fused_model_artifact, deterministic=True)
+    with running(settings, wait_ready=False) as server:
+        deadline = time.monotonic() + 120
+        while server.service.status == "starting" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert server.service.status == "failed"
+        assert "batch-invariant" in server.service.reason

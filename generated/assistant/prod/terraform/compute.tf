@@ -80,6 +80,10 @@ resource "aws_ecs_task_definition" "runtime" {
           value = "api_key"
         },
         {
+          name  = "SERVESPEC_DETERMINISTIC"
+          value = "false"
+        },
+        {
           name  = "SERVESPEC_LOG_PROMPTS"
           value = "false"
         },
@@ -90,6 +94,10 @@ resource "aws_ecs_task_definition" "runtime" {
         {
           name  = "SERVESPEC_MAX_CONCURRENT_REQUESTS"
           value = "16"
+        },
+        {
+          name  = "SERVESPEC_MAX_OUTPUT_TOKENS"
+          value = "512"
         },
         {
           name  = "SERVESPEC_MAX_QUEUE"

@@ -1340,6 +1340,10 @@ resource "aws_ecs_task_definition" "secondary" {
           value = "api_key"
         },
         {
+          name  = "SERVESPEC_DETERMINISTIC"
+          value = "false"
+        },
+        {
           name  = "SERVESPEC_LOG_PROMPTS"
           value = "false"
         },
@@ -1350,6 +1354,10 @@ resource "aws_ecs_task_definition" "secondary" {
         {
           name  = "SERVESPEC_MAX_CONCURRENT_REQUESTS"
           value = "16"
+        },
+        {
+          name  = "SERVESPEC_MAX_OUTPUT_TOKENS"
+          value = "512"
         },
         {
           name  = "SERVESPEC_MAX_QUEUE"

@@ -173,6 +173,10 @@ resource "aws_ecs_task_definition" "current" {
           value = "api_key"
         },
         {
+          name  = "SERVESPEC_DETERMINISTIC"
+          value = "false"
+        },
+        {
           name  = "SERVESPEC_LOG_PROMPTS"
           value = "false"
         },
@@ -183,6 +187,10 @@ resource "aws_ecs_task_definition" "current" {
         {
           name  = "SERVESPEC_MAX_CONCURRENT_REQUESTS"
           value = "32"
+        },
+        {
+          name  = "SERVESPEC_MAX_OUTPUT_TOKENS"
+          value = "256"
         },
         {
           name  = "SERVESPEC_MAX_QUEUE"
@@ -364,6 +372,10 @@ resource "aws_ecs_task_definition" "candidate" {
           value = "api_key"
         },
         {
+          name  = "SERVESPEC_DETERMINISTIC"
+          value = "false"
+        },
+        {
           name  = "SERVESPEC_LOG_PROMPTS"
           value = "false"
         },
@@ -374,6 +386,10 @@ resource "aws_ecs_task_definition" "candidate" {
         {
           name  = "SERVESPEC_MAX_CONCURRENT_REQUESTS"
           value = "32"
+        },
+        {
+          name  = "SERVESPEC_MAX_OUTPUT_TOKENS"
+          value = "256"
         },
         {
           name  = "SERVESPEC_MAX_QUEUE"

@@ -1383,6 +1383,10 @@ resource "aws_ecs_task_definition" "secondary" {
           value = "api_key"
         },
         {
+          name  = "SERVESPEC_DETERMINISTIC"
+          value = "false"
+        },
+        {
           name  = "SERVESPEC_LOG_PROMPTS"
           value = "false"
         },
@@ -1393,6 +1397,10 @@ resource "aws_ecs_task_definition" "secondary" {
         {
           name  = "SERVESPEC_MAX_CONCURRENT_REQUESTS"
           value = "32"
+        },
+        {
+          name  = "SERVESPEC_MAX_OUTPUT_TOKENS"
+          value = "256"
         },
         {
           name  = "SERVESPEC_MAX_QUEUE"

@@ -1384,6 +1384,10 @@ resource "aws_ecs_task_definition" "secondary" {
           value = "api_key"
         },
         {
+          name  = "SERVESPEC_DETERMINISTIC"
+          value = "false"
+        },
+        {
           name  = "SERVESPEC_LOG_PROMPTS"
           value = "false"
         },
@@ -1394,6 +1398,10 @@ resource "aws_ecs_task_definition" "secondary" {
         {
           name  = "SERVESPEC_MAX_CONCURRENT_REQUESTS"
           value = "32"
+        },
+        {
+          name  = "SERVESPEC_MAX_OUTPUT_TOKENS"
+          value = "256"
         },
         {
           name  = "SERVESPEC_MAX_QUEUE"
