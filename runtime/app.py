@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import start_http_server
 from starlette.applications import Starlette
@@ -37,12 +38,7 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # Load in the background: /healthz answers at once and /readyz says why we wait.
         loader = asyncio.create_task(asyncio.to_thread(_load, service))
-        exporter = None
-        if settings.metrics_port:
-            # Per-key usage is for operators: never on the port API keys reach.
-            exporter, _ = start_http_server(
-                settings.metrics_port, settings.host, registry=metrics.registry
-            )
+        exporter = _metrics_exporter(settings, metrics)
         try:
             yield
         finally:
@@ -92,6 +88,23 @@ def create_app(settings: Settings) -> Starlette:
     app.state.service = service
     app.state.openapi = openapi.build_schema("servespec", "1")
     return app
+
+
+def _metrics_exporter(settings: Settings, metrics: Metrics) -> WSGIServer | None:
+    """Per-key usage is for operators: served on its own port, never on the one keys reach.
+
+    A port already taken (a second local server) costs the metrics, not the server.
+    """
+    if not settings.metrics_port:
+        return None
+    try:
+        server, _ = start_http_server(
+            settings.metrics_port, settings.host, registry=metrics.registry
+        )
+    except OSError as exc:
+        log.error("metrics not served: port %d: %s", settings.metrics_port, exc)
+        return None
+    return server
 
 
 def _load(service: ModelService) -> None:
