@@ -132,3 +132,16 @@ def test_connections_beyond_the_cap_are_closed(server: LiveServer) -> None:
             sock.close()
     time.sleep(0.2)
     assert httpx.get(server.url + "/healthz").status_code == 200
+
+
+def test_a_body_that_never_arrives_is_408(tiny_artifact: Path) -> None:
+    with running(settings_for(tiny_artifact, request_timeout_s=1.0)) as server:
+        host, port = server.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(
+                f"POST /v1/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {API_KEY}"
+                "\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{".encode()
+            )
+            started = time.monotonic()
+            answer = sock.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 408") and time.monotonic() - started < 5
