@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from wsgiref.simple_server import WSGIServer
 
+from prometheus_client import start_http_server
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -14,6 +16,7 @@ from starlette.routing import Route
 
 from runtime import completions, openapi, ops
 from runtime.auth import AuthMiddleware, KeyStore
+from runtime.auththrottle import AuthThrottleMiddleware
 from runtime.bodylimit import BodyLimitMiddleware
 from runtime.capture import CaptureSettings
 from runtime.errors import APIError, ContainErrors, handle_api_error, handle_http_exception
@@ -45,10 +48,14 @@ def create_app(
         # Load in the background: /healthz answers at once and /readyz says why we wait.
         loader = asyncio.create_task(asyncio.to_thread(_load, service))
         experiment.recorder.start()
+        exporter = _metrics_exporter(settings, metrics)
         try:
             yield
         finally:
             service.drain()
+            if exporter is not None:
+                exporter.shutdown()
+                exporter.server_close()
             await loader
             await asyncio.to_thread(service.close)
             await asyncio.to_thread(experiment.recorder.close)
@@ -75,6 +82,11 @@ def create_app(
             Middleware(CountResponses, metrics=metrics),
             Middleware(RequestContextMiddleware),
             Middleware(VariantMiddleware, variant=variant),
+            Middleware(
+                AuthThrottleMiddleware,
+                failures_per_minute=settings.failed_auth_per_minute,
+                public=PUBLIC_PATHS,
+            ),
             Middleware(AuthMiddleware, keys=keys, public=PUBLIC_PATHS),
             Middleware(RateLimitMiddleware, bucket=TokenBucket(settings.rate_limit_per_key_rpm)),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
@@ -89,6 +101,23 @@ def create_app(
     app.state.experiment = experiment
     app.state.openapi = openapi.build_schema("servespec", "1")
     return app
+
+
+def _metrics_exporter(settings: Settings, metrics: Metrics) -> WSGIServer | None:
+    """Per-key usage is for operators: served on its own port, never on the one keys reach.
+
+    A port already taken (a second local server) costs the metrics, not the server.
+    """
+    if not settings.metrics_port:
+        return None
+    try:
+        server, _ = start_http_server(
+            settings.metrics_port, settings.host, registry=metrics.registry
+        )
+    except OSError as exc:
+        log.error("metrics not served: port %d: %s", settings.metrics_port, exc)
+        return None
+    return server
 
 
 def _load(service: ModelService) -> None:

@@ -113,7 +113,14 @@ def ready_service(request: Request) -> ModelService:
 
 
 async def parse_body(request: Request, model: type[Body]) -> Body:
-    data = jsonbody.decode(await request.body())
+    # A body that trickles in must not hold the connection open past the request timeout.
+    limit = request.app.state.service.settings.request_timeout_s
+    try:
+        async with asyncio.timeout(limit):
+            raw = await request.body()
+    except TimeoutError:
+        raise APIError(408, "The request body did not arrive in time.", code="timeout") from None
+    data = jsonbody.decode(raw)
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -31,6 +31,12 @@ async def readyz(request: Request) -> Response:
 
 async def metrics(request: Request) -> Response:
     service: ModelService = request.app.state.service
+    if service.settings.metrics_port:
+        raise APIError(
+            404,
+            "Metrics are served on the task's metrics port, not to API keys.",
+            code="not_found",
+        )
     return Response(service.metrics.exposition(), media_type="text/plain; version=0.0.4")
 
 

@@ -7,8 +7,9 @@ import signal
 import types
 
 import uvicorn
+from starlette.types import ASGIApp
 
-from runtime import logs
+from runtime import guard, logs
 from runtime.app import create_app
 from runtime.service import ModelService
 from runtime.settings import Settings
@@ -37,7 +38,12 @@ class _DrainingServer(uvicorn.Server):
 def serve(settings: Settings) -> None:
     logs.configure(settings.log_level)
     app = create_app(settings)
-    config = uvicorn.Config(
+    _DrainingServer(uvicorn_config(app, settings), app.state.service).run()
+
+
+def uvicorn_config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
+    """How the image (and the tests' live servers) run the app."""
+    return uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -48,5 +54,5 @@ def serve(settings: Settings) -> None:
         # In-flight streams get this long to finish after SIGTERM; it matches the ALB
         # deregistration delay the Terraform sets.
         timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s),
+        http=guard.protocol(settings.header_timeout_s, settings.max_connections),
     )
-    _DrainingServer(config, app.state.service).run()

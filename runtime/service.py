@@ -71,6 +71,18 @@ class ModelService:
                 "artifact rejected; not serving: %s", exc, extra={"artifact": settings.artifact}
             )
             return
+        quantization = artifact.manifest.get("quantization", {})
+        if settings.deterministic and quantization.get("accuracy_level", 0) != 0:
+            self.status, self.reason = (
+                "failed",
+                (
+                    "deterministic serving needs a batch-invariant artifact "
+                    "(servespec model build --batch-invariant); this one has int4 kernels at "
+                    f"accuracy level {quantization['accuracy_level']}"
+                ),
+            )
+            log.error("artifact rejected; not serving: %s", self.reason)
+            return
         self.artifact = artifact
         self.codec = TextCodec(artifact)
         model = OnnxCausalLM(artifact, threads=settings.intra_op_threads)

@@ -30,6 +30,7 @@ class Settings:
     max_queue: int = 8
     request_timeout_s: float = 60.0
     rate_limit_per_key_rpm: int = 600
+    failed_auth_per_minute: int = 10  # per client address; past it, 429 until it refills
     max_body_bytes: int = 1_000_000
     max_tokens_default: int = 256
     max_output_tokens: int = 0  # the spec's model.max_output_tokens; 0: only the context bounds
@@ -38,7 +39,14 @@ class Settings:
     # (~0.4 s of prefill on 2 cores); 0: every prompt in one go.
     prefill_chunk_tokens: int = 256
     log_prompts: bool = False
+    # serving.deterministic: only a batch-invariant artifact may serve (accuracy level 0).
+    deterministic: bool = False
     shutdown_grace_s: float = 30.0
+    header_timeout_s: float = 10.0  # a request's head must arrive within this from its first byte
+    max_connections: int = 1024  # open connections beyond this are closed at once
+    # /metrics lives on this port only, without a key (the load balancer forwards only
+    # ``port``, so only the task's own network reaches it); 0: on ``port``, behind a key.
+    metrics_port: int = 9464
     threads: int = 0  # 0: one per available core
     served_model_name: str = ""  # empty: the manifest's model name
     metrics_namespace: str = "servespec"
@@ -49,7 +57,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.auth not in ("api_key", "none"):
             raise SettingsError(f"{PREFIX}AUTH must be 'api_key' or 'none', not {self.auth!r}")
-        for name in ("max_concurrent_requests", "rate_limit_per_key_rpm", "max_body_bytes"):
+        positive = ("max_concurrent_requests", "rate_limit_per_key_rpm", "max_body_bytes")
+        for name in (*positive, "max_connections", "failed_auth_per_minute"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{PREFIX}{name.upper()} must be at least 1")
         counts = (
@@ -58,10 +67,13 @@ class Settings:
             "prefix_cache_mb",
             "prefill_chunk_tokens",
             "max_output_tokens",
+            "metrics_port",
         )
         for name in counts:
             if getattr(self, name) < 0:
                 raise SettingsError(f"{PREFIX}{name.upper()} must not be negative")
+        if self.header_timeout_s <= 0:
+            raise SettingsError(f"{PREFIX}HEADER_TIMEOUT_S must be positive")
         if self.request_timeout_s <= 0 or self.shutdown_grace_s < 0:
             raise SettingsError(f"{PREFIX}REQUEST_TIMEOUT_S must be positive")
 

@@ -95,6 +95,7 @@ def build(
     from compiler.model.build import BuildOptions, build_artifact
 
     graph = graph or spec.graph
+    batch_invariant = batch_invariant or _deterministic(spec_path, env)
     options = BuildOptions(cache_dir, heldout, out, endpoint_url, graph, batch_invariant)
     result = _run(lambda: build_artifact(spec, options))
     click.echo(str(result.path))
@@ -137,6 +138,7 @@ def push(
 
     if artifact is None:
         graph = graph or m.graph
+        batch_invariant = batch_invariant or resolved.serving.deterministic
         artifact = _cached_artifact(m, cache_dir, heldout, graph, batch_invariant)
     target = _run(
         lambda: resolve_target(
@@ -198,6 +200,14 @@ def _variant_spec(spec_path: str, env: str | None, variant: str) -> Any:
         return variant_model(_resolved(spec_path, env), variant)
     except UnknownVariant as exc:
         raise click.UsageError(str(exc)) from None
+
+
+def _deterministic(spec_path: str, env: str | None) -> bool:
+    """``serving.deterministic`` (any environment's, without --env): batch-invariant kernels."""
+    from compiler.spec import load_spec
+
+    environments = load_spec(Path(spec_path)).environments
+    return any(s.serving.deterministic for s in environments if env in (None, s.environment))
 
 
 def _model_spec(spec_path: str, env: str | None) -> Any:

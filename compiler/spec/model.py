@@ -191,6 +191,10 @@ class Serving(Strict):
     prefill_chunk_tokens: Annotated[int, Field(ge=0, le=32768)] = 256
     """Prompts longer than this are prefilled this many tokens per step while the other
     requests keep streaming; 0 prefills every prompt in one go. Fused graphs only."""
+    deterministic: bool = False
+    """Build the model with batch-invariant int4 kernels (no int8 activations, fp32 output
+    layer) so a request's greedy answer never depends on what else is in the batch; the
+    runtime refuses an artifact built otherwise. Costs throughput (see the README)."""
 
 
 class Deployment(Strict):

@@ -250,7 +250,6 @@ def waivers(spec: ResolvedSpec) -> str:
     return json.dumps(document, indent=2) + "\n"
 
 
-
 def emit(envs: tuple[ResolvedSpec, ...]) -> list[Artifact]:
     """The GitHub root and the waiver file of one deployment."""
     first = envs[0]

@@ -17,6 +17,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from runtime.app import create_app
+from runtime.server import uvicorn_config
 from runtime.service import ModelService
 from runtime.settings import Settings
 from tests.conftest_artifact import model_artifact, model_cache_dir
@@ -80,6 +81,7 @@ def settings_for(artifact: Path, **overrides: object) -> Settings:
         "api_keys": (API_KEY,),
         "threads": 2,
         "shutdown_grace_s": 5.0,
+        "metrics_port": 0,  # /metrics on the API port: tests read it with their key
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
@@ -87,15 +89,8 @@ def settings_for(artifact: Path, **overrides: object) -> Settings:
 
 def start_server(settings: Settings, *, wait_ready: bool = True) -> LiveServer:
     app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=settings.shutdown_grace_s,
-    )
+    config = uvicorn_config(app, settings)
+    config.timeout_graceful_shutdown = settings.shutdown_grace_s  # type: ignore[assignment]
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

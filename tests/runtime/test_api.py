@@ -178,7 +178,7 @@ def test_too_long_context_is_400(client: openai.OpenAI, model: str) -> None:
     [
         ({"temperature": 3}, "temperature"),
         ({"top_p": 0}, "top_p"),
-        ({"n": 2}, "n"),
+        ({"n": 9}, "n"),  # up to protocol.MAX_N choices per request
         ({"max_tokens": 0}, "max_tokens"),
         ({"presence_penalty": -2.5}, "presence_penalty"),
     ],

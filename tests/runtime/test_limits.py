@@ -27,6 +27,7 @@ def server(tiny_artifact: Path) -> Iterator[LiveServer]:
         max_queue=1,
         max_body_bytes=20_000,
         rate_limit_per_key_rpm=10_000,
+        failed_auth_per_minute=1000,  # these tests fail auth on purpose, many times
     )
     with running(settings) as live:
         yield live

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,10 @@ from schemathesis.checks import not_a_server_error
 
 from tests.runtime.conftest import API_KEY, LiveServer, running, settings_for
 
+# Per operation and generation mode (~250 requests in all in CI); a bigger run by hand:
+# SERVESPEC_FUZZ_EXAMPLES=500 pytest tests/runtime/test_openapi.py
+EXAMPLES = int(os.environ.get("SERVESPEC_FUZZ_EXAMPLES", "15"))
+
 
 @pytest.fixture(scope="module")
 def server(tiny_artifact: Path) -> Iterator[LiveServer]:
@@ -25,6 +30,7 @@ def server(tiny_artifact: Path) -> Iterator[LiveServer]:
             max_tokens_default=8,
             request_timeout_s=120,
             rate_limit_per_key_rpm=1_000_000,
+            failed_auth_per_minute=1_000_000,
         )
     ) as live:
         yield live
@@ -42,7 +48,10 @@ def test_no_operation_answers_5xx(server: LiveServer) -> None:
 
         @given(case=operation.as_strategy(generation_mode=mode))
         @settings(
-            max_examples=15, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+            max_examples=EXAMPLES,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
         )
         def fuzz(case: Any) -> None:
             # A random model name is always a 404; naming the served model lets the fuzzer

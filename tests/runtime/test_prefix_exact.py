@@ -9,6 +9,8 @@ the chunked prefill therefore never leave a one-token piece (``prefix.MIN_TAIL``
 
 from __future__ import annotations
 
+import concurrent.futures
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,10 +22,10 @@ from runtime.batch import SharedBatch
 from runtime.model import OnnxCausalLM
 from runtime.prefix import PrefixCache
 from runtime.text import TextCodec
-from tests.conftest_artifact import fused_model_artifact
+from tests.conftest_artifact import fused_model_artifact, model_cache_dir
 from tests.runtime.conftest import LiveServer, running, settings_for
 
-__all__ = ["fused_model_artifact"]
+__all__ = ["fused_model_artifact", "model_cache_dir"]
 
 SYSTEM = "You are a helpful assistant who answers carefully, at length and with details."
 STORY = "Tell me a long story about a dragon, a knight and a lighthouse keeper."
@@ -84,11 +86,13 @@ def servers(fused_model_artifact: Path) -> Iterator[tuple[LiveServer, LiveServer
         yield cached, cold
 
 
-def _story(server: LiveServer, user: str = STORY, **sampling: object) -> str:
+def _story(
+    server: LiveServer, user: str = STORY, max_tokens: int = LONG, **sampling: object
+) -> str:
     reply = server.client().chat.completions.create(
         model=server.service.model_name,
         messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}],
-        max_tokens=LONG,
+        max_tokens=max_tokens,
         **sampling,  # type: ignore[arg-type]
     )
     return str(reply.choices[0].message.content)
@@ -107,3 +111,41 @@ def test_cache_hits_answer_exactly_like_a_cold_prefill(
     _story(cached, "Name three rivers.", **sampling)
     answers = [_story(cached, **sampling) for _ in range(3)]
     assert answers == [reference] * 3
+
+
+def test_deterministic_mode_refuses_an_artifact_with_batch_variant_kernels(
+    fused_model_artifact: Path,
+) -> None:
+    settings = settings_for(fused_model_artifact, deterministic=True)
+    with running(settings, wait_ready=False) as server:
+        deadline = time.monotonic() + 120
+        while server.service.status == "starting" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert server.service.status == "failed"
+        assert "batch-invariant" in server.service.reason
+
+
+@pytest.fixture(scope="module")
+def invariant_artifact(model_cache_dir: Path) -> Path:
+    """What ``serving.deterministic`` builds: the fused graph with batch-invariant kernels."""
+    from compiler.model.build import BuildOptions, build_artifact
+    from tests.conftest_artifact import DEFAULT_MODEL, HELDOUT
+
+    options = BuildOptions(model_cache_dir, HELDOUT, graph="fused", batch_invariant=True)
+    return build_artifact(DEFAULT_MODEL, options).path
+
+
+def test_deterministic_mode_answers_concurrent_requests_like_solo_ones(
+    invariant_artifact: Path,
+) -> None:
+    prompts = [f"Tell me a story about {topic}." for topic in ("a fox", "rain", "tea", "bread")]
+    settings = settings_for(invariant_artifact, deterministic=True, prefill_chunk_tokens=16)
+    with running(settings) as server:
+
+        def ask(prompt: str) -> str:
+            return _story(server, prompt, max_tokens=120, temperature=0)
+
+        solo = [ask(p) for p in prompts]
+        with concurrent.futures.ThreadPoolExecutor(len(prompts)) as pool:
+            together = list(pool.map(ask, prompts))
+    assert together == solo

@@ -65,3 +65,5 @@ def test_the_task_definition_sets_only_settings_the_runtime_reads(example: str) 
         settings = Settings.from_env({**env, "SERVESPEC_API_KEYS": "k"})
         assert settings.prefix_cache_mb == spec.serving.prefix_cache_mb
         assert settings.prefill_chunk_tokens == spec.serving.prefill_chunk_tokens
+        assert settings.max_output_tokens == spec.model.max_output_tokens
+        assert settings.deterministic == spec.serving.deterministic

@@ -50,9 +50,11 @@ def environment(spec: ResolvedSpec, model_version: str, variant: str = "") -> li
     values: dict[str, Value] = {
         "SERVESPEC_ARTIFACT": storage.artifact_uri(spec, model_version),
         "SERVESPEC_AUTH": serving.auth,
+        "SERVESPEC_DETERMINISTIC": "true" if serving.deterministic else "false",
         "SERVESPEC_LOG_PROMPTS": "true" if serving.log_prompts else "false",
         "SERVESPEC_MAX_BODY_BYTES": str(serving.max_request_bytes),
         "SERVESPEC_MAX_CONCURRENT_REQUESTS": str(serving.max_concurrent_requests),
+        "SERVESPEC_MAX_OUTPUT_TOKENS": str(spec.model.max_output_tokens),
         "SERVESPEC_MAX_QUEUE": str(serving.max_queue),
         "SERVESPEC_METRICS_NAMESPACE": spec.metrics_namespace,
         "SERVESPEC_PORT": str(serving.port),

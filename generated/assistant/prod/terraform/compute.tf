@@ -95,6 +95,10 @@ resource "aws_ecs_task_definition" "runtime" {
           value = "s3://${local.name}-capture-${local.account_id}/capture/"
         },
         {
+          name  = "SERVESPEC_DETERMINISTIC"
+          value = "false"
+        },
+        {
           name  = "SERVESPEC_LOG_PROMPTS"
           value = "false"
         },
@@ -105,6 +109,10 @@ resource "aws_ecs_task_definition" "runtime" {
         {
           name  = "SERVESPEC_MAX_CONCURRENT_REQUESTS"
           value = "16"
+        },
+        {
+          name  = "SERVESPEC_MAX_OUTPUT_TOKENS"
+          value = "512"
         },
         {
           name  = "SERVESPEC_MAX_QUEUE"

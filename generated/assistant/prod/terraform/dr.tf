@@ -1359,6 +1359,10 @@ resource "aws_ecs_task_definition" "secondary" {
           value = "s3://${local.name}-capture-${local.account_id}/capture/"
         },
         {
+          name  = "SERVESPEC_DETERMINISTIC"
+          value = "false"
+        },
+        {
           name  = "SERVESPEC_LOG_PROMPTS"
           value = "false"
         },
@@ -1369,6 +1373,10 @@ resource "aws_ecs_task_definition" "secondary" {
         {
           name  = "SERVESPEC_MAX_CONCURRENT_REQUESTS"
           value = "16"
+        },
+        {
+          name  = "SERVESPEC_MAX_OUTPUT_TOKENS"
+          value = "512"
         },
         {
           name  = "SERVESPEC_MAX_QUEUE"

@@ -188,6 +188,10 @@ resource "aws_ecs_task_definition" "current" {
           value = "s3://${local.name}-capture-${local.account_id}/capture/"
         },
         {
+          name  = "SERVESPEC_DETERMINISTIC"
+          value = "false"
+        },
+        {
           name  = "SERVESPEC_LOG_PROMPTS"
           value = "false"
         },
@@ -198,6 +202,10 @@ resource "aws_ecs_task_definition" "current" {
         {
           name  = "SERVESPEC_MAX_CONCURRENT_REQUESTS"
           value = "32"
+        },
+        {
+          name  = "SERVESPEC_MAX_OUTPUT_TOKENS"
+          value = "256"
         },
         {
           name  = "SERVESPEC_MAX_QUEUE"
@@ -407,6 +415,10 @@ resource "aws_ecs_task_definition" "candidate" {
           value = "s3://${local.name}-capture-${local.account_id}/capture/"
         },
         {
+          name  = "SERVESPEC_DETERMINISTIC"
+          value = "false"
+        },
+        {
           name  = "SERVESPEC_LOG_PROMPTS"
           value = "false"
         },
@@ -417,6 +429,10 @@ resource "aws_ecs_task_definition" "candidate" {
         {
           name  = "SERVESPEC_MAX_CONCURRENT_REQUESTS"
           value = "32"
+        },
+        {
+          name  = "SERVESPEC_MAX_OUTPUT_TOKENS"
+          value = "256"
         },
         {
           name  = "SERVESPEC_MAX_QUEUE"

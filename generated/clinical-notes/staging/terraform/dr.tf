@@ -1403,6 +1403,10 @@ resource "aws_ecs_task_definition" "secondary" {
           value = "s3://${local.name}-capture-${local.account_id}/capture/"
         },
         {
+          name  = "SERVESPEC_DETERMINISTIC"
+          value = "false"
+        },
+        {
           name  = "SERVESPEC_LOG_PROMPTS"
           value = "false"
         },
@@ -1413,6 +1417,10 @@ resource "aws_ecs_task_definition" "secondary" {
         {
           name  = "SERVESPEC_MAX_CONCURRENT_REQUESTS"
           value = "32"
+        },
+        {
+          name  = "SERVESPEC_MAX_OUTPUT_TOKENS"
+          value = "256"
         },
         {
           name  = "SERVESPEC_MAX_QUEUE"
