@@ -29,6 +29,9 @@ COMMANDS: dict[str, str] = {
     "serve": "runtime.cli:serve",
     "policy": "compiler.policy.cli:policy",
     "diff-summary": "compiler.workflows.cli:diff_summary",
+    "rehearse": "compiler.rehearse.cli:rehearse",
+    "keys": "compiler.keys.cli:keys",
+    "smoke": "compiler.smoke.cli:smoke",
 }
 
 HELP = {
@@ -41,6 +44,9 @@ HELP = {
     "serve": "Serve a model artifact with the OpenAI-compatible runtime.",
     "policy": "Run the policy gate (checkov + policies/) over generated output.",
     "diff-summary": "Describe in words what changed in a spec since a git ref.",
+    "rehearse": "Rehearse one environment's deploy here: image, task, probes, smoke, stop.",
+    "keys": "Ensure, add, revoke and list an environment's API keys in Secrets Manager.",
+    "smoke": "Smoke-test a deployed API with the official openai client.",
 }
 
 
