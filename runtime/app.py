@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from runtime import completions, openapi, ops
-from runtime.auth import AuthMiddleware, KeyStore
+from runtime.auth import AuthMiddleware, start_keys
 from runtime.bodylimit import BodyLimitMiddleware
 from runtime.errors import APIError, handle_api_error, handle_http_exception, handle_unexpected
 from runtime.logs import RequestContextMiddleware
@@ -27,7 +27,7 @@ PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
 
 
 def create_app(settings: Settings) -> Starlette:
-    keys = KeyStore(settings.load_api_keys()) if settings.auth == "api_key" else None
+    keys = start_keys(settings)
     metrics = Metrics(settings.metrics_namespace, settings.served_model_name)
     service = ModelService(settings, metrics)
 

@@ -374,7 +374,9 @@ def _roles(spec: ResolvedSpec) -> list[Block]:
                 {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}},
             ),
         ]
-    task = [
+    # The runtime re-reads the keys itself (runtime/auth.py), so the task role needs them too.
+    task = [*execution[-2:]] if secrets.enabled(spec) else []
+    task += [
         common.statement(
             "ListTheModelPrefix",
             ["s3:ListBucket"],
@@ -425,6 +427,8 @@ def _roles(spec: ResolvedSpec) -> list[Block]:
 
 
 def _ecs(spec: ResolvedSpec, capacity: Capacity) -> list[Block]:
+    from . import compute
+
     cpu = spec.compute.cpu
     task = resource(
         "aws_ecs_task_definition",
@@ -442,7 +446,7 @@ def _ecs(spec: ResolvedSpec, capacity: Capacity) -> list[Block]:
                     "container_definitions": document([_container(spec)]),
                 }
             ),
-            Block("volume", (), {"name": "tmp"}),
+            *compute.volumes(),
             Block(
                 "runtime_platform",
                 (),

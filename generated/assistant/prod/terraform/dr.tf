@@ -1215,6 +1215,23 @@ resource "aws_iam_role_policy" "task_secondary" {
     Version = "2012-10-17"
     Statement = [
       {
+        Sid      = "ReadTheApiKeys"
+        Effect   = "Allow"
+        Action   = ["secretsmanager:GetSecretValue"]
+        Resource = replace(aws_secretsmanager_secret.api_keys.arn, ":eu-west-1:", ":eu-central-1:")
+      },
+      {
+        Sid      = "DecryptTheApiKeys"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt"]
+        Resource = aws_kms_replica_key.secondary.arn
+        Condition = {
+          StringEquals = {
+            "kms:ViaService" = "secretsmanager.eu-central-1.amazonaws.com"
+          }
+        }
+      },
+      {
         Sid      = "ListTheModelPrefix"
         Effect   = "Allow"
         Action   = ["s3:ListBucket"]
@@ -1332,12 +1349,24 @@ resource "aws_ecs_task_definition" "secondary" {
       ]
       environment = [
         {
+          name  = "SERVESPEC_API_KEYS_RELOAD_S"
+          value = "30"
+        },
+        {
+          name  = "SERVESPEC_API_KEYS_SECRET"
+          value = "${local.name}/api-keys"
+        },
+        {
           name  = "SERVESPEC_ARTIFACT"
           value = "s3://${local.name}-models-dr-${local.account_id}/models/smollm2-135m-instruct/2026-11-20/"
         },
         {
           name  = "SERVESPEC_AUTH"
           value = "api_key"
+        },
+        {
+          name  = "SERVESPEC_CACHE_DIR"
+          value = "/var/cache/servespec"
         },
         {
           name  = "SERVESPEC_LOG_PROMPTS"
@@ -1394,6 +1423,11 @@ resource "aws_ecs_task_definition" "secondary" {
           containerPath = "/tmp"
           readOnly      = false
         },
+        {
+          sourceVolume  = "model-cache"
+          containerPath = "/var/cache/servespec"
+          readOnly      = false
+        },
       ]
       healthCheck = {
         command = [
@@ -1426,6 +1460,10 @@ resource "aws_ecs_task_definition" "secondary" {
 
   volume {
     name = "tmp"
+  }
+
+  volume {
+    name = "model-cache"
   }
 
   runtime_platform {

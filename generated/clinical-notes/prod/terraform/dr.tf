@@ -1258,6 +1258,23 @@ resource "aws_iam_role_policy" "task_secondary" {
     Version = "2012-10-17"
     Statement = [
       {
+        Sid      = "ReadTheApiKeys"
+        Effect   = "Allow"
+        Action   = ["secretsmanager:GetSecretValue"]
+        Resource = replace(aws_secretsmanager_secret.api_keys.arn, ":us-east-1:", ":us-west-2:")
+      },
+      {
+        Sid      = "DecryptTheApiKeys"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt"]
+        Resource = aws_kms_replica_key.secondary.arn
+        Condition = {
+          StringEquals = {
+            "kms:ViaService" = "secretsmanager.us-west-2.amazonaws.com"
+          }
+        }
+      },
+      {
         Sid      = "ListTheModelPrefix"
         Effect   = "Allow"
         Action   = ["s3:ListBucket"]
@@ -1375,12 +1392,24 @@ resource "aws_ecs_task_definition" "secondary" {
       ]
       environment = [
         {
+          name  = "SERVESPEC_API_KEYS_RELOAD_S"
+          value = "30"
+        },
+        {
+          name  = "SERVESPEC_API_KEYS_SECRET"
+          value = "${local.name}/api-keys"
+        },
+        {
           name  = "SERVESPEC_ARTIFACT"
           value = "s3://${local.name}-models-dr-${local.account_id}/models/clinical-notes-llm/2026-11-01/"
         },
         {
           name  = "SERVESPEC_AUTH"
           value = "api_key"
+        },
+        {
+          name  = "SERVESPEC_CACHE_DIR"
+          value = "/var/cache/servespec"
         },
         {
           name  = "SERVESPEC_LOG_PROMPTS"
@@ -1437,6 +1466,11 @@ resource "aws_ecs_task_definition" "secondary" {
           containerPath = "/tmp"
           readOnly      = false
         },
+        {
+          sourceVolume  = "model-cache"
+          containerPath = "/var/cache/servespec"
+          readOnly      = false
+        },
       ]
       healthCheck = {
         command = [
@@ -1469,6 +1503,10 @@ resource "aws_ecs_task_definition" "secondary" {
 
   volume {
     name = "tmp"
+  }
+
+  volume {
+    name = "model-cache"
   }
 
   runtime_platform {
