@@ -18,7 +18,7 @@ import click
 
 from compiler.keys import locate
 from compiler.keys.store import SecretKeys
-from compiler.rehearse import container, drain, emulator, image, probe, terraform
+from compiler.rehearse import container, drain, emulator, image, probe, rotation, terraform
 from compiler.rehearse.steps import StepFailed, Steps
 from compiler.smoke import check
 
@@ -134,6 +134,14 @@ def _serve(ctx: Context, steps: Steps, running: container.Running) -> None:
         raise StepFailed("container health check", f"exit {code}: {output}")
     _report_load(deploy, probed, ctx.spec)
     steps.run("smoke test", lambda: check.run(base_url, ctx.key, ctx.spec.model.name))
+    interval = rotation.reload_interval_s(deploy.resolve(deploy.container, ctx.refs or {}))
+    if interval is not None:
+        seen, gone = steps.run("keys add/revoke", lambda: _rotate(ctx, base_url, interval))
+        click.echo(
+            f"[rehearse] added key accepted after {seen:.1f} s, revoked key refused after "
+            f"{gone:.1f} s (reload every {interval:.0f} s, no restart)",
+            err=True,
+        )
     drained = steps.run(
         "stop like ECS",
         lambda: drain.stop_with_streams(running, base_url, ctx.key, ctx.spec.model.name),
@@ -146,18 +154,32 @@ def _serve(ctx: Context, steps: Steps, running: container.Running) -> None:
     )
 
 
+def _rotate(ctx: Context, base_url: str, interval: float) -> tuple[float, float]:
+    def keys(*args: str) -> str:
+        command, *rest = args
+        env = ctx.spec.environment
+        return servespec(
+            "keys", command, ctx.spec_path, "--env", env, "--endpoint-url", ctx.moto.url, *rest
+        )
+
+    return rotation.add_then_revoke(base_url, interval, keys)
+
+
 def _report_load(deploy: terraform.Deploy, probed: probe.Probed, spec: Any) -> None:
     health = deploy.health
     implied = int(probed.healthy_s * 2) + health.interval_s
+    stop_s = int(deploy.container.get("stopTimeout", 30))
+    drain_s = deploy.deregistration_delay_s + stop_s
+    drain = "enough" if drain_s >= spec.serving.request_timeout_s else "TOO SHORT"
     click.echo(
         f"[rehearse] model load (start to first ready): {probed.ready_s:.1f} s; the target "
         f"group marks it healthy at {probed.healthy_s:.1f} s ({health.healthy_threshold} x "
         f"{health.interval_s} s checks)\n"
         f"[rehearse] implied health_check_grace_period_seconds >= {implied} s (2x this "
         f"machine, + one interval); the Terraform sets {deploy.grace_period_s} s\n"
-        f"[rehearse] deregistration delay {deploy.deregistration_delay_s} s + stopTimeout "
-        f"{deploy.container.get('stopTimeout')} s vs request timeout "
-        f"{spec.serving.request_timeout_s} s",
+        f"[rehearse] a request in flight at scale-in gets deregistration delay "
+        f"{deploy.deregistration_delay_s} s + stopTimeout {stop_s} s = {drain_s} s; the "
+        f"request timeout is {spec.serving.request_timeout_s} s: {drain}",
         err=True,
     )
     if deploy.grace_period_s < probed.healthy_s:
