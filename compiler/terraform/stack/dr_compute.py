@@ -360,8 +360,9 @@ def _roles(spec: ResolvedSpec) -> list[Block]:
             log_arn(spec, f"{group}:log-stream:*"),
         ),
     ]
+    api_keys: list[dict[str, Value]] = []
     if secrets.enabled(spec):
-        execution += [
+        api_keys = [
             common.statement(
                 "ReadTheApiKeys",
                 ["secretsmanager:GetSecretValue"],
@@ -374,9 +375,19 @@ def _roles(spec: ResolvedSpec) -> list[Block]:
                 {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}},
             ),
         ]
-    # The runtime re-reads the keys itself (runtime/auth.py), so the task role needs them too.
-    task = [*execution[-2:]] if secrets.enabled(spec) else []
-    task += [
+    execution += api_keys
+    # The runtime re-reads the keys itself (runtime/auth.py): the task role needs them too,
+    # named by the replica's ARN pattern (Secrets Manager appends six random characters).
+    task_keys = [
+        common.statement(
+            "ReadTheApiKeys",
+            ["secretsmanager:GetSecretValue"],
+            common.arn("secretsmanager", f"secret:{secrets.NAME}-??????", str(region)),
+        )
+    ][: len(api_keys)]
+    via = [f"s3.{region}.amazonaws.com"]
+    via += [f"secretsmanager.{region}.amazonaws.com"] if api_keys else []
+    task = [
         common.statement(
             "ListTheModelPrefix",
             ["s3:ListBucket"],
@@ -387,10 +398,10 @@ def _roles(spec: ResolvedSpec) -> list[Block]:
             "ReadTheModel", ["s3:GetObject"], f"{replica}/{storage.model_prefix(spec)}*"
         ),
         common.statement(
-            "DecryptTheModel",
+            "DecryptTheModel" + ("AndTheApiKeys" if api_keys else ""),
             ["kms:Decrypt"],
             key,
-            {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+            {"StringEquals": {"kms:ViaService": via if api_keys else via[0]}},
         ),
         common.statement(
             "PutRuntimeMetrics",
@@ -398,6 +409,7 @@ def _roles(spec: ResolvedSpec) -> list[Block]:
             "*",
             {"StringEquals": {"cloudwatch:namespace": spec.metrics_namespace}},
         ),
+        *task_keys,
     ]
     found: list[Block] = []
     for label, service, statements in (

@@ -1215,23 +1215,6 @@ resource "aws_iam_role_policy" "task_secondary" {
     Version = "2012-10-17"
     Statement = [
       {
-        Sid      = "ReadTheApiKeys"
-        Effect   = "Allow"
-        Action   = ["secretsmanager:GetSecretValue"]
-        Resource = replace(aws_secretsmanager_secret.api_keys.arn, ":eu-west-1:", ":eu-central-1:")
-      },
-      {
-        Sid      = "DecryptTheApiKeys"
-        Effect   = "Allow"
-        Action   = ["kms:Decrypt"]
-        Resource = aws_kms_replica_key.secondary.arn
-        Condition = {
-          StringEquals = {
-            "kms:ViaService" = "secretsmanager.eu-central-1.amazonaws.com"
-          }
-        }
-      },
-      {
         Sid      = "ListTheModelPrefix"
         Effect   = "Allow"
         Action   = ["s3:ListBucket"]
@@ -1249,13 +1232,13 @@ resource "aws_iam_role_policy" "task_secondary" {
         Resource = "arn:${local.partition}:s3:::${local.name}-models-dr-${local.account_id}/models/smollm2-135m-instruct/*"
       },
       {
-        Sid      = "DecryptTheModel"
+        Sid      = "DecryptTheModelAndTheApiKeys"
         Effect   = "Allow"
         Action   = ["kms:Decrypt"]
         Resource = aws_kms_replica_key.secondary.arn
         Condition = {
           StringEquals = {
-            "kms:ViaService" = "s3.eu-central-1.amazonaws.com"
+            "kms:ViaService" = ["s3.eu-central-1.amazonaws.com", "secretsmanager.eu-central-1.amazonaws.com"]
           }
         }
       },
@@ -1269,6 +1252,12 @@ resource "aws_iam_role_policy" "task_secondary" {
             "cloudwatch:namespace" = "servespec/assistant"
           }
         }
+      },
+      {
+        Sid      = "ReadTheApiKeys"
+        Effect   = "Allow"
+        Action   = ["secretsmanager:GetSecretValue"]
+        Resource = "arn:${local.partition}:secretsmanager:eu-central-1:${local.account_id}:secret:${local.name}/api-keys-??????"
       },
     ]
   })

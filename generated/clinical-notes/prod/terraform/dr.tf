@@ -1258,23 +1258,6 @@ resource "aws_iam_role_policy" "task_secondary" {
     Version = "2012-10-17"
     Statement = [
       {
-        Sid      = "ReadTheApiKeys"
-        Effect   = "Allow"
-        Action   = ["secretsmanager:GetSecretValue"]
-        Resource = replace(aws_secretsmanager_secret.api_keys.arn, ":us-east-1:", ":us-west-2:")
-      },
-      {
-        Sid      = "DecryptTheApiKeys"
-        Effect   = "Allow"
-        Action   = ["kms:Decrypt"]
-        Resource = aws_kms_replica_key.secondary.arn
-        Condition = {
-          StringEquals = {
-            "kms:ViaService" = "secretsmanager.us-west-2.amazonaws.com"
-          }
-        }
-      },
-      {
         Sid      = "ListTheModelPrefix"
         Effect   = "Allow"
         Action   = ["s3:ListBucket"]
@@ -1292,13 +1275,13 @@ resource "aws_iam_role_policy" "task_secondary" {
         Resource = "arn:${local.partition}:s3:::${local.name}-models-dr-${local.account_id}/models/clinical-notes-llm/*"
       },
       {
-        Sid      = "DecryptTheModel"
+        Sid      = "DecryptTheModelAndTheApiKeys"
         Effect   = "Allow"
         Action   = ["kms:Decrypt"]
         Resource = aws_kms_replica_key.secondary.arn
         Condition = {
           StringEquals = {
-            "kms:ViaService" = "s3.us-west-2.amazonaws.com"
+            "kms:ViaService" = ["s3.us-west-2.amazonaws.com", "secretsmanager.us-west-2.amazonaws.com"]
           }
         }
       },
@@ -1312,6 +1295,12 @@ resource "aws_iam_role_policy" "task_secondary" {
             "cloudwatch:namespace" = "servespec/clinical-notes"
           }
         }
+      },
+      {
+        Sid      = "ReadTheApiKeys"
+        Effect   = "Allow"
+        Action   = ["secretsmanager:GetSecretValue"]
+        Resource = "arn:${local.partition}:secretsmanager:us-west-2:${local.account_id}:secret:${local.name}/api-keys-??????"
       },
     ]
   })
