@@ -28,6 +28,7 @@ def podman() -> None:
         pytest.skip(f"podman cannot run here: {exc}")
 
 
+@pytest.mark.slow
 def test_a_cache_path_on_the_read_only_root_fails_the_rehearsal(podman: None) -> None:
     spec = locate.environment(SPEC, "staging")
     ctx = run.Context(spec, SPEC, Path("."), emulator.Moto())
