@@ -70,7 +70,7 @@ def ensure_base(cache: Path) -> str:
     tarball = cache / f"base-{key}.tar"
     if not tarball.is_file():
         cache.mkdir(parents=True, exist_ok=True)
-        partial = tarball.with_suffix(".partial")
+        partial = tarball.with_name(f"base-{key}.partial.tar")  # mmdebstrap: format by suffix
         _run(
             [
                 "mmdebstrap",
