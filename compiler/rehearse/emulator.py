@@ -58,10 +58,11 @@ class Moto:
                 return self
             except OSError:
                 time.sleep(0.2)
+        self.__exit__()
         raise RuntimeError("moto_server did not start within 30 s")
 
     def __exit__(self, *exc: object) -> None:
-        if self._process is not None:
+        if self._process is not None and self._process.poll() is None:
             self._process.terminate()
             self._process.wait(timeout=10)
 

@@ -53,10 +53,10 @@ def rehearse(spec_path: str, env: str, root: Path) -> Steps:
     spec = locate.environment(spec_path, env)
     steps = Steps()
     steps.run("compile --check", lambda: servespec("compile", "--check"))
-    ctx = Context(spec, spec_path, root, emulator.Moto())
+    ctx = Context(spec, spec_path, root, steps.run("find moto_server", emulator.Moto))
     ctx.tag = f"localhost/servespec-{spec.metadata.name}:rehearse"
     steps.run("build image", lambda: _build(ctx))
-    with ctx.moto:
+    try:
         steps.run("emulate account", lambda: _account(ctx))
         steps.run("push model", lambda: _push(ctx))
         running = steps.run("start container", lambda: _start(ctx))
@@ -65,6 +65,8 @@ def rehearse(spec_path: str, env: str, root: Path) -> Steps:
         finally:
             _keep_logs(ctx, running)
             container.remove(running)
+    finally:
+        ctx.moto.__exit__()
     return steps
 
 
@@ -75,6 +77,7 @@ def _build(ctx: Context) -> None:
 
 
 def _account(ctx: Context) -> None:
+    ctx.moto.__enter__()
     region = ctx.spec.region
     account = emulator.account_id(ctx.moto, region)
     ctx.deploy = terraform.read(locate.terraform_dir(ctx.spec, ctx.root), account, ctx.tag)

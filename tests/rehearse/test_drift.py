@@ -34,8 +34,8 @@ def test_a_cache_path_on_the_read_only_root_fails_the_rehearsal(podman: None) ->
     ctx = run.Context(spec, SPEC, Path("."), emulator.Moto())
     ctx.tag = f"localhost/servespec-{spec.metadata.name}:rehearse"
     run._build(ctx)
-    with ctx.moto:
-        run._account(ctx)
+    try:
+        run._account(ctx)  # starts moto_server
         run._push(ctx)
         assert ctx.deploy is not None
         drifted = dict(ctx.deploy.container)
@@ -54,3 +54,5 @@ def test_a_cache_path_on_the_read_only_root_fails_the_rehearsal(podman: None) ->
                 )
         finally:
             container.remove(running)
+    finally:
+        ctx.moto.__exit__()
