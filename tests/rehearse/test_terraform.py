@@ -72,3 +72,17 @@ def test_rehearse_says_when_podman_cannot_run(
     result = CliRunner().invoke(cli, ["rehearse", "spec/assistant.yaml", "--env", "staging"])
     assert result.exit_code == 2
     assert "cannot run here" in result.output and "passed" not in result.output
+
+
+def test_only_the_from_lines_change_for_the_local_base() -> None:
+    from compiler.rehearse.image import FROM
+
+    original = Path("generated/assistant/image/Dockerfile").read_text()
+    swapped = FROM.sub(lambda m: m.group(1) + "localhost/base:k", original)
+    changed = [
+        (a, b) for a, b in zip(original.splitlines(), swapped.splitlines(), strict=True) if a != b
+    ]
+    assert len(changed) == 2 and all(
+        a.startswith("FROM python:3.11-slim@sha256:") for a, _ in changed
+    )
+    assert [b for _, b in changed] == ["FROM localhost/base:k AS build", "FROM localhost/base:k"]
