@@ -22,17 +22,26 @@ class SmokeResult:
     checks: list[tuple[str, float]] = field(default_factory=list)  # (check, seconds)
 
 
-def _client(base_url: str, key: str) -> Any:
+def _client(base_url: str, key: str, connect_to: str | None = None) -> Any:
     import openai
 
-    return openai.OpenAI(base_url=base_url.rstrip("/") + "/v1", api_key=key, max_retries=0)
+    from compiler.smoke.connect import http_client
+
+    return openai.OpenAI(
+        base_url=base_url.rstrip("/") + "/v1",
+        api_key=key,
+        max_retries=0,
+        http_client=http_client(connect_to, 120.0),
+    )
 
 
-def run(base_url: str, key: str, model: str, timeout_s: float = 120.0) -> SmokeResult:
+def run(
+    base_url: str, key: str, model: str, timeout_s: float = 120.0, connect_to: str | None = None
+) -> SmokeResult:
     """Models list, a chat completion, a streamed one, and a refused wrong key."""
     import openai
 
-    client = _client(base_url, key).with_options(timeout=timeout_s)
+    client = _client(base_url, key, connect_to).with_options(timeout=timeout_s)
     result = SmokeResult()
 
     def check(name: str, action: Any) -> None:
@@ -46,7 +55,7 @@ def run(base_url: str, key: str, model: str, timeout_s: float = 120.0) -> SmokeR
     check("models", lambda: _models(client, model))
     check("chat", lambda: _chat(client, model))
     check("chat stream", lambda: _stream(client, model))
-    check("wrong key refused", lambda: _refused(base_url, model))
+    check("wrong key refused", lambda: _refused(base_url, connect_to))
     return result
 
 
@@ -80,10 +89,10 @@ def _stream(client: Any, model: str) -> None:
         raise SmokeFailed(f"chat stream: {len(text)} chunks, finish_reason {finish}")
 
 
-def _refused(base_url: str, model: str) -> None:
+def _refused(base_url: str, connect_to: str | None) -> None:
     import openai
 
-    wrong = _client(base_url, "sk-not-a-key")
+    wrong = _client(base_url, "sk-not-a-key", connect_to)
     try:
         wrong.models.list()
     except openai.AuthenticationError:

@@ -18,7 +18,15 @@ from compiler.smoke.check import SmokeFailed, run
 @click.option("--env", "env", required=True, help="Environment to test.")
 @click.option("--base-url", required=True, help="The API's URL, e.g. https://api.example.com")
 @click.option("--endpoint-url", help="AWS endpoint for Secrets Manager (emulators).")
-def smoke(spec_path: str, env: str, base_url: str, endpoint_url: str | None) -> None:
+@click.option(
+    "--connect-to",
+    metavar="HOST",
+    help="Connect to HOST (e.g. this environment's load balancer) for --base-url's host name; "
+    "TLS still verifies --base-url's name (like curl --connect-to).",
+)
+def smoke(
+    spec_path: str, env: str, base_url: str, endpoint_url: str | None, connect_to: str | None
+) -> None:
     """Chat and streamed chat through the official openai client, with a key from the secret."""
     spec = locate.environment(spec_path, env)
     store = SecretKeys(locate.secrets_client(spec, endpoint_url), locate.secret_name(spec))
@@ -29,7 +37,7 @@ def smoke(spec_path: str, env: str, base_url: str, endpoint_url: str | None) -> 
     if not keys:
         raise click.ClickException("the API-key secret is empty: run `servespec keys ensure`")
     try:
-        result = run(base_url, keys[0].key, spec.model.name)
+        result = run(base_url, keys[0].key, spec.model.name, connect_to=connect_to)
     except SmokeFailed as exc:
         click.echo(f"smoke test failed: {exc}", err=True)
         raise SystemExit(1) from None

@@ -25,9 +25,9 @@ def key(aws_reset: str) -> str:
     return found.key
 
 
-def smoke(url: str, endpoint: str) -> Any:
+def smoke(url: str, endpoint: str, *extra: str) -> Any:
     args = ["smoke", SPEC, "--env", "staging", "--base-url", url, "--endpoint-url", endpoint]
-    return CliRunner().invoke(cli, args)
+    return CliRunner().invoke(cli, [*args, *extra])
 
 
 def test_smoke_passes_against_a_serving_runtime(
@@ -49,3 +49,16 @@ def test_smoke_fails_when_the_spec_model_is_not_served(
     with running(settings) as live:
         result = smoke(live.url, aws_reset)
     assert result.exit_code == 1 and "not served" in result.output
+
+
+def test_connect_to_reaches_the_load_balancer_under_the_api_name(
+    tiny_artifact: Path, key: str, aws_reset: str
+) -> None:
+    """DNS for the API name does not resolve here; --connect-to reaches the server anyway."""
+    settings = settings_for(tiny_artifact, api_keys=(key,), served_model_name=MODEL)
+    with running(settings) as live:
+        unresolvable = live.url.replace("127.0.0.1", "api.staging.invalid")
+        without = smoke(unresolvable, aws_reset)
+        result = smoke(unresolvable, aws_reset, "--connect-to", "127.0.0.1")
+    assert without.exit_code == 1
+    assert result.exit_code == 0, result.output
