@@ -80,8 +80,15 @@ class KeyStore:
         if found is None:
             return None
         identity = found.hex()[:12]
-        self.usage[identity] += 1
+        with self._lock:
+            self.usage[identity] += 1
         return identity
+
+    def take_usage(self) -> dict[str, int]:
+        """Requests per key id since the last call (the counts start again from zero)."""
+        with self._lock:
+            counts, self.usage = dict(self.usage), collections.Counter()
+        return counts
 
 
 class KeyReloader:
@@ -112,9 +119,9 @@ class KeyReloader:
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
             self.reload_once()
-            if self.store.usage:  # requests per key id since the last report, never the key
-                log.info("api key usage", extra={"requests_by_key_id": dict(self.store.usage)})
-                self.store.usage.clear()
+            counts = self.store.take_usage()
+            if counts:  # requests per key id since the last report, never the key
+                log.info("api key usage", extra={"requests_by_key_id": counts})
 
 
 def key_sources(

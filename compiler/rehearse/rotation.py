@@ -58,3 +58,20 @@ def _until(condition: Callable[[], bool], interval_s: float, what: str) -> float
     raise RotationFailed(
         f"not {what} within {deadline - start:.0f} s (reload every {interval_s} s)"
     )
+
+
+def usage(log: str) -> dict[str, int]:
+    """Requests per key id that the runtime logged (it reports at each reload); the smoke
+    test's requests happened more than one reload ago, so there must be some."""
+    found: dict[str, int] = {}
+    for line in log.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("message") == "api key usage":
+            for key_id, count in record.get("requests_by_key_id", {}).items():
+                found[key_id] = found.get(key_id, 0) + int(count)
+    if not found:
+        raise RotationFailed("the task logged no requests per key id")
+    return found

@@ -145,6 +145,8 @@ def _serve(ctx: Context, steps: Steps, running: container.Running) -> None:
             f"{gone:.1f} s (reload every {interval:.0f} s, no restart)",
             err=True,
         )
+        usage = steps.run("usage per key id", lambda: rotation.usage(container.logs(running)))
+        click.echo(f"[rehearse] requests per key id, from the task's log: {usage}", err=True)
     drained = steps.run(
         "stop like ECS",
         lambda: drain.stop_with_streams(running, base_url, ctx.key, ctx.spec.model.name),

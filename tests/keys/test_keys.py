@@ -112,3 +112,11 @@ def _eventually(condition: Any, timeout_s: float = 10.0) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def test_usage_is_counted_per_key_id_and_taken_once() -> None:
+    store = KeyStore(["k1", "k2"])
+    for token in ("k1", "k1", "k2", "wrong"):
+        store.identify(token)
+    assert store.take_usage() == {key_id("k1"): 2, key_id("k2"): 1}
+    assert store.take_usage() == {}
