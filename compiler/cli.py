@@ -35,6 +35,9 @@ COMMANDS: dict[str, str] = {
     "plan-summary": "compiler.workflows.plan_summary:plan_summary",
     "release": "compiler.workflows.release:release",
     "doctor": "compiler.doctor:doctor",
+    "rehearse": "compiler.rehearse.cli:rehearse",
+    "keys": "compiler.keys.cli:keys",
+    "smoke": "compiler.smoke.cli:smoke",
 }
 
 HELP = {
@@ -53,6 +56,9 @@ HELP = {
     "plan-summary": "List the resources a saved terraform plan changes, replacements first.",
     "release": "What a deploy must build, push and verify, read from AWS (deploy workflow).",
     "doctor": "Check what a deploy needs (bootstrap, GitHub, DNS, key, model); say what is next.",
+    "rehearse": "Rehearse one environment's deploy here: image, task, probes, smoke, stop.",
+    "keys": "Ensure, add, revoke and list an environment's API keys in Secrets Manager.",
+    "smoke": "Smoke-test a deployed API with the official openai client.",
 }
 
 

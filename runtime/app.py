@@ -15,7 +15,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from runtime import completions, openapi, ops
-from runtime.auth import AuthMiddleware, KeyStore
+from runtime.auth import AuthMiddleware, start_keys
 from runtime.auththrottle import AuthThrottleMiddleware
 from runtime.bodylimit import BodyLimitMiddleware
 from runtime.capture import CaptureSettings
@@ -37,7 +37,7 @@ def create_app(
     variant: VariantSettings | None = None,
     capture: CaptureSettings | None = None,
 ) -> Starlette:
-    keys = KeyStore(settings.load_api_keys()) if settings.auth == "api_key" else None
+    keys = start_keys(settings)
     metrics = Metrics(settings.metrics_namespace, settings.served_model_name)
     service = ModelService(settings, metrics)
     variant = variant or VariantSettings.from_env()

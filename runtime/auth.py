@@ -1,37 +1,163 @@
 """Bearer API keys: kept only as SHA-256 digests, compared in constant time.
 
-The key id (a digest prefix, not secret) names the caller in logs, metrics and rate limits.
+The key id (a digest prefix, not secret) names the caller in logs, metrics, rate limits and
+the usage counts here. Keys come from SERVESPEC_API_KEYS / SERVESPEC_API_KEYS_FILE at start
+and, when SERVESPEC_API_KEYS_SECRET names a Secrets Manager secret, from that secret, re-read
+every SERVESPEC_API_KEYS_RELOAD_S seconds through the task role: ECS resolves a container's
+`secrets` once, when the task starts, so only the runtime reading the secret itself lets an
+added or revoked key take effect without a restart.
 """
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import hmac
-from collections.abc import Iterable
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runtime.asgi import header, send_error
 
+if TYPE_CHECKING:
+    from runtime.settings import Settings
+
 KEY_ID = "servespec.key_id"  # scope entry where the caller's key id is left for later layers
 ANONYMOUS = "anonymous"
+log = logging.getLogger("servespec.auth")
+
+
+def key_id(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def parse_keys(raw: str) -> tuple[str, ...]:
+    """Keys from servespec's secret JSON (`{"keys": [{"key": ...}]}`) or a comma-separated list."""
+    text = raw.strip()
+    if text.startswith("{"):
+        try:
+            return tuple(str(entry["key"]) for entry in json.loads(text)["keys"])
+        except (ValueError, KeyError, TypeError):
+            raise ValueError("API keys: not servespec's key JSON") from None
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 class KeyStore:
     def __init__(self, keys: Iterable[str]) -> None:
-        self._digests = [hashlib.sha256(key.encode()).digest() for key in keys]
-        if not self._digests:
+        self._lock = threading.Lock()
+        self._digests: list[bytes] = []
+        self.usage: collections.Counter[str] = collections.Counter()  # requests per key id
+        if not self.replace(keys):
             raise ValueError("no API keys configured")
+
+    def replace(self, keys: Iterable[str]) -> bool:
+        """Swap in a new key set; an empty one is refused (it would lock every caller out)."""
+        digests = [hashlib.sha256(key.encode()).digest() for key in keys]
+        if not digests:
+            return False
+        with self._lock:
+            changed = sorted(digests) != sorted(self._digests)
+            self._digests = digests
+        if changed:
+            log.info("api keys loaded", extra={"key_ids": sorted(d.hex()[:12] for d in digests)})
+        return True
 
     def identify(self, token: str) -> str | None:
         digest = hashlib.sha256(token.encode()).digest()
         found = None
+        with self._lock:
+            candidates = list(self._digests)
         # Compare against every key, without stopping early, so timing says nothing about
         # which key (or how much of one) matched.
-        for candidate in self._digests:
+        for candidate in candidates:
             if hmac.compare_digest(digest, candidate):
                 found = candidate
-        return found.hex()[:12] if found is not None else None
+        if found is None:
+            return None
+        identity = found.hex()[:12]
+        with self._lock:
+            self.usage[identity] += 1
+        return identity
+
+    def take_usage(self) -> dict[str, int]:
+        """Requests per key id since the last call (the counts start again from zero)."""
+        with self._lock:
+            counts, self.usage = dict(self.usage), collections.Counter()
+        return counts
+
+
+class KeyReloader:
+    """Re-reads the key sources every `interval_s` on a daemon thread; a failed read keeps the
+    keys already loaded (and says so), so a Secrets Manager hiccup never locks callers out."""
+
+    def __init__(self, store: KeyStore, read: Callable[[], tuple[str, ...]], interval_s: float):
+        self.store, self.read, self.interval_s = store, read, interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="api-key-reload", daemon=True)
+
+    def start(self) -> KeyReloader:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def reload_once(self) -> None:
+        try:
+            keys = self.read()
+        except Exception as exc:
+            log.warning("api key reload failed; keeping the loaded keys: %s", type(exc).__name__)
+            return
+        if not self.store.replace(keys):
+            log.warning("api key source is empty; keeping the loaded keys")
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.reload_once()
+            counts = self.store.take_usage()
+            if counts:  # requests per key id since the last report, never the key
+                log.info("api key usage", extra={"requests_by_key_id": counts})
+
+
+def key_sources(
+    env_keys: tuple[str, ...], keys_file: Path | None, secret: str | None, endpoint: str | None
+) -> Callable[[], tuple[str, ...]]:
+    """One function reading every configured source, for the start and for each reload."""
+
+    def read() -> tuple[str, ...]:
+        keys = list(env_keys)
+        if keys_file is not None:
+            lines = keys_file.read_text().splitlines()
+            keys += [k.strip() for k in lines if k.strip() and not k.strip().startswith("#")]
+        if secret is not None:
+            keys += parse_keys(_secret_string(secret, endpoint))
+        return tuple(keys)
+
+    return read
+
+
+def _secret_string(secret: str, endpoint: str | None) -> str:
+    import boto3  # only tasks that name a secret need it
+
+    client = boto3.session.Session().client("secretsmanager", endpoint_url=endpoint)
+    return str(client.get_secret_value(SecretId=secret).get("SecretString") or "")
+
+
+def start_keys(settings: Settings) -> KeyStore | None:
+    """The key store for `settings` (None without auth), reloaded in the background when a
+    source can change under a running task (a file or a Secrets Manager secret)."""
+    if settings.auth != "api_key":
+        return None
+    read = key_sources(settings.api_keys, settings.api_keys_file, settings.api_keys_secret, None)
+    store = KeyStore(read())
+    if settings.api_keys_file is not None or settings.api_keys_secret is not None:
+        KeyReloader(store, read, settings.api_keys_reload_s).start()
+    return store
 
 
 class AuthMiddleware:

@@ -25,6 +25,8 @@ class Settings:
     port: int = 8080
     api_keys: tuple[str, ...] = dataclasses.field(default=(), repr=False)  # never in logs
     api_keys_file: Path | None = None
+    api_keys_secret: str | None = None  # Secrets Manager secret read through the task role
+    api_keys_reload_s: float = 60.0  # how often the file and the secret are re-read
     auth: str = "api_key"  # "api_key" or "none" (local development only)
     max_concurrent_requests: int = 16
     max_queue: int = 8
@@ -74,6 +76,8 @@ class Settings:
                 raise SettingsError(f"{PREFIX}{name.upper()} must not be negative")
         if self.header_timeout_s <= 0:
             raise SettingsError(f"{PREFIX}HEADER_TIMEOUT_S must be positive")
+        if self.api_keys_reload_s <= 0:
+            raise SettingsError(f"{PREFIX}API_KEYS_RELOAD_S must be positive")
         if self.request_timeout_s <= 0 or self.shutdown_grace_s < 0:
             raise SettingsError(f"{PREFIX}REQUEST_TIMEOUT_S must be positive")
 
@@ -82,14 +86,11 @@ class Settings:
         return self.threads or len(os.sched_getaffinity(0))
 
     def load_api_keys(self) -> tuple[str, ...]:
-        """Keys from the variable plus the file (one per line, ``#`` comments allowed)."""
-        keys = list(self.api_keys)
-        if self.api_keys_file is not None:
-            for line in self.api_keys_file.read_text().splitlines():
-                line = line.strip()
-                if line and not line.startswith("#"):
-                    keys.append(line)
-        return tuple(keys)
+        """Keys from the variable, the file (one per line, ``#`` comments) and the secret."""
+        from runtime.auth import key_sources
+
+        sources = key_sources(self.api_keys, self.api_keys_file, self.api_keys_secret, None)
+        return sources()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -116,6 +117,13 @@ def _parse(name: str, type_name: str, raw: str) -> object:
             return _parse_bool(raw)
     except ValueError as exc:
         raise SettingsError(f"{PREFIX}{name.upper()}: {exc}") from None
+    if type_name.startswith("tuple") and raw.lstrip().startswith("{"):
+        from runtime.auth import parse_keys  # the API-key secret's JSON, injected as a variable
+
+        try:
+            return parse_keys(raw)
+        except ValueError as exc:
+            raise SettingsError(f"{PREFIX}{name.upper()}: {exc}") from None
     if type_name.startswith("tuple"):
         return tuple(part.strip() for part in raw.split(",") if part.strip())
     if type_name.startswith("Path"):

@@ -16,6 +16,10 @@ HERE = Path(__file__).parent
 BASE_IMAGE = (
     "python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7"
 )
+# Paths the runtime writes under a read-only root: declared VOLUME in the image (so Fargate's
+# bind mounts copy their owner, the non-root user) and mounted by the task definition.
+CACHE_DIR = "/var/cache/servespec"
+WRITABLE_PATHS = ("/tmp", CACHE_DIR)
 UID = 10001  # non-root, outside the range of system users in the base image
 
 _TEMPLATES = jinja2.Environment(
@@ -54,6 +58,8 @@ def emit_image(envs: tuple[ResolvedSpec, ...]) -> list[Artifact]:
         "lock_path": f"{directory}/requirements.lock",
         "ports": sorted({spec.serving.port for spec in envs}),
         "default_port": first.serving.port,
+        "cache_dir": CACHE_DIR,
+        "writable_paths": list(WRITABLE_PATHS),
         "grace_s": max(spec.serving.shutdown_grace_s for spec in envs),
     }
     return [

@@ -7,6 +7,7 @@ computed attributes, and the checks that read container definitions would silent
 
 from __future__ import annotations
 
+from compiler.image.emit import CACHE_DIR
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Call, Expr, Ref, Template, Value, jsonencode, resource
 
@@ -20,6 +21,7 @@ AMI_PARAMETERS = {
     ("x86_64", True): "/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recommended/image_id",
     ("arm64", False): "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id",
 }
+MOUNTS = (("tmp", "/tmp"), ("model-cache", CACHE_DIR))  # volume name, container path
 ROOT_VOLUME_GIB = {False: 40, True: 100}  # GPU AMIs and CUDA images are large
 
 
@@ -51,6 +53,7 @@ def environment(spec: ResolvedSpec, model_version: str, variant: str = "") -> li
         "SERVESPEC_ARTIFACT": storage.artifact_uri(spec, model_version),
         "SERVESPEC_AUTH": serving.auth,
         "SERVESPEC_DETERMINISTIC": "true" if serving.deterministic else "false",
+        "SERVESPEC_CACHE_DIR": CACHE_DIR,
         "SERVESPEC_LOG_PROMPTS": "true" if serving.log_prompts else "false",
         "SERVESPEC_MAX_BODY_BYTES": str(serving.max_request_bytes),
         "SERVESPEC_MAX_CONCURRENT_REQUESTS": str(serving.max_concurrent_requests),
@@ -67,7 +70,17 @@ def environment(spec: ResolvedSpec, model_version: str, variant: str = "") -> li
         "SERVESPEC_MODEL_VERSION": model_version,
         **experiment.environment(spec, variant),
     }
+    if secrets.enabled(spec):
+        # ECS resolves `secrets` once, at task start: the runtime re-reads the secret itself
+        # (task role) so added and revoked keys take effect without a restart.
+        values["SERVESPEC_API_KEYS_SECRET"] = Template(secrets.NAME)
+        values["SERVESPEC_API_KEYS_RELOAD_S"] = str(secrets.RELOAD_S)
     return [{"name": key, "value": values[key]} for key in sorted(values)]
+
+
+def volumes() -> list[Block]:
+    """Fargate bind mounts for the image's writable paths (the root filesystem is read-only)."""
+    return [Block("volume", (), {"name": name}) for name, _ in MOUNTS]
 
 
 def container(spec: ResolvedSpec, variant: common.Variant) -> dict[str, Value]:
@@ -87,7 +100,10 @@ def container(spec: ResolvedSpec, variant: common.Variant) -> dict[str, Value]:
         "portMappings": [{"containerPort": port, "hostPort": port, "protocol": "tcp"}],
         "environment": environment(spec, variant.model_version, variant.key),
         # The root filesystem is read-only: the artifact cache and temp files live here.
-        "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}],
+        "mountPoints": [
+            {"sourceVolume": name, "containerPath": path, "readOnly": False}
+            for name, path in MOUNTS
+        ],
         "healthCheck": {
             "command": ["CMD", "python", "-c", probe],
             "interval": 15,
@@ -198,7 +214,7 @@ def _task_definition(spec: ResolvedSpec, variant: common.Variant) -> Block:
             "task_role_arn": Ref("aws_iam_role.task.arn"),
             "container_definitions": jsonencode([container(spec, variant)]),
         },
-        Block("volume", (), {"name": "tmp"}),
+        *volumes(),
     ]
     if fargate:
         body.append(

@@ -360,8 +360,9 @@ def _roles(spec: ResolvedSpec) -> list[Block]:
             log_arn(spec, f"{group}:log-stream:*"),
         ),
     ]
+    api_keys: list[dict[str, Value]] = []
     if secrets.enabled(spec):
-        execution += [
+        api_keys = [
             common.statement(
                 "ReadTheApiKeys",
                 ["secretsmanager:GetSecretValue"],
@@ -374,6 +375,18 @@ def _roles(spec: ResolvedSpec) -> list[Block]:
                 {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}},
             ),
         ]
+    execution += api_keys
+    # The runtime re-reads the keys itself (runtime/auth.py): the task role needs them too,
+    # named by the replica's ARN pattern (Secrets Manager appends six random characters).
+    task_keys = [
+        common.statement(
+            "ReadTheApiKeys",
+            ["secretsmanager:GetSecretValue"],
+            common.arn("secretsmanager", f"secret:{secrets.NAME}-??????", str(region)),
+        )
+    ][: len(api_keys)]
+    via = [f"s3.{region}.amazonaws.com"]
+    via += [f"secretsmanager.{region}.amazonaws.com"] if api_keys else []
     task = [
         common.statement(
             "ListTheModelPrefix",
@@ -385,10 +398,10 @@ def _roles(spec: ResolvedSpec) -> list[Block]:
             "ReadTheModel", ["s3:GetObject"], f"{replica}/{storage.model_prefix(spec)}*"
         ),
         common.statement(
-            "DecryptTheModel",
+            "DecryptTheModel" + ("AndTheApiKeys" if api_keys else ""),
             ["kms:Decrypt"],
             key,
-            {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+            {"StringEquals": {"kms:ViaService": via if api_keys else via[0]}},
         ),
         common.statement(
             "PutRuntimeMetrics",
@@ -396,6 +409,7 @@ def _roles(spec: ResolvedSpec) -> list[Block]:
             "*",
             {"StringEquals": {"cloudwatch:namespace": spec.metrics_namespace}},
         ),
+        *task_keys,
     ]
     found: list[Block] = []
     for label, service, statements in (
@@ -425,6 +439,8 @@ def _roles(spec: ResolvedSpec) -> list[Block]:
 
 
 def _ecs(spec: ResolvedSpec, capacity: Capacity) -> list[Block]:
+    from . import compute
+
     cpu = spec.compute.cpu
     task = resource(
         "aws_ecs_task_definition",
@@ -442,7 +458,7 @@ def _ecs(spec: ResolvedSpec, capacity: Capacity) -> list[Block]:
                     "container_definitions": document([_container(spec)]),
                 }
             ),
-            Block("volume", (), {"name": "tmp"}),
+            *compute.volumes(),
             Block(
                 "runtime_platform",
                 (),

@@ -103,21 +103,26 @@ def _execution_policy(spec: ResolvedSpec) -> dict[str, Value]:
         decrypt_with_the_key(spec),
     ]
     if secrets.enabled(spec):
-        found.append(
-            common.statement(
-                "ReadTheApiKeys",
-                ["secretsmanager:GetSecretValue"],
-                # Secrets Manager appends six random characters to the secret's ARN.
-                common.arn("secretsmanager", "secret:${local.name}/api-keys-??????", spec.region),
-            )
-        )
+        found.append(read_the_api_keys(spec))
     return common.policy(*found)
+
+
+def read_the_api_keys(spec: ResolvedSpec) -> dict[str, Value]:
+    # Secrets Manager appends six random characters to the secret's ARN.
+    return common.statement(
+        "ReadTheApiKeys",
+        ["secretsmanager:GetSecretValue"],
+        common.arn("secretsmanager", f"secret:{secrets.NAME}-??????", spec.region),
+    )
 
 
 def _task_policy(spec: ResolvedSpec) -> dict[str, Value]:
     bucket = f"arn:{common.PARTITION}:s3:::{storage.MODELS_BUCKET}"
     prefix = storage.model_prefix(spec)
+    # The runtime re-reads the API keys itself (runtime/auth.py): ECS injects them only at start.
+    keys = [read_the_api_keys(spec)] if secrets.enabled(spec) else []
     return common.policy(
+        *keys,
         common.statement(
             "ReadTheModelArtifacts", ["s3:GetObject"], Template(f"{bucket}/{prefix}*")
         ),

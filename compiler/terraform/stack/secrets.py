@@ -9,6 +9,10 @@ from __future__ import annotations
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, resource, skip
 
+# The secret's name, in every region (the DR replica keeps it): the runtime reads it by name.
+NAME = "${local.name}/api-keys"
+RELOAD_S = 30  # how soon a running task accepts an added key and refuses a revoked one
+
 
 def enabled(spec: ResolvedSpec) -> bool:
     return spec.serving.auth == "api_key"
@@ -29,7 +33,7 @@ def blocks(spec: ResolvedSpec) -> list[Block]:
                     "and AWS service credentials, which this secret is not",
                 ),
                 {
-                    "name": Template("${local.name}/api-keys"),
+                    "name": Template(NAME),
                     "description": "Bearer API keys the runtime accepts, comma-separated",
                     "kms_key_id": Ref("aws_kms_key.main.arn"),
                     "recovery_window_in_days": 30 if spec.production else 7,

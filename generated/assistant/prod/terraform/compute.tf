@@ -71,12 +71,24 @@ resource "aws_ecs_task_definition" "runtime" {
       ]
       environment = [
         {
+          name  = "SERVESPEC_API_KEYS_RELOAD_S"
+          value = "30"
+        },
+        {
+          name  = "SERVESPEC_API_KEYS_SECRET"
+          value = "${local.name}/api-keys"
+        },
+        {
           name  = "SERVESPEC_ARTIFACT"
           value = "s3://${local.name}-models-${local.account_id}/models/smollm2-135m-instruct/2026-11-20/"
         },
         {
           name  = "SERVESPEC_AUTH"
           value = "api_key"
+        },
+        {
+          name  = "SERVESPEC_CACHE_DIR"
+          value = "/var/cache/servespec"
         },
         {
           name  = "SERVESPEC_CAPTURE_KEEP_TEXT"
@@ -161,6 +173,11 @@ resource "aws_ecs_task_definition" "runtime" {
           containerPath = "/tmp"
           readOnly      = false
         },
+        {
+          sourceVolume  = "model-cache"
+          containerPath = "/var/cache/servespec"
+          readOnly      = false
+        },
       ]
       healthCheck = {
         command = [
@@ -193,6 +210,10 @@ resource "aws_ecs_task_definition" "runtime" {
 
   volume {
     name = "tmp"
+  }
+
+  volume {
+    name = "model-cache"
   }
 
   runtime_platform {

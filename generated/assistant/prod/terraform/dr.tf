@@ -1235,13 +1235,13 @@ resource "aws_iam_role_policy" "task_secondary" {
         Resource = "arn:${local.partition}:s3:::${local.name}-models-dr-${local.account_id}/models/smollm2-135m-instruct/*"
       },
       {
-        Sid      = "DecryptTheModel"
+        Sid      = "DecryptTheModelAndTheApiKeys"
         Effect   = "Allow"
         Action   = ["kms:Decrypt"]
         Resource = aws_kms_replica_key.secondary.arn
         Condition = {
           StringEquals = {
-            "kms:ViaService" = "s3.eu-central-1.amazonaws.com"
+            "kms:ViaService" = ["s3.eu-central-1.amazonaws.com", "secretsmanager.eu-central-1.amazonaws.com"]
           }
         }
       },
@@ -1255,6 +1255,12 @@ resource "aws_iam_role_policy" "task_secondary" {
             "cloudwatch:namespace" = "servespec/assistant"
           }
         }
+      },
+      {
+        Sid      = "ReadTheApiKeys"
+        Effect   = "Allow"
+        Action   = ["secretsmanager:GetSecretValue"]
+        Resource = "arn:${local.partition}:secretsmanager:eu-central-1:${local.account_id}:secret:${local.name}/api-keys-??????"
       },
     ]
   })
@@ -1335,12 +1341,24 @@ resource "aws_ecs_task_definition" "secondary" {
       ]
       environment = [
         {
+          name  = "SERVESPEC_API_KEYS_RELOAD_S"
+          value = "30"
+        },
+        {
+          name  = "SERVESPEC_API_KEYS_SECRET"
+          value = "${local.name}/api-keys"
+        },
+        {
           name  = "SERVESPEC_ARTIFACT"
           value = "s3://${local.name}-models-dr-${local.account_id}/models/smollm2-135m-instruct/2026-11-20/"
         },
         {
           name  = "SERVESPEC_AUTH"
           value = "api_key"
+        },
+        {
+          name  = "SERVESPEC_CACHE_DIR"
+          value = "/var/cache/servespec"
         },
         {
           name  = "SERVESPEC_CAPTURE_KEEP_TEXT"
@@ -1425,6 +1443,11 @@ resource "aws_ecs_task_definition" "secondary" {
           containerPath = "/tmp"
           readOnly      = false
         },
+        {
+          sourceVolume  = "model-cache"
+          containerPath = "/var/cache/servespec"
+          readOnly      = false
+        },
       ]
       healthCheck = {
         command = [
@@ -1457,6 +1480,10 @@ resource "aws_ecs_task_definition" "secondary" {
 
   volume {
     name = "tmp"
+  }
+
+  volume {
+    name = "model-cache"
   }
 
   runtime_platform {

@@ -105,6 +105,12 @@ resource "aws_iam_role_policy" "task" {
     Version = "2012-10-17"
     Statement = [
       {
+        Sid      = "ReadTheApiKeys"
+        Effect   = "Allow"
+        Action   = ["secretsmanager:GetSecretValue"]
+        Resource = "arn:${local.partition}:secretsmanager:eu-west-1:${local.account_id}:secret:${local.name}/api-keys-??????"
+      },
+      {
         Sid      = "ReadTheModelArtifacts"
         Effect   = "Allow"
         Action   = ["s3:GetObject"]

@@ -164,12 +164,24 @@ resource "aws_ecs_task_definition" "current" {
       ]
       environment = [
         {
+          name  = "SERVESPEC_API_KEYS_RELOAD_S"
+          value = "30"
+        },
+        {
+          name  = "SERVESPEC_API_KEYS_SECRET"
+          value = "${local.name}/api-keys"
+        },
+        {
           name  = "SERVESPEC_ARTIFACT"
           value = "s3://${local.name}-models-${local.account_id}/models/clinical-notes-llm/2026-11-01/"
         },
         {
           name  = "SERVESPEC_AUTH"
           value = "api_key"
+        },
+        {
+          name  = "SERVESPEC_CACHE_DIR"
+          value = "/var/cache/servespec"
         },
         {
           name  = "SERVESPEC_CAPTURE_KEEP_TEXT"
@@ -262,6 +274,11 @@ resource "aws_ecs_task_definition" "current" {
           containerPath = "/tmp"
           readOnly      = false
         },
+        {
+          sourceVolume  = "model-cache"
+          containerPath = "/var/cache/servespec"
+          readOnly      = false
+        },
       ]
       healthCheck = {
         command = [
@@ -300,6 +317,10 @@ resource "aws_ecs_task_definition" "current" {
 
   volume {
     name = "tmp"
+  }
+
+  volume {
+    name = "model-cache"
   }
 }
 
@@ -391,12 +412,24 @@ resource "aws_ecs_task_definition" "candidate" {
       ]
       environment = [
         {
+          name  = "SERVESPEC_API_KEYS_RELOAD_S"
+          value = "30"
+        },
+        {
+          name  = "SERVESPEC_API_KEYS_SECRET"
+          value = "${local.name}/api-keys"
+        },
+        {
           name  = "SERVESPEC_ARTIFACT"
           value = "s3://${local.name}-models-${local.account_id}/models/clinical-notes-llm/2026-11-20/"
         },
         {
           name  = "SERVESPEC_AUTH"
           value = "api_key"
+        },
+        {
+          name  = "SERVESPEC_CACHE_DIR"
+          value = "/var/cache/servespec"
         },
         {
           name  = "SERVESPEC_CAPTURE_KEEP_TEXT"
@@ -489,6 +522,11 @@ resource "aws_ecs_task_definition" "candidate" {
           containerPath = "/tmp"
           readOnly      = false
         },
+        {
+          sourceVolume  = "model-cache"
+          containerPath = "/var/cache/servespec"
+          readOnly      = false
+        },
       ]
       healthCheck = {
         command = [
@@ -527,6 +565,10 @@ resource "aws_ecs_task_definition" "candidate" {
 
   volume {
     name = "tmp"
+  }
+
+  volume {
+    name = "model-cache"
   }
 }
 

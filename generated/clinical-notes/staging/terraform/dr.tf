@@ -1279,13 +1279,13 @@ resource "aws_iam_role_policy" "task_secondary" {
         Resource = "arn:${local.partition}:s3:::${local.name}-models-dr-${local.account_id}/models/clinical-notes-llm/*"
       },
       {
-        Sid      = "DecryptTheModel"
+        Sid      = "DecryptTheModelAndTheApiKeys"
         Effect   = "Allow"
         Action   = ["kms:Decrypt"]
         Resource = aws_kms_replica_key.secondary.arn
         Condition = {
           StringEquals = {
-            "kms:ViaService" = "s3.us-west-2.amazonaws.com"
+            "kms:ViaService" = ["s3.us-west-2.amazonaws.com", "secretsmanager.us-west-2.amazonaws.com"]
           }
         }
       },
@@ -1299,6 +1299,12 @@ resource "aws_iam_role_policy" "task_secondary" {
             "cloudwatch:namespace" = "servespec/clinical-notes"
           }
         }
+      },
+      {
+        Sid      = "ReadTheApiKeys"
+        Effect   = "Allow"
+        Action   = ["secretsmanager:GetSecretValue"]
+        Resource = "arn:${local.partition}:secretsmanager:us-west-2:${local.account_id}:secret:${local.name}/api-keys-??????"
       },
     ]
   })
@@ -1379,12 +1385,24 @@ resource "aws_ecs_task_definition" "secondary" {
       ]
       environment = [
         {
+          name  = "SERVESPEC_API_KEYS_RELOAD_S"
+          value = "30"
+        },
+        {
+          name  = "SERVESPEC_API_KEYS_SECRET"
+          value = "${local.name}/api-keys"
+        },
+        {
           name  = "SERVESPEC_ARTIFACT"
           value = "s3://${local.name}-models-dr-${local.account_id}/models/clinical-notes-llm/2026-11-01/"
         },
         {
           name  = "SERVESPEC_AUTH"
           value = "api_key"
+        },
+        {
+          name  = "SERVESPEC_CACHE_DIR"
+          value = "/var/cache/servespec"
         },
         {
           name  = "SERVESPEC_CAPTURE_KEEP_TEXT"
@@ -1469,6 +1487,11 @@ resource "aws_ecs_task_definition" "secondary" {
           containerPath = "/tmp"
           readOnly      = false
         },
+        {
+          sourceVolume  = "model-cache"
+          containerPath = "/var/cache/servespec"
+          readOnly      = false
+        },
       ]
       healthCheck = {
         command = [
@@ -1501,6 +1524,10 @@ resource "aws_ecs_task_definition" "secondary" {
 
   volume {
     name = "tmp"
+  }
+
+  volume {
+    name = "model-cache"
   }
 
   runtime_platform {
