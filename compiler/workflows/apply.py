@@ -54,6 +54,17 @@ def _pushes(spec: ResolvedSpec, builds: dict[str, str], stage: str) -> list[Step
     ]
 
 
+def _seed_keys(spec: ResolvedSpec, when: str) -> list[Step]:
+    """Seed the key secret the foundation stage created, before any task needs it."""
+    if spec.serving.auth != "api_key":
+        return []
+    env = {
+        "SPEC": f"${{{{ github.workspace }}}}/{spec.source_path}",
+        "ENVIRONMENT": spec.environment,
+    }
+    return [steps.run("Seed the first API key", scripts.SEED_KEYS, if_=when, env=env)]
+
+
 def _renew(spec: ResolvedSpec, if_: str) -> Step:
     """Fresh credentials before a long step: a role session lasts an hour."""
     step = steps.aws_credentials(spec, "APPLY")
@@ -63,9 +74,6 @@ def _renew(spec: ResolvedSpec, if_: str) -> Step:
 def _verify(spec: ResolvedSpec) -> list[Step]:
     full = f"{_plan(spec, 'stage')} == 'full'"
     bake = bake_minutes(spec)
-    smoke = scripts.SMOKE_TEST
-    if spec.serving.auth != "api_key":
-        smoke = "\n".join(line for line in smoke.splitlines() if "keys ensure" not in line)
     return [
         _renew(spec, full),
         steps.run(
@@ -78,7 +86,7 @@ def _verify(spec: ResolvedSpec) -> list[Step]:
         steps.run("The services run the applied task definitions", scripts.CHECK_RUNNING, if_=full),
         steps.run(
             "Smoke test",
-            smoke,
+            scripts.SMOKE_TEST,
             if_=full,
             env={
                 "SPEC": f"${{{{ github.workspace }}}}/{spec.source_path}",
@@ -174,6 +182,7 @@ def apply_job(
             env={"ENVIRONMENT": env},
         ),
         *_pushes(spec, builds, "foundation"),
+        *_seed_keys(spec, foundation),
         steps.run(
             "First deploy: what comes next",
             scripts.FIRST_DEPLOY_DONE,

@@ -57,6 +57,8 @@ def plan_job(spec: ResolvedSpec) -> dict[str, Any]:
     targets: tuple[str, ...] = scripts.FOUNDATION_TARGETS
     if spec.dr.strategy != "none":
         targets += scripts.DR_FOUNDATION_TARGETS
+    if spec.serving.auth == "api_key":
+        targets += scripts.KEYS_FOUNDATION_TARGETS
     release_env = {"SPEC": spec.source_path, "ENVIRONMENT": env, "IMAGE_TAG": IMAGE_TAG}
     return steps.job(
         f"Plan {env}",

@@ -20,6 +20,9 @@ FOUNDATION_TARGETS = (
     "aws_s3_bucket_server_side_encryption_configuration.models",
     "aws_s3_bucket_versioning.models",
 )
+# With API keys, the key secret too: its first key is seeded (`servespec keys ensure`) before
+# any task starts, because ECS cannot start a task whose secret has no value.
+KEYS_FOUNDATION_TARGETS = ("aws_secretsmanager_secret.api_keys",)
 DR_FOUNDATION_TARGETS = (
     "aws_s3_bucket_replication_configuration.models",
     "aws_ecr_replication_configuration.secondary",
@@ -171,9 +174,15 @@ for arn in "${applied[@]}"; do args+=(--task-definition "$arn"); done
 servespec release running --cluster "$cluster" "${args[@]}"
 """
 
-SMOKE_TEST = """
+SEED_KEYS = """
+# A first key in the new secret (its value never reaches a log, Terraform or its state).
 servespec keys ensure "$SPEC" --env "$ENVIRONMENT"
-servespec smoke "$SPEC" --env "$ENVIRONMENT" --base-url "$(terraform output -raw api_url)"
+"""
+
+SMOKE_TEST = """
+# Through this environment's own load balancer whatever DNS says (it may not point here yet).
+servespec smoke "$SPEC" --env "$ENVIRONMENT" --base-url "$(terraform output -raw api_url)" \\
+  --connect-to "$(terraform output -raw load_balancer_dns_name)"
 """
 
 CHECK_ALARMS = """

@@ -62,7 +62,8 @@ def install(*, cache: bool = False) -> list[Step]:
     """Python and servespec itself, from the repository's constraints (no floating deps)."""
     return [
         setup_python(cache=cache),
-        run("Install servespec", "python -m pip install -c constraints.txt -e ."),
+        # The deploy extra: the openai client (`servespec smoke`) and the HCL parser.
+        run("Install servespec", 'python -m pip install -c constraints.txt -e ".[deploy]"'),
     ]
 
 

@@ -124,16 +124,32 @@ def test_staging_without_approval_has_no_reviewer_guard() -> None:
         step(DEPLOY, "apply-staging", "The environment enforces reviewers")
 
 
-def test_smoke_calls_the_contracted_commands(runner: Runner) -> None:
-    fake(runner.bin, "terraform", "echo https://notes.example.com\n")
+def test_smoke_calls_the_contracted_command_through_the_load_balancer(runner: Runner) -> None:
+    fake(
+        runner.bin,
+        "terraform",
+        'case "$*" in *api_url*) echo https://notes.example.com ;;'
+        " *) echo lb.elb.example ;; esac\n",
+    )
     fake(runner.bin, "servespec", 'echo "servespec $*" >> "$CALLS"\n')
     env = {"SPEC": "spec/clinical-notes.yaml", "ENVIRONMENT": "prod"}
     result = runner.run(step(DEPLOY, "apply-prod", "Smoke test")["run"], env)
     assert result.returncode == 0, result.stderr
     assert runner.calls() == [
-        "servespec keys ensure spec/clinical-notes.yaml --env prod",
-        "servespec smoke spec/clinical-notes.yaml --env prod --base-url https://notes.example.com",
+        "servespec smoke spec/clinical-notes.yaml --env prod --base-url https://notes.example.com"
+        " --connect-to lb.elb.example",
     ]
+
+
+def test_the_first_deploy_seeds_a_key_after_creating_its_secret(runner: Runner) -> None:
+    fake(runner.bin, "servespec", 'echo "servespec $*" >> "$CALLS"\n')
+    seed = step(DEPLOY, "apply-prod", "Seed the first API key")
+    assert "'foundation'" in seed["if"]
+    result = runner.run(seed["run"], {"SPEC": "spec/clinical-notes.yaml", "ENVIRONMENT": "prod"})
+    assert result.returncode == 0, result.stderr
+    assert runner.calls() == ["servespec keys ensure spec/clinical-notes.yaml --env prod"]
+    plan = json.dumps(step(DEPLOY, "plan-prod", "terraform plan (saved)"))
+    assert "-target=aws_secretsmanager_secret.api_keys" in plan
 
 
 def test_running_check_compares_with_the_applied_task_definitions(runner: Runner) -> None:
