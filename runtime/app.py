@@ -69,8 +69,9 @@ def create_app(
         ],
         middleware=[
             Middleware(RequestContextMiddleware),
-            Middleware(VariantMiddleware, variant=variant),
             Middleware(AuthMiddleware, keys=keys, public=PUBLIC_PATHS),
+            # After auth: variant names are for callers, not for anyone probing the API.
+            Middleware(VariantMiddleware, variant=variant),
             Middleware(RateLimitMiddleware, bucket=TokenBucket(settings.rate_limit_per_key_rpm)),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
         ],
