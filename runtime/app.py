@@ -81,13 +81,14 @@ def create_app(
             Middleware(ContainErrors),
             Middleware(CountResponses, metrics=metrics),
             Middleware(RequestContextMiddleware),
-            Middleware(VariantMiddleware, variant=variant),
             Middleware(
                 AuthThrottleMiddleware,
                 failures_per_minute=settings.failed_auth_per_minute,
                 public=PUBLIC_PATHS,
             ),
             Middleware(AuthMiddleware, keys=keys, public=PUBLIC_PATHS),
+            # After auth: variant names are for callers, not for anyone probing the API.
+            Middleware(VariantMiddleware, variant=variant),
             Middleware(RateLimitMiddleware, bucket=TokenBucket(settings.rate_limit_per_key_rpm)),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
         ],
