@@ -28,9 +28,11 @@ COMPLETION_WINDOW_MINUTES = 24 * 60
 # Stateful resources of the stack (the model artifacts); audit logs are protected by Object
 # Lock and replication instead, images by ECR replication.
 STATEFUL = ("aws_s3_bucket.models",)
+# AWS managed policies by path: the two general ones are service-role policies, the two S3
+# ones (added 2022) are not (docs.aws.amazon.com/aws-managed-policy/latest/reference/).
 MANAGED_POLICIES = (
-    "AWSBackupServiceRolePolicyForBackup",
-    "AWSBackupServiceRolePolicyForRestores",
+    "service-role/AWSBackupServiceRolePolicyForBackup",
+    "service-role/AWSBackupServiceRolePolicyForRestores",
     "AWSBackupServiceRolePolicyForS3Backup",
     "AWSBackupServiceRolePolicyForS3Restore",
 )
@@ -91,12 +93,10 @@ def _role() -> list[Block]:
     attachments = [
         resource(
             "aws_iam_role_policy_attachment",
-            f"backup_{name.removeprefix('AWSBackupServiceRolePolicyFor').lower()}",
+            f"backup_{name.rpartition('PolicyFor')[2].lower()}",
             {
                 "role": Ref("aws_iam_role.backup.name"),
-                "policy_arn": Template(
-                    f"arn:{common.PARTITION}:iam::aws:policy/service-role/{name}"
-                ),
+                "policy_arn": Template(f"arn:{common.PARTITION}:iam::aws:policy/{name}"),
             },
         )
         for name in MANAGED_POLICIES

@@ -344,6 +344,10 @@ def _replication(spec: ResolvedSpec, pair: ReplicationPair) -> Block:
         },
         Block("encryption_configuration", (), {"replica_kms_key_id": secondary_key_arn(spec)}),
     ]
+    # Replication metrics feed the failed-replication alarm, with or without RTC; the
+    # missed-threshold event (event_threshold) exists only with Replication Time Control,
+    # and S3 refuses it without (the Metrics API marks EventThreshold optional).
+    metrics: list[Block | dict[str, Value]] = [{"status": "Enabled"}]
     if uses_rtc(spec):
         destination.append(
             Block(
@@ -352,14 +356,8 @@ def _replication(spec: ResolvedSpec, pair: ReplicationPair) -> Block:
                 [{"status": "Enabled"}, Block("time", (), {"minutes": RTC_MINUTES})],
             )
         )
-    # Replication metrics feed the failed-replication alarm, with or without RTC.
-    destination.append(
-        Block(
-            "metrics",
-            (),
-            [{"status": "Enabled"}, Block("event_threshold", (), {"minutes": RTC_MINUTES})],
-        )
-    )
+        metrics.append(Block("event_threshold", (), {"minutes": RTC_MINUTES}))
+    destination.append(Block("metrics", (), metrics))
     rule = Block(
         "rule",
         (),

@@ -11,7 +11,7 @@ from compiler.spec import ResolvedSpec
 from compiler.spec.model import FARGATE_MEMORY_MIB
 from compiler.terraform.hcl import Block, Comment, Expr, Ref, Template, Value, resource, skip
 
-from . import common, load_balancer, storage, waf
+from . import common, load_balancer, region, storage, waf
 from .buckets import document
 from .common import PARTITION
 from .dr_plan import (
@@ -25,13 +25,6 @@ from .dr_plan import (
     secondary_key_arn,
     secondary_log_groups,
     serving_variant,
-)
-
-WAF_MANAGED_RULES = (
-    "AWSManagedRulesCommonRuleSet",
-    "AWSManagedRulesKnownBadInputsRuleSet",
-    "AWSManagedRulesAnonymousIpList",
-    "AWSManagedRulesAmazonIpReputationList",
 )
 
 
@@ -48,7 +41,10 @@ def _certificate(spec: ResolvedSpec) -> list[Block]:
         )
     ]
     if tls.hosted_zone_id is None:
-        return found  # validated out of band, like the primary's certificate
+        # The CNAME is the same as the primary's (ACM derives it from the domain and the
+        # account), created by the operator; apply waits for the issued certificate.
+        waiter = on({"certificate_arn": Ref("aws_acm_certificate.secondary.arn")})
+        return [*found, resource("aws_acm_certificate_validation", "secondary", waiter)]
     options = "aws_acm_certificate.secondary.domain_validation_options"
     found += [
         resource(
@@ -82,8 +78,6 @@ def _certificate(spec: ResolvedSpec) -> list[Block]:
 
 
 def certificate_arn(spec: ResolvedSpec) -> Expr:
-    if spec.security.tls.hosted_zone_id is None:
-        return Ref("aws_acm_certificate.secondary.arn")
     return Ref("aws_acm_certificate_validation.secondary.certificate_arn")
 
 
@@ -194,97 +188,9 @@ def _load_balancer(spec: ResolvedSpec) -> list[Block]:
 
 
 def _waf(spec: ResolvedSpec) -> list[Block]:
-    if not spec.security.waf.enabled:
-        return []
-
-    def visibility(metric: str) -> Block:
-        return Block(
-            "visibility_config",
-            (),
-            {
-                "cloudwatch_metrics_enabled": True,
-                "metric_name": metric,
-                "sampled_requests_enabled": True,
-            },
-        )
-
-    rules = [
-        Block(
-            "rule",
-            (),
-            [
-                {"name": name, "priority": index},
-                Block("override_action", (), [Block("none", (), {})]),
-                waf.managed_group_statement(name),
-                visibility(name),
-            ],
-        )
-        for index, name in enumerate(WAF_MANAGED_RULES, start=1)
-    ]
-    rules.append(
-        Block(
-            "rule",
-            (),
-            [
-                {"name": "rate-limit-per-ip", "priority": len(WAF_MANAGED_RULES) + 1},
-                Block("action", (), [Block("block", (), {})]),
-                Block(
-                    "statement",
-                    (),
-                    [
-                        Block(
-                            "rate_based_statement",
-                            (),
-                            {
-                                "limit": spec.security.waf.rate_limit_per_5min,
-                                "aggregate_key_type": "IP",
-                            },
-                        )
-                    ],
-                ),
-                visibility("rate-limit-per-ip"),
-            ],
-        )
-    )
-    return [
-        resource(
-            "aws_wafv2_web_acl",
-            "secondary",
-            [
-                on(
-                    {
-                        "name": Template("${local.name}-dr"),
-                        "description": "DR load balancer: managed rules, spec rate limit",
-                        "scope": "REGIONAL",
-                    }
-                ),
-                Block("default_action", (), [Block("allow", (), {})]),
-                *rules,
-                visibility("dr-web-acl"),
-            ],
-        ),
-        resource(
-            "aws_wafv2_web_acl_association",
-            "secondary",
-            on(
-                {
-                    "resource_arn": Ref("aws_lb.secondary.arn"),
-                    "web_acl_arn": Ref("aws_wafv2_web_acl.secondary.arn"),
-                }
-            ),
-        ),
-        log_group(spec, "waf_secondary"),
-        resource(
-            "aws_wafv2_web_acl_logging_configuration",
-            "secondary",
-            on(
-                {
-                    "resource_arn": Ref("aws_wafv2_web_acl.secondary.arn"),
-                    "log_destination_configs": [Ref("aws_cloudwatch_log_group.waf_secondary.arn")],
-                }
-            ),
-        ),
-    ]
+    """The primary's web ACL, rules and log redaction, built again in the secondary."""
+    assert spec.dr.secondary_region is not None
+    return waf.region_blocks(spec, region.secondary(spec.dr.secondary_region))
 
 
 def fargate_memory(cpu: int, memory_mib: int) -> int:

@@ -26,9 +26,9 @@ def elb_name(full: str) -> str:
 
 
 def certificate_arn(spec: ResolvedSpec) -> Expr:
-    if spec.security.tls.hosted_zone_id:
-        return Ref("aws_acm_certificate_validation.api.certificate_arn")
-    return Ref("aws_acm_certificate.api.arn")
+    """The certificate as ACM issued it: listeners wait for validation (ELB refuses a
+    certificate that is still pending with UnsupportedCertificate)."""
+    return Ref("aws_acm_certificate_validation.api.certificate_arn")
 
 
 def blocks(spec: ResolvedSpec) -> list[Block]:
@@ -91,8 +91,18 @@ def _certificate(spec: ResolvedSpec) -> list[Block]:
         )
     ]
     if not tls.hosted_zone_id:
-        return found
+        # No zone to write the validation record into: the operator creates the CNAME that
+        # the `certificate_validation_records` output names (RUNBOOK.md, "First apply"),
+        # and apply waits here until ACM has issued the certificate.
+        return [*found, _waiter("api", "aws_acm_certificate.api.arn", None)]
     return [*found, *_validation(spec), *([] if _dns_routes_api(spec) else [_alias(spec)])]
+
+
+def _waiter(label: str, certificate: str, records: str | None) -> Block:
+    body: dict[str, Value] = {"certificate_arn": Ref(certificate)}
+    if records is not None:
+        body["validation_record_fqdns"] = Expr(f"[for record in {records} : record.fqdn]")
+    return resource("aws_acm_certificate_validation", label, body)
 
 
 def _dns_routes_api(spec: ResolvedSpec) -> bool:
@@ -123,16 +133,7 @@ def _validation(spec: ResolvedSpec) -> list[Block]:
                 "allow_overwrite": True,
             },
         ),
-        resource(
-            "aws_acm_certificate_validation",
-            "api",
-            {
-                "certificate_arn": Ref("aws_acm_certificate.api.arn"),
-                "validation_record_fqdns": Expr(
-                    "[for record in aws_route53_record.certificate_validation : record.fqdn]"
-                ),
-            },
-        ),
+        _waiter("api", "aws_acm_certificate.api.arn", "aws_route53_record.certificate_validation"),
     ]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
-from compiler.terraform.hcl import Block, Ref, Template, Value
+from compiler.terraform.hcl import Block, Expr, Ref, Template, Value
 
 from . import common, secrets, storage
 
@@ -43,6 +43,20 @@ def blocks(spec: ResolvedSpec) -> list[Block]:
         ),
         _output("alarm_topic_arn", Ref("aws_sns_topic.alarms.arn"), "Alarm notifications"),
     ]
+    if spec.security.tls.hosted_zone_id is None:
+        found.append(
+            _output(
+                "certificate_validation_records",
+                Expr(
+                    "{\n"
+                    "    for option in aws_acm_certificate.api.domain_validation_options :"
+                    " option.resource_record_name => option.resource_record_value\n"
+                    "  }"
+                ),
+                "CNAME records (name => value) to create when the spec names no hosted "
+                "zone: apply waits until ACM has issued the certificate",
+            )
+        )
     if secrets.enabled(spec):
         found.append(
             _output(

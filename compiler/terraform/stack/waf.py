@@ -4,14 +4,15 @@ limit from the spec, logging to a KMS-encrypted `aws-waf-logs-` log group."""
 from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
-from compiler.terraform.hcl import Block, Ref, Template, Value, resource
+from compiler.terraform.hcl import Block, Ref, Value, resource
 
-from . import common
+from . import common, dr_plan, region
+from .region import Region
 
-# (rule name, AWS managed rule group), in priority order.
+# (rule name, AWS managed rule group), in priority order. Not AWSManagedRulesAnonymousIpList:
+# its HostingProviderIPList blocks cloud hosts, and the API's clients are servers.
 MANAGED_GROUPS = (
     ("aws-ip-reputation", "AWSManagedRulesAmazonIpReputationList"),
-    ("aws-anonymous-ip", "AWSManagedRulesAnonymousIpList"),
     ("aws-common", "AWSManagedRulesCommonRuleSet"),
     ("aws-known-bad-inputs", "AWSManagedRulesKnownBadInputsRuleSet"),
 )
@@ -21,13 +22,13 @@ def enabled(spec: ResolvedSpec) -> bool:
     return spec.security.waf.enabled
 
 
-def _visibility(metric: str) -> Block:
+def _visibility(where: Region, metric: str) -> Block:
     return Block(
         "visibility_config",
         (),
         {
             "cloudwatch_metrics_enabled": True,
-            "metric_name": Template(f"${{local.name}}-{metric}"),
+            "metric_name": where.aws_name(f"-{metric}"),
             "sampled_requests_enabled": True,
         },
     )
@@ -49,7 +50,7 @@ def managed_group_statement(group: str) -> Block:
     return Block("statement", (), [Block("managed_rule_group_statement", (), body)])
 
 
-def _managed_rule(priority: int, rule: str, group: str) -> Block:
+def _managed_rule(where: Region, priority: int, rule: str, group: str) -> Block:
     return Block(
         "rule",
         (),
@@ -58,12 +59,12 @@ def _managed_rule(priority: int, rule: str, group: str) -> Block:
             # Managed groups keep their own block actions: `none` means "do not override".
             Block("override_action", (), [Block("none")]),
             managed_group_statement(group),
-            _visibility(rule),
+            _visibility(where, rule),
         ],
     )
 
 
-def _rate_rule(spec: ResolvedSpec, priority: int) -> Block:
+def _rate_rule(where: Region, spec: ResolvedSpec, priority: int) -> Block:
     limit: dict[str, Value] = {
         "limit": spec.security.waf.rate_limit_per_5min,
         "aggregate_key_type": "IP",
@@ -76,48 +77,63 @@ def _rate_rule(spec: ResolvedSpec, priority: int) -> Block:
             {"name": "rate-limit-per-ip", "priority": priority},
             Block("action", (), [Block("block")]),
             Block("statement", (), [Block("rate_based_statement", (), limit)]),
-            _visibility("rate-limit-per-ip"),
+            _visibility(where, "rate-limit-per-ip"),
         ],
     )
 
 
 def blocks(spec: ResolvedSpec) -> list[Block]:
+    return region_blocks(spec, region.primary(spec.region))
+
+
+def region_blocks(spec: ResolvedSpec, where: Region) -> list[Block]:
+    """The web ACL of one region's load balancer: the same rules and logging in both."""
     if not enabled(spec):
         return []
-    rules = [_rate_rule(spec, 0)]
-    rules += [_managed_rule(i + 1, rule, group) for i, (rule, group) in enumerate(MANAGED_GROUPS)]
+    rules = [_rate_rule(where, spec, 0)]
+    rules += [
+        _managed_rule(where, i + 1, rule, group) for i, (rule, group) in enumerate(MANAGED_GROUPS)
+    ]
+    acl = f"aws_wafv2_web_acl.{where.main}"
+    logs = where.label("waf")
     return [
         resource(
             "aws_wafv2_web_acl",
-            "main",
+            where.main,
             [
-                {
-                    "name": Ref("local.name"),
-                    "description": "servespec API protection (security.waf)",
-                    "scope": "REGIONAL",
-                },
+                where.on(
+                    {
+                        "name": where.aws_name(),
+                        "description": "servespec API protection (security.waf)",
+                        "scope": "REGIONAL",
+                    }
+                ),
                 Block("default_action", (), [Block("allow")]),
                 *rules,
-                _visibility("web-acl"),
+                _visibility(where, "web-acl"),
             ],
         ),
         resource(
             "aws_wafv2_web_acl_association",
-            "main",
-            {
-                "resource_arn": Ref("aws_lb.main.arn"),
-                "web_acl_arn": Ref("aws_wafv2_web_acl.main.arn"),
-            },
+            where.main,
+            where.on(
+                {
+                    "resource_arn": Ref(f"aws_lb.{where.main}.arn"),
+                    "web_acl_arn": Ref(f"{acl}.arn"),
+                }
+            ),
         ),
-        common.log_group(spec, "waf"),
+        _log_group(spec, where),
         resource(
             "aws_wafv2_web_acl_logging_configuration",
-            "main",
+            where.main,
             [
-                {
-                    "resource_arn": Ref("aws_wafv2_web_acl.main.arn"),
-                    "log_destination_configs": [Ref("aws_cloudwatch_log_group.waf.arn")],
-                },
+                where.on(
+                    {
+                        "resource_arn": Ref(f"{acl}.arn"),
+                        "log_destination_configs": [Ref(f"aws_cloudwatch_log_group.{logs}.arn")],
+                    }
+                ),
                 # API keys travel in this header; they must never reach the logs.
                 Block(
                     "redacted_fields",
@@ -127,3 +143,10 @@ def blocks(spec: ResolvedSpec) -> list[Block]:
             ],
         ),
     ]
+
+
+def _log_group(spec: ResolvedSpec, where: Region) -> Block:
+    # WAF delivers only to log groups whose name starts with aws-waf-logs- (names: common).
+    if where.secondary:
+        return dr_plan.log_group(spec, "waf_secondary")
+    return common.log_group(spec, "waf")

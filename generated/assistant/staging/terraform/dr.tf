@@ -424,10 +424,6 @@ resource "aws_s3_bucket_replication_configuration" "models" {
 
       metrics {
         status = "Enabled"
-
-        event_threshold {
-          minutes = 15
-        }
       }
     }
   }
@@ -465,10 +461,6 @@ resource "aws_s3_bucket_replication_configuration" "audit" {
 
       metrics {
         status = "Enabled"
-
-        event_threshold {
-          minutes = 15
-        }
       }
     }
   }

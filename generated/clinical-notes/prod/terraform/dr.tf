@@ -1011,7 +1011,7 @@ resource "aws_lb_listener" "secondary_https" {
 resource "aws_wafv2_web_acl" "secondary" {
   provider    = aws.secondary
   name        = "${local.name}-dr"
-  description = "DR load balancer: managed rules, spec rate limit"
+  description = "servespec API protection (security.waf)"
   scope       = "REGIONAL"
 
   default_action {
@@ -1019,8 +1019,53 @@ resource "aws_wafv2_web_acl" "secondary" {
   }
 
   rule {
-    name     = "AWSManagedRulesCommonRuleSet"
+    name     = "rate-limit-per-ip"
+    priority = 0
+
+    action {
+      block {}
+    }
+
+    statement {
+      rate_based_statement {
+        limit                 = 1000
+        aggregate_key_type    = "IP"
+        evaluation_window_sec = 300
+      }
+    }
+
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${local.name}-dr-rate-limit-per-ip"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  rule {
+    name     = "aws-ip-reputation"
     priority = 1
+
+    override_action {
+      none {}
+    }
+
+    statement {
+      managed_rule_group_statement {
+        name        = "AWSManagedRulesAmazonIpReputationList"
+        vendor_name = "AWS"
+      }
+    }
+
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${local.name}-dr-aws-ip-reputation"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  rule {
+    name     = "aws-common"
+    priority = 2
 
     override_action {
       none {}
@@ -1043,14 +1088,14 @@ resource "aws_wafv2_web_acl" "secondary" {
 
     visibility_config {
       cloudwatch_metrics_enabled = true
-      metric_name                = "AWSManagedRulesCommonRuleSet"
+      metric_name                = "${local.name}-dr-aws-common"
       sampled_requests_enabled   = true
     }
   }
 
   rule {
-    name     = "AWSManagedRulesKnownBadInputsRuleSet"
-    priority = 2
+    name     = "aws-known-bad-inputs"
+    priority = 3
 
     override_action {
       none {}
@@ -1065,80 +1110,14 @@ resource "aws_wafv2_web_acl" "secondary" {
 
     visibility_config {
       cloudwatch_metrics_enabled = true
-      metric_name                = "AWSManagedRulesKnownBadInputsRuleSet"
-      sampled_requests_enabled   = true
-    }
-  }
-
-  rule {
-    name     = "AWSManagedRulesAnonymousIpList"
-    priority = 3
-
-    override_action {
-      none {}
-    }
-
-    statement {
-      managed_rule_group_statement {
-        name        = "AWSManagedRulesAnonymousIpList"
-        vendor_name = "AWS"
-      }
-    }
-
-    visibility_config {
-      cloudwatch_metrics_enabled = true
-      metric_name                = "AWSManagedRulesAnonymousIpList"
-      sampled_requests_enabled   = true
-    }
-  }
-
-  rule {
-    name     = "AWSManagedRulesAmazonIpReputationList"
-    priority = 4
-
-    override_action {
-      none {}
-    }
-
-    statement {
-      managed_rule_group_statement {
-        name        = "AWSManagedRulesAmazonIpReputationList"
-        vendor_name = "AWS"
-      }
-    }
-
-    visibility_config {
-      cloudwatch_metrics_enabled = true
-      metric_name                = "AWSManagedRulesAmazonIpReputationList"
-      sampled_requests_enabled   = true
-    }
-  }
-
-  rule {
-    name     = "rate-limit-per-ip"
-    priority = 5
-
-    action {
-      block {}
-    }
-
-    statement {
-      rate_based_statement {
-        limit              = 1000
-        aggregate_key_type = "IP"
-      }
-    }
-
-    visibility_config {
-      cloudwatch_metrics_enabled = true
-      metric_name                = "rate-limit-per-ip"
+      metric_name                = "${local.name}-dr-aws-known-bad-inputs"
       sampled_requests_enabled   = true
     }
   }
 
   visibility_config {
     cloudwatch_metrics_enabled = true
-    metric_name                = "dr-web-acl"
+    metric_name                = "${local.name}-dr-web-acl"
     sampled_requests_enabled   = true
   }
 }
@@ -1160,6 +1139,12 @@ resource "aws_wafv2_web_acl_logging_configuration" "secondary" {
   provider                = aws.secondary
   resource_arn            = aws_wafv2_web_acl.secondary.arn
   log_destination_configs = [aws_cloudwatch_log_group.waf_secondary.arn]
+
+  redacted_fields {
+    single_header {
+      name = "authorization"
+    }
+  }
 }
 
 resource "aws_iam_role" "execution_secondary" {

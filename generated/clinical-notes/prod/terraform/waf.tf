@@ -3,7 +3,7 @@
 # spec sha256: 3159023b917a806bf3093c2b7e77818c2a12c66c8f76d4f07d7baa189a6fa04f
 
 resource "aws_wafv2_web_acl" "main" {
-  name        = local.name
+  name        = "${local.name}"
   description = "servespec API protection (security.waf)"
   scope       = "REGIONAL"
 
@@ -57,30 +57,8 @@ resource "aws_wafv2_web_acl" "main" {
   }
 
   rule {
-    name     = "aws-anonymous-ip"
-    priority = 2
-
-    override_action {
-      none {}
-    }
-
-    statement {
-      managed_rule_group_statement {
-        name        = "AWSManagedRulesAnonymousIpList"
-        vendor_name = "AWS"
-      }
-    }
-
-    visibility_config {
-      cloudwatch_metrics_enabled = true
-      metric_name                = "${local.name}-aws-anonymous-ip"
-      sampled_requests_enabled   = true
-    }
-  }
-
-  rule {
     name     = "aws-common"
-    priority = 3
+    priority = 2
 
     override_action {
       none {}
@@ -110,7 +88,7 @@ resource "aws_wafv2_web_acl" "main" {
 
   rule {
     name     = "aws-known-bad-inputs"
-    priority = 4
+    priority = 3
 
     override_action {
       none {}

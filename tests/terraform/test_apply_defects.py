@@ -1,0 +1,132 @@
+"""Defects that pass the schema, the reference check and checkov, and still fail a real
+`terraform apply` (issue 11): each test pins one, on the example specs' output."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import pygohcl
+import pytest
+
+from compiler.runbook import emit as runbook_emit
+
+from .support import artifacts, environments
+
+Resources = dict[tuple[str, str], dict[str, Any]]
+
+
+@cache
+def resources(example: str, env: str) -> Resources:
+    """Every resource of one environment root, by (type, label)."""
+    prefix = f"generated/{example}/{env}/terraform/"
+    found: Resources = {}
+    for artifact in artifacts(example):
+        if artifact.path.startswith(prefix) and artifact.path.endswith(".tf"):
+            tree = pygohcl.loads(artifact.content)
+            for kind, labelled in tree.get("resource", {}).items():
+                for label, body in labelled.items():
+                    found[(kind, label)] = body
+    return found
+
+
+def of_type(example: str, env: str, kind: str) -> dict[str, dict[str, Any]]:
+    return {label: body for (k, label), body in resources(example, env).items() if k == kind}
+
+
+ENVS = [(e, env) for e in ("assistant", "clinical-notes") for env in ("staging", "prod")]
+
+
+@pytest.mark.parametrize(("example", "env"), ENVS)
+def test_backup_attaches_managed_policies_by_their_documented_arns(example: str, env: str) -> None:
+    # AWS managed policy reference: the S3 ones have no service-role/ path (NoSuchEntity).
+    arns = {
+        body["policy_arn"].rsplit(":", 1)[1]
+        for label, body in of_type(example, env, "aws_iam_role_policy_attachment").items()
+        if label.startswith("backup_")
+    }
+    assert arns == {
+        "policy/service-role/AWSBackupServiceRolePolicyForBackup",
+        "policy/service-role/AWSBackupServiceRolePolicyForRestores",
+        "policy/AWSBackupServiceRolePolicyForS3Backup",
+        "policy/AWSBackupServiceRolePolicyForS3Restore",
+    }
+
+
+@pytest.mark.parametrize(("example", "env"), ENVS)
+def test_listeners_use_the_validated_certificate(example: str, env: str) -> None:
+    # ELB refuses a pending certificate (UnsupportedCertificate): wait for validation.
+    listeners = of_type(example, env, "aws_lb_listener")
+    https = {label: b for label, b in listeners.items() if b.get("protocol") == "HTTPS"}
+    assert https, "no HTTPS listener"
+    for label, body in https.items():
+        assert body["certificate_arn"].startswith("aws_acm_certificate_validation."), label
+    waiters = of_type(example, env, "aws_acm_certificate_validation")
+    secondary = ("aws_lb", "secondary") in resources(example, env)
+    assert set(waiters) == {"api", *(["secondary"] if secondary else [])}
+
+
+def test_with_a_hosted_zone_the_stack_writes_the_validation_records() -> None:
+    waiter = of_type("clinical-notes", "prod", "aws_acm_certificate_validation")["api"]
+    assert "aws_route53_record.certificate_validation" in waiter["validation_record_fqdns"]
+    record = of_type("clinical-notes", "prod", "aws_route53_record")["certificate_validation"]
+    assert record["zone_id"] == "Z0123456789ABCDEFGHIJ"
+
+
+def test_without_a_hosted_zone_outputs_and_runbook_name_the_cname() -> None:
+    waiter = of_type("assistant", "prod", "aws_acm_certificate_validation")["api"]
+    assert "validation_record_fqdns" not in waiter  # waits for the operator's record
+    outputs = next(
+        a.content for a in artifacts("assistant") if a.path.endswith("prod/terraform/outputs.tf")
+    )
+    assert 'output "certificate_validation_records"' in outputs
+    runbook = runbook_emit(environments("assistant"))[0].content
+    assert "terraform output certificate_validation_records" in runbook
+    assert (
+        "certificate_validation_records"
+        not in runbook_emit(environments("clinical-notes"))[0].content
+    )
+
+
+@pytest.mark.parametrize(("example", "env"), ENVS)
+def test_replication_event_threshold_only_with_replication_time_control(
+    example: str, env: str
+) -> None:
+    configs = of_type(example, env, "aws_s3_bucket_replication_configuration")
+    for label, body in configs.items():
+        destination = body["rule"]["destination"]
+        assert destination["metrics"]["status"] == "Enabled", label
+        has_rtc = "replication_time" in destination
+        assert ("event_threshold" in destination["metrics"]) == has_rtc, label
+
+
+def test_some_example_replicates_without_rtc() -> None:
+    """The test above must see both cases, or it proves nothing."""
+    seen = {
+        "replication_time" in body["rule"]["destination"]
+        for example, env in ENVS
+        for body in of_type(example, env, "aws_s3_bucket_replication_configuration").values()
+    }
+    assert seen == {True, False}
+
+
+def _redacted(body: dict[str, Any]) -> Any:
+    return body["redacted_fields"]["single_header"]["name"]
+
+
+@pytest.mark.parametrize(("example", "env"), ENVS)
+def test_every_regions_waf_logs_redact_the_api_key(example: str, env: str) -> None:
+    configs = of_type(example, env, "aws_wafv2_web_acl_logging_configuration")
+    assert configs
+    assert {label: _redacted(body) for label, body in configs.items()} == dict.fromkeys(
+        configs, "authorization"
+    )
+
+
+@pytest.mark.parametrize(("example", "env"), ENVS)
+def test_waf_does_not_block_hosting_providers(example: str, env: str) -> None:
+    # Servers call this API; AWSManagedRulesAnonymousIpList blocks cloud hosts.
+    text = "".join(
+        a.content for a in artifacts(example) if a.path.startswith(f"generated/{example}/{env}/")
+    )
+    assert "AWSManagedRulesAnonymousIpList" not in text
