@@ -203,7 +203,7 @@ def test_the_names_other_views_reference_exist() -> None:
         'data "aws_caller_identity" "current"',
         'data "aws_region" "current"',
         'data "aws_partition" "current"',
-        'alias  = "secondary"',
+        'alias               = "secondary"',
         'resource "terraform_data" "servespec_policy"',
     ):
         assert needle in text, needle

@@ -65,10 +65,12 @@ def providers(spec: ResolvedSpec) -> list[Block]:
 
 def _provider(spec: ResolvedSpec, region: str, alias: str | None = None) -> Block:
     head: dict[str, Value] = {"alias": alias} if alias else {}
+    body: dict[str, Value] = {**head, "region": region}
+    if spec.account is not None:
+        # Credentials for another account make plan and apply stop before touching it.
+        body["allowed_account_ids"] = [spec.account.id]
     return Block(
-        "provider",
-        ("aws",),
-        [{**head, "region": region}, Block("default_tags", (), {"tags": default_tags(spec)})],
+        "provider", ("aws",), [body, Block("default_tags", (), {"tags": default_tags(spec)})]
     )
 
 
