@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from compiler.spec import ResolvedSpec
+from compiler.terraform.account.plan import account_key
 from compiler.terraform.hcl import Block, Template
 from compiler.terraform.stack import FILES, audit, backup, common, dns, dr
 
@@ -34,6 +35,7 @@ class Facts:
 
     environment: str
     production: bool
+    account: str  # generated/accounts/<account>/: applied before this environment
     name: str
     region: str
     secondary_region: str | None
@@ -95,6 +97,7 @@ def facts(spec: ResolvedSpec) -> Facts:
     return Facts(
         environment=spec.environment,
         production=spec.production,
+        account=account_key(spec),
         name=name,
         region=spec.region,
         secondary_region=secondary,

@@ -1,9 +1,10 @@
 """The one-time bootstrap root of a deployment: where state lives and who may change it.
 
 Applied once by a person with administrator credentials (local state), it creates the state
-bucket and key every environment's S3 backend names, the GitHub OIDC provider, and two roles
+bucket and key every environment's S3 backend names, and two roles
 per environment: `plan` (read-only, for pull requests) and `apply` (only from `main` or the
-environment's GitHub environment). Trust is pinned to the spec's repository on `sub`.
+environment's GitHub environment). Trust is pinned to the spec's repository on `sub`, through
+the account's GitHub OIDC provider, which the account root creates.
 """
 
 from __future__ import annotations
@@ -245,7 +246,7 @@ def _trust(spec: ResolvedSpec, role: str) -> dict[str, Value]:
         {
             "Sid": "GitHubActionsOfTheRepository",
             "Effect": "Allow",
-            "Principal": {"Federated": Ref("aws_iam_openid_connect_provider.github.arn")},
+            "Principal": {"Federated": Ref("data.aws_iam_openid_connect_provider.github.arn")},
             "Action": "sts:AssumeRoleWithWebIdentity",
             "Condition": {
                 "StringEquals": {
@@ -379,13 +380,9 @@ def _role(spec: ResolvedSpec, role: str) -> list[Block]:
 
 
 def _github(envs: tuple[ResolvedSpec, ...]) -> list[Block]:
-    found = [
-        resource(
-            "aws_iam_openid_connect_provider",
-            "github",
-            {"url": f"https://{GITHUB_OIDC}", "client_id_list": ["sts.amazonaws.com"]},
-        )
-    ]
+    # One provider per account (IAM refuses a second for the same URL): the account root
+    # (generated/accounts/<id>/) creates it; each deployment's bootstrap only reads it.
+    found = [data("aws_iam_openid_connect_provider", "github", {"url": f"https://{GITHUB_OIDC}"})]
     for spec in envs:
         found += [*_role(spec, "plan"), *_role(spec, "apply")]
     return found

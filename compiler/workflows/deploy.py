@@ -170,7 +170,7 @@ FIRST_DEPLOY_TARGETS = (
 )
 DR_FIRST_DEPLOY_TARGETS = (
     "aws_s3_bucket_replication_configuration.models",
-    "aws_ecr_replication_configuration.secondary",
+    "aws_ecr_repository.runtime_secondary",  # registry replication (account root) fills it
 )
 
 

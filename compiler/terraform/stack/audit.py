@@ -2,8 +2,10 @@
 
 Audit records get a key of their own (`aws_kms_key.audit`): the application's roles can use
 the deployment key, but not this one, so a compromised task can neither read nor forge the
-trail. Trail and Config deliver into one audit bucket (prefixes `cloudtrail/`, `config/`),
-replicated to the DR region when the spec has one.
+trail. The trail delivers into the audit bucket (prefix `cloudtrail/`), replicated to the
+DR region when the spec has one. AWS Config's recorder and GuardDuty's detector are one per
+account and region: the account root (`compiler/terraform/account`) creates them, and this
+view adds the environment's Config rules.
 
 Compliance profiles change what is generated, not only what is validated:
 
@@ -23,7 +25,7 @@ from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, resource, skip
 
 from . import buckets, common, dr_plan
-from .common import ACCOUNT, ACCOUNT_ID, PARTITION
+from .common import ACCOUNT, PARTITION
 
 HIPAA_RETENTION_DAYS = 2192  # six years
 MIN_AUDIT_RETENTION_DAYS = 365
@@ -178,8 +180,7 @@ def blocks(spec: ResolvedSpec) -> list[Block]:
         found += _trail(spec) + _trail_alarms(spec)
     if audit.config_rules:
         found += _config(spec)
-    if audit.guardduty:
-        found += _guardduty(spec)
+    # GuardDuty's detector is one per account and region: the account root enables it.
     return found
 
 
@@ -285,26 +286,6 @@ def _delivery_statements(spec: ResolvedSpec) -> tuple[dict[str, Value], ...]:
                 "Principal": {"Service": "cloudtrail.amazonaws.com"},
                 "Action": "s3:PutObject",
                 "Resource": f"{bucket}/cloudtrail/AWSLogs/{ACCOUNT}/*",
-                "Condition": {"StringEquals": {**owner_acl, **source}},
-            },
-        ]
-    if spec.security.audit.config_rules:
-        source = {"aws:SourceAccount": ACCOUNT_ID}
-        found += [
-            {
-                "Sid": "ConfigChecksTheBucket",
-                "Effect": "Allow",
-                "Principal": {"Service": "config.amazonaws.com"},
-                "Action": ["s3:GetBucketAcl", "s3:ListBucket"],
-                "Resource": bucket,
-                "Condition": {"StringEquals": source},
-            },
-            {
-                "Sid": "ConfigWritesSnapshots",
-                "Effect": "Allow",
-                "Principal": {"Service": "config.amazonaws.com"},
-                "Action": "s3:PutObject",
-                "Resource": f"{bucket}/config/AWSLogs/{ACCOUNT}/Config/*",
                 "Condition": {"StringEquals": {**owner_acl, **source}},
             },
         ]
@@ -564,93 +545,9 @@ def _trail_alarms(spec: ResolvedSpec) -> list[Block]:
 
 
 def _config(spec: ResolvedSpec) -> list[Block]:
-    bucket = f"arn:{PARTITION}:s3:::{audit_bucket_name()}"
-    role_policy = common.policy(
-        common.statement(
-            "DeliverSnapshots",
-            ["s3:PutObject"],
-            Template(f"{bucket}/config/AWSLogs/{ACCOUNT}/Config/*"),
-        ),
-        common.statement("CheckTheBucket", ["s3:GetBucketAcl"], Template(bucket)),
-        common.statement(
-            "EncryptSnapshots",
-            ["kms:GenerateDataKey", "kms:Decrypt"],
-            Template("${aws_kms_key.audit.arn}"),
-        ),
-    )
-    found = [
-        resource(
-            "aws_iam_role",
-            "config",
-            {
-                "name": Template("${local.name}-config"),
-                "description": "AWS Config records this account's resources",
-                "assume_role_policy": buckets.document(common.assume_role("config.amazonaws.com")),
-            },
-        ),
-        resource(
-            "aws_iam_role_policy_attachment",
-            "config",
-            {
-                "role": Ref("aws_iam_role.config.name"),
-                "policy_arn": Template(
-                    f"arn:{PARTITION}:iam::aws:policy/service-role/AWS_ConfigRole"
-                ),
-            },
-        ),
-        resource(
-            "aws_iam_role_policy",
-            "config_delivery",
-            {
-                "name": "deliver-to-audit-bucket",
-                "role": Ref("aws_iam_role.config.id"),
-                "policy": buckets.document(role_policy),
-            },
-        ),
-        resource(
-            "aws_config_configuration_recorder",
-            "main",
-            [
-                {"name": Ref("local.name"), "role_arn": Ref("aws_iam_role.config.arn")},
-                Block(
-                    "recording_group",
-                    (),
-                    {"all_supported": True, "include_global_resource_types": True},
-                ),
-            ],
-        ),
-        resource(
-            "aws_config_delivery_channel",
-            "main",
-            [
-                {
-                    "name": Ref("local.name"),
-                    "s3_bucket_name": Ref("aws_s3_bucket.audit.id"),
-                    "s3_key_prefix": "config",
-                    "s3_kms_key_arn": Ref("aws_kms_key.audit.arn"),
-                },
-                Block(
-                    "snapshot_delivery_properties", (), {"delivery_frequency": "TwentyFour_Hours"}
-                ),
-                {
-                    "depends_on": [
-                        Ref("aws_config_configuration_recorder.main"),
-                        Ref("aws_s3_bucket_policy.audit"),
-                    ]
-                },
-            ],
-        ),
-        resource(
-            "aws_config_configuration_recorder_status",
-            "main",
-            {
-                "name": Ref("aws_config_configuration_recorder.main.name"),
-                "is_enabled": True,
-                "depends_on": [Ref("aws_config_delivery_channel.main")],
-            },
-        ),
-    ]
-    return found + [_rule(rule) for rule in config_rules(spec)]
+    """The environment's Config rules. The recorder and delivery channel they evaluate with
+    are one per account and region: the account root creates them (generated/accounts/)."""
+    return [_rule(rule) for rule in config_rules(spec)]
 
 
 def _rule(rule: ConfigRule) -> Block:
@@ -661,49 +558,5 @@ def _rule(rule: ConfigRule) -> Block:
     body.append(Block("source", (), {"owner": "AWS", "source_identifier": rule.identifier}))
     if rule.resource_types:
         body.append(Block("scope", (), {"compliance_resource_types": list(rule.resource_types)}))
-    body.append({"depends_on": [Ref("aws_config_configuration_recorder_status.main")]})
     label = name.replace("-", "_")
     return resource("aws_config_config_rule", label, body)  # type: ignore[arg-type]
-
-
-def _guardduty(spec: ResolvedSpec) -> list[Block]:
-    return [
-        resource(
-            "aws_guardduty_detector",
-            "main",
-            [
-                skip(
-                    "CKV2_AWS_3",
-                    "aws_guardduty_organization_configuration can only be applied from the "
-                    "organization's delegated GuardDuty administrator account (AWS); this "
-                    "root deploys into a workload account, whose detector it enables",
-                ),
-                {"enable": True, "finding_publishing_frequency": "FIFTEEN_MINUTES"},
-            ],
-        ),
-        resource(
-            "aws_guardduty_detector_feature",
-            "s3",
-            {
-                "detector_id": Ref("aws_guardduty_detector.main.id"),
-                "name": "S3_DATA_EVENTS",
-                "status": "ENABLED",
-            },
-        ),
-        resource(
-            "aws_guardduty_detector_feature",
-            "runtime",
-            [
-                {
-                    "detector_id": Ref("aws_guardduty_detector.main.id"),
-                    "name": "RUNTIME_MONITORING",
-                    "status": "ENABLED",
-                },
-                Block(
-                    "additional_configuration",
-                    (),
-                    {"name": "ECS_FARGATE_AGENT_MANAGEMENT", "status": "ENABLED"},
-                ),
-            ],
-        ),
-    ]

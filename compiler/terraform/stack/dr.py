@@ -424,26 +424,10 @@ def _replication_alarm(spec: ResolvedSpec, pair: ReplicationPair) -> Block:
 
 
 def _ecr(spec: ResolvedSpec) -> list[Block]:
-    region = spec.dr.secondary_region
-    rule = Block(
-        "rule",
-        (),
-        [
-            Block(
-                "destination",
-                (),
-                {"region": region, "registry_id": Ref("local.account_id")},
-            ),
-            Block(
-                "repository_filter",
-                (),
-                {"filter": Ref("aws_ecr_repository.runtime.name"), "filter_type": "PREFIX_MATCH"},
-            ),
-        ],
-    )
     return [
         # Created ahead of replication so that it has the primary's settings (immutable tags,
         # scanning, the secondary key) instead of the defaults of an auto-created repository.
+        # The registry's replication rule is account-wide: the account root writes it.
         resource(
             "aws_ecr_repository",
             "runtime_secondary",
@@ -459,14 +443,6 @@ def _ecr(spec: ResolvedSpec) -> list[Block]:
                     {"encryption_type": "KMS", "kms_key": secondary_key_arn(spec)},
                 ),
                 Block("image_scanning_configuration", (), {"scan_on_push": True}),
-            ],
-        ),
-        resource(
-            "aws_ecr_replication_configuration",
-            "secondary",
-            [
-                Block("replication_configuration", (), [rule]),
-                {"depends_on": [Ref("aws_ecr_repository.runtime_secondary")]},
             ],
         ),
     ]

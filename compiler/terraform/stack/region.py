@@ -28,8 +28,10 @@ class Region:
         """The label of a per-region resource named `base` in the primary."""
         return f"{base}_secondary" if self.secondary else base
 
-    def aws_name(self, suffix: str = "") -> Template:
+    def aws_name(self, suffix: str = "") -> Value:
         """An AWS name: the deployment's, `-dr` in the secondary, then the suffix."""
+        if not (self.secondary or suffix):
+            return Ref("local.name")
         return Template(f"${{local.name}}{'-dr' if self.secondary else ''}{suffix}")
 
     def on(self, body: dict[str, Value]) -> dict[str, Value]:

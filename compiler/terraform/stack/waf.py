@@ -9,10 +9,10 @@ from compiler.terraform.hcl import Block, Ref, Value, resource
 from . import common, dr_plan, region
 from .region import Region
 
-# (rule name, AWS managed rule group), in priority order. Not AWSManagedRulesAnonymousIpList:
-# its HostingProviderIPList blocks cloud hosts, and the API's clients are servers.
+# (rule name, AWS managed rule group), in priority order.
 MANAGED_GROUPS = (
     ("aws-ip-reputation", "AWSManagedRulesAmazonIpReputationList"),
+    ("aws-anonymous-ip", "AWSManagedRulesAnonymousIpList"),
     ("aws-common", "AWSManagedRulesCommonRuleSet"),
     ("aws-known-bad-inputs", "AWSManagedRulesKnownBadInputsRuleSet"),
 )
@@ -36,7 +36,13 @@ def _visibility(where: Region, metric: str) -> Block:
 
 # The common rule set blocks request bodies over 8 KB (SizeRestrictions_BODY): long prompts
 # are the product, so that rule only counts; the runtime enforces serving.max_request_bytes.
-COUNT_ONLY = {"AWSManagedRulesCommonRuleSet": ("SizeRestrictions_BODY",)}
+# The anonymous-IP group blocks cloud hosting providers (HostingProviderIPList): the API's
+# clients are servers, mostly in clouds, so that rule only counts; VPNs, proxies and Tor
+# (AnonymousIPList) stay blocked.
+COUNT_ONLY = {
+    "AWSManagedRulesCommonRuleSet": ("SizeRestrictions_BODY",),
+    "AWSManagedRulesAnonymousIpList": ("HostingProviderIPList",),
+}
 
 
 def managed_group_statement(group: str) -> Block:

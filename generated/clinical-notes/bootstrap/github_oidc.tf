@@ -2,9 +2,8 @@
 # spec: spec/clinical-notes.yaml
 # spec sha256: 97b38fa497682599a1fbf95dfc286b51c1fe86c5a3b1da61bc9ed8480a5bc2ef
 
-resource "aws_iam_openid_connect_provider" "github" {
-  url            = "https://token.actions.githubusercontent.com"
-  client_id_list = ["sts.amazonaws.com"]
+data "aws_iam_openid_connect_provider" "github" {
+  url = "https://token.actions.githubusercontent.com"
 }
 
 resource "aws_iam_role" "staging_plan" {
@@ -18,7 +17,7 @@ resource "aws_iam_role" "staging_plan" {
         Sid    = "GitHubActionsOfTheRepository"
         Effect = "Allow"
         Principal = {
-          Federated = aws_iam_openid_connect_provider.github.arn
+          Federated = data.aws_iam_openid_connect_provider.github.arn
         }
         Action = "sts:AssumeRoleWithWebIdentity"
         Condition = {
@@ -95,7 +94,7 @@ resource "aws_iam_role" "staging_apply" {
         Sid    = "GitHubActionsOfTheRepository"
         Effect = "Allow"
         Principal = {
-          Federated = aws_iam_openid_connect_provider.github.arn
+          Federated = data.aws_iam_openid_connect_provider.github.arn
         }
         Action = "sts:AssumeRoleWithWebIdentity"
         Condition = {
@@ -216,7 +215,7 @@ resource "aws_iam_role" "prod_plan" {
         Sid    = "GitHubActionsOfTheRepository"
         Effect = "Allow"
         Principal = {
-          Federated = aws_iam_openid_connect_provider.github.arn
+          Federated = data.aws_iam_openid_connect_provider.github.arn
         }
         Action = "sts:AssumeRoleWithWebIdentity"
         Condition = {
@@ -293,7 +292,7 @@ resource "aws_iam_role" "prod_apply" {
         Sid    = "GitHubActionsOfTheRepository"
         Effect = "Allow"
         Principal = {
-          Federated = aws_iam_openid_connect_provider.github.arn
+          Federated = data.aws_iam_openid_connect_provider.github.arn
         }
         Action = "sts:AssumeRoleWithWebIdentity"
         Condition = {

@@ -3,7 +3,7 @@
 # spec sha256: 56eb2f7232710dbdbaf3d1af1a6eae3b45193dc4b3e8aac0d9fa06879e44a747
 
 resource "aws_wafv2_web_acl" "main" {
-  name        = "${local.name}"
+  name        = local.name
   description = "servespec API protection (security.waf)"
   scope       = "REGIONAL"
 
@@ -57,8 +57,38 @@ resource "aws_wafv2_web_acl" "main" {
   }
 
   rule {
-    name     = "aws-common"
+    name     = "aws-anonymous-ip"
     priority = 2
+
+    override_action {
+      none {}
+    }
+
+    statement {
+      managed_rule_group_statement {
+        name        = "AWSManagedRulesAnonymousIpList"
+        vendor_name = "AWS"
+
+        rule_action_override {
+          name = "HostingProviderIPList"
+
+          action_to_use {
+            count {}
+          }
+        }
+      }
+    }
+
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${local.name}-aws-anonymous-ip"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  rule {
+    name     = "aws-common"
+    priority = 3
 
     override_action {
       none {}
@@ -88,7 +118,7 @@ resource "aws_wafv2_web_acl" "main" {
 
   rule {
     name     = "aws-known-bad-inputs"
-    priority = 3
+    priority = 4
 
     override_action {
       none {}

@@ -522,21 +522,3 @@ resource "aws_ecr_repository" "runtime_secondary" {
     scan_on_push = true
   }
 }
-
-resource "aws_ecr_replication_configuration" "secondary" {
-  replication_configuration {
-    rule {
-      destination {
-        region      = "eu-central-1"
-        registry_id = local.account_id
-      }
-
-      repository_filter {
-        filter      = aws_ecr_repository.runtime.name
-        filter_type = "PREFIX_MATCH"
-      }
-    }
-  }
-
-  depends_on = [aws_ecr_repository.runtime_secondary]
-}

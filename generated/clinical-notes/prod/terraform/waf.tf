@@ -3,7 +3,7 @@
 # spec sha256: 97b38fa497682599a1fbf95dfc286b51c1fe86c5a3b1da61bc9ed8480a5bc2ef
 
 resource "aws_wafv2_web_acl" "main" {
-  name        = "${local.name}"
+  name        = local.name
   description = "servespec API protection (security.waf)"
   scope       = "REGIONAL"
 
@@ -57,8 +57,38 @@ resource "aws_wafv2_web_acl" "main" {
   }
 
   rule {
-    name     = "aws-common"
+    name     = "aws-anonymous-ip"
     priority = 2
+
+    override_action {
+      none {}
+    }
+
+    statement {
+      managed_rule_group_statement {
+        name        = "AWSManagedRulesAnonymousIpList"
+        vendor_name = "AWS"
+
+        rule_action_override {
+          name = "HostingProviderIPList"
+
+          action_to_use {
+            count {}
+          }
+        }
+      }
+    }
+
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${local.name}-aws-anonymous-ip"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  rule {
+    name     = "aws-common"
+    priority = 3
 
     override_action {
       none {}
@@ -88,7 +118,7 @@ resource "aws_wafv2_web_acl" "main" {
 
   rule {
     name     = "aws-known-bad-inputs"
-    priority = 3
+    priority = 4
 
     override_action {
       none {}

@@ -214,35 +214,6 @@ resource "aws_s3_bucket_policy" "audit" {
           }
         }
       },
-      {
-        Sid    = "ConfigChecksTheBucket"
-        Effect = "Allow"
-        Principal = {
-          Service = "config.amazonaws.com"
-        }
-        Action   = ["s3:GetBucketAcl", "s3:ListBucket"]
-        Resource = "arn:${local.partition}:s3:::${local.name}-audit-${local.account_id}"
-        Condition = {
-          StringEquals = {
-            "aws:SourceAccount" = local.account_id
-          }
-        }
-      },
-      {
-        Sid    = "ConfigWritesSnapshots"
-        Effect = "Allow"
-        Principal = {
-          Service = "config.amazonaws.com"
-        }
-        Action   = "s3:PutObject"
-        Resource = "arn:${local.partition}:s3:::${local.name}-audit-${local.account_id}/config/AWSLogs/${local.account_id}/Config/*"
-        Condition = {
-          StringEquals = {
-            "s3:x-amz-acl"      = "bucket-owner-full-control"
-            "aws:SourceAccount" = local.account_id
-          }
-        }
-      },
     ]
   })
   depends_on = [aws_s3_bucket_public_access_block.audit]
@@ -520,91 +491,6 @@ resource "aws_cloudwatch_metric_alarm" "audit_tampering" {
   alarm_actions       = [aws_sns_topic.alarms.arn]
 }
 
-resource "aws_iam_role" "config" {
-  name        = "${local.name}-config"
-  description = "AWS Config records this account's resources"
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid    = "AssumeFromService"
-        Effect = "Allow"
-        Principal = {
-          Service = "config.amazonaws.com"
-        }
-        Action = "sts:AssumeRole"
-        Condition = {
-          StringEquals = {
-            "aws:SourceAccount" = local.account_id
-          }
-        }
-      },
-    ]
-  })
-}
-
-resource "aws_iam_role_policy_attachment" "config" {
-  role       = aws_iam_role.config.name
-  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AWS_ConfigRole"
-}
-
-resource "aws_iam_role_policy" "config_delivery" {
-  name = "deliver-to-audit-bucket"
-  role = aws_iam_role.config.id
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid      = "DeliverSnapshots"
-        Effect   = "Allow"
-        Action   = ["s3:PutObject"]
-        Resource = "arn:${local.partition}:s3:::${local.name}-audit-${local.account_id}/config/AWSLogs/${local.account_id}/Config/*"
-      },
-      {
-        Sid      = "CheckTheBucket"
-        Effect   = "Allow"
-        Action   = ["s3:GetBucketAcl"]
-        Resource = "arn:${local.partition}:s3:::${local.name}-audit-${local.account_id}"
-      },
-      {
-        Sid      = "EncryptSnapshots"
-        Effect   = "Allow"
-        Action   = ["kms:GenerateDataKey", "kms:Decrypt"]
-        Resource = "${aws_kms_key.audit.arn}"
-      },
-    ]
-  })
-}
-
-resource "aws_config_configuration_recorder" "main" {
-  name     = local.name
-  role_arn = aws_iam_role.config.arn
-
-  recording_group {
-    all_supported                 = true
-    include_global_resource_types = true
-  }
-}
-
-resource "aws_config_delivery_channel" "main" {
-  name           = local.name
-  s3_bucket_name = aws_s3_bucket.audit.id
-  s3_key_prefix  = "config"
-  s3_kms_key_arn = aws_kms_key.audit.arn
-
-  snapshot_delivery_properties {
-    delivery_frequency = "TwentyFour_Hours"
-  }
-
-  depends_on = [aws_config_configuration_recorder.main, aws_s3_bucket_policy.audit]
-}
-
-resource "aws_config_configuration_recorder_status" "main" {
-  name       = aws_config_configuration_recorder.main.name
-  is_enabled = true
-  depends_on = [aws_config_delivery_channel.main]
-}
-
 resource "aws_config_config_rule" "access_keys_rotated" {
   name = "${local.name}-access-keys-rotated"
   input_parameters = jsonencode({
@@ -615,8 +501,6 @@ resource "aws_config_config_rule" "access_keys_rotated" {
     owner             = "AWS"
     source_identifier = "ACCESS_KEYS_ROTATED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "alb_http_to_https_redirection_check" {
@@ -626,8 +510,6 @@ resource "aws_config_config_rule" "alb_http_to_https_redirection_check" {
     owner             = "AWS"
     source_identifier = "ALB_HTTP_TO_HTTPS_REDIRECTION_CHECK"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "alb_waf_enabled" {
@@ -637,8 +519,6 @@ resource "aws_config_config_rule" "alb_waf_enabled" {
     owner             = "AWS"
     source_identifier = "ALB_WAF_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "backup_plan_min_frequency_and_min_retention_check" {
@@ -651,8 +531,6 @@ resource "aws_config_config_rule" "backup_plan_min_frequency_and_min_retention_c
     owner             = "AWS"
     source_identifier = "BACKUP_PLAN_MIN_FREQUENCY_AND_MIN_RETENTION_CHECK"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "backup_recovery_point_encrypted" {
@@ -662,8 +540,6 @@ resource "aws_config_config_rule" "backup_recovery_point_encrypted" {
     owner             = "AWS"
     source_identifier = "BACKUP_RECOVERY_POINT_ENCRYPTED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "backup_recovery_point_manual_deletion_disabled" {
@@ -673,8 +549,6 @@ resource "aws_config_config_rule" "backup_recovery_point_manual_deletion_disable
     owner             = "AWS"
     source_identifier = "BACKUP_RECOVERY_POINT_MANUAL_DELETION_DISABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "cloudwatch_log_group_encrypted" {
@@ -684,8 +558,6 @@ resource "aws_config_config_rule" "cloudwatch_log_group_encrypted" {
     owner             = "AWS"
     source_identifier = "CLOUDWATCH_LOG_GROUP_ENCRYPTED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "cloud_trail_cloud_watch_logs_enabled" {
@@ -695,8 +567,6 @@ resource "aws_config_config_rule" "cloud_trail_cloud_watch_logs_enabled" {
     owner             = "AWS"
     source_identifier = "CLOUD_TRAIL_CLOUD_WATCH_LOGS_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "cloud_trail_encryption_enabled" {
@@ -706,8 +576,6 @@ resource "aws_config_config_rule" "cloud_trail_encryption_enabled" {
     owner             = "AWS"
     source_identifier = "CLOUD_TRAIL_ENCRYPTION_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "cloud_trail_log_file_validation_enabled" {
@@ -717,8 +585,6 @@ resource "aws_config_config_rule" "cloud_trail_log_file_validation_enabled" {
     owner             = "AWS"
     source_identifier = "CLOUD_TRAIL_LOG_FILE_VALIDATION_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "cmk_backing_key_rotation_enabled" {
@@ -728,8 +594,6 @@ resource "aws_config_config_rule" "cmk_backing_key_rotation_enabled" {
     owner             = "AWS"
     source_identifier = "CMK_BACKING_KEY_ROTATION_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "cw_loggroup_retention_period_check" {
@@ -742,8 +606,6 @@ resource "aws_config_config_rule" "cw_loggroup_retention_period_check" {
     owner             = "AWS"
     source_identifier = "CW_LOGGROUP_RETENTION_PERIOD_CHECK"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "ecr_private_image_scanning_enabled" {
@@ -753,8 +615,6 @@ resource "aws_config_config_rule" "ecr_private_image_scanning_enabled" {
     owner             = "AWS"
     source_identifier = "ECR_PRIVATE_IMAGE_SCANNING_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "ecr_private_tag_immutability_enabled" {
@@ -764,8 +624,6 @@ resource "aws_config_config_rule" "ecr_private_tag_immutability_enabled" {
     owner             = "AWS"
     source_identifier = "ECR_PRIVATE_TAG_IMMUTABILITY_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "ecs_containers_nonprivileged" {
@@ -775,8 +633,6 @@ resource "aws_config_config_rule" "ecs_containers_nonprivileged" {
     owner             = "AWS"
     source_identifier = "ECS_CONTAINERS_NONPRIVILEGED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "ecs_containers_readonly_access" {
@@ -786,8 +642,6 @@ resource "aws_config_config_rule" "ecs_containers_readonly_access" {
     owner             = "AWS"
     source_identifier = "ECS_CONTAINERS_READONLY_ACCESS"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "ecs_task_definition_nonroot_user" {
@@ -797,8 +651,6 @@ resource "aws_config_config_rule" "ecs_task_definition_nonroot_user" {
     owner             = "AWS"
     source_identifier = "ECS_TASK_DEFINITION_NONROOT_USER"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "elb_logging_enabled" {
@@ -808,8 +660,6 @@ resource "aws_config_config_rule" "elb_logging_enabled" {
     owner             = "AWS"
     source_identifier = "ELB_LOGGING_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "elb_tls_https_listeners_only" {
@@ -819,8 +669,6 @@ resource "aws_config_config_rule" "elb_tls_https_listeners_only" {
     owner             = "AWS"
     source_identifier = "ELB_TLS_HTTPS_LISTENERS_ONLY"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "guardduty_enabled_centralized" {
@@ -830,8 +678,6 @@ resource "aws_config_config_rule" "guardduty_enabled_centralized" {
     owner             = "AWS"
     source_identifier = "GUARDDUTY_ENABLED_CENTRALIZED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "iam_policy_no_statements_with_admin_access" {
@@ -841,8 +687,6 @@ resource "aws_config_config_rule" "iam_policy_no_statements_with_admin_access" {
     owner             = "AWS"
     source_identifier = "IAM_POLICY_NO_STATEMENTS_WITH_ADMIN_ACCESS"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "iam_root_access_key_check" {
@@ -852,8 +696,6 @@ resource "aws_config_config_rule" "iam_root_access_key_check" {
     owner             = "AWS"
     source_identifier = "IAM_ROOT_ACCESS_KEY_CHECK"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "incoming_ssh_disabled" {
@@ -863,8 +705,6 @@ resource "aws_config_config_rule" "incoming_ssh_disabled" {
     owner             = "AWS"
     source_identifier = "INCOMING_SSH_DISABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "kms_cmk_not_scheduled_for_deletion" {
@@ -874,8 +714,6 @@ resource "aws_config_config_rule" "kms_cmk_not_scheduled_for_deletion" {
     owner             = "AWS"
     source_identifier = "KMS_CMK_NOT_SCHEDULED_FOR_DELETION"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "multi_region_cloud_trail_enabled" {
@@ -885,8 +723,6 @@ resource "aws_config_config_rule" "multi_region_cloud_trail_enabled" {
     owner             = "AWS"
     source_identifier = "MULTI_REGION_CLOUD_TRAIL_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "root_account_mfa_enabled" {
@@ -896,8 +732,6 @@ resource "aws_config_config_rule" "root_account_mfa_enabled" {
     owner             = "AWS"
     source_identifier = "ROOT_ACCOUNT_MFA_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "s3_bucket_default_lock_enabled" {
@@ -911,8 +745,6 @@ resource "aws_config_config_rule" "s3_bucket_default_lock_enabled" {
   scope {
     compliance_resource_types = ["AWS::S3::Bucket"]
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "s3_bucket_level_public_access_prohibited" {
@@ -922,8 +754,6 @@ resource "aws_config_config_rule" "s3_bucket_level_public_access_prohibited" {
     owner             = "AWS"
     source_identifier = "S3_BUCKET_LEVEL_PUBLIC_ACCESS_PROHIBITED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "s3_bucket_logging_enabled" {
@@ -933,8 +763,6 @@ resource "aws_config_config_rule" "s3_bucket_logging_enabled" {
     owner             = "AWS"
     source_identifier = "S3_BUCKET_LOGGING_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "s3_bucket_replication_enabled" {
@@ -944,8 +772,6 @@ resource "aws_config_config_rule" "s3_bucket_replication_enabled" {
     owner             = "AWS"
     source_identifier = "S3_BUCKET_REPLICATION_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "s3_bucket_ssl_requests_only" {
@@ -955,8 +781,6 @@ resource "aws_config_config_rule" "s3_bucket_ssl_requests_only" {
     owner             = "AWS"
     source_identifier = "S3_BUCKET_SSL_REQUESTS_ONLY"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "s3_bucket_versioning_enabled" {
@@ -966,8 +790,6 @@ resource "aws_config_config_rule" "s3_bucket_versioning_enabled" {
     owner             = "AWS"
     source_identifier = "S3_BUCKET_VERSIONING_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "s3_default_encryption_kms" {
@@ -977,8 +799,6 @@ resource "aws_config_config_rule" "s3_default_encryption_kms" {
     owner             = "AWS"
     source_identifier = "S3_DEFAULT_ENCRYPTION_KMS"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "vpc_default_security_group_closed" {
@@ -987,30 +807,5 @@ resource "aws_config_config_rule" "vpc_default_security_group_closed" {
   source {
     owner             = "AWS"
     source_identifier = "VPC_DEFAULT_SECURITY_GROUP_CLOSED"
-  }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
-}
-
-resource "aws_guardduty_detector" "main" {
-  #checkov:skip=CKV2_AWS_3:aws_guardduty_organization_configuration can only be applied from the organization's delegated GuardDuty administrator account (AWS); this root deploys into a workload account, whose detector it enables
-  enable                       = true
-  finding_publishing_frequency = "FIFTEEN_MINUTES"
-}
-
-resource "aws_guardduty_detector_feature" "s3" {
-  detector_id = aws_guardduty_detector.main.id
-  name        = "S3_DATA_EVENTS"
-  status      = "ENABLED"
-}
-
-resource "aws_guardduty_detector_feature" "runtime" {
-  detector_id = aws_guardduty_detector.main.id
-  name        = "RUNTIME_MONITORING"
-  status      = "ENABLED"
-
-  additional_configuration {
-    name   = "ECS_FARGATE_AGENT_MANAGEMENT"
-    status = "ENABLED"
   }
 }

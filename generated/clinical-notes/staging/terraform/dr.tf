@@ -548,24 +548,6 @@ resource "aws_ecr_repository" "runtime_secondary" {
   }
 }
 
-resource "aws_ecr_replication_configuration" "secondary" {
-  replication_configuration {
-    rule {
-      destination {
-        region      = "us-west-2"
-        registry_id = local.account_id
-      }
-
-      repository_filter {
-        filter      = aws_ecr_repository.runtime.name
-        filter_type = "PREFIX_MATCH"
-      }
-    }
-  }
-
-  depends_on = [aws_ecr_repository.runtime_secondary]
-}
-
 data "aws_ip_ranges" "route53_healthchecks" {
   services = ["route53_healthchecks"]
 }
@@ -1065,8 +1047,38 @@ resource "aws_wafv2_web_acl" "secondary" {
   }
 
   rule {
-    name     = "aws-common"
+    name     = "aws-anonymous-ip"
     priority = 2
+
+    override_action {
+      none {}
+    }
+
+    statement {
+      managed_rule_group_statement {
+        name        = "AWSManagedRulesAnonymousIpList"
+        vendor_name = "AWS"
+
+        rule_action_override {
+          name = "HostingProviderIPList"
+
+          action_to_use {
+            count {}
+          }
+        }
+      }
+    }
+
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${local.name}-dr-aws-anonymous-ip"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  rule {
+    name     = "aws-common"
+    priority = 3
 
     override_action {
       none {}
@@ -1096,7 +1108,7 @@ resource "aws_wafv2_web_acl" "secondary" {
 
   rule {
     name     = "aws-known-bad-inputs"
-    priority = 3
+    priority = 4
 
     override_action {
       none {}

@@ -2,6 +2,10 @@
 # spec: spec/clinical-notes.yaml
 # spec sha256: 97b38fa497682599a1fbf95dfc286b51c1fe86c5a3b1da61bc9ed8480a5bc2ef
 
+data "aws_iam_role" "autoscaling" {
+  name = "AWSServiceRoleForAutoScaling"
+}
+
 resource "aws_kms_key" "main" {
   description             = "${local.name}: model artifacts, logs, images, secrets, alarms"
   enable_key_rotation     = true
@@ -58,7 +62,7 @@ resource "aws_kms_key" "main" {
         Sid    = "AutoScalingLaunchesEncryptedVolumes"
         Effect = "Allow"
         Principal = {
-          AWS = "arn:${local.partition}:iam::${local.account_id}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+          AWS = "arn:${local.partition}:iam::${local.account_id}:role/aws-service-role/autoscaling.amazonaws.com/${data.aws_iam_role.autoscaling.name}"
         }
         Action = [
           "kms:Encrypt",
