@@ -142,7 +142,7 @@ def facts(spec: ResolvedSpec) -> Facts:
         audit_lock=lock.lower() if lock else None,
         audit_retention_days=audit.retention_days(spec),
         trail=spec.security.audit.cloudtrail,
-        trail_log_group=f"/servespec/{name}/cloudtrail",
+        trail_log_group=common.log_group_names(spec).get("cloudtrail", ""),
         config_rules=tuple(rule.identifier for rule in audit.config_rules(spec))
         if spec.security.audit.config_rules
         else (),

@@ -10,6 +10,7 @@ import pygohcl
 import pytest
 
 from compiler.runbook import emit as runbook_emit
+from compiler.terraform.stack import common
 
 from .support import artifacts, environments
 
@@ -143,3 +144,40 @@ def test_waf_does_not_block_hosting_providers(example: str, env: str) -> None:
             == "AWSManagedRulesAnonymousIpList"
         ]
         assert _overrides(anonymous) == ["HostingProviderIPList"], label
+
+
+@pytest.mark.parametrize(("example", "env"), ENVS)
+def test_services_wait_for_their_roles_permissions(example: str, env: str) -> None:
+    # IAM is eventually consistent: a service created before its roles' policies are
+    # attached fails (blue/green: ECS may not rewrite the listener rule).
+    found = resources(example, env)
+    for label, service in of_type(example, env, "aws_ecs_service").items():
+        waits = set(service["depends_on"])
+        suffix = "_secondary" if label == "secondary" else ""
+        assert {
+            f"aws_iam_role_policy.execution{suffix}",
+            f"aws_iam_role_policy.task{suffix}",
+        } <= waits
+        config = service.get("load_balancer", {}).get("advanced_configuration")
+        if config:  # ECS-native blue/green
+            assert "aws_iam_role_policy_attachment.ecs_load_balancers" in waits, label
+    assert found
+
+
+def test_some_example_deploys_blue_green() -> None:
+    """The test above must see a blue/green service, or it proves nothing."""
+    services = [s for e, env in ENVS for s in of_type(e, env, "aws_ecs_service").values()]
+    assert any(s.get("load_balancer", {}).get("advanced_configuration") for s in services)
+
+
+@pytest.mark.parametrize(("example", "env"), ENVS)
+def test_log_groups_are_named_in_one_place(example: str, env: str) -> None:
+    spec = next(s for s in environments(example) if s.environment == env)
+    names = {**common.log_group_names(spec)}
+    if ("aws_lb", "secondary") in resources(example, env):
+        names |= common.secondary_log_group_names(spec)
+    groups = of_type(example, env, "aws_cloudwatch_log_group")
+    assert set(groups) <= set(names)
+    assert {label: body["name"] for label, body in groups.items()} == {
+        label: names[label] for label in groups
+    }

@@ -347,7 +347,7 @@ def _buckets(spec: ResolvedSpec) -> list[Block]:
 
 
 def _trail(spec: ResolvedSpec) -> list[Block]:
-    group = f"/servespec/{common.name(spec)}/cloudtrail"
+    group = common.log_group_names(spec)["cloudtrail"]
     group_arn = f"arn:{PARTITION}:logs:{spec.region}:{ACCOUNT}:log-group:{group}"
     # hipaa: who read which model weights matters too, not only who changed them.
     data_reads = "All" if "hipaa" in spec.security.compliance else "WriteOnly"

@@ -59,16 +59,33 @@ def variants(spec: ResolvedSpec) -> tuple[Variant, ...]:
     return tuple(Variant(v.name, v.model_version, v.weight) for v in spec.variants)
 
 
+def log_group_prefix(spec: ResolvedSpec) -> str:
+    return f"/servespec/{name(spec)}"
+
+
 def log_group_names(spec: ResolvedSpec) -> dict[str, str]:
-    """Every log group of the stack, by Terraform label."""
-    base = f"/servespec/{name(spec)}"
+    """Every log group of the primary region, by Terraform label: the one place that names
+    them (views, the runbook and the DR region read them here)."""
+    base = log_group_prefix(spec)
     groups = {"runtime": f"{base}/runtime", "ecs_exec": f"{base}/ecs-exec"}
     if creates_vpc(spec):
         groups["flow_logs"] = f"{base}/vpc-flow-logs"
     if spec.security.waf.enabled:
         # WAF delivers only to log groups whose name starts with aws-waf-logs-.
         groups["waf"] = f"aws-waf-logs-{name(spec)}"
+    if spec.security.audit.cloudtrail:
+        groups["cloudtrail"] = f"{base}/cloudtrail"
     return groups
+
+
+def secondary_log_group_names(spec: ResolvedSpec) -> dict[str, str]:
+    """The DR region's log groups, by label: the primary's names (another region), the
+    WAF's marked `-dr`; the secondary always has its own VPC, and no trail of its own."""
+    base = {**log_group_names(spec), "flow_logs": f"{log_group_prefix(spec)}/vpc-flow-logs"}
+    base.pop("cloudtrail", None)
+    if "waf" in base:
+        base["waf"] += "-dr"
+    return {f"{label}_secondary": group for label, group in base.items()}
 
 
 def creates_vpc(spec: ResolvedSpec) -> bool:

@@ -306,15 +306,24 @@ def _service(spec: ResolvedSpec, variant: common.Variant) -> Block:
         ),
         # Application Auto Scaling owns the task count once the service exists.
         Block("lifecycle", (), {"ignore_changes": [Expr("desired_count")]}),
-        {
-            "depends_on": [
-                Ref("aws_ecs_cluster_capacity_providers.main"),
-                Ref("aws_lb_listener_rule.api"),
-                Ref("aws_iam_role_policy.execution"),
-            ]
-        },
+        {"depends_on": _service_waits_for(spec)},
     ]
     return resource("aws_ecs_service", variant.key, body)
+
+
+def _service_waits_for(spec: ResolvedSpec) -> list[Value]:
+    """What must exist before ECS creates the service. IAM is eventually consistent: ECS
+    checks the roles' permissions when the service is created (blue/green: that it may
+    rewrite the listener rule), so the policies go first, not only the roles."""
+    found: list[Value] = [
+        Ref("aws_ecs_cluster_capacity_providers.main"),
+        Ref("aws_lb_listener_rule.api"),
+        Ref("aws_iam_role_policy.execution"),
+        Ref("aws_iam_role_policy.task"),
+    ]
+    if blue_green(spec):
+        found.append(Ref("aws_iam_role_policy_attachment.ecs_load_balancers"))
+    return found
 
 
 def _ec2(spec: ResolvedSpec) -> list[Block]:

@@ -433,6 +433,7 @@ def _ecs(spec: ResolvedSpec, capacity: Capacity) -> list[Block]:
                 "depends_on": [
                     Ref("aws_lb_listener.secondary_https"),
                     Ref("aws_iam_role_policy.execution_secondary"),
+                    Ref("aws_iam_role_policy.task_secondary"),
                 ]
             },
         ],

@@ -106,16 +106,8 @@ def secondary_elb_name(spec: ResolvedSpec) -> str:
 
 
 def secondary_log_groups(spec: ResolvedSpec) -> dict[str, str]:
-    """Log groups of the secondary region, by Terraform label (same names, other region)."""
-    base = f"/servespec/{common.name(spec)}"
-    groups = {
-        "runtime_secondary": f"{base}/runtime",
-        "ecs_exec_secondary": f"{base}/ecs-exec",
-        "flow_logs_secondary": f"{base}/vpc-flow-logs",
-    }
-    if spec.security.waf.enabled:
-        groups["waf_secondary"] = f"aws-waf-logs-{common.name(spec)}-dr"
-    return groups
+    """Log groups of the secondary region, by Terraform label (named in common)."""
+    return common.secondary_log_group_names(spec)
 
 
 def log_group(spec: ResolvedSpec, label: str) -> Block:

@@ -1470,7 +1470,11 @@ resource "aws_ecs_service" "secondary" {
     ignore_changes = [desired_count]
   }
 
-  depends_on = [aws_lb_listener.secondary_https, aws_iam_role_policy.execution_secondary]
+  depends_on = [
+    aws_lb_listener.secondary_https,
+    aws_iam_role_policy.execution_secondary,
+    aws_iam_role_policy.task_secondary,
+  ]
 }
 
 resource "aws_appautoscaling_target" "secondary" {
