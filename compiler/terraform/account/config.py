@@ -8,7 +8,7 @@ and not one that an environment's destroy would take with it.
 
 from __future__ import annotations
 
-from compiler.terraform.hcl import Block, Ref, Template, Value, resource, skip
+from compiler.terraform.hcl import Attribute, Block, Ref, Template, Value, resource, skip
 from compiler.terraform.stack import buckets, common
 from compiler.terraform.stack.common import ACCOUNT, ACCOUNT_ID, PARTITION
 
@@ -92,7 +92,7 @@ def _role(regions: list[RegionPlan]) -> list[Block]:
 
 
 def _in_region(region: RegionPlan, found: list[Block]) -> list[Block]:
-    return [block.with_items({"provider": on(region)}, first=True) for block in found]
+    return [block.with_items(Attribute("provider", on(region)), first=True) for block in found]
 
 
 def _history_days(account: AccountPlan) -> int:

@@ -52,7 +52,7 @@ def managed_group_statement(group: str) -> Block:
                                            Block("action_to_use", (), [Block("count")])])
         for rule in COUNT_ONLY.get(group, ())
     ]  # fmt: skip
-    body = [{"name": group, "vendor_name": "AWS"}, *overrides]
+    body: list[Block | dict[str, Value]] = [{"name": group, "vendor_name": "AWS"}, *overrides]
     return Block("statement", (), [Block("managed_rule_group_statement", (), body)])
 
 
