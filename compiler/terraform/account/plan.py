@@ -6,14 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from compiler.spec import ResolvedSpec
+from compiler.terraform.plan import account_key
 
-
-def account_key(spec: ResolvedSpec) -> str:
-    """The account an environment deploys to; without `account.id`, an account of its own
-    (the secure default), named after the environment."""
-    if spec.account is not None:
-        return spec.account.id
-    return f"{spec.metadata.name}-{spec.environment}"
+__all__ = ["AccountPlan", "RegionPlan", "Replication", "account_key", "plan_accounts"]
 
 
 @dataclass(frozen=True)

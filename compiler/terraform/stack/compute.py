@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Call, Expr, Ref, Template, Value, jsonencode, resource
+from compiler.terraform.plan import blue_green
 
-from . import common, secrets, storage
+from . import common
+from . import container as runtime_container
 
-# ECS caps a container health check's start period at 300 s.
-HEALTH_START_PERIOD_S = 300
 STRATEGIES = {"rolling": "ROLLING", "blue-green": "BLUE_GREEN", "canary": "CANARY"}
 AMI_PARAMETERS = {
     ("x86_64", False): "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
@@ -30,86 +30,24 @@ def model_load_grace_s(spec: ResolvedSpec) -> int:
 
 
 def strategy(spec: ResolvedSpec) -> str:
-    """The ECS deployment strategy the services use.
-
-    ECS native blue/green and canary rewrite the production listener rule to forward over
-    exactly the service's blue and green target groups, which would erase an A/B split
-    between variants; the spec rules therefore allow variants only with rolling.
-    """
+    """The ECS deployment strategy the services use (see plan.blue_green)."""
     return spec.deployment.strategy
 
 
-def blue_green(spec: ResolvedSpec) -> bool:
-    """ECS owns the production listener rule: blue-green or canary with one variant."""
-    return strategy(spec) != "rolling"
-
-
-def environment(spec: ResolvedSpec, model_version: str) -> list[Value]:
-    """The runtime's settings (runtime/settings.py reads SERVESPEC_<FIELD>), sorted by name."""
-    serving = spec.serving
-    values: dict[str, Value] = {
-        "SERVESPEC_ARTIFACT": storage.artifact_uri(spec, model_version),
-        "SERVESPEC_AUTH": serving.auth,
-        "SERVESPEC_LOG_PROMPTS": "true" if serving.log_prompts else "false",
-        "SERVESPEC_MAX_BODY_BYTES": str(serving.max_request_bytes),
-        "SERVESPEC_MAX_CONCURRENT_REQUESTS": str(serving.max_concurrent_requests),
-        "SERVESPEC_MAX_QUEUE": str(serving.max_queue),
-        "SERVESPEC_METRICS_NAMESPACE": spec.metrics_namespace,
-        "SERVESPEC_PORT": str(serving.port),
-        "SERVESPEC_PREFILL_CHUNK_TOKENS": str(serving.prefill_chunk_tokens),
-        "SERVESPEC_PREFIX_CACHE_MB": str(serving.prefix_cache_mb),
-        "SERVESPEC_RATE_LIMIT_PER_KEY_RPM": str(serving.rate_limit_per_key_rpm),
-        "SERVESPEC_REQUEST_TIMEOUT_S": str(serving.request_timeout_s),
-        "SERVESPEC_SERVED_MODEL_NAME": spec.model.name,
-        "SERVESPEC_SHUTDOWN_GRACE_S": str(serving.shutdown_grace_s),
-    }
-    return [{"name": key, "value": values[key]} for key in sorted(values)]
-
-
 def container(spec: ResolvedSpec, variant: common.Variant) -> dict[str, Value]:
-    port = spec.serving.port
-    probe = (
-        "import urllib.request; "
-        f"urllib.request.urlopen('http://127.0.0.1:{port}/readyz', timeout=4)"
+    """The primary region's container definition (built in container.py)."""
+    return runtime_container.definition(
+        spec,
+        variant,
+        runtime_container.Place(
+            image=Ref("local.image"),
+            artifact=common.artifact_uri(spec, variant.model_version),
+            log_group=common.log_group_names(spec)["runtime"],
+            log_region=spec.region,
+            api_keys=Ref("aws_secretsmanager_secret.api_keys.arn"),
+            gpus=True,
+        ),
     )
-    definition: dict[str, Value] = {
-        "name": common.CONTAINER,
-        "image": Ref("local.image"),
-        "essential": True,
-        "user": common.USER,
-        "privileged": False,
-        "readonlyRootFilesystem": True,
-        "stopTimeout": spec.serving.shutdown_grace_s,
-        "portMappings": [{"containerPort": port, "hostPort": port, "protocol": "tcp"}],
-        "environment": environment(spec, variant.model_version),
-        # The root filesystem is read-only: the artifact cache and temp files live here.
-        "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}],
-        "healthCheck": {
-            "command": ["CMD", "python", "-c", probe],
-            "interval": 15,
-            "timeout": 5,
-            "retries": 3,
-            "startPeriod": HEALTH_START_PERIOD_S,
-        },
-        "logConfiguration": {
-            "logDriver": "awslogs",
-            "options": {
-                "awslogs-group": common.log_group_names(spec)["runtime"],
-                "awslogs-region": spec.region,
-                "awslogs-stream-prefix": variant.key,
-            },
-        },
-    }
-    if secrets.enabled(spec):
-        definition["secrets"] = [
-            {
-                "name": "SERVESPEC_API_KEYS",
-                "valueFrom": Ref("aws_secretsmanager_secret.api_keys.arn"),
-            }
-        ]
-    if spec.compute.gpu is not None:
-        definition["resourceRequirements"] = [{"type": "GPU", "value": str(spec.compute.gpu.count)}]
-    return definition
 
 
 def blocks(spec: ResolvedSpec) -> list[Block]:

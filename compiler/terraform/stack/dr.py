@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Expr, Ref, Template, Value, resource, skip
 
-from . import audit, dr_compute, dr_network, storage
+from . import common, dr_compute, dr_network
 from .buckets import Bucket, bucket_blocks, document
 from .common import ACCOUNT, ACCOUNT_ID, PARTITION
 from .dr_plan import (
@@ -232,22 +232,22 @@ def replication_pairs(spec: ResolvedSpec) -> list[ReplicationPair]:
         ReplicationPair(
             label="models",
             source="models",
-            source_name=storage.MODELS_BUCKET,
+            source_name=common.MODELS_BUCKET,
             source_key_arn=Ref("aws_kms_key.main.arn"),
             replica="models_replica",
             replica_name=models_replica_name(),
         )
     ]
-    if audit.has_audit_bucket(spec):
+    if common.has_audit_bucket(spec):
         pairs.append(
             ReplicationPair(
                 label="audit",
                 source="audit",
-                source_name=audit.audit_bucket_name(),
+                source_name=common.AUDIT_BUCKET,
                 source_key_arn=Ref("aws_kms_key.audit.arn"),
                 replica="audit_replica",
                 replica_name=audit_replica_name(),
-                object_lock=audit.object_lock_mode(spec) is not None,
+                object_lock=common.audit_lock_mode(spec) is not None,
             )
         )
     return pairs

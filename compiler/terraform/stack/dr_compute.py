@@ -10,8 +10,9 @@ from __future__ import annotations
 from compiler.spec import ResolvedSpec
 from compiler.spec.model import FARGATE_MEMORY_MIB
 from compiler.terraform.hcl import Block, Comment, Expr, Ref, Template, Value, resource, skip
+from compiler.terraform.plan import TLS_POLICIES, api_keys, model_prefix
 
-from . import common, load_balancer, region, storage, waf
+from . import common, container
 from .buckets import document
 from .common import PARTITION
 from .dr_plan import (
@@ -132,7 +133,7 @@ def _load_balancer(spec: ResolvedSpec) -> list[Block]:
                 skip(
                     "CKV_AWS_378",
                     "TLS ends at the load balancer (listener uses "
-                    f"{load_balancer.TLS_POLICIES[spec.security.tls.min_version]}); targets "
+                    f"{TLS_POLICIES[spec.security.tls.min_version]}); targets "
                     "are tasks in private subnets reached over the VPC, and the runtime "
                     "serves plain HTTP",
                 ),
@@ -169,7 +170,7 @@ def _load_balancer(spec: ResolvedSpec) -> list[Block]:
                         "load_balancer_arn": Ref("aws_lb.secondary.arn"),
                         "port": 443,
                         "protocol": "HTTPS",
-                        "ssl_policy": load_balancer.TLS_POLICIES[spec.security.tls.min_version],
+                        "ssl_policy": TLS_POLICIES[spec.security.tls.min_version],
                         "certificate_arn": certificate_arn(spec),
                     }
                 ),
@@ -185,12 +186,6 @@ def _load_balancer(spec: ResolvedSpec) -> list[Block]:
         ),
     ]
     return found
-
-
-def _waf(spec: ResolvedSpec) -> list[Block]:
-    """The primary's web ACL, rules and log redaction, built again in the secondary."""
-    assert spec.dr.secondary_region is not None
-    return waf.region_blocks(spec, region.secondary(spec.dr.secondary_region))
 
 
 def fargate_memory(cpu: int, memory_mib: int) -> int:
@@ -209,33 +204,19 @@ def secondary_image(spec: ResolvedSpec) -> Template:
 
 
 def _container(spec: ResolvedSpec) -> dict[str, Value]:
-    from . import compute, secrets  # the primary's container is the template
-
+    """The primary's container (container.py), placed in the secondary region."""
+    assert spec.dr.secondary_region is not None
     variant = serving_variant(spec)
-    definition = dict(compute.container(spec, variant))
-    definition.pop("resourceRequirements", None)  # Fargate: no GPUs (see module docstring)
-    artifact = f"s3://{models_replica_name()}/{storage.model_prefix(spec)}{variant.model_version}/"
-    definition["image"] = secondary_image(spec)
-    environment = compute.environment(spec, variant.model_version)
-    definition["environment"] = [
-        {"name": "SERVESPEC_ARTIFACT", "value": Template(artifact)}
-        if isinstance(item, dict) and item.get("name") == "SERVESPEC_ARTIFACT"
-        else item
-        for item in environment
-    ]
-    definition["logConfiguration"] = {
-        "logDriver": "awslogs",
-        "options": {
-            "awslogs-group": secondary_log_groups(spec)["runtime_secondary"],
-            "awslogs-region": spec.dr.secondary_region,
-            "awslogs-stream-prefix": variant.key,
-        },
-    }
-    if secrets.enabled(spec):
-        definition["secrets"] = [
-            {"name": "SERVESPEC_API_KEYS", "valueFrom": secret_replica_arn(spec)}
-        ]
-    return definition
+    artifact = f"s3://{models_replica_name()}/{model_prefix(spec)}{variant.model_version}/"
+    place = container.Place(
+        image=secondary_image(spec),
+        artifact=Template(artifact),
+        log_group=secondary_log_groups(spec)["runtime_secondary"],
+        log_region=spec.dr.secondary_region,
+        api_keys=secret_replica_arn(spec),
+        gpus=False,  # Fargate (see module docstring)
+    )
+    return container.definition(spec, variant, place)
 
 
 def secret_replica_arn(spec: ResolvedSpec) -> Expr:
@@ -247,8 +228,6 @@ def secret_replica_arn(spec: ResolvedSpec) -> Expr:
 
 
 def _roles(spec: ResolvedSpec) -> list[Block]:
-    from . import secrets
-
     region = spec.dr.secondary_region
     group = secondary_log_groups(spec)["runtime_secondary"]
     key = secondary_key_arn(spec)
@@ -266,7 +245,7 @@ def _roles(spec: ResolvedSpec) -> list[Block]:
             log_arn(spec, f"{group}:log-stream:*"),
         ),
     ]
-    if secrets.enabled(spec):
+    if api_keys(spec):
         execution += [
             common.statement(
                 "ReadTheApiKeys",
@@ -285,11 +264,9 @@ def _roles(spec: ResolvedSpec) -> list[Block]:
             "ListTheModelPrefix",
             ["s3:ListBucket"],
             replica,
-            {"StringLike": {"s3:prefix": [f"{storage.model_prefix(spec)}*"]}},
+            {"StringLike": {"s3:prefix": [f"{model_prefix(spec)}*"]}},
         ),
-        common.statement(
-            "ReadTheModel", ["s3:GetObject"], f"{replica}/{storage.model_prefix(spec)}*"
-        ),
+        common.statement("ReadTheModel", ["s3:GetObject"], f"{replica}/{model_prefix(spec)}*"),
         common.statement(
             "DecryptTheModel",
             ["kms:Decrypt"],
@@ -517,7 +494,6 @@ def blocks(spec: ResolvedSpec, capacity: Capacity) -> list[Block]:
     return [
         *_certificate(spec),
         *_load_balancer(spec),
-        *_waf(spec),
         *_roles(spec),
         *_ecs(spec, capacity),
     ]

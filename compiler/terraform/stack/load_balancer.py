@@ -3,26 +3,13 @@ target group per variant with the spec's weights on the production listener rule
 
 from __future__ import annotations
 
-import hashlib
-
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Expr, Ref, Value, resource, skip
+from compiler.terraform.plan import TLS_POLICIES, blue_green, elb_name, routes_api, target_groups
 
-from . import common, compute
+from . import common
 
-# Elastic Load Balancing names (load balancers, target groups) are at most 32 characters.
-ELB_NAME_LIMIT = 32
-TLS_POLICIES = {
-    "1.2": "ELBSecurityPolicy-TLS13-1-2-2021-06",
-    "1.3": "ELBSecurityPolicy-TLS13-1-3-2021-06",
-}
-
-
-def elb_name(full: str) -> str:
-    if len(full) <= ELB_NAME_LIMIT:
-        return full
-    digest = hashlib.sha256(full.encode()).hexdigest()[:6]
-    return f"{full[: ELB_NAME_LIMIT - 7].rstrip('-')}-{digest}"
+__all__ = ["TLS_POLICIES", "blocks", "certificate_arn", "elb_name"]
 
 
 def certificate_arn(spec: ResolvedSpec) -> Expr:
@@ -106,10 +93,7 @@ def _waiter(label: str, certificate: str, records: str | None) -> Block:
 
 
 def _dns_routes_api(spec: ResolvedSpec) -> bool:
-    # Imported here: dns.tf builds on the DR view, which builds on this one.
-    from . import dns
-
-    return dns.routes_api(spec)
+    return routes_api(spec)
 
 
 def _validation(spec: ResolvedSpec) -> list[Block]:
@@ -223,7 +207,7 @@ def _forward_targets(spec: ResolvedSpec) -> list[Block]:
                 {"arn": Ref(f"aws_lb_target_group.{variant.key}.arn"), "weight": variant.weight},
             )
         )
-        if compute.blue_green(spec):
+        if blue_green(spec):
             targets.append(
                 Block(
                     "target_group",
@@ -254,7 +238,7 @@ def _api_rule(spec: ResolvedSpec) -> Block:
         ),
         Block("condition", (), [Block("path_pattern", (), {"values": ["/*"]})]),
     ]
-    if compute.blue_green(spec):
+    if blue_green(spec):
         # ECS shifts the weights between the blue and green target groups on every
         # deployment (deployment.strategy); Terraform must not shift them back.
         body.append(Block("lifecycle", (), {"ignore_changes": [Expr("action")]}))
@@ -262,10 +246,7 @@ def _api_rule(spec: ResolvedSpec) -> Block:
 
 
 def _target_groups(spec: ResolvedSpec) -> list[Block]:
-    labels = [v.key for v in common.variants(spec)]
-    if compute.blue_green(spec):
-        labels = [label for key in labels for label in (key, f"{key}_alt")]
-    return [_target_group(spec, label) for label in labels]
+    return [_target_group(spec, label) for label in target_groups(spec)]
 
 
 def _target_group(spec: ResolvedSpec, label: str) -> Block:

@@ -62,6 +62,13 @@ def locals_(spec: ResolvedSpec) -> dict[str, Value]:
 
 
 def blocks(spec: ResolvedSpec) -> list[Block]:
+    # The network's locals (vpc and subnet ids, created or given) live with the network.
+    found = [Block("locals", (), {**locals_(spec), **subnet_locals(spec)})]
+    found += _network(spec)
+    return found
+
+
+def _network(spec: ResolvedSpec) -> list[Block]:
     if common.creates_vpc(spec):
         found = [*_vpc(spec), *_endpoints(spec), *_flow_logs(spec)]
     else:

@@ -11,8 +11,9 @@ import re
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, jsonencode, resource
+from compiler.terraform.plan import blue_green
 
-from . import common, compute
+from . import common
 
 PERIOD_S = 60
 
@@ -264,7 +265,7 @@ def _unhealthy_dimensions(target_group: str) -> dict[str, Value]:
 
 
 def _unhealthy_metric(spec: ResolvedSpec, key: str) -> dict[str, Value]:
-    if compute.blue_green(spec):
+    if blue_green(spec):
         return {}  # metric queries below: the live target group alternates
     return {
         "namespace": "AWS/ApplicationELB",
@@ -277,7 +278,7 @@ def _unhealthy_metric(spec: ResolvedSpec, key: str) -> dict[str, Value]:
 
 def _unhealthy_queries(spec: ResolvedSpec, key: str) -> list[Block]:
     """With ECS blue/green the variant serves from either target group: watch both."""
-    if not compute.blue_green(spec):
+    if not blue_green(spec):
         return []
     queries = [_query("worst", "MAX([FILL(blue, 0), FILL(green, 0)])", "unhealthy targets")]
     for id_, target_group in (("blue", key), ("green", f"{key}_alt")):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Expr, Ref, Template, Value
+from compiler.terraform.plan import api_keys, model_prefix
 
-from . import common, secrets, storage
+from . import common
 
 
 def _output(name: str, value: Value, description: str) -> Block:
@@ -29,8 +30,7 @@ def blocks(spec: ResolvedSpec) -> list[Block]:
         _output(
             "model_artifact_uri",
             Template(
-                f"s3://${{aws_s3_bucket.models.id}}/{storage.model_prefix(spec)}"
-                f"{spec.model.version}/"
+                f"s3://${{aws_s3_bucket.models.id}}/{model_prefix(spec)}{spec.model.version}/"
             ),
             "Where `servespec model push` uploads model.version",
         ),
@@ -57,7 +57,7 @@ def blocks(spec: ResolvedSpec) -> list[Block]:
                 "zone: apply waits until ACM has issued the certificate",
             )
         )
-    if secrets.enabled(spec):
+    if api_keys(spec):
         found.append(
             _output(
                 "api_keys_secret_arn",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, data
 
-from . import common, network
+from . import common
 
 # terraform >= 1.10 has the S3 backend's native lock file (use_lockfile).
 REQUIRED_VERSION = ">= 1.10.0, < 2.0.0"
@@ -83,8 +83,6 @@ def locals_(spec: ResolvedSpec) -> list[Block]:
             f"${{local.account_id}}.dkr.ecr.{spec.region}.amazonaws.com/"
             "${local.name}:${var.image_tag}"
         ),
-        **network.locals_(spec),
-        **network.subnet_locals(spec),
     }
     return [
         Block(

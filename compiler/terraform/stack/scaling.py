@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Expr, Ref, Template, Value, resource
+from compiler.terraform.plan import blue_green
 
-from . import common, compute
+from . import common
 
 
 def blocks(spec: ResolvedSpec) -> list[Block]:
@@ -69,7 +70,7 @@ def _requests_policy(spec: ResolvedSpec, variant: common.Variant) -> Block:
     tracking: list[Block | dict[str, Value]] = [
         _cooldowns(spec, spec.scaling.target_requests_per_instance)
     ]
-    if compute.blue_green(spec):
+    if blue_green(spec):
         # ECS moves traffic between the blue and green target groups on every deployment:
         # track the requests of both per running task.
         tracking.append(_requests_per_task(spec, variant))

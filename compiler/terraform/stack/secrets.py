@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, resource, skip
+from compiler.terraform.plan import api_keys, secondary_capacity
+
+from . import dr_plan
 
 
 def enabled(spec: ResolvedSpec) -> bool:
-    return spec.serving.auth == "api_key"
+    return api_keys(spec)
 
 
 def blocks(spec: ResolvedSpec) -> list[Block]:
@@ -42,10 +45,7 @@ def blocks(spec: ResolvedSpec) -> list[Block]:
 
 def _replicas(spec: ResolvedSpec) -> list[Block]:
     """Tasks in the DR region read the same keys from a replica under that region's key."""
-    # Imported here: the DR plan builds on the load balancer and compute views, which use this.
-    from . import dr_plan
-
-    if spec.dr.secondary_region is None or dr_plan.secondary_capacity(spec) is None:
+    if spec.dr.secondary_region is None or secondary_capacity(spec) is None:
         return []
     return [
         Block(

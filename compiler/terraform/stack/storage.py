@@ -5,20 +5,14 @@ from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Comment, Ref, Template, Value, jsonencode, resource, skip
+from compiler.terraform.plan import replicates
 
-from . import common, contract
+from . import common
+from .common import LOGS_BUCKET, MODELS_BUCKET, artifact_uri, model_prefix
 
-MODELS_BUCKET = "${local.name}-models-${local.account_id}"
-LOGS_BUCKET = "${local.name}-logs-${local.account_id}"
+__all__ = ["LOGS_BUCKET", "MODELS_BUCKET", "artifact_uri", "blocks", "model_prefix"]
+
 ABORT_MULTIPART_DAYS = 7
-
-
-def model_prefix(spec: ResolvedSpec) -> str:
-    return f"models/{spec.model.name}/"
-
-
-def artifact_uri(spec: ResolvedSpec, version: str) -> Template:
-    return Template(f"s3://{MODELS_BUCKET}/{model_prefix(spec)}{version}/")
 
 
 def blocks(spec: ResolvedSpec) -> list[Block]:
@@ -28,7 +22,7 @@ def blocks(spec: ResolvedSpec) -> list[Block]:
 def replication_skips(spec: ResolvedSpec) -> list[Comment]:
     """Why the model bucket has no cross-region replication: the spec asks for no DR. With
     DR, dr.tf replicates it (and checkov then checks that for real)."""
-    if contract.dr_replication(spec):
+    if replicates(spec):
         return []
     reason = f"dr.strategy is {spec.dr.strategy}: the spec asks for no copy outside {spec.region}"
     return [skip("CKV_AWS_144", reason)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Value, resource
+from compiler.terraform.plan import secondary_capacity
 
 from . import common, dr_plan, region
 from .region import Region
@@ -89,7 +90,11 @@ def _rate_rule(where: Region, spec: ResolvedSpec, priority: int) -> Block:
 
 
 def blocks(spec: ResolvedSpec) -> list[Block]:
-    return region_blocks(spec, region.primary(spec.region))
+    """The primary's web ACL, and the same one in the secondary region when it serves."""
+    found = region_blocks(spec, region.primary(spec.region))
+    if spec.dr.secondary_region is not None and secondary_capacity(spec) is not None:
+        found += region_blocks(spec, region.secondary(spec.dr.secondary_region))
+    return found
 
 
 def region_blocks(spec: ResolvedSpec, where: Region) -> list[Block]:

@@ -2,6 +2,16 @@
 # spec: spec/assistant.yaml
 # spec sha256: 56eb2f7232710dbdbaf3d1af1a6eae3b45193dc4b3e8aac0d9fa06879e44a747
 
+locals {
+  vpc_id               = aws_vpc.main.id
+  vpc_cidr             = "10.40.0.0/16"
+  private_subnet_ids   = aws_subnet.private[*].id
+  public_subnet_ids    = aws_subnet.public[*].id
+  availability_zones   = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+  private_subnet_cidrs = ["10.40.0.0/20", "10.40.16.0/20", "10.40.32.0/20"]
+  public_subnet_cidrs  = ["10.40.253.0/24", "10.40.254.0/24", "10.40.255.0/24"]
+}
+
 resource "aws_vpc" "main" {
   cidr_block           = "10.40.0.0/16"
   enable_dns_support   = true

@@ -2,6 +2,16 @@
 # spec: spec/clinical-notes.yaml
 # spec sha256: 97b38fa497682599a1fbf95dfc286b51c1fe86c5a3b1da61bc9ed8480a5bc2ef
 
+locals {
+  vpc_id               = aws_vpc.main.id
+  vpc_cidr             = "10.60.0.0/16"
+  private_subnet_ids   = aws_subnet.private[*].id
+  public_subnet_ids    = aws_subnet.public[*].id
+  availability_zones   = ["us-east-1a", "us-east-1b"]
+  private_subnet_cidrs = ["10.60.0.0/20", "10.60.16.0/20"]
+  public_subnet_cidrs  = ["10.60.254.0/24", "10.60.255.0/24"]
+}
+
 resource "aws_vpc" "main" {
   cidr_block           = "10.60.0.0/16"
   enable_dns_support   = true
