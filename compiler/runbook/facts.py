@@ -11,9 +11,17 @@ import re
 from dataclasses import dataclass
 
 from compiler.spec import ResolvedSpec
-from compiler.terraform.account.plan import account_key
 from compiler.terraform.hcl import Block, Template
-from compiler.terraform.stack import FILES, audit, backup, common, dns, dr
+from compiler.terraform.plan import (
+    Capacity,
+    detection_seconds,
+    plan,
+    replicates,
+    routes_api,
+    uses_rtc,
+)
+from compiler.terraform.stack import FILES, audit, backup, common
+from compiler.terraform.stack.dr_plan import RTC_MINUTES
 
 ACCOUNT = "<account-id>"
 ALIAS_TTL_S = 60  # Route 53 answers alias records to a load balancer with a 60 s TTL
@@ -47,7 +55,7 @@ class Facts:
     routing: str | None  # failover | latency | None (no records)
     detection_s: int
     primary_checked_by_alarm: bool
-    capacity: dr.Capacity | None
+    capacity: Capacity | None
     scaling_min: int
     scaling_max: int
     failover_min: int  # the secondary's range after failover: all variants' capacity
@@ -86,8 +94,9 @@ class Facts:
 
 
 def facts(spec: ResolvedSpec) -> Facts:
-    name = common.name(spec)
-    capacity = dr.secondary_capacity(spec)
+    decided = plan(spec)
+    name = decided.name
+    capacity = decided.secondary_capacity
     secondary = spec.dr.secondary_region
     interval = backup_interval_minutes(spec.backups.schedule)
     lock = audit.object_lock_mode(spec)
@@ -97,7 +106,7 @@ def facts(spec: ResolvedSpec) -> Facts:
     return Facts(
         environment=spec.environment,
         production=spec.production,
-        account=account_key(spec),
+        account=decided.account,
         name=name,
         region=spec.region,
         secondary_region=secondary,
@@ -106,24 +115,24 @@ def facts(spec: ResolvedSpec) -> Facts:
         rto_minutes=spec.dr.rto_minutes,
         domain=spec.security.tls.domain,
         hosted_zone_id=spec.security.tls.hosted_zone_id,
-        routing=dns.routing(spec) if dns.routes_api(spec) else None,
-        detection_s=dns.detection_seconds(spec),
-        primary_checked_by_alarm=dns.primary_checked_by_alarm(spec),
+        routing=decided.routing if decided.routes_api else None,
+        detection_s=decided.detection_s,
+        primary_checked_by_alarm=decided.primary_checked_by_alarm,
         capacity=capacity,
         scaling_min=spec.scaling.min,
         scaling_max=spec.scaling.max,
-        failover_min=dr.failover_capacity(spec).min,
-        failover_max=dr.failover_capacity(spec).max,
-        secondary_model_version=dr.serving_variant(spec).model_version,
-        primary_services=tuple(f"{name}-{v.key}" for v in common.variants(spec)),
+        failover_min=decided.failover_capacity.min,
+        failover_max=decided.failover_capacity.max,
+        secondary_model_version=decided.serving_variant.model_version,
+        primary_services=tuple(f"{name}-{v.key}" for v in decided.variants),
         secondary_cluster=f"{name}-dr",
         secondary_service=f"{name}-dr",
-        secondary_lb=dr.secondary_elb_name(spec),
+        secondary_lb=decided.secondary_load_balancer,
         models_bucket=f"{name}-models-{ACCOUNT}",
         models_replica=f"{name}-models-dr-{ACCOUNT}",
         model_prefix=f"models/{spec.model.name}/",
         model_version=spec.model.version,
-        rtc=dr.replicates(spec) and dr.uses_rtc(spec),
+        rtc=decided.replicates and decided.uses_rtc,
         backups=spec.backups.enabled,
         schedule=spec.backups.schedule,
         backup_interval_min=interval,
@@ -136,13 +145,13 @@ def facts(spec: ResolvedSpec) -> Facts:
         audit_bucket=f"{name}-audit-{ACCOUNT}" if audit.has_audit_bucket(spec) else None,
         audit_replica=(
             f"{name}-audit-dr-{ACCOUNT}"
-            if audit.has_audit_bucket(spec) and dr.replicates(spec)
+            if audit.has_audit_bucket(spec) and decided.replicates
             else None
         ),
         audit_lock=lock.lower() if lock else None,
         audit_retention_days=audit.retention_days(spec),
         trail=spec.security.audit.cloudtrail,
-        trail_log_group=common.log_group_names(spec).get("cloudtrail", ""),
+        trail_log_group=decided.log_groups.get("cloudtrail", ""),
         config_rules=tuple(rule.identifier for rule in audit.config_rules(spec))
         if spec.security.audit.config_rules
         else (),
@@ -172,14 +181,14 @@ def backup_interval_minutes(schedule: str) -> int | None:
 def rpo_notes(spec: ResolvedSpec, interval: int | None) -> list[str]:
     rpo = spec.dr.rpo_minutes
     notes = []
-    if dr.replicates(spec):
-        if dr.uses_rtc(spec):
+    if replicates(spec):
+        if uses_rtc(spec):
             notes.append(
                 "S3 Replication Time Control copies every new model artifact to the secondary "
-                f"region; AWS's SLA is 99.99 % of objects within {dr.RTC_MINUTES} minutes, and "
+                f"region; AWS's SLA is 99.99 % of objects within {RTC_MINUTES} minutes, and "
                 "the replication alarm fires on any object that fails."
             )
-            if rpo < dr.RTC_MINUTES:
+            if rpo < RTC_MINUTES:
                 notes.append(
                     f"Your RPO ({rpo} min) is tighter than that SLA. Objects usually arrive in "
                     "seconds, but a model pushed in the last 15 minutes before a failover may be "
@@ -203,7 +212,7 @@ def rpo_notes(spec: ResolvedSpec, interval: int | None) -> list[str]:
             f"{spec.backups.retention_days} days: the way back from a bad write or delete, "
             "which replication would faithfully copy."
         )
-        if interval is not None and interval > rpo and not dr.replicates(spec):
+        if interval is not None and interval > rpo and not replicates(spec):
             notes.append(
                 f"Backups alone run every {interval} minutes, longer than the RPO ({rpo} min)."
             )
@@ -220,8 +229,8 @@ def _duration(minutes: int) -> str:
 def rto_notes(spec: ResolvedSpec) -> list[str]:
     """When clients are served again, estimated from the strategy and who moves DNS."""
     rto = spec.dr.rto_minutes
-    detect = max(1, round(dns.detection_seconds(spec) / 60))
-    automatic = dns.routes_api(spec)
+    detect = max(1, round(detection_seconds(spec) / 60))
+    automatic = routes_api(spec)
     # Route 53 moves clients by itself with a hosted zone; otherwise a person changes DNS.
     switch = detect + 1 if automatic else PERSON_MIN
     dns_how = (
