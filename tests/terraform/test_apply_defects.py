@@ -12,7 +12,7 @@ import pytest
 from compiler.runbook import emit as runbook_emit
 from compiler.terraform.stack import common
 
-from .support import artifacts, environments
+from .support import ROOT, artifacts, environments
 
 Resources = dict[tuple[str, str], dict[str, Any]]
 
@@ -181,3 +181,47 @@ def test_log_groups_are_named_in_one_place(example: str, env: str) -> None:
     assert {label: body["name"] for label, body in groups.items()} == {
         label: names[label] for label in groups
     }
+
+
+def _rules(acl: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    rules = acl["rule"] if isinstance(acl["rule"], list) else [acl["rule"]]
+    return {rule["name"]: rule for rule in rules}
+
+
+@pytest.mark.parametrize(("example", "env"), ENVS)
+def test_each_api_key_is_rate_limited_across_tasks(example: str, env: str) -> None:
+    # Issue 15: serving.rate_limit_per_key_rpm holds for the whole fleet, not per task.
+    spec = next(s for s in environments(example) if s.environment == env)
+    for label, acl in of_type(example, env, "aws_wafv2_web_acl").items():
+        rules = _rules(acl)
+        statement = rules["rate-limit-per-key"]["statement"]["rate_based_statement"]
+        assert statement["aggregate_key_type"] == "CUSTOM_KEYS", label
+        assert statement["custom_key"]["header"]["name"] == "authorization"
+        assert statement["evaluation_window_sec"] == 60
+        assert statement["limit"] == max(10, spec.serving.rate_limit_per_key_rpm)
+        assert "block" in rules["rate-limit-per-key"]["action"]
+        priorities = [rule["priority"] for rule in rules.values()]
+        assert len(set(priorities)) == len(priorities)
+
+
+@pytest.mark.parametrize(("example", "env"), ENVS)
+def test_services_also_track_the_runtimes_queue_depth(example: str, env: str) -> None:
+    # Issue 15: scale on the LLM's own load (runtime/metrics.py EMF), beside requests.
+    spec = next(s for s in environments(example) if s.environment == env)
+    policies = of_type(example, env, "aws_appautoscaling_policy")
+    for variant in common.variants(spec):
+        tracking = policies[f"{variant.key}_queue"]["target_tracking_scaling_policy_configuration"]
+        metric = tracking["customized_metric_specification"]
+        assert (metric["namespace"], metric["metric_name"]) == (
+            spec.metrics_namespace,
+            "QueueDepth",
+        )
+        assert metric["dimensions"] == {"name": "Model", "value": spec.model.name}
+        assert tracking["target_value"] == spec.scaling.target_queue_depth
+        assert f"{variant.key}_requests" in policies
+
+
+def test_the_queue_metric_is_the_one_the_runtime_emits() -> None:
+    source = (ROOT / "runtime" / "metrics.py").read_text(encoding="utf-8")
+    assert '"QueueDepth": (queue_depth, "Count")' in source
+    assert '"Dimensions": [["Model"]]' in source

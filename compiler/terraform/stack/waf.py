@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Value, resource
-from compiler.terraform.plan import secondary_capacity
+from compiler.terraform.plan import api_keys, secondary_capacity
 
 from . import common, dr_plan, region
 from .region import Region
 
+WAF_MIN_LIMIT = 10
 # (rule name, AWS managed rule group), in priority order.
 MANAGED_GROUPS = (
     ("aws-ip-reputation", "AWSManagedRulesAmazonIpReputationList"),
@@ -89,6 +90,39 @@ def _rate_rule(where: Region, spec: ResolvedSpec, priority: int) -> Block:
     )
 
 
+def _key_rate_rule(where: Region, spec: ResolvedSpec, priority: int) -> Block:
+    """serving.rate_limit_per_key_rpm across every task: WAF counts per API key (the
+    Authorization header) over one minute, where each task's own limiter sees only its
+    share. Requests without the header are not counted here (the per-IP rule still is)."""
+    header = Block(
+        "header",
+        (),
+        [
+            {"name": "authorization"},
+            Block("text_transformation", (), {"priority": 0, "type": "NONE"}),
+        ],
+    )
+    limit: list[Block | dict[str, Value]] = [
+        {
+            # WAF's smallest limit is 10 requests per window.
+            "limit": max(WAF_MIN_LIMIT, spec.serving.rate_limit_per_key_rpm),
+            "aggregate_key_type": "CUSTOM_KEYS",
+            "evaluation_window_sec": 60,
+        },
+        Block("custom_key", (), [header]),
+    ]
+    return Block(
+        "rule",
+        (),
+        [
+            {"name": "rate-limit-per-key", "priority": priority},
+            Block("action", (), [Block("block")]),
+            Block("statement", (), [Block("rate_based_statement", (), limit)]),
+            _visibility(where, "rate-limit-per-key"),
+        ],
+    )
+
+
 def blocks(spec: ResolvedSpec) -> list[Block]:
     """The primary's web ACL, and the same one in the secondary region when it serves."""
     found = region_blocks(spec, region.primary(spec.region))
@@ -102,8 +136,12 @@ def region_blocks(spec: ResolvedSpec, where: Region) -> list[Block]:
     if not enabled(spec):
         return []
     rules = [_rate_rule(where, spec, 0)]
+    if api_keys(spec):
+        rules.append(_key_rate_rule(where, spec, len(rules)))
+    first = len(rules)
     rules += [
-        _managed_rule(where, i + 1, rule, group) for i, (rule, group) in enumerate(MANAGED_GROUPS)
+        _managed_rule(where, first + i, rule, group)
+        for i, (rule, group) in enumerate(MANAGED_GROUPS)
     ]
     acl = f"aws_wafv2_web_acl.{where.main}"
     logs = where.label("waf")

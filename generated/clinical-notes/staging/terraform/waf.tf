@@ -35,8 +35,42 @@ resource "aws_wafv2_web_acl" "main" {
   }
 
   rule {
-    name     = "aws-ip-reputation"
+    name     = "rate-limit-per-key"
     priority = 1
+
+    action {
+      block {}
+    }
+
+    statement {
+      rate_based_statement {
+        limit                 = 300
+        aggregate_key_type    = "CUSTOM_KEYS"
+        evaluation_window_sec = 60
+
+        custom_key {
+          header {
+            name = "authorization"
+
+            text_transformation {
+              priority = 0
+              type     = "NONE"
+            }
+          }
+        }
+      }
+    }
+
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${local.name}-rate-limit-per-key"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  rule {
+    name     = "aws-ip-reputation"
+    priority = 2
 
     override_action {
       none {}
@@ -58,7 +92,7 @@ resource "aws_wafv2_web_acl" "main" {
 
   rule {
     name     = "aws-anonymous-ip"
-    priority = 2
+    priority = 3
 
     override_action {
       none {}
@@ -88,7 +122,7 @@ resource "aws_wafv2_web_acl" "main" {
 
   rule {
     name     = "aws-common"
-    priority = 3
+    priority = 4
 
     override_action {
       none {}
@@ -118,7 +152,7 @@ resource "aws_wafv2_web_acl" "main" {
 
   rule {
     name     = "aws-known-bad-inputs"
-    priority = 4
+    priority = 5
 
     override_action {
       none {}
@@ -201,8 +235,42 @@ resource "aws_wafv2_web_acl" "secondary" {
   }
 
   rule {
-    name     = "aws-ip-reputation"
+    name     = "rate-limit-per-key"
     priority = 1
+
+    action {
+      block {}
+    }
+
+    statement {
+      rate_based_statement {
+        limit                 = 300
+        aggregate_key_type    = "CUSTOM_KEYS"
+        evaluation_window_sec = 60
+
+        custom_key {
+          header {
+            name = "authorization"
+
+            text_transformation {
+              priority = 0
+              type     = "NONE"
+            }
+          }
+        }
+      }
+    }
+
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${local.name}-dr-rate-limit-per-key"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  rule {
+    name     = "aws-ip-reputation"
+    priority = 2
 
     override_action {
       none {}
@@ -224,7 +292,7 @@ resource "aws_wafv2_web_acl" "secondary" {
 
   rule {
     name     = "aws-anonymous-ip"
-    priority = 2
+    priority = 3
 
     override_action {
       none {}
@@ -254,7 +322,7 @@ resource "aws_wafv2_web_acl" "secondary" {
 
   rule {
     name     = "aws-common"
-    priority = 3
+    priority = 4
 
     override_action {
       none {}
@@ -284,7 +352,7 @@ resource "aws_wafv2_web_acl" "secondary" {
 
   rule {
     name     = "aws-known-bad-inputs"
-    priority = 4
+    priority = 5
 
     override_action {
       none {}
