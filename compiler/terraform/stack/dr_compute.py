@@ -8,25 +8,23 @@ core stack's job, and onnxruntime serves the same artifact on CPU.
 from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
-from compiler.spec.model import FARGATE_MEMORY_MIB
-from compiler.terraform.hcl import Block, Comment, Expr, Ref, Template, Value, resource, skip
+from compiler.terraform.hcl import Block, Comment, Expr, Ref, Template, resource, skip
 from compiler.terraform.plan import TLS_POLICIES, api_keys, model_prefix
 
-from . import common, container
+from . import common, dr_service
 from .buckets import document
 from .common import PARTITION
 from .dr_plan import (
     HEALTH_PATH,
     Capacity,
     log_arn,
-    log_group,
     models_replica_name,
     on,
     secondary_elb_name,
     secondary_key_arn,
     secondary_log_groups,
-    serving_variant,
 )
+from .dr_service import fargate_memory, secret_replica_arn
 
 
 def _certificate(spec: ResolvedSpec) -> list[Block]:
@@ -188,45 +186,6 @@ def _load_balancer(spec: ResolvedSpec) -> list[Block]:
     return found
 
 
-def fargate_memory(cpu: int, memory_mib: int) -> int:
-    """The spec's memory, moved into Fargate's range for the CPU size (1 GiB steps)."""
-    low, high = FARGATE_MEMORY_MIB[cpu]
-    rounded = -(-memory_mib // 1024) * 1024
-    return min(max(rounded, low), high)
-
-
-def secondary_image(spec: ResolvedSpec) -> Template:
-    """The primary's image (same repository name and tag) in the secondary registry."""
-    return Template(
-        f"${{local.account_id}}.dkr.ecr.{spec.dr.secondary_region}.amazonaws.com/"
-        "${local.name}:${var.image_tag}"
-    )
-
-
-def _container(spec: ResolvedSpec) -> dict[str, Value]:
-    """The primary's container (container.py), placed in the secondary region."""
-    assert spec.dr.secondary_region is not None
-    variant = serving_variant(spec)
-    artifact = f"s3://{models_replica_name()}/{model_prefix(spec)}{variant.model_version}/"
-    place = container.Place(
-        image=secondary_image(spec),
-        artifact=Template(artifact),
-        log_group=secondary_log_groups(spec)["runtime_secondary"],
-        log_region=spec.dr.secondary_region,
-        api_keys=secret_replica_arn(spec),
-        gpus=False,  # Fargate (see module docstring)
-    )
-    return container.definition(spec, variant, place)
-
-
-def secret_replica_arn(spec: ResolvedSpec) -> Expr:
-    """The API-key secret's replica in the secondary region (same name and suffix)."""
-    return Expr(
-        f'replace(aws_secretsmanager_secret.api_keys.arn, ":{spec.region}:", '
-        f'":{spec.dr.secondary_region}:")'
-    )
-
-
 def _roles(spec: ResolvedSpec) -> list[Block]:
     region = spec.dr.secondary_region
     group = secondary_log_groups(spec)["runtime_secondary"]
@@ -307,193 +266,13 @@ def _roles(spec: ResolvedSpec) -> list[Block]:
     return found
 
 
-def _ecs(spec: ResolvedSpec, capacity: Capacity) -> list[Block]:
-    cpu = spec.compute.cpu
-    task = resource(
-        "aws_ecs_task_definition",
-        "secondary",
-        [
-            on(
-                {
-                    "family": Template("${local.name}-dr"),
-                    "requires_compatibilities": ["FARGATE"],
-                    "network_mode": "awsvpc",
-                    "cpu": str(cpu),
-                    "memory": str(fargate_memory(cpu, spec.compute.memory_mib)),
-                    "execution_role_arn": Ref("aws_iam_role.execution_secondary.arn"),
-                    "task_role_arn": Ref("aws_iam_role.task_secondary.arn"),
-                    "container_definitions": document([_container(spec)]),
-                }
-            ),
-            Block("volume", (), {"name": "tmp"}),
-            Block(
-                "runtime_platform",
-                (),
-                {
-                    "operating_system_family": "LINUX",
-                    "cpu_architecture": spec.compute.architecture.upper(),
-                },
-            ),
-        ],
-    )
-    cluster = resource(
-        "aws_ecs_cluster",
-        "secondary",
-        [
-            on({"name": Template("${local.name}-dr")}),
-            Block("setting", (), {"name": "containerInsights", "value": "enabled"}),
-            Block(
-                "configuration",
-                (),
-                [
-                    Block(
-                        "execute_command_configuration",
-                        (),
-                        [
-                            {"kms_key_id": secondary_key_arn(spec), "logging": "OVERRIDE"},
-                            Block(
-                                "log_configuration",
-                                (),
-                                {
-                                    "cloud_watch_encryption_enabled": True,
-                                    "cloud_watch_log_group_name": Ref(
-                                        "aws_cloudwatch_log_group.ecs_exec_secondary.name"
-                                    ),
-                                },
-                            ),
-                        ],
-                    )
-                ],
-            ),
-        ],
-    )
-    service = resource(
-        "aws_ecs_service",
-        "secondary",
-        [
-            on(
-                {
-                    "name": Template("${local.name}-dr"),
-                    "cluster": Ref("aws_ecs_cluster.secondary.arn"),
-                    "task_definition": Ref("aws_ecs_task_definition.secondary.arn"),
-                    "desired_count": capacity.desired,
-                    "launch_type": "FARGATE",
-                    "platform_version": "LATEST",
-                    "health_check_grace_period_seconds": 300,
-                    "enable_execute_command": False,
-                    "propagate_tags": "SERVICE",
-                    "wait_for_steady_state": False,
-                }
-            ),
-            Block(
-                "network_configuration",
-                (),
-                {
-                    "subnets": Expr("aws_subnet.secondary_private[*].id"),
-                    "security_groups": [Ref("aws_security_group.secondary_tasks.id")],
-                    "assign_public_ip": False,
-                },
-            ),
-            Block(
-                "load_balancer",
-                (),
-                {
-                    "target_group_arn": Ref("aws_lb_target_group.secondary.arn"),
-                    "container_name": common.CONTAINER,
-                    "container_port": spec.serving.port,
-                },
-            ),
-            Block("deployment_circuit_breaker", (), {"enable": True, "rollback": True}),
-            # Failover raises the count outside Terraform (RUNBOOK.md); do not undo it.
-            Block("lifecycle", (), {"ignore_changes": [Expr("desired_count")]}),
-            {
-                "depends_on": [
-                    Ref("aws_lb_listener.secondary_https"),
-                    Ref("aws_iam_role_policy.execution_secondary"),
-                    Ref("aws_iam_role_policy.task_secondary"),
-                ]
-            },
-        ],
-    )
-    resource_id = "service/${aws_ecs_cluster.secondary.name}/${aws_ecs_service.secondary.name}"
-    scaling = [
-        resource(
-            "aws_appautoscaling_target",
-            "secondary",
-            on(
-                {
-                    "service_namespace": "ecs",
-                    "scalable_dimension": "ecs:service:DesiredCount",
-                    "resource_id": Template(resource_id),
-                    "min_capacity": capacity.min,
-                    "max_capacity": capacity.max,
-                }
-            ),
-        ),
-        resource(
-            "aws_appautoscaling_policy",
-            "secondary_cpu",
-            [
-                on(
-                    {
-                        "name": Template("${local.name}-dr-cpu"),
-                        "policy_type": "TargetTrackingScaling",
-                        "service_namespace": "ecs",
-                        "scalable_dimension": "ecs:service:DesiredCount",
-                        "resource_id": Template(resource_id),
-                    }
-                ),
-                Block(
-                    "target_tracking_scaling_policy_configuration",
-                    (),
-                    [
-                        {
-                            "target_value": spec.scaling.target_cpu_percent,
-                            "scale_in_cooldown": spec.scaling.scale_in_cooldown_s,
-                            "scale_out_cooldown": spec.scaling.scale_out_cooldown_s,
-                        },
-                        Block(
-                            "predefined_metric_specification",
-                            (),
-                            {"predefined_metric_type": "ECSServiceAverageCPUUtilization"},
-                        ),
-                    ],
-                ),
-                {"depends_on": [Ref("aws_appautoscaling_target.secondary")]},
-            ],
-        ),
-    ]
-    return [
-        log_group(spec, "runtime_secondary"),
-        log_group(spec, "ecs_exec_secondary"),
-        cluster,
-        resource(
-            "aws_ecs_cluster_capacity_providers",
-            "secondary",
-            [
-                on(
-                    {
-                        "cluster_name": Ref("aws_ecs_cluster.secondary.name"),
-                        "capacity_providers": ["FARGATE"],
-                    }
-                ),
-                Block(
-                    "default_capacity_provider_strategy",
-                    (),
-                    {"capacity_provider": "FARGATE", "weight": 1, "base": 0},
-                ),
-            ],
-        ),
-        task,
-        service,
-        *scaling,
-    ]
-
-
 def blocks(spec: ResolvedSpec, capacity: Capacity) -> list[Block]:
     return [
         *_certificate(spec),
         *_load_balancer(spec),
         *_roles(spec),
-        *_ecs(spec, capacity),
+        *dr_service.blocks(spec, capacity),
     ]
+
+
+__all__ = ["blocks", "certificate_arn", "fargate_memory", "secret_replica_arn"]
