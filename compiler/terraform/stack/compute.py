@@ -265,10 +265,17 @@ def _service_waits_for(spec: ResolvedSpec) -> list[Value]:
 
 
 def _ec2(spec: ResolvedSpec) -> list[Block]:
-    gpu = spec.compute.gpu is not None
-    parameter = AMI_PARAMETERS[(spec.compute.architecture, gpu)]
-    per_variant = spec.scaling.max * (2 if blue_green(spec) else 1)
-    user_data = Call(
+    parameter = AMI_PARAMETERS[(spec.compute.architecture, spec.compute.gpu is not None)]
+    return [
+        Block("data", ("aws_ssm_parameter", "ecs_ami"), {"name": parameter}),
+        _launch_template(spec),
+        _autoscaling_group(spec),
+        _capacity_provider(),
+    ]
+
+
+def _user_data() -> Call:
+    return Call(
         "base64encode",
         Call(
             "join",
@@ -283,108 +290,117 @@ def _ec2(spec: ResolvedSpec) -> list[Block]:
             ],
         ),
     )
-    return [
-        Block("data", ("aws_ssm_parameter", "ecs_ami"), {"name": parameter}),
-        resource(
-            "aws_launch_template",
-            "ecs",
-            [
+
+
+def _launch_template(spec: ResolvedSpec) -> Block:
+    gpu = spec.compute.gpu is not None
+    user_data = _user_data()
+    return resource(
+        "aws_launch_template",
+        "ecs",
+        [
+            {
+                "name_prefix": Template("${local.name}-ecs-"),
+                "image_id": Ref("data.aws_ssm_parameter.ecs_ami.value"),
+                "instance_type": spec.compute.instance_type,
+                "ebs_optimized": True,
+                "vpc_security_group_ids": [Ref("aws_security_group.tasks.id")],
+                "user_data": user_data,
+                "update_default_version": True,
+            },
+            Block("iam_instance_profile", (), {"arn": Ref("aws_iam_instance_profile.ecs.arn")}),
+            Block(
+                "metadata_options",
+                (),
                 {
-                    "name_prefix": Template("${local.name}-ecs-"),
-                    "image_id": Ref("data.aws_ssm_parameter.ecs_ami.value"),
-                    "instance_type": spec.compute.instance_type,
-                    "ebs_optimized": True,
-                    "vpc_security_group_ids": [Ref("aws_security_group.tasks.id")],
-                    "user_data": user_data,
-                    "update_default_version": True,
+                    "http_endpoint": "enabled",
+                    "http_tokens": "required",
+                    "http_put_response_hop_limit": 1,
                 },
-                Block("iam_instance_profile", (), {"arn": Ref("aws_iam_instance_profile.ecs.arn")}),
-                Block(
-                    "metadata_options",
-                    (),
-                    {
-                        "http_endpoint": "enabled",
-                        "http_tokens": "required",
-                        "http_put_response_hop_limit": 1,
-                    },
-                ),
-                Block("monitoring", (), {"enabled": True}),
-                Block(
-                    "block_device_mappings",
-                    (),
-                    [
-                        {"device_name": "/dev/xvda"},
-                        Block(
-                            "ebs",
-                            (),
-                            {
-                                "volume_size": ROOT_VOLUME_GIB[gpu],
-                                "volume_type": "gp3",
-                                "encrypted": "true",
-                                "kms_key_id": Ref("aws_kms_key.main.arn"),
-                                "delete_on_termination": "true",
-                            },
-                        ),
-                    ],
-                ),
-                Block(
-                    "tag_specifications",
-                    (),
-                    {"resource_type": "instance", "tags": {"Name": Template("${local.name}-ecs")}},
-                ),
-            ],
-        ),
-        resource(
-            "aws_autoscaling_group",
-            "ecs",
-            [
-                {
-                    "name": Template("${local.name}-ecs"),
-                    "min_size": 0,
-                    "max_size": per_variant * len(common.variants(spec)),
-                    "vpc_zone_identifier": Ref("local.private_subnet_ids"),
-                    "health_check_type": "EC2",
-                    # ECS managed termination protection needs instances protected from scale-in.
-                    "protect_from_scale_in": True,
-                },
-                Block(
-                    "launch_template",
-                    (),
-                    {"id": Ref("aws_launch_template.ecs.id"), "version": "$Latest"},
-                ),
-                Block(
-                    "tag",
-                    (),
-                    {"key": "AmazonECSManaged", "value": "true", "propagate_at_launch": True},
-                ),
-                Block("lifecycle", (), {"ignore_changes": [Expr("desired_capacity")]}),
-            ],
-        ),
-        resource(
-            "aws_ecs_capacity_provider",
-            "ec2",
-            [
-                {"name": Template("${local.name}-ec2")},
-                Block(
-                    "auto_scaling_group_provider",
-                    (),
-                    [
+            ),
+            Block("monitoring", (), {"enabled": True}),
+            Block(
+                "block_device_mappings",
+                (),
+                [
+                    {"device_name": "/dev/xvda"},
+                    Block(
+                        "ebs",
+                        (),
                         {
-                            "auto_scaling_group_arn": Ref("aws_autoscaling_group.ecs.arn"),
-                            "managed_termination_protection": "ENABLED",
+                            "volume_size": ROOT_VOLUME_GIB[gpu],
+                            "volume_type": "gp3",
+                            "encrypted": "true",
+                            "kms_key_id": Ref("aws_kms_key.main.arn"),
+                            "delete_on_termination": "true",
                         },
-                        Block(
-                            "managed_scaling",
-                            (),
-                            {
-                                "status": "ENABLED",
-                                "target_capacity": 100,
-                                "minimum_scaling_step_size": 1,
-                                "maximum_scaling_step_size": 4,
-                            },
-                        ),
-                    ],
-                ),
-            ],
-        ),
-    ]
+                    ),
+                ],
+            ),
+            Block(
+                "tag_specifications",
+                (),
+                {"resource_type": "instance", "tags": {"Name": Template("${local.name}-ecs")}},
+            ),
+        ],
+    )
+
+
+def _autoscaling_group(spec: ResolvedSpec) -> Block:
+    per_variant = spec.scaling.max * (2 if blue_green(spec) else 1)
+    return resource(
+        "aws_autoscaling_group",
+        "ecs",
+        [
+            {
+                "name": Template("${local.name}-ecs"),
+                "min_size": 0,
+                "max_size": per_variant * len(common.variants(spec)),
+                "vpc_zone_identifier": Ref("local.private_subnet_ids"),
+                "health_check_type": "EC2",
+                # ECS managed termination protection needs instances protected from scale-in.
+                "protect_from_scale_in": True,
+            },
+            Block(
+                "launch_template",
+                (),
+                {"id": Ref("aws_launch_template.ecs.id"), "version": "$Latest"},
+            ),
+            Block(
+                "tag",
+                (),
+                {"key": "AmazonECSManaged", "value": "true", "propagate_at_launch": True},
+            ),
+            Block("lifecycle", (), {"ignore_changes": [Expr("desired_capacity")]}),
+        ],
+    )
+
+
+def _capacity_provider() -> Block:
+    return resource(
+        "aws_ecs_capacity_provider",
+        "ec2",
+        [
+            {"name": Template("${local.name}-ec2")},
+            Block(
+                "auto_scaling_group_provider",
+                (),
+                [
+                    {
+                        "auto_scaling_group_arn": Ref("aws_autoscaling_group.ecs.arn"),
+                        "managed_termination_protection": "ENABLED",
+                    },
+                    Block(
+                        "managed_scaling",
+                        (),
+                        {
+                            "status": "ENABLED",
+                            "target_capacity": 100,
+                            "minimum_scaling_step_size": 1,
+                            "maximum_scaling_step_size": 4,
+                        },
+                    ),
+                ],
+            ),
+        ],
+    )
