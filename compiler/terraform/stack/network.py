@@ -18,7 +18,7 @@ from compiler.terraform.hcl import (
     skip,
 )
 
-from . import common
+from . import common, region, vpc
 
 # Interface endpoints every task needs; ECS on EC2 also needs the agent's endpoints, and the
 # runtime's task role puts metrics through monitoring.
@@ -77,6 +77,9 @@ def _network(spec: ResolvedSpec) -> list[Block]:
 
 
 def _vpc(spec: ResolvedSpec) -> list[Block]:
+    here = region.primary(spec.region)
+    count = spec.az_count
+    zone = Expr("local.availability_zones[count.index]")
     return [
         resource(
             "aws_vpc",
@@ -90,63 +93,14 @@ def _vpc(spec: ResolvedSpec) -> list[Block]:
         ),
         # The default security group is never used; with no rules it admits nothing.
         resource("aws_default_security_group", "default", {"vpc_id": Ref("aws_vpc.main.id")}),
-        _subnets(spec, "public"),
-        _subnets(spec, "private"),
-        resource(
-            "aws_internet_gateway",
-            "main",
-            {"vpc_id": Ref("aws_vpc.main.id"), "tags": {"Name": Ref("local.name")}},
-        ),
-        _route_table("public"),
-        resource(
-            "aws_route",
-            "public_internet",
-            {
-                "route_table_id": Ref("aws_route_table.public.id"),
-                "destination_cidr_block": "0.0.0.0/0",
-                "gateway_id": Ref("aws_internet_gateway.main.id"),
-            },
-        ),
-        _association(spec, "public"),
+        vpc.subnets(here, "public", count, zone, Expr("local.public_subnet_cidrs[count.index]")),
+        vpc.subnets(here, "private", count, zone, Expr("local.private_subnet_cidrs[count.index]")),
+        *vpc.internet_gateway(here),
+        vpc.association(here, "public", count),
         # Private subnets have no route to the internet: AWS APIs are reached via endpoints.
-        _route_table("private"),
-        _association(spec, "private"),
+        vpc.route_table(here, "private"),
+        vpc.association(here, "private", count),
     ]
-
-
-def _subnets(spec: ResolvedSpec, tier: str) -> Block:
-    return resource(
-        "aws_subnet",
-        tier,
-        {
-            "count": spec.az_count,
-            "vpc_id": Ref("aws_vpc.main.id"),
-            "availability_zone": Expr("local.availability_zones[count.index]"),
-            "cidr_block": Expr(f"local.{tier}_subnet_cidrs[count.index]"),
-            "map_public_ip_on_launch": False,
-            "tags": {"Name": Template(f"${{local.name}}-{tier}-${{count.index}}"), "tier": tier},
-        },
-    )
-
-
-def _route_table(tier: str) -> Block:
-    return resource(
-        "aws_route_table",
-        tier,
-        {"vpc_id": Ref("aws_vpc.main.id"), "tags": {"Name": Template(f"${{local.name}}-{tier}")}},
-    )
-
-
-def _association(spec: ResolvedSpec, tier: str) -> Block:
-    return resource(
-        "aws_route_table_association",
-        tier,
-        {
-            "count": spec.az_count,
-            "subnet_id": Expr(f"aws_subnet.{tier}[count.index].id"),
-            "route_table_id": Ref(f"aws_route_table.{tier}.id"),
-        },
-    )
 
 
 def subnet_locals(spec: ResolvedSpec) -> dict[str, Value]:

@@ -28,6 +28,11 @@ class Region:
         """The label of a per-region resource named `base` in the primary."""
         return f"{base}_secondary" if self.secondary else base
 
+    def prefixed(self, base: str) -> str:
+        """The label of a per-region resource named `base` in the primary, for the views
+        whose secondary labels lead with the region (`secondary_public`)."""
+        return f"secondary_{base}" if self.secondary else base
+
     def aws_name(self, suffix: str = "") -> Value:
         """An AWS name: the deployment's, `-dr` in the secondary, then the suffix."""
         if not (self.secondary or suffix):
