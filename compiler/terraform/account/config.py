@@ -142,12 +142,11 @@ def _key(region: RegionPlan, label: str) -> list[Block]:
     )
 
 
-def _buckets(account: AccountPlan, region: RegionPlan, label: str) -> list[Block]:
-    days = _history_days(account)
+def _config_statements(region: RegionPlan) -> tuple[dict[str, Value], ...]:
+    """Config checks the bucket and writes snapshots, for this account only."""
     source = {"aws:SourceAccount": ACCOUNT_ID}
     arn = f"arn:{PARTITION}:s3:::{bucket_name(region)}"
-    logs_arn = f"arn:{PARTITION}:s3:::{_logs_name(region)}"
-    config_statements: tuple[dict[str, Value], ...] = (
+    return (
         {
             "Sid": "ConfigChecksTheBucket",
             "Effect": "Allow",
@@ -165,6 +164,13 @@ def _buckets(account: AccountPlan, region: RegionPlan, label: str) -> list[Block
             "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", **source}},
         },
     )
+
+
+def _buckets(account: AccountPlan, region: RegionPlan, label: str) -> list[Block]:
+    days = _history_days(account)
+    source = {"aws:SourceAccount": ACCOUNT_ID}
+    logs_arn = f"arn:{PARTITION}:s3:::{_logs_name(region)}"
+    config_statements = _config_statements(region)
     access_logs: dict[str, Value] = {
         "Sid": "S3ServerAccessLogs",
         "Effect": "Allow",

@@ -70,38 +70,41 @@ def replication_pairs(spec: ResolvedSpec) -> list[ReplicationPair]:
     return pairs
 
 
+def _pair_statements(pair: ReplicationPair) -> list[dict[str, Value]]:
+    """Read the source's versions, write the replica's objects: this pair's buckets only."""
+    source = f"arn:{PARTITION}:s3:::{pair.source_name}"
+    replica = f"arn:{PARTITION}:s3:::{pair.replica_name}"
+    read = [
+        "s3:GetObjectVersionForReplication",
+        "s3:GetObjectVersionAcl",
+        "s3:GetObjectVersionTagging",
+    ]
+    if pair.object_lock:
+        read += ["s3:GetObjectRetention", "s3:GetObjectLegalHold"]
+    return [
+        {
+            "Sid": f"Read{pair.label.capitalize()}Configuration",
+            "Effect": "Allow",
+            "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"],
+            "Resource": source,
+        },
+        {
+            "Sid": f"Read{pair.label.capitalize()}Versions",
+            "Effect": "Allow",
+            "Action": read,
+            "Resource": f"{source}/*",
+        },
+        {
+            "Sid": f"Write{pair.label.capitalize()}Replica",
+            "Effect": "Allow",
+            "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
+            "Resource": f"{replica}/*",
+        },
+    ]
+
+
 def _replication_role(spec: ResolvedSpec, pairs: Sequence[ReplicationPair]) -> list[Block]:
-    statements: list[dict[str, Value]] = []
-    for pair in pairs:
-        source = f"arn:{PARTITION}:s3:::{pair.source_name}"
-        replica = f"arn:{PARTITION}:s3:::{pair.replica_name}"
-        read = [
-            "s3:GetObjectVersionForReplication",
-            "s3:GetObjectVersionAcl",
-            "s3:GetObjectVersionTagging",
-        ]
-        if pair.object_lock:
-            read += ["s3:GetObjectRetention", "s3:GetObjectLegalHold"]
-        statements += [
-            {
-                "Sid": f"Read{pair.label.capitalize()}Configuration",
-                "Effect": "Allow",
-                "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"],
-                "Resource": source,
-            },
-            {
-                "Sid": f"Read{pair.label.capitalize()}Versions",
-                "Effect": "Allow",
-                "Action": read,
-                "Resource": f"{source}/*",
-            },
-            {
-                "Sid": f"Write{pair.label.capitalize()}Replica",
-                "Effect": "Allow",
-                "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
-                "Resource": f"{replica}/*",
-            },
-        ]
+    statements = [stmt for pair in pairs for stmt in _pair_statements(pair)]
     statements += [
         {
             "Sid": "DecryptSource",

@@ -173,25 +173,29 @@ def region_blocks(spec: ResolvedSpec, where: Region) -> list[Block]:
             ),
         ),
         _log_group(spec, where),
-        resource(
-            "aws_wafv2_web_acl_logging_configuration",
-            where.main,
-            [
-                where.on(
-                    {
-                        "resource_arn": Ref(f"{acl}.arn"),
-                        "log_destination_configs": [Ref(f"aws_cloudwatch_log_group.{logs}.arn")],
-                    }
-                ),
-                # API keys travel in this header; they must never reach the logs.
-                Block(
-                    "redacted_fields",
-                    (),
-                    [Block("single_header", (), {"name": "authorization"})],
-                ),
-            ],
-        ),
+        _logging(where, acl, logs),
     ]
+
+
+def _logging(where: Region, acl: str, logs: str) -> Block:
+    return resource(
+        "aws_wafv2_web_acl_logging_configuration",
+        where.main,
+        [
+            where.on(
+                {
+                    "resource_arn": Ref(f"{acl}.arn"),
+                    "log_destination_configs": [Ref(f"aws_cloudwatch_log_group.{logs}.arn")],
+                }
+            ),
+            # API keys travel in this header; they must never reach the logs.
+            Block(
+                "redacted_fields",
+                (),
+                [Block("single_header", (), {"name": "authorization"})],
+            ),
+        ],
+    )
 
 
 def _log_group(spec: ResolvedSpec, where: Region) -> Block:
