@@ -133,6 +133,14 @@ def bucket_blocks(bucket: Bucket) -> list[Block]:
         ),
         _policy(bucket, bucket_id),
     ]
+    return [*blocks, *_logging_and_lock(bucket, bucket_id)]
+
+
+def _logging_and_lock(bucket: Bucket, bucket_id: Expr) -> list[Block]:
+    """Access logging into the log bucket (not for a log bucket), and the Object Lock
+    default retention when a profile asks for it."""
+    on = _provider(bucket.secondary)
+    blocks: list[Block] = []
     if bucket.log_bucket is not None:
         blocks.append(
             resource(

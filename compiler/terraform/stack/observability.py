@@ -305,26 +305,33 @@ def _unhealthy_queries(spec: ResolvedSpec, key: str) -> list[Block]:
     return queries
 
 
+def _widget(
+    spec: ResolvedSpec, title: str, metrics: list[Value], x: int, y: int, stat: str
+) -> dict[str, Value]:
+    """One 12x6 metric widget of the dashboard."""
+    return {
+        "type": "metric",
+        "x": x,
+        "y": y,
+        "width": 12,
+        "height": 6,
+        "properties": {
+            "title": title,
+            "region": spec.region,
+            "stat": stat,
+            "period": PERIOD_S,
+            "metrics": metrics,
+        },
+    }
+
+
 def _dashboard(spec: ResolvedSpec) -> Block:
     lb = "${aws_lb.main.arn_suffix}"
     model = spec.model.name
     namespace = spec.metrics_namespace
 
     def widget(title: str, metrics: list[Value], x: int, y: int, stat: str) -> dict[str, Value]:
-        return {
-            "type": "metric",
-            "x": x,
-            "y": y,
-            "width": 12,
-            "height": 6,
-            "properties": {
-                "title": title,
-                "region": spec.region,
-                "stat": stat,
-                "period": PERIOD_S,
-                "metrics": metrics,
-            },
-        }
+        return _widget(spec, title, metrics, x, y, stat)
 
     services: list[Value] = [
         [
