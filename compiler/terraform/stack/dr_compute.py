@@ -8,7 +8,7 @@ core stack's job, and onnxruntime serves the same artifact on CPU.
 from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
-from compiler.terraform.hcl import Block, Comment, Expr, Ref, Template, resource, skip
+from compiler.terraform.hcl import Block, Comment, Expr, Ref, Template, Value, resource, skip
 from compiler.terraform.plan import TLS_POLICIES, api_keys, model_prefix
 
 from . import common, dr_service
@@ -93,156 +93,111 @@ def _deletion_protection_skip(spec: ResolvedSpec) -> list[Comment]:
 
 
 def _load_balancer(spec: ResolvedSpec) -> list[Block]:
+    return [_secondary_lb(spec), _secondary_target_group(spec), _secondary_listener(spec)]
+
+
+def _secondary_lb(spec: ResolvedSpec) -> Block:
+    return resource(
+        "aws_lb",
+        "secondary",
+        [
+            *_deletion_protection_skip(spec),
+            on(
+                {
+                    "name": secondary_elb_name(spec),
+                    "load_balancer_type": "application",
+                    "internal": False,
+                    "subnets": Expr("aws_subnet.secondary_public[*].id"),
+                    "security_groups": [Ref("aws_security_group.secondary_alb.id")],
+                    "drop_invalid_header_fields": True,
+                    "enable_deletion_protection": spec.production,
+                    "idle_timeout": max(60, spec.serving.request_timeout_s + 5),
+                }
+            ),
+            Block(
+                "access_logs",
+                (),
+                {
+                    "bucket": Ref("aws_s3_bucket.logs_secondary.id"),
+                    "prefix": "alb",
+                    "enabled": True,
+                },
+            ),
+            {"depends_on": [Ref("aws_s3_bucket_policy.logs_secondary")]},
+        ],
+    )
+
+
+def _secondary_target_group(spec: ResolvedSpec) -> Block:
     port = spec.serving.port
-    found = [
-        resource(
-            "aws_lb",
-            "secondary",
-            [
-                *_deletion_protection_skip(spec),
-                on(
-                    {
-                        "name": secondary_elb_name(spec),
-                        "load_balancer_type": "application",
-                        "internal": False,
-                        "subnets": Expr("aws_subnet.secondary_public[*].id"),
-                        "security_groups": [Ref("aws_security_group.secondary_alb.id")],
-                        "drop_invalid_header_fields": True,
-                        "enable_deletion_protection": spec.production,
-                        "idle_timeout": max(60, spec.serving.request_timeout_s + 5),
-                    }
-                ),
-                Block(
-                    "access_logs",
-                    (),
-                    {
-                        "bucket": Ref("aws_s3_bucket.logs_secondary.id"),
-                        "prefix": "alb",
-                        "enabled": True,
-                    },
-                ),
-                {"depends_on": [Ref("aws_s3_bucket_policy.logs_secondary")]},
-            ],
-        ),
-        resource(
-            "aws_lb_target_group",
-            "secondary",
-            [
-                skip(
-                    "CKV_AWS_378",
-                    "TLS ends at the load balancer (listener uses "
-                    f"{TLS_POLICIES[spec.security.tls.min_version]}); targets "
-                    "are tasks in private subnets reached over the VPC, and the runtime "
-                    "serves plain HTTP",
-                ),
-                on(
-                    {
-                        "name": secondary_elb_name(spec),
-                        "port": port,
-                        "protocol": "HTTP",
-                        "target_type": "ip",
-                        "vpc_id": Ref("aws_vpc.secondary.id"),
-                        "deregistration_delay": spec.serving.shutdown_grace_s,
-                    }
-                ),
-                Block(
-                    "health_check",
-                    (),
-                    {
-                        "path": HEALTH_PATH,
-                        "matcher": "200",
-                        "interval": 15,
-                        "timeout": 5,
-                        "healthy_threshold": 2,
-                        "unhealthy_threshold": 3,
-                    },
-                ),
-            ],
-        ),
-        resource(
-            "aws_lb_listener",
-            "secondary_https",
-            [
-                on(
-                    {
-                        "load_balancer_arn": Ref("aws_lb.secondary.arn"),
-                        "port": 443,
-                        "protocol": "HTTPS",
-                        "ssl_policy": TLS_POLICIES[spec.security.tls.min_version],
-                        "certificate_arn": certificate_arn(spec),
-                    }
-                ),
-                Block(
-                    "default_action",
-                    (),
-                    {
-                        "type": "forward",
-                        "target_group_arn": Ref("aws_lb_target_group.secondary.arn"),
-                    },
-                ),
-            ],
-        ),
-    ]
-    return found
+    return resource(
+        "aws_lb_target_group",
+        "secondary",
+        [
+            skip(
+                "CKV_AWS_378",
+                "TLS ends at the load balancer (listener uses "
+                f"{TLS_POLICIES[spec.security.tls.min_version]}); targets "
+                "are tasks in private subnets reached over the VPC, and the runtime "
+                "serves plain HTTP",
+            ),
+            on(
+                {
+                    "name": secondary_elb_name(spec),
+                    "port": port,
+                    "protocol": "HTTP",
+                    "target_type": "ip",
+                    "vpc_id": Ref("aws_vpc.secondary.id"),
+                    "deregistration_delay": spec.serving.shutdown_grace_s,
+                }
+            ),
+            Block(
+                "health_check",
+                (),
+                {
+                    "path": HEALTH_PATH,
+                    "matcher": "200",
+                    "interval": 15,
+                    "timeout": 5,
+                    "healthy_threshold": 2,
+                    "unhealthy_threshold": 3,
+                },
+            ),
+        ],
+    )
+
+
+def _secondary_listener(spec: ResolvedSpec) -> Block:
+    return resource(
+        "aws_lb_listener",
+        "secondary_https",
+        [
+            on(
+                {
+                    "load_balancer_arn": Ref("aws_lb.secondary.arn"),
+                    "port": 443,
+                    "protocol": "HTTPS",
+                    "ssl_policy": TLS_POLICIES[spec.security.tls.min_version],
+                    "certificate_arn": certificate_arn(spec),
+                }
+            ),
+            Block(
+                "default_action",
+                (),
+                {
+                    "type": "forward",
+                    "target_group_arn": Ref("aws_lb_target_group.secondary.arn"),
+                },
+            ),
+        ],
+    )
 
 
 def _roles(spec: ResolvedSpec) -> list[Block]:
-    region = spec.dr.secondary_region
-    group = secondary_log_groups(spec)["runtime_secondary"]
-    key = secondary_key_arn(spec)
-    replica = f"arn:{PARTITION}:s3:::{models_replica_name()}"
-    execution = [
-        common.statement(
-            "PullTheImage",
-            ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-            "${aws_ecr_repository.runtime_secondary.arn}",
-        ),
-        common.statement("AuthenticateToEcr", ["ecr:GetAuthorizationToken"], "*"),
-        common.statement(
-            "WriteLogs",
-            ["logs:CreateLogStream", "logs:PutLogEvents"],
-            log_arn(spec, f"{group}:log-stream:*"),
-        ),
-    ]
-    if api_keys(spec):
-        execution += [
-            common.statement(
-                "ReadTheApiKeys",
-                ["secretsmanager:GetSecretValue"],
-                secret_replica_arn(spec),
-            ),
-            common.statement(
-                "DecryptTheApiKeys",
-                ["kms:Decrypt"],
-                key,
-                {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}},
-            ),
-        ]
-    task = [
-        common.statement(
-            "ListTheModelPrefix",
-            ["s3:ListBucket"],
-            replica,
-            {"StringLike": {"s3:prefix": [f"{model_prefix(spec)}*"]}},
-        ),
-        common.statement("ReadTheModel", ["s3:GetObject"], f"{replica}/{model_prefix(spec)}*"),
-        common.statement(
-            "DecryptTheModel",
-            ["kms:Decrypt"],
-            key,
-            {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
-        ),
-        common.statement(
-            "PutRuntimeMetrics",
-            ["cloudwatch:PutMetricData"],
-            "*",
-            {"StringEquals": {"cloudwatch:namespace": spec.metrics_namespace}},
-        ),
-    ]
     found: list[Block] = []
     for label, service, statements in (
-        ("execution_secondary", "ecs-tasks.amazonaws.com", execution),
-        ("task_secondary", "ecs-tasks.amazonaws.com", task),
+        ("execution_secondary", "ecs-tasks.amazonaws.com", _execution_statements(spec)),
+        ("task_secondary", "ecs-tasks.amazonaws.com", _task_statements(spec)),
     ):
         found += [
             resource(
@@ -264,6 +219,66 @@ def _roles(spec: ResolvedSpec) -> list[Block]:
             ),
         ]
     return found
+
+
+def _execution_statements(spec: ResolvedSpec) -> list[dict[str, Value]]:
+    """The ECS agent in the secondary: pull the image, write logs, read the key replica."""
+    group = secondary_log_groups(spec)["runtime_secondary"]
+    execution = [
+        common.statement(
+            "PullTheImage",
+            ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            "${aws_ecr_repository.runtime_secondary.arn}",
+        ),
+        common.statement("AuthenticateToEcr", ["ecr:GetAuthorizationToken"], "*"),
+        common.statement(
+            "WriteLogs",
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            log_arn(spec, f"{group}:log-stream:*"),
+        ),
+    ]
+    if api_keys(spec):
+        via = f"secretsmanager.{spec.dr.secondary_region}.amazonaws.com"
+        execution += [
+            common.statement(
+                "ReadTheApiKeys",
+                ["secretsmanager:GetSecretValue"],
+                secret_replica_arn(spec),
+            ),
+            common.statement(
+                "DecryptTheApiKeys",
+                ["kms:Decrypt"],
+                secondary_key_arn(spec),
+                {"StringEquals": {"kms:ViaService": via}},
+            ),
+        ]
+    return execution
+
+
+def _task_statements(spec: ResolvedSpec) -> list[dict[str, Value]]:
+    """The model server in the secondary: read the model replica, put its metrics."""
+    replica = f"arn:{PARTITION}:s3:::{models_replica_name()}"
+    return [
+        common.statement(
+            "ListTheModelPrefix",
+            ["s3:ListBucket"],
+            replica,
+            {"StringLike": {"s3:prefix": [f"{model_prefix(spec)}*"]}},
+        ),
+        common.statement("ReadTheModel", ["s3:GetObject"], f"{replica}/{model_prefix(spec)}*"),
+        common.statement(
+            "DecryptTheModel",
+            ["kms:Decrypt"],
+            secondary_key_arn(spec),
+            {"StringEquals": {"kms:ViaService": f"s3.{spec.dr.secondary_region}.amazonaws.com"}},
+        ),
+        common.statement(
+            "PutRuntimeMetrics",
+            ["cloudwatch:PutMetricData"],
+            "*",
+            {"StringEquals": {"cloudwatch:namespace": spec.metrics_namespace}},
+        ),
+    ]
 
 
 def blocks(spec: ResolvedSpec, capacity: Capacity) -> list[Block]:
