@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pygohcl
 import pytest
+from click.testing import CliRunner
 
+from compiler.cli import cli
 from compiler.spec import ResolvedSpec
 from compiler.spec.model import Account
 from compiler.terraform import account, emit
 from compiler.terraform.schema_check import check_text, dangling_references, duplicate_addresses
 
-from .support import artifacts, environments, schema
+from .support import ROOT, artifacts, environments, schema
 
 SINGLETONS = (
     "aws_config_configuration_recorder",
@@ -170,11 +174,37 @@ def test_account_roots_pass_the_schema_and_reference_checks() -> None:
 
 
 def test_account_roots_are_committed_under_generated_accounts() -> None:
-    from .support import ROOT
-
     for artifact in account.emit(all_environments()):
         assert (ROOT / artifact.path).read_text(encoding="utf-8") == artifact.content
 
 
 def test_emit_of_one_deployment_writes_no_account_root() -> None:
     assert not [a for a in emit(environments("assistant")) if "/accounts/" in a.path]
+
+
+def test_compile_writes_and_checks_the_account_roots(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copytree(ROOT / "spec", tmp_path / "spec")
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["compile"], catch_exceptions=False).exit_code == 0
+    config = tmp_path / "generated/accounts/444444444444/terraform/config.tf"
+    assert config.is_file()
+    assert (tmp_path / "generated/accounts/manifest.json").is_file()
+    config.write_text(config.read_text() + "# edited\n")
+    result = runner.invoke(cli, ["compile", "--check"], catch_exceptions=False)
+    assert result.exit_code == 1
+    assert "generated/accounts/444444444444/terraform/config.tf: hand-edited" in result.stderr
+
+
+def test_a_spec_may_not_be_named_accounts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "spec").mkdir()
+    text = (
+        (ROOT / "spec" / "assistant.yaml").read_text().replace("name: assistant", "name: accounts")
+    )
+    (tmp_path / "spec" / "accounts.yaml").write_text(text)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["compile"], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert "'accounts' is reserved" in result.stderr
