@@ -81,11 +81,17 @@ def test_two_deployments_in_one_account_make_one_root() -> None:
     # one OIDC provider, one recorder per region, one registry replication per region
     assert list(of_type(texts, "aws_iam_openid_connect_provider")) == ["github"]
     recorders = of_type(texts, "aws_config_configuration_recorder")
-    assert sorted(recorders) == ["config_eu_west_1", "config_us_east_1"]
-    assert [r["recording_group"]["include_global_resource_types"] for r in recorders.values()] == [
-        True,
-        False,
-    ]
+    # primaries and the DR regions; global resource types once, in the home region
+    globals_ = {
+        label: r["recording_group"]["include_global_resource_types"]
+        for label, r in recorders.items()
+    }
+    assert globals_ == {
+        "config_eu_west_1": True,
+        "config_us_east_1": False,
+        "config_eu_central_1": False,
+        "config_us_west_2": False,
+    }
     rules = of_type(texts, "aws_ecr_replication_configuration")
     filters = {
         label: [
@@ -208,3 +214,24 @@ def test_a_spec_may_not_be_named_accounts(tmp_path: Path, monkeypatch: pytest.Mo
     result = CliRunner().invoke(cli, ["compile"], catch_exceptions=False)
     assert result.exit_code == 2
     assert "'accounts' is reserved" in result.stderr
+
+
+def test_the_dr_region_is_recorded_and_watched_too() -> None:
+    # clinical-notes prod: EC2 in us-east-1, the DR service on Fargate in us-west-2.
+    texts = roots(all_environments())["444444444444"]
+    assert set(of_type(texts, "aws_config_configuration_recorder")) == {
+        "config_us_east_1",
+        "config_us_west_2",
+    }
+    features = of_type(texts, "aws_guardduty_detector_feature")
+    agents = {
+        label: [c["name"] for c in _list(body["additional_configuration"])]
+        for label, body in features.items()
+        if label.endswith("_runtime")
+    }
+    assert agents == {
+        "us_east_1_runtime": ["EC2_AGENT_MANAGEMENT"],
+        "us_west_2_runtime": ["ECS_FARGATE_AGENT_MANAGEMENT"],
+    }
+    # the registry replicates from the primary only
+    assert list(of_type(texts, "aws_ecr_replication_configuration")) == ["us_east_1"]

@@ -221,11 +221,22 @@ def _recorder(account: AccountPlan, region: RegionPlan, label: str) -> list[Bloc
         "all_supported": True,
         "include_global_resource_types": region == account.home,
     }
+    skips = []
+    if region != account.home:
+        skips.append(
+            skip(
+                "CKV2_AWS_48",
+                f"every supported resource is recorded; global ones (IAM) once per account, "
+                f"in {account.home.name}, as AWS recommends: recording them in every region "
+                "duplicates each configuration item",
+            )
+        )
     return [
         resource(
             "aws_config_configuration_recorder",
             label,
             [
+                *skips,
                 {"name": "servespec", "role_arn": Ref("aws_iam_role.config.arn")},
                 Block("recording_group", (), everything),
             ],

@@ -27,6 +27,19 @@ provider "aws" {
   }
 }
 
+provider "aws" {
+  alias               = "eu_central_1"
+  region              = "eu-central-1"
+  allowed_account_ids = ["111111111111"]
+
+  default_tags {
+    tags = {
+      managed-by        = "servespec"
+      "servespec:scope" = "account"
+    }
+  }
+}
+
 locals {
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition

@@ -7,7 +7,7 @@ resource "terraform_data" "servespec_policy" {
   input = {
     log_retention_days    = 365
     backup_retention_days = 35
-    allowed_regions       = "eu-west-1"
+    allowed_regions       = "eu-west-1,eu-central-1"
     dr_replication        = false
     environment           = "account"
     production            = true

@@ -42,19 +42,23 @@ resource "aws_iam_role_policy" "config_delivery" {
         Action = ["s3:PutObject"]
         Resource = [
           "arn:${local.partition}:s3:::servespec-config-${local.account_id}-us-east-1/config/AWSLogs/${local.account_id}/Config/*",
+          "arn:${local.partition}:s3:::servespec-config-${local.account_id}-us-west-2/config/AWSLogs/${local.account_id}/Config/*",
         ]
       },
       {
-        Sid      = "CheckTheBuckets"
-        Effect   = "Allow"
-        Action   = ["s3:GetBucketAcl"]
-        Resource = ["arn:${local.partition}:s3:::servespec-config-${local.account_id}-us-east-1"]
+        Sid    = "CheckTheBuckets"
+        Effect = "Allow"
+        Action = ["s3:GetBucketAcl"]
+        Resource = [
+          "arn:${local.partition}:s3:::servespec-config-${local.account_id}-us-east-1",
+          "arn:${local.partition}:s3:::servespec-config-${local.account_id}-us-west-2",
+        ]
       },
       {
         Sid      = "EncryptSnapshots"
         Effect   = "Allow"
         Action   = ["kms:GenerateDataKey", "kms:Decrypt"]
-        Resource = [aws_kms_key.config_us_east_1.arn]
+        Resource = [aws_kms_key.config_us_east_1.arn, aws_kms_key.config_us_west_2.arn]
       },
     ]
   })
@@ -382,4 +386,329 @@ resource "aws_config_configuration_recorder_status" "config_us_east_1" {
   name       = aws_config_configuration_recorder.config_us_east_1.name
   is_enabled = true
   depends_on = [aws_config_delivery_channel.config_us_east_1]
+}
+
+resource "aws_kms_key" "config_us_west_2" {
+  provider                = aws.us_west_2
+  description             = "AWS Config snapshots and history in us-west-2"
+  enable_key_rotation     = true
+  rotation_period_in_days = 365
+  deletion_window_in_days = 30
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid    = "AccountAdministersTheKey"
+        Effect = "Allow"
+        Principal = {
+          AWS = "arn:${local.partition}:iam::${local.account_id}:root"
+        }
+        Action   = "kms:*"
+        Resource = "*"
+      },
+    ]
+  })
+}
+
+resource "aws_kms_alias" "config_us_west_2" {
+  provider      = aws.us_west_2
+  name          = "alias/servespec-config"
+  target_key_id = aws_kms_key.config_us_west_2.key_id
+}
+
+resource "aws_s3_bucket" "config_us_west_2_logs" {
+  provider = aws.us_west_2
+  #checkov:skip=CKV_AWS_144:S3 access logs of the Config bucket: operational records of this region, not part of any recovery set
+  #checkov:skip=CKV_AWS_145:S3 server access logs are delivered only to SSE-S3 buckets
+  #checkov:skip=CKV_AWS_18:the access-log bucket itself; logging it into itself loops
+  bucket = "servespec-config-logs-${local.account_id}-us-west-2"
+}
+
+resource "aws_s3_bucket_public_access_block" "config_us_west_2_logs" {
+  provider                = aws.us_west_2
+  bucket                  = aws_s3_bucket.config_us_west_2_logs.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_ownership_controls" "config_us_west_2_logs" {
+  provider = aws.us_west_2
+  bucket   = aws_s3_bucket.config_us_west_2_logs.id
+
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_versioning" "config_us_west_2_logs" {
+  provider = aws.us_west_2
+  bucket   = aws_s3_bucket.config_us_west_2_logs.id
+
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "config_us_west_2_logs" {
+  provider = aws.us_west_2
+  bucket   = aws_s3_bucket.config_us_west_2_logs.id
+
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm = "AES256"
+    }
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "config_us_west_2_logs" {
+  provider = aws.us_west_2
+  bucket   = aws_s3_bucket.config_us_west_2_logs.id
+
+  rule {
+    id     = "retention"
+    status = "Enabled"
+
+    filter {}
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
+
+    noncurrent_version_expiration {
+      noncurrent_days = 90
+    }
+
+    expiration {
+      days = 2192
+    }
+  }
+
+  depends_on = [aws_s3_bucket_versioning.config_us_west_2_logs]
+}
+
+resource "aws_s3_bucket_notification" "config_us_west_2_logs" {
+  provider    = aws.us_west_2
+  bucket      = aws_s3_bucket.config_us_west_2_logs.id
+  eventbridge = true
+}
+
+resource "aws_s3_bucket_policy" "config_us_west_2_logs" {
+  provider = aws.us_west_2
+  bucket   = aws_s3_bucket.config_us_west_2_logs.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "DenyInsecureTransport"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "s3:*"
+        Resource = [
+          "arn:${local.partition}:s3:::servespec-config-logs-${local.account_id}-us-west-2",
+          "arn:${local.partition}:s3:::servespec-config-logs-${local.account_id}-us-west-2/*",
+        ]
+        Condition = {
+          Bool = {
+            "aws:SecureTransport" = "false"
+          }
+        }
+      },
+      {
+        Sid    = "S3ServerAccessLogs"
+        Effect = "Allow"
+        Principal = {
+          Service = "logging.s3.amazonaws.com"
+        }
+        Action   = "s3:PutObject"
+        Resource = "arn:${local.partition}:s3:::servespec-config-logs-${local.account_id}-us-west-2/s3-access/*"
+        Condition = {
+          StringEquals = {
+            "aws:SourceAccount" = local.account_id
+          }
+        }
+      },
+    ]
+  })
+  depends_on = [aws_s3_bucket_public_access_block.config_us_west_2_logs]
+}
+
+resource "aws_s3_bucket" "config_us_west_2" {
+  provider = aws.us_west_2
+  #checkov:skip=CKV_AWS_144:AWS Config history of this region; Config itself keeps the configuration items, and every region records its own
+  bucket = "servespec-config-${local.account_id}-us-west-2"
+}
+
+resource "aws_s3_bucket_public_access_block" "config_us_west_2" {
+  provider                = aws.us_west_2
+  bucket                  = aws_s3_bucket.config_us_west_2.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_ownership_controls" "config_us_west_2" {
+  provider = aws.us_west_2
+  bucket   = aws_s3_bucket.config_us_west_2.id
+
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_versioning" "config_us_west_2" {
+  provider = aws.us_west_2
+  bucket   = aws_s3_bucket.config_us_west_2.id
+
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "config_us_west_2" {
+  provider = aws.us_west_2
+  bucket   = aws_s3_bucket.config_us_west_2.id
+
+  rule {
+    bucket_key_enabled = true
+
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = "aws:kms"
+      kms_master_key_id = aws_kms_key.config_us_west_2.arn
+    }
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "config_us_west_2" {
+  provider = aws.us_west_2
+  bucket   = aws_s3_bucket.config_us_west_2.id
+
+  rule {
+    id     = "retention"
+    status = "Enabled"
+
+    filter {}
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
+
+    noncurrent_version_expiration {
+      noncurrent_days = 2192
+    }
+
+    expiration {
+      days = 2192
+    }
+  }
+
+  depends_on = [aws_s3_bucket_versioning.config_us_west_2]
+}
+
+resource "aws_s3_bucket_notification" "config_us_west_2" {
+  provider    = aws.us_west_2
+  bucket      = aws_s3_bucket.config_us_west_2.id
+  eventbridge = true
+}
+
+resource "aws_s3_bucket_policy" "config_us_west_2" {
+  provider = aws.us_west_2
+  bucket   = aws_s3_bucket.config_us_west_2.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "DenyInsecureTransport"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "s3:*"
+        Resource = [
+          "arn:${local.partition}:s3:::servespec-config-${local.account_id}-us-west-2",
+          "arn:${local.partition}:s3:::servespec-config-${local.account_id}-us-west-2/*",
+        ]
+        Condition = {
+          Bool = {
+            "aws:SecureTransport" = "false"
+          }
+        }
+      },
+      {
+        Sid    = "ConfigChecksTheBucket"
+        Effect = "Allow"
+        Principal = {
+          Service = "config.amazonaws.com"
+        }
+        Action   = ["s3:GetBucketAcl", "s3:ListBucket"]
+        Resource = "arn:${local.partition}:s3:::servespec-config-${local.account_id}-us-west-2"
+        Condition = {
+          StringEquals = {
+            "aws:SourceAccount" = local.account_id
+          }
+        }
+      },
+      {
+        Sid    = "ConfigWritesSnapshots"
+        Effect = "Allow"
+        Principal = {
+          Service = "config.amazonaws.com"
+        }
+        Action   = "s3:PutObject"
+        Resource = "arn:${local.partition}:s3:::servespec-config-${local.account_id}-us-west-2/config/AWSLogs/${local.account_id}/Config/*"
+        Condition = {
+          StringEquals = {
+            "s3:x-amz-acl"      = "bucket-owner-full-control"
+            "aws:SourceAccount" = local.account_id
+          }
+        }
+      },
+    ]
+  })
+  depends_on = [aws_s3_bucket_public_access_block.config_us_west_2]
+}
+
+resource "aws_s3_bucket_logging" "config_us_west_2" {
+  provider      = aws.us_west_2
+  bucket        = aws_s3_bucket.config_us_west_2.id
+  target_bucket = aws_s3_bucket.config_us_west_2_logs.id
+  target_prefix = "s3-access/config/"
+}
+
+resource "aws_config_configuration_recorder" "config_us_west_2" {
+  provider = aws.us_west_2
+  #checkov:skip=CKV2_AWS_48:every supported resource is recorded; global ones (IAM) once per account, in us-east-1, as AWS recommends: recording them in every region duplicates each configuration item
+  name     = "servespec"
+  role_arn = aws_iam_role.config.arn
+
+  recording_group {
+    all_supported                 = true
+    include_global_resource_types = false
+  }
+}
+
+resource "aws_config_delivery_channel" "config_us_west_2" {
+  provider       = aws.us_west_2
+  name           = "servespec"
+  s3_bucket_name = aws_s3_bucket.config_us_west_2.id
+  s3_key_prefix  = "config"
+  s3_kms_key_arn = aws_kms_key.config_us_west_2.arn
+
+  snapshot_delivery_properties {
+    delivery_frequency = "TwentyFour_Hours"
+  }
+
+  depends_on = [
+    aws_config_configuration_recorder.config_us_west_2,
+    aws_s3_bucket_policy.config_us_west_2,
+    aws_iam_role_policy_attachment.config,
+    aws_iam_role_policy.config_delivery,
+  ]
+}
+
+resource "aws_config_configuration_recorder_status" "config_us_west_2" {
+  provider   = aws.us_west_2
+  name       = aws_config_configuration_recorder.config_us_west_2.name
+  is_enabled = true
+  depends_on = [aws_config_delivery_channel.config_us_west_2]
 }

@@ -27,3 +27,29 @@ resource "aws_guardduty_detector_feature" "us_east_1_runtime" {
     status = "ENABLED"
   }
 }
+
+resource "aws_guardduty_detector" "us_west_2" {
+  #checkov:skip=CKV2_AWS_3:aws_guardduty_organization_configuration can only be applied from the organization's delegated GuardDuty administrator account (AWS); this root enables the workload account's own detector
+  provider                     = aws.us_west_2
+  enable                       = true
+  finding_publishing_frequency = "FIFTEEN_MINUTES"
+}
+
+resource "aws_guardduty_detector_feature" "us_west_2_s3" {
+  provider    = aws.us_west_2
+  detector_id = aws_guardduty_detector.us_west_2.id
+  name        = "S3_DATA_EVENTS"
+  status      = "ENABLED"
+}
+
+resource "aws_guardduty_detector_feature" "us_west_2_runtime" {
+  provider    = aws.us_west_2
+  detector_id = aws_guardduty_detector.us_west_2.id
+  name        = "RUNTIME_MONITORING"
+  status      = "ENABLED"
+
+  additional_configuration {
+    name   = "ECS_FARGATE_AGENT_MANAGEMENT"
+    status = "ENABLED"
+  }
+}

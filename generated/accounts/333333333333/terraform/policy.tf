@@ -7,7 +7,7 @@ resource "terraform_data" "servespec_policy" {
   input = {
     log_retention_days    = 2192
     backup_retention_days = 2192
-    allowed_regions       = "us-east-1"
+    allowed_regions       = "us-east-1,us-west-2"
     dr_replication        = false
     environment           = "account"
     production            = false

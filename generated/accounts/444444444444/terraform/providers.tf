@@ -27,6 +27,19 @@ provider "aws" {
   }
 }
 
+provider "aws" {
+  alias               = "us_west_2"
+  region              = "us-west-2"
+  allowed_account_ids = ["444444444444"]
+
+  default_tags {
+    tags = {
+      managed-by        = "servespec"
+      "servespec:scope" = "account"
+    }
+  }
+}
+
 locals {
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
