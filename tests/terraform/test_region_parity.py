@@ -48,7 +48,6 @@ KNOWN_GAPS = {
     "aws_sns_topic": "no alarms in the secondary, so no topic there",
     "aws_sns_topic_policy": "see aws_sns_topic",
     "aws_sns_topic_subscription": "see aws_sns_topic",
-    "aws_ecr_lifecycle_policy": "the replicated repository keeps every image",
 }
 # Secondary-only: the secondary's hand-built network uses separate rule resources.
 SECONDARY_ONLY = {

@@ -8,7 +8,7 @@ and not one that an environment's destroy would take with it.
 
 from __future__ import annotations
 
-from compiler.terraform.hcl import Attribute, Block, Ref, Template, Value, resource, skip
+from compiler.terraform.hcl import Attribute, Block, Comment, Ref, Template, Value, resource, skip
 from compiler.terraform.stack import buckets, common
 from compiler.terraform.stack.common import ACCOUNT, ACCOUNT_ID, PARTITION
 
@@ -215,22 +215,24 @@ def _buckets(account: AccountPlan, region: RegionPlan, label: str) -> list[Block
     return _in_region(region, buckets.bucket_blocks(logs) + buckets.bucket_blocks(history))
 
 
+def _global_once(account: AccountPlan, region: RegionPlan) -> list[Comment]:
+    if region == account.home:
+        return []
+    why = (
+        f"every supported resource is recorded; global ones (IAM) once per account, in "
+        f"{account.home.name}, as AWS recommends: recording them in every region duplicates "
+        "each configuration item"
+    )
+    return [skip("CKV2_AWS_48", why)]
+
+
 def _recorder(account: AccountPlan, region: RegionPlan, label: str) -> list[Block]:
     # Global resources (IAM) once per account, in the home region: not once per region.
     everything: dict[str, Value] = {
         "all_supported": True,
         "include_global_resource_types": region == account.home,
     }
-    skips = []
-    if region != account.home:
-        skips.append(
-            skip(
-                "CKV2_AWS_48",
-                f"every supported resource is recorded; global ones (IAM) once per account, "
-                f"in {account.home.name}, as AWS recommends: recording them in every region "
-                "duplicates each configuration item",
-            )
-        )
+    skips = _global_once(account, region)
     return [
         resource(
             "aws_config_configuration_recorder",

@@ -22,7 +22,7 @@ from __future__ import annotations
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, resource, skip
 
-from . import dr_compute, dr_network, replication
+from . import dr_compute, dr_network, ecr_lifecycle, region, replication
 from .buckets import Bucket, bucket_blocks, document
 from .common import ACCOUNT, ACCOUNT_ID, PARTITION
 from .dr_plan import (
@@ -210,6 +210,7 @@ def _models_replica(spec: ResolvedSpec) -> list[Block]:
 
 
 def _ecr(spec: ResolvedSpec) -> list[Block]:
+    assert spec.dr.secondary_region is not None  # replicates(spec)
     return [
         # Created ahead of replication so that it has the primary's settings (immutable tags,
         # scanning, the secondary key) instead of the defaults of an auto-created repository.
@@ -231,6 +232,8 @@ def _ecr(spec: ResolvedSpec) -> list[Block]:
                 Block("image_scanning_configuration", (), {"scan_on_push": True}),
             ],
         ),
+        # The primary's lifecycle: replication copies every push, expiry must follow.
+        ecr_lifecycle.policy(region.secondary(spec.dr.secondary_region)),
     ]
 
 

@@ -546,6 +546,40 @@ resource "aws_ecr_repository" "runtime_secondary" {
   }
 }
 
+resource "aws_ecr_lifecycle_policy" "runtime_secondary" {
+  provider   = aws.secondary
+  repository = aws_ecr_repository.runtime_secondary.name
+  policy = jsonencode({
+    rules = [
+      {
+        rulePriority = 1
+        description  = "expire untagged images after 7 days"
+        selection = {
+          tagStatus   = "untagged"
+          countType   = "sinceImagePushed"
+          countUnit   = "days"
+          countNumber = 7
+        }
+        action = {
+          type = "expire"
+        }
+      },
+      {
+        rulePriority = 2
+        description  = "keep the last 30 images for rollback"
+        selection = {
+          tagStatus   = "any"
+          countType   = "imageCountMoreThan"
+          countNumber = 30
+        }
+        action = {
+          type = "expire"
+        }
+      },
+    ]
+  })
+}
+
 data "aws_availability_zones" "secondary" {
   provider = aws.secondary
   state    = "available"
