@@ -225,3 +225,23 @@ def test_the_queue_metric_is_the_one_the_runtime_emits() -> None:
     source = (ROOT / "runtime" / "metrics.py").read_text(encoding="utf-8")
     assert '"QueueDepth": (queue_depth, "Count")' in source
     assert '"Dimensions": [["Model"]]' in source
+
+
+@pytest.mark.parametrize("example", ["assistant", "clinical-notes"])
+def test_environments_serve_distinct_host_names(example: str) -> None:
+    # staging and prod creating the same Route 53 records: the second apply collides.
+    names: dict[str, set[str]] = {}
+    for env in ("staging", "prod"):
+        found = {
+            str(body["domain_name"])
+            for body in of_type(example, env, "aws_acm_certificate").values()
+        }
+        found |= {
+            str(body["name"])
+            for label, body in of_type(example, env, "aws_route53_record").items()
+            if label != "certificate_validation"  # names ACM derives from the domain
+            and label != "secondary_certificate_validation"
+        }
+        names[env] = found
+    assert names["staging"] and names["prod"]
+    assert names["staging"].isdisjoint(names["prod"])
