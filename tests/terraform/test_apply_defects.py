@@ -245,3 +245,19 @@ def test_environments_serve_distinct_host_names(example: str) -> None:
         names[env] = found
     assert names["staging"] and names["prod"]
     assert names["staging"].isdisjoint(names["prod"])
+
+
+@pytest.mark.parametrize(("example", "env"), ENVS)
+def test_the_dr_load_balancer_has_the_primarys_api_alarms(example: str, env: str) -> None:
+    found = resources(example, env)
+    if ("aws_lb", "secondary") not in found:
+        return
+    alarms = of_type(example, env, "aws_cloudwatch_metric_alarm")
+    for label in ("p99_latency", "error_rate"):
+        secondary = alarms[f"{label}_secondary"]
+        assert secondary["provider"] == "aws.secondary"
+        # CloudWatch notifies only topics of its own region
+        assert secondary["alarm_actions"] == ["aws_sns_topic.alarms_secondary.arn"]
+        assert secondary["threshold"] == alarms[label]["threshold"]
+    topic = of_type(example, env, "aws_sns_topic")["alarms_secondary"]
+    assert topic["kms_master_key_id"].endswith(".secondary.arn")

@@ -98,6 +98,15 @@ def _key_policy(spec: ResolvedSpec) -> dict[str, Value]:
                     }
                 },
             },
+            {
+                # The DR region's alarms publish to its KMS-encrypted topic.
+                "Sid": "CloudWatchAlarmsPublishToTheEncryptedTopic",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}},
+            },
         ],
     }
 

@@ -39,6 +39,20 @@ resource "aws_kms_replica_key" "secondary" {
           }
         }
       },
+      {
+        Sid    = "CloudWatchAlarmsPublishToTheEncryptedTopic"
+        Effect = "Allow"
+        Principal = {
+          Service = "cloudwatch.amazonaws.com"
+        }
+        Action   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+        Resource = "*"
+        Condition = {
+          StringEquals = {
+            "aws:SourceAccount" = local.account_id
+          }
+        }
+      },
     ]
   })
   tags = {
