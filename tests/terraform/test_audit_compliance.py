@@ -133,3 +133,20 @@ def test_audit_bucket_without_dr_skips_replication_with_the_spec_reason() -> Non
     assert "#checkov:skip=CKV_AWS_144:dr.strategy is none" in text
     assert "audit_replica" not in resources(blocks, "aws_s3_bucket")
     assert not dr.replicates(dr_none(environments("assistant")[0]))
+
+
+def test_config_rules_also_judge_the_dr_region() -> None:
+    blocks = audit.blocks(environments("clinical-notes")[1])
+    rules = resources(blocks, "aws_config_config_rule")
+    primary = {label for label in rules if not label.endswith("_secondary")}
+    secondary = {
+        label.removesuffix("_secondary") for label in rules if label.endswith("_secondary")
+    }
+    # global rules (IAM, the account's trail) are evaluated once, in the primary
+    assert secondary == primary - {"iam_policy_no_statements_with_admin_access",
+                                   "iam_root_access_key_check", "root_account_mfa_enabled",
+                                   "access_keys_rotated", "multi_region_cloud_trail_enabled",
+                                   "guardduty_enabled_centralized"}  # fmt: skip
+    assert rules["s3_bucket_versioning_enabled_secondary"].attribute("provider") == Ref(
+        "aws.secondary"
+    )

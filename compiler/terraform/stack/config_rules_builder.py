@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from compiler.spec import ResolvedSpec
-from compiler.terraform.hcl import Block, Template, resource
-from compiler.terraform.plan import replicates
+from compiler.terraform.hcl import Block, resource
+from compiler.terraform.plan import has_secondary, replicates
 
-from . import buckets
+from . import buckets, region
+from .region import Region
 
 
 @dataclass(frozen=True)
@@ -110,18 +111,37 @@ def _profiles(spec: ResolvedSpec) -> list[ConfigRule]:
     return rules
 
 
+# Rules about account-wide (global) resources: evaluated once, in the primary region.
+GLOBAL_RULES = frozenset(
+    {
+        "IAM_POLICY_NO_STATEMENTS_WITH_ADMIN_ACCESS",
+        "IAM_ROOT_ACCESS_KEY_CHECK",
+        "ROOT_ACCOUNT_MFA_ENABLED",
+        "ACCESS_KEYS_ROTATED",
+        "MULTI_REGION_CLOUD_TRAIL_ENABLED",
+        "GUARDDUTY_ENABLED_CENTRALIZED",
+    }
+)
+
+
 def blocks(spec: ResolvedSpec) -> list[Block]:
-    """The environment's Config rules (see the module docstring for the recorder)."""
-    return [_rule(rule) for rule in config_rules(spec)]
+    """The environment's Config rules in its primary region and, when anything of it lives
+    in the DR region, the regional ones there too (the account root records both)."""
+    rules = config_rules(spec)
+    found = [_rule(rule, region.primary(spec.region)) for rule in rules]
+    if has_secondary(spec) and spec.dr.secondary_region is not None:
+        there = region.secondary(spec.dr.secondary_region)
+        found += [_rule(rule, there) for rule in rules if rule.identifier not in GLOBAL_RULES]
+    return found
 
 
-def _rule(rule: ConfigRule) -> Block:
+def _rule(rule: ConfigRule, where: Region) -> Block:
     name = rule.identifier.lower().replace("_", "-")
-    body: list[object] = [{"name": Template(f"${{local.name}}-{name}")}]
+    body: list[object] = [where.on({"name": where.aws_name(f"-{name}")})]
     if rule.parameters:
         body.append({"input_parameters": buckets.document(dict(rule.parameters))})
     body.append(Block("source", (), {"owner": "AWS", "source_identifier": rule.identifier}))
     if rule.resource_types:
         body.append(Block("scope", (), {"compliance_resource_types": list(rule.resource_types)}))
-    label = name.replace("-", "_")
+    label = where.label(name.replace("-", "_"))
     return resource("aws_config_config_rule", label, body)  # type: ignore[arg-type]

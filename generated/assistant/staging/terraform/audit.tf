@@ -759,3 +759,279 @@ resource "aws_config_config_rule" "vpc_default_security_group_closed" {
     source_identifier = "VPC_DEFAULT_SECURITY_GROUP_CLOSED"
   }
 }
+
+resource "aws_config_config_rule" "alb_http_to_https_redirection_check_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-alb-http-to-https-redirection-check"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "ALB_HTTP_TO_HTTPS_REDIRECTION_CHECK"
+  }
+}
+
+resource "aws_config_config_rule" "alb_waf_enabled_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-alb-waf-enabled"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "ALB_WAF_ENABLED"
+  }
+}
+
+resource "aws_config_config_rule" "backup_plan_min_frequency_and_min_retention_check_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-backup-plan-min-frequency-and-min-retention-check"
+  input_parameters = jsonencode({
+    requiredRetentionDays = "35"
+  })
+
+  source {
+    owner             = "AWS"
+    source_identifier = "BACKUP_PLAN_MIN_FREQUENCY_AND_MIN_RETENTION_CHECK"
+  }
+}
+
+resource "aws_config_config_rule" "backup_recovery_point_encrypted_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-backup-recovery-point-encrypted"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "BACKUP_RECOVERY_POINT_ENCRYPTED"
+  }
+}
+
+resource "aws_config_config_rule" "cloudwatch_log_group_encrypted_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-cloudwatch-log-group-encrypted"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "CLOUDWATCH_LOG_GROUP_ENCRYPTED"
+  }
+}
+
+resource "aws_config_config_rule" "cloud_trail_cloud_watch_logs_enabled_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-cloud-trail-cloud-watch-logs-enabled"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "CLOUD_TRAIL_CLOUD_WATCH_LOGS_ENABLED"
+  }
+}
+
+resource "aws_config_config_rule" "cloud_trail_encryption_enabled_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-cloud-trail-encryption-enabled"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "CLOUD_TRAIL_ENCRYPTION_ENABLED"
+  }
+}
+
+resource "aws_config_config_rule" "cloud_trail_log_file_validation_enabled_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-cloud-trail-log-file-validation-enabled"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "CLOUD_TRAIL_LOG_FILE_VALIDATION_ENABLED"
+  }
+}
+
+resource "aws_config_config_rule" "cmk_backing_key_rotation_enabled_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-cmk-backing-key-rotation-enabled"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "CMK_BACKING_KEY_ROTATION_ENABLED"
+  }
+}
+
+resource "aws_config_config_rule" "cw_loggroup_retention_period_check_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-cw-loggroup-retention-period-check"
+  input_parameters = jsonencode({
+    MinRetentionTime = "365"
+  })
+
+  source {
+    owner             = "AWS"
+    source_identifier = "CW_LOGGROUP_RETENTION_PERIOD_CHECK"
+  }
+}
+
+resource "aws_config_config_rule" "ecr_private_image_scanning_enabled_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-ecr-private-image-scanning-enabled"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "ECR_PRIVATE_IMAGE_SCANNING_ENABLED"
+  }
+}
+
+resource "aws_config_config_rule" "ecr_private_tag_immutability_enabled_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-ecr-private-tag-immutability-enabled"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "ECR_PRIVATE_TAG_IMMUTABILITY_ENABLED"
+  }
+}
+
+resource "aws_config_config_rule" "ecs_containers_nonprivileged_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-ecs-containers-nonprivileged"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "ECS_CONTAINERS_NONPRIVILEGED"
+  }
+}
+
+resource "aws_config_config_rule" "ecs_containers_readonly_access_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-ecs-containers-readonly-access"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "ECS_CONTAINERS_READONLY_ACCESS"
+  }
+}
+
+resource "aws_config_config_rule" "ecs_task_definition_nonroot_user_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-ecs-task-definition-nonroot-user"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "ECS_TASK_DEFINITION_NONROOT_USER"
+  }
+}
+
+resource "aws_config_config_rule" "elb_logging_enabled_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-elb-logging-enabled"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "ELB_LOGGING_ENABLED"
+  }
+}
+
+resource "aws_config_config_rule" "incoming_ssh_disabled_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-incoming-ssh-disabled"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "INCOMING_SSH_DISABLED"
+  }
+}
+
+resource "aws_config_config_rule" "kms_cmk_not_scheduled_for_deletion_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-kms-cmk-not-scheduled-for-deletion"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "KMS_CMK_NOT_SCHEDULED_FOR_DELETION"
+  }
+}
+
+resource "aws_config_config_rule" "s3_bucket_level_public_access_prohibited_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-s3-bucket-level-public-access-prohibited"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "S3_BUCKET_LEVEL_PUBLIC_ACCESS_PROHIBITED"
+  }
+}
+
+resource "aws_config_config_rule" "s3_bucket_replication_enabled_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-s3-bucket-replication-enabled"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "S3_BUCKET_REPLICATION_ENABLED"
+  }
+}
+
+resource "aws_config_config_rule" "s3_bucket_server_side_encryption_enabled_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-s3-bucket-server-side-encryption-enabled"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "S3_BUCKET_SERVER_SIDE_ENCRYPTION_ENABLED"
+  }
+}
+
+resource "aws_config_config_rule" "s3_bucket_ssl_requests_only_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-s3-bucket-ssl-requests-only"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "S3_BUCKET_SSL_REQUESTS_ONLY"
+  }
+}
+
+resource "aws_config_config_rule" "s3_bucket_versioning_enabled_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-s3-bucket-versioning-enabled"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "S3_BUCKET_VERSIONING_ENABLED"
+  }
+}
+
+resource "aws_config_config_rule" "s3_default_encryption_kms_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-s3-default-encryption-kms"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "S3_DEFAULT_ENCRYPTION_KMS"
+  }
+}
+
+resource "aws_config_config_rule" "secretsmanager_using_cmk_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-secretsmanager-using-cmk"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "SECRETSMANAGER_USING_CMK"
+  }
+}
+
+resource "aws_config_config_rule" "sns_encrypted_kms_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-sns-encrypted-kms"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "SNS_ENCRYPTED_KMS"
+  }
+}
+
+resource "aws_config_config_rule" "vpc_default_security_group_closed_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-vpc-default-security-group-closed"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "VPC_DEFAULT_SECURITY_GROUP_CLOSED"
+  }
+}
