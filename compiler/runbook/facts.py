@@ -14,13 +14,18 @@ from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Template
 from compiler.terraform.plan import (
     Capacity,
+    allowed_regions,
+    audit_retention_days,
+    copies_backups,
     detection_seconds,
+    locks_vaults,
     plan,
     replicates,
     routes_api,
     uses_rtc,
 )
-from compiler.terraform.stack import FILES, audit, backup, common
+from compiler.terraform.stack import FILES, common
+from compiler.terraform.stack.config_rules_builder import config_rules
 from compiler.terraform.stack.dr_plan import RTC_MINUTES
 
 ACCOUNT = "<account-id>"
@@ -99,9 +104,9 @@ def facts(spec: ResolvedSpec) -> Facts:
     capacity = decided.secondary_capacity
     secondary = spec.dr.secondary_region
     interval = backup_interval_minutes(spec.backups.schedule)
-    lock = audit.object_lock_mode(spec)
+    lock = common.audit_lock_mode(spec)
     vault_lock = None
-    if backup.locks_vaults(spec):
+    if locks_vaults(spec):
         vault_lock = "compliance" if spec.production else "governance"
     return Facts(
         environment=spec.environment,
@@ -137,28 +142,26 @@ def facts(spec: ResolvedSpec) -> Facts:
         schedule=spec.backups.schedule,
         backup_interval_min=interval,
         retention_days=spec.backups.retention_days,
-        copies=backup.copies(spec),
+        copies=copies_backups(spec),
         vault=name,
         vault_secondary=f"{name}-dr",
         vault_lock=vault_lock,
         backup_role=f"{name}-backup",
-        audit_bucket=f"{name}-audit-{ACCOUNT}" if audit.has_audit_bucket(spec) else None,
+        audit_bucket=f"{name}-audit-{ACCOUNT}" if common.has_audit_bucket(spec) else None,
         audit_replica=(
             f"{name}-audit-dr-{ACCOUNT}"
-            if audit.has_audit_bucket(spec) and decided.replicates
+            if common.has_audit_bucket(spec) and decided.replicates
             else None
         ),
         audit_lock=lock.lower() if lock else None,
-        audit_retention_days=audit.retention_days(spec),
+        audit_retention_days=audit_retention_days(spec),
         trail=spec.security.audit.cloudtrail,
         trail_log_group=decided.log_groups.get("cloudtrail", ""),
-        config_rules=tuple(rule.identifier for rule in audit.config_rules(spec))
+        config_rules=tuple(rule.identifier for rule in config_rules(spec))
         if spec.security.audit.config_rules
         else (),
         guardduty=spec.security.audit.guardduty,
-        gdpr_regions=tuple(audit.allowed_regions(spec))
-        if "gdpr" in spec.security.compliance
-        else (),
+        gdpr_regions=tuple(allowed_regions(spec)) if "gdpr" in spec.security.compliance else (),
         rpo_notes=tuple(rpo_notes(spec, interval)),
         rto_notes=tuple(rto_notes(spec)),
         alarms=tuple(alarms(spec)),
@@ -206,7 +209,7 @@ def rpo_notes(spec: ResolvedSpec, interval: int | None) -> list[str]:
         )
     if spec.backups.enabled:
         when = f"every {_duration(interval)}" if interval else f"on `{spec.backups.schedule}`"
-        where = ", copied to the secondary region" if backup.copies(spec) else ""
+        where = ", copied to the secondary region" if copies_backups(spec) else ""
         notes.append(
             f"AWS Backup takes a recovery point {when}{where}, and keeps it "
             f"{spec.backups.retention_days} days: the way back from a bad write or delete, "

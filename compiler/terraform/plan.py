@@ -178,6 +178,36 @@ def uses_rtc(spec: ResolvedSpec) -> bool:
     return spec.dr.rpo_minutes <= 60
 
 
+# -- audit and backups ------------------------------------------------------------------
+
+MIN_AUDIT_RETENTION_DAYS = 365
+HIPAA_RETENTION_DAYS = 2192  # six years
+
+
+def audit_retention_days(spec: ResolvedSpec) -> int:
+    """How long audit records are kept (a CloudWatch-allowed value)."""
+    days = max(spec.observability.log_retention_days, MIN_AUDIT_RETENTION_DAYS)
+    if "hipaa" in spec.security.compliance:
+        days = max(days, HIPAA_RETENTION_DAYS)
+    return days
+
+
+def allowed_regions(spec: ResolvedSpec) -> list[str]:
+    regions = [spec.region]
+    if spec.dr.secondary_region is not None:
+        regions.append(spec.dr.secondary_region)
+    return regions
+
+
+def locks_vaults(spec: ResolvedSpec) -> bool:
+    """Compliance profiles that demand immutable backups (hipaa) lock the vaults."""
+    return "hipaa" in spec.security.compliance
+
+
+def copies_backups(spec: ResolvedSpec) -> bool:
+    return spec.backups.copy_to_secondary and spec.dr.secondary_region is not None
+
+
 # -- DNS and health ---------------------------------------------------------------------
 
 

@@ -22,14 +22,14 @@ from collections.abc import Sequence
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, resource, skip
+from compiler.terraform.plan import HIPAA_RETENTION_DAYS, allowed_regions
+from compiler.terraform.plan import audit_retention_days as retention_days
 
 from . import audit_key, buckets, common, config_rules_builder, dr_plan
 from .audit_key import trail_arn
 from .common import ACCOUNT, PARTITION
 from .config_rules_builder import ConfigRule, config_rules
 
-HIPAA_RETENTION_DAYS = 2192  # six years
-MIN_AUDIT_RETENTION_DAYS = 365
 # Global services log to us-east-1 whatever region the caller uses.
 GLOBAL_EVENT_SOURCES = (
     "iam.amazonaws.com",
@@ -71,14 +71,6 @@ def object_lock_mode(spec: ResolvedSpec) -> str | None:
     if "hipaa" not in spec.security.compliance:
         return None
     return "COMPLIANCE" if spec.production else "GOVERNANCE"
-
-
-def retention_days(spec: ResolvedSpec) -> int:
-    """How long audit records are kept (a CloudWatch-allowed value)."""
-    days = max(spec.observability.log_retention_days, MIN_AUDIT_RETENTION_DAYS)
-    if "hipaa" in spec.security.compliance:
-        days = max(days, HIPAA_RETENTION_DAYS)
-    return days
 
 
 def metric_namespace(spec: ResolvedSpec) -> str:
@@ -347,13 +339,6 @@ def _filter_alarm(
     ]
 
 
-def allowed_regions(spec: ResolvedSpec) -> list[str]:
-    regions = [spec.region]
-    if spec.dr.secondary_region is not None:
-        regions.append(spec.dr.secondary_region)
-    return regions
-
-
 def _trail_alarms(spec: ResolvedSpec) -> list[Block]:
     events = _or([f"($.eventName = {name})" for name in TAMPERING_EVENTS])
     found = _filter_alarm(
@@ -380,4 +365,12 @@ def _trail_alarms(spec: ResolvedSpec) -> list[Block]:
     return found
 
 
-__all__ = ["ConfigRule", "blocks", "config_rules", "trail_arn"]
+__all__ = [
+    "HIPAA_RETENTION_DAYS",
+    "ConfigRule",
+    "allowed_regions",
+    "blocks",
+    "config_rules",
+    "retention_days",
+    "trail_arn",
+]

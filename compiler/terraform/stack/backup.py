@@ -15,8 +15,12 @@ from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, resource
+from compiler.terraform.plan import copies_backups as copies
+from compiler.terraform.plan import locks_vaults
 
 from . import buckets, common, dr_plan
+
+__all__ = ["blocks", "copies", "locks_vaults"]
 
 BACKUP_TAG = "servespec:backup"
 # Provider default_tags (root.default_tags) put these on every resource of the root module.
@@ -36,14 +40,6 @@ MANAGED_POLICIES = (
     "AWSBackupServiceRolePolicyForS3Backup",
     "AWSBackupServiceRolePolicyForS3Restore",
 )
-
-
-def locks_vaults(spec: ResolvedSpec) -> bool:
-    return "hipaa" in spec.security.compliance
-
-
-def copies(spec: ResolvedSpec) -> bool:
-    return spec.backups.copy_to_secondary and spec.dr.secondary_region is not None
 
 
 def blocks(spec: ResolvedSpec) -> list[Block]:
