@@ -19,6 +19,7 @@ from .artifacts import Artifact
 from .emitters import EMITTERS
 from .fsutil import write_atomic
 from .spec import LoadedSpec
+from .terraform.account import emit as account_roots
 
 GENERATED = "generated"
 WORKFLOWS = ".github/workflows"
@@ -39,6 +40,22 @@ def render(loaded: LoadedSpec) -> list[Artifact]:
     name = loaded.spec.metadata.name
     _check_paths(name, artifacts)
     return sorted([*artifacts, _manifest(loaded, artifacts)])
+
+
+ACCOUNTS = "accounts"  # generated/accounts/: one root per AWS account, across every spec
+
+
+def render_accounts(loaded: list[LoadedSpec]) -> list[Artifact]:
+    """The account roots of all specs, with a manifest naming the specs they came from."""
+    environments = [env for spec in loaded for env in spec.environments]
+    artifacts = account_roots(environments)
+    document = {
+        "compiler": {"name": "servespec", "version": __version__},
+        "specs": {spec.path: spec.sha256 for spec in sorted(loaded, key=lambda s: s.path)},
+        "files": {artifact.path: sha256_text(artifact.content) for artifact in artifacts},
+    }
+    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    return sorted([*artifacts, Artifact(f"{deployment_dir(ACCOUNTS)}/manifest.json", text)])
 
 
 def _check_paths(name: str, artifacts: list[Artifact]) -> None:

@@ -31,6 +31,9 @@ def compile_command(specs: tuple[Path, ...], check: bool, root: Path) -> None:
     started = time.perf_counter()
     loaded = _load_all(default_specs(specs))
     rendered = {spec.spec.metadata.name: compiler.render(spec) for spec in loaded}
+    if not specs:
+        # Account roots gather every spec's environments: only a whole compile renders them.
+        rendered[compiler.ACCOUNTS] = compiler.render_accounts(loaded)
     orphans = [] if specs else _orphans(root, set(rendered))
     # CODEOWNERS spans every deployment: only a compile of all specs writes or checks it.
     owners = None if specs else codeowners.render(loaded)
@@ -45,7 +48,8 @@ def compile_command(specs: tuple[Path, ...], check: bool, root: Path) -> None:
         compiler.remove_deployment(root, orphan)
     files = sum(len(artifacts) for artifacts in rendered.values())
     elapsed = time.perf_counter() - started
-    click.echo(f"compiled {len(rendered)} deployment(s), {files} files in {elapsed:.2f}s")
+    deployments = len(set(rendered) - {compiler.ACCOUNTS})
+    click.echo(f"compiled {deployments} deployment(s), {files} files in {elapsed:.2f}s")
 
 
 def _load_all(paths: list[Path]) -> list[LoadedSpec]:
@@ -58,6 +62,11 @@ def _load_all(paths: list[Path]) -> list[LoadedSpec]:
             problems.append(exc.render())
     names = [spec.spec.metadata.name for spec in loaded]
     for spec in loaded:
+        if spec.spec.metadata.name == compiler.ACCOUNTS:
+            problems.append(
+                f"{spec.path}:1:1: metadata.name: '{compiler.ACCOUNTS}' is reserved "
+                "(generated/accounts/ holds the account roots)"
+            )
         if names.count(spec.spec.metadata.name) > 1:
             problems.append(
                 f"{spec.path}:1:1: metadata.name: '{spec.spec.metadata.name}' "
@@ -105,4 +114,5 @@ def _check(
             f"{len(findings)} generated file(s) are not what the compiler produces", err=True
         )
         sys.exit(EXIT_FOUND)
-    click.echo(f"generated output is fresh ({len(rendered)} deployment(s))")
+    deployments = len(set(rendered) - {compiler.ACCOUNTS})
+    click.echo(f"generated output is fresh ({deployments} deployment(s))")

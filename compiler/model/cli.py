@@ -148,6 +148,7 @@ def push(
             m.version,
             endpoint_url,
             resolved.region,
+            resolved.account.id if resolved.account is not None else None,
         )
     )
     result = _run(

@@ -41,9 +41,17 @@ def resolve_target(
     version: str,
     endpoint_url: str | None,
     region: str | None,
+    expected_account: str | None = None,
 ) -> PushTarget:
-    """Account id from STS, key from the deployment's alias: nothing hard-coded per account."""
+    """Account id from STS, key from the deployment's alias: nothing hard-coded per account.
+    With `expected_account` (the spec's account.id), credentials for any other account are
+    refused before anything is read or written there."""
     account = client("sts", endpoint_url, region).get_caller_identity()["Account"]
+    if expected_account is not None and account != expected_account:
+        raise PushError(
+            f"the credentials are for AWS account {account}, but {deployment} {environment} "
+            f"deploys to {expected_account} (account.id): use that account's credentials"
+        )
     alias = kms_alias_name(deployment, environment)
     try:
         key = client("kms", endpoint_url, region).describe_key(KeyId=alias)["KeyMetadata"]

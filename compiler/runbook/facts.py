@@ -13,7 +13,22 @@ from typing import Any
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Template
-from compiler.terraform.stack import FILES, audit, backup, common, dns, dr
+from compiler.terraform.plan import (
+    Capacity,
+    Plan,
+    allowed_regions,
+    audit_retention_days,
+    copies_backups,
+    detection_seconds,
+    locks_vaults,
+    plan,
+    replicates,
+    routes_api,
+    uses_rtc,
+)
+from compiler.terraform.stack import FILES, common
+from compiler.terraform.stack.config_rules_builder import config_rules
+from compiler.terraform.stack.dr_plan import RTC_MINUTES
 
 ACCOUNT = "<account-id>"
 ALIAS_TTL_S = 60  # Route 53 answers alias records to a load balancer with a 60 s TTL
@@ -35,6 +50,7 @@ class Facts:
 
     environment: str
     production: bool
+    account: str  # generated/accounts/<account>/: applied before this environment
     name: str
     region: str
     secondary_region: str | None
@@ -46,7 +62,7 @@ class Facts:
     routing: str | None  # failover | latency | None (no records)
     detection_s: int
     primary_checked_by_alarm: bool
-    capacity: dr.Capacity | None
+    capacity: Capacity | None
     scaling_min: int
     scaling_max: int
     failover_min: int  # the secondary's range after failover: all variants' capacity
@@ -85,16 +101,18 @@ class Facts:
 
 
 def facts(spec: ResolvedSpec) -> Facts:
-    name = common.name(spec)
-    capacity = dr.secondary_capacity(spec)
+    decided = plan(spec)
+    name = decided.name
+    capacity = decided.secondary_capacity
     secondary = spec.dr.secondary_region
     interval = backup_interval_minutes(spec.backups.schedule)
     vault_lock = None
-    if backup.locks_vaults(spec):
+    if locks_vaults(spec):
         vault_lock = "compliance" if spec.production else "governance"
     return Facts(
         environment=spec.environment,
         production=spec.production,
+        account=decided.account,
         name=name,
         region=spec.region,
         secondary_region=secondary,
@@ -103,60 +121,58 @@ def facts(spec: ResolvedSpec) -> Facts:
         rto_minutes=spec.dr.rto_minutes,
         domain=spec.security.tls.domain,
         hosted_zone_id=spec.security.tls.hosted_zone_id,
-        routing=dns.routing(spec) if dns.routes_api(spec) else None,
-        detection_s=dns.detection_seconds(spec),
-        primary_checked_by_alarm=dns.primary_checked_by_alarm(spec),
+        routing=decided.routing if decided.routes_api else None,
+        detection_s=decided.detection_s,
+        primary_checked_by_alarm=decided.primary_checked_by_alarm,
         capacity=capacity,
         scaling_min=spec.scaling.min,
         scaling_max=spec.scaling.max,
-        failover_min=dr.failover_capacity(spec).min,
-        failover_max=dr.failover_capacity(spec).max,
-        secondary_model_version=dr.serving_variant(spec).model_version,
-        primary_services=tuple(f"{name}-{v.key}" for v in common.variants(spec)),
+        failover_min=decided.failover_capacity.min,
+        failover_max=decided.failover_capacity.max,
+        secondary_model_version=decided.serving_variant.model_version,
+        primary_services=tuple(f"{name}-{v.key}" for v in decided.variants),
         secondary_cluster=f"{name}-dr",
         secondary_service=f"{name}-dr",
-        secondary_lb=dr.secondary_elb_name(spec),
+        secondary_lb=decided.secondary_load_balancer,
         models_bucket=f"{name}-models-{ACCOUNT}",
         models_replica=f"{name}-models-dr-{ACCOUNT}",
         model_prefix=f"models/{spec.model.name}/",
         model_version=spec.model.version,
-        rtc=dr.replicates(spec) and dr.uses_rtc(spec),
+        rtc=decided.replicates and decided.uses_rtc,
         backups=spec.backups.enabled,
         schedule=spec.backups.schedule,
         backup_interval_min=interval,
         retention_days=spec.backups.retention_days,
-        copies=backup.copies(spec),
+        copies=copies_backups(spec),
         vault=name,
         vault_secondary=f"{name}-dr",
         vault_lock=vault_lock,
         backup_role=f"{name}-backup",
-        **_audit(spec, name),
+        **_audit(spec, name, decided),
         rpo_notes=tuple(rpo_notes(spec, interval)),
         rto_notes=tuple(rto_notes(spec)),
         alarms=tuple(alarms(spec)),
     )
 
 
-def _audit(spec: ResolvedSpec, name: str) -> dict[str, Any]:
+def _audit(spec: ResolvedSpec, name: str, decided: Plan) -> dict[str, Any]:
     """The audit trail's part of the facts: where evidence lives and how long it is kept."""
-    has_bucket = audit.has_audit_bucket(spec)
-    lock = audit.object_lock_mode(spec)
+    has_bucket = common.has_audit_bucket(spec)
+    lock = common.audit_lock_mode(spec)
     return {
         "audit_bucket": f"{name}-audit-{ACCOUNT}" if has_bucket else None,
         "audit_replica": (
-            f"{name}-audit-dr-{ACCOUNT}" if has_bucket and dr.replicates(spec) else None
+            f"{name}-audit-dr-{ACCOUNT}" if has_bucket and decided.replicates else None
         ),
         "audit_lock": lock.lower() if lock else None,
-        "audit_retention_days": audit.retention_days(spec),
+        "audit_retention_days": audit_retention_days(spec),
         "trail": spec.security.audit.cloudtrail,
-        "trail_log_group": f"/servespec/{name}/cloudtrail",
-        "config_rules": tuple(rule.identifier for rule in audit.config_rules(spec))
+        "trail_log_group": decided.log_groups.get("cloudtrail", ""),
+        "config_rules": tuple(rule.identifier for rule in config_rules(spec))
         if spec.security.audit.config_rules
         else (),
         "guardduty": spec.security.audit.guardduty,
-        "gdpr_regions": tuple(audit.allowed_regions(spec))
-        if "gdpr" in spec.security.compliance
-        else (),
+        "gdpr_regions": tuple(allowed_regions(spec)) if "gdpr" in spec.security.compliance else (),
     }
 
 
@@ -176,14 +192,14 @@ def backup_interval_minutes(schedule: str) -> int | None:
 def rpo_notes(spec: ResolvedSpec, interval: int | None) -> list[str]:
     rpo = spec.dr.rpo_minutes
     notes = []
-    if dr.replicates(spec):
-        if dr.uses_rtc(spec):
+    if replicates(spec):
+        if uses_rtc(spec):
             notes.append(
                 "S3 Replication Time Control copies every new model artifact to the secondary "
-                f"region; AWS's SLA is 99.99 % of objects within {dr.RTC_MINUTES} minutes, and "
+                f"region; AWS's SLA is 99.99 % of objects within {RTC_MINUTES} minutes, and "
                 "the replication alarm fires on any object that fails."
             )
-            if rpo < dr.RTC_MINUTES:
+            if rpo < RTC_MINUTES:
                 notes.append(
                     f"Your RPO ({rpo} min) is tighter than that SLA. Objects usually arrive in "
                     "seconds, but a model pushed in the last 15 minutes before a failover may be "
@@ -201,13 +217,13 @@ def rpo_notes(spec: ResolvedSpec, interval: int | None) -> list[str]:
         )
     if spec.backups.enabled:
         when = f"every {_duration(interval)}" if interval else f"on `{spec.backups.schedule}`"
-        where = ", copied to the secondary region" if backup.copies(spec) else ""
+        where = ", copied to the secondary region" if copies_backups(spec) else ""
         notes.append(
             f"AWS Backup takes a recovery point {when}{where}, and keeps it "
             f"{spec.backups.retention_days} days: the way back from a bad write or delete, "
             "which replication would faithfully copy."
         )
-        if interval is not None and interval > rpo and not dr.replicates(spec):
+        if interval is not None and interval > rpo and not replicates(spec):
             notes.append(
                 f"Backups alone run every {interval} minutes, longer than the RPO ({rpo} min)."
             )
@@ -224,8 +240,8 @@ def _duration(minutes: int) -> str:
 def rto_notes(spec: ResolvedSpec) -> list[str]:
     """When clients are served again, estimated from the strategy and who moves DNS."""
     rto = spec.dr.rto_minutes
-    detect = max(1, round(dns.detection_seconds(spec) / 60))
-    automatic = dns.routes_api(spec)
+    detect = max(1, round(detection_seconds(spec) / 60))
+    automatic = routes_api(spec)
     # Route 53 moves clients by itself with a hosted zone; otherwise a person changes DNS.
     switch = detect + 1 if automatic else PERSON_MIN
     dns_how = (

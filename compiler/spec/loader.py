@@ -120,9 +120,45 @@ def load_spec(path: Path, *, root: Path | None = None, today: dt.date | None = N
             layers[name] = _resolve(spec, name, located, sha, today or dt.date.today())
         except SpecError as exc:
             problems.extend(exc.problems)
+    problems += _shared(layers, located, "account", lambda s: s.account and s.account.id)
+    problems += _shared(layers, located, "domain", lambda s: s.security.tls.domain)
     if problems:
         raise SpecError(problems)
     return LoadedSpec(shown, sha, spec, layers)
+
+
+_WHERE: dict[str, tuple[tuple[str, ...], str]] = {
+    # what -> (field path, why it must differ between environments)
+    "account": (("account", "id"), "give each environment its own AWS account"),
+    "domain": (
+        ("security", "tls", "domain"),
+        "give each environment its own host name (DNS records and certificates collide)",
+    ),
+}
+
+
+def _shared(
+    layers: dict[str, Layered],
+    located: Located,
+    what: str,
+    value: typing.Callable[[ResolvedSpec], object],
+) -> list[Problem]:
+    """Values two environments must not share: one account each, one host name each."""
+    field, why = _WHERE[what]
+    owner: dict[object, str] = {}
+    problems = []
+    for name, layer in layers.items():
+        found = value(layer.spec)
+        if not found:
+            continue
+        if found in owner:
+            path: DataPath = ("environments", name, *field)
+            if path not in located.positions:
+                path = field
+            message = f"environment '{name}' has the {what} {found} of '{owner[found]}': {why}"
+            problems.append(_problem(located, path, message))
+        owner.setdefault(found, name)
+    return problems
 
 
 def _resolve(spec: Spec, name: str, located: Located, sha: str, today: dt.date) -> Layered:

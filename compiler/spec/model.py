@@ -168,6 +168,9 @@ class Scaling(Strict):
     target_cpu_percent: Annotated[int, Field(ge=10, le=95)] = 70
     scale_in_cooldown_s: Annotated[int, Field(ge=0, le=3600)] = 300
     scale_out_cooldown_s: Annotated[int, Field(ge=0, le=3600)] = 60
+    target_queue_depth: Annotated[int, Field(ge=1, le=4096)] = 4
+    """Requests waiting for a batch slot per task (the runtime's QueueDepth metric) that
+    target tracking holds, alongside requests and CPU: LLM load is tokens, not requests."""
 
 
 class Serving(Strict):
@@ -308,6 +311,14 @@ class Network(Strict):
     """Client networks that may reach the load balancer on 443."""
 
 
+class Account(Strict):
+    id: Annotated[str, Field(pattern=r"^\d{12}$")]
+    """The AWS account the environment deploys to. One account per environment is the
+    secure default: environments of one spec may not share an account. Account-wide
+    resources (AWS Config, GuardDuty, ECR replication, the GitHub OIDC provider) are
+    generated once per account under `generated/accounts/<id>/`."""
+
+
 class Waiver(Strict):
     check: Annotated[str, Field(pattern=r"^(CKV2?_[A-Z0-9]+_\d+|SSP_[A-Z0-9_]+)$")]
     """Policy check id, e.g. CKV_AWS_7 or SSP_KMS_001."""
@@ -390,6 +401,8 @@ class DeploymentBody(Strict):
     backups: Backups = Backups()
     security: Security
     observability: Observability
+    account: Account | None = None
+    """Where the environment deploys; set it in each `environments.<env>` overlay."""
 
 
 # Overlays are partial documents of the base's shape; the loader merges then re-validates.

@@ -1,11 +1,12 @@
 """The one-time bootstrap root of a deployment: where state lives and who may change it.
 
-It creates the state bucket and key every environment's S3 backend names, the GitHub OIDC
-provider, and two roles per environment. `plan` (read-only) trusts the PR, drift and deploy
-workflow files by `job_workflow_ref`; `apply` trusts only the deploy workflow as it is on
-main, in a job that names the environment (reviewers and a main-only branch policy are set
-by the GitHub root, `github.py`), and carries a permissions boundary (`boundary.py`). The
-state bucket fences each environment's state to its own GitHub roles.
+It creates the state bucket and key every environment's S3 backend names, and two roles per
+environment, trusted through the account's GitHub OIDC provider (the account root creates
+it). `plan` (read-only) trusts the PR, drift and deploy workflow files by
+`job_workflow_ref`; `apply` trusts only the deploy workflow as it is on main, in a job that
+names the environment (reviewers and a main-only branch policy are set by the GitHub root,
+`github.py`), and carries a permissions boundary (`boundary.py`). The state bucket fences
+each environment's state to its own GitHub roles.
 """
 
 from __future__ import annotations
@@ -290,7 +291,7 @@ def _trust(spec: ResolvedSpec, role: str) -> dict[str, Value]:
         {
             "Sid": "GitHubActionsOfTheRepository",
             "Effect": "Allow",
-            "Principal": {"Federated": Ref("aws_iam_openid_connect_provider.github.arn")},
+            "Principal": {"Federated": Ref("data.aws_iam_openid_connect_provider.github.arn")},
             "Action": "sts:AssumeRoleWithWebIdentity",
             "Condition": {
                 "StringEquals": {
@@ -436,13 +437,9 @@ def _role(spec: ResolvedSpec, role: str) -> list[Block]:
 
 
 def _github(envs: tuple[ResolvedSpec, ...]) -> list[Block]:
-    found = [
-        resource(
-            "aws_iam_openid_connect_provider",
-            "github",
-            {"url": f"https://{GITHUB_OIDC}", "client_id_list": ["sts.amazonaws.com"]},
-        )
-    ]
+    # One provider per account (IAM refuses a second for the same URL): the account root
+    # (generated/accounts/<id>/) creates it; each deployment's bootstrap only reads it.
+    found = [data("aws_iam_openid_connect_provider", "github", {"url": f"https://{GITHUB_OIDC}"})]
     for spec in envs:
         found += [*_role(spec, "plan"), *_role(spec, "apply")]
     return found

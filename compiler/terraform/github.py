@@ -183,10 +183,8 @@ def _environment(spec: ResolvedSpec) -> list[Block]:
 
 
 def _account_id(spec: ResolvedSpec) -> str | None:
-    """`account.id` of the environment once the spec has it (the accounts contract)."""
-    account = getattr(spec, "account", None)
-    account_id = getattr(account, "id", None)
-    return str(account_id) if account_id else None
+    """`account.id` of the environment (None: the spec does not name its account)."""
+    return spec.account.id if spec.account else None
 
 
 def _variables(spec: ResolvedSpec) -> list[Block]:

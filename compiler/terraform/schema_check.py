@@ -22,6 +22,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -374,8 +375,6 @@ def check_root(directory: Path, schema: ProviderSchema) -> list[SchemaProblem]:
 def main(argv: list[str] | None = None) -> int:
     """`python -m compiler.terraform.schema_check DIR...`: check every root module under
     the directories; exit 1 when anything is wrong."""
-    import sys
-
     args = sys.argv[1:] if argv is None else argv
     schema = ProviderSchema.load(SCHEMA_PATH)
     roots = sorted({p.parent for arg in args for p in Path(arg).rglob("*.tf")})

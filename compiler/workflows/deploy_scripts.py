@@ -25,7 +25,7 @@ FOUNDATION_TARGETS = (
 KEYS_FOUNDATION_TARGETS = ("aws_secretsmanager_secret.api_keys",)
 DR_FOUNDATION_TARGETS = (
     "aws_s3_bucket_replication_configuration.models",
-    "aws_ecr_replication_configuration.secondary",
+    "aws_ecr_repository.runtime_secondary",  # registry replication (account root) fills it
 )
 
 RELEASE_STATUS = """

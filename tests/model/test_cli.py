@@ -96,7 +96,13 @@ def test_push_through_the_cli(aws_reset: str, tmp_path: Path) -> None:
     )
     artifact = tmp_path / "a"
     make_fake_artifact(artifact, os.urandom(64), version="2026-11-20")
+    # The example's staging account, refused: moto's account is 123456789012.
     args = ["push", str(EXAMPLE), "--env", "staging", str(artifact), "--endpoint-url", aws_reset]
+    wrong = CliRunner().invoke(model, args)
+    assert wrong.exit_code == 1 and "deploys to 111111111111" in wrong.stderr
+    spec = tmp_path / "assistant.yaml"
+    spec.write_text(EXAMPLE.read_text().replace('id: "111111111111"', 'id: "123456789012"'))
+    args = ["push", str(spec), "--env", "staging", str(artifact), "--endpoint-url", aws_reset]
     first = CliRunner().invoke(model, args)
     assert first.exit_code == 0, first.output
     report = json.loads(first.stdout)

@@ -150,3 +150,14 @@ def test_an_artifact_of_another_version_is_not_pushed(
 def test_a_missing_key_alias_is_a_clear_error(aws_reset: str) -> None:
     with pytest.raises(PushError, match="alias/assistant-staging"):
         resolve_target("assistant", "staging", NAME, "v1", aws_reset, REGION)
+
+
+def test_credentials_for_another_account_are_refused(aws_reset: str) -> None:
+    # moto's account is 123456789012; the spec says the environment lives elsewhere.
+    with pytest.raises(PushError, match="deploys to 222222222222"):
+        resolve_target("assistant", "prod", NAME, "v1", aws_reset, REGION, "222222222222")
+
+
+def test_credentials_for_the_specs_account_are_accepted(target: PushTarget, aws_reset: str) -> None:
+    again = resolve_target("assistant", "prod", NAME, "v1", aws_reset, REGION, "123456789012")
+    assert again == target

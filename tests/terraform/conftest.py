@@ -1,5 +1,5 @@
-"""One checkov run over both examples' generated roots (plus a canary root that must fail),
-shared by every test that reads its report: the scan takes ~20 s on 2 cores."""
+"""One checkov run over both examples' generated roots and their account roots (plus a
+canary root that must fail), shared by every test that reads its report (~25 s on 2 cores)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from .support import EXAMPLES, artifacts, checkov_path, write_tree
+from .support import EXAMPLES, account_roots, artifacts, checkov_path, write_tree
 
 CANARY = 'resource "aws_s3_bucket" "canary" {\n  bucket = "canary"\n}\n'
 
@@ -19,6 +19,7 @@ def checkov_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("checkov")
     for example in EXAMPLES:
         write_tree(tmp, artifacts(example))
+    write_tree(tmp, account_roots())
     canary = tmp / "generated" / "canary"
     canary.mkdir(parents=True)
     (canary / "main.tf").write_text(CANARY)

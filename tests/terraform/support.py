@@ -14,7 +14,7 @@ import pytest
 from compiler.artifacts import Artifact
 from compiler.policy.locate import CheckovMissing, find_checkov
 from compiler.spec import ResolvedSpec, load_spec
-from compiler.terraform import emit
+from compiler.terraform import account, emit
 from compiler.terraform.schema_check import ProviderSchema
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,6 +34,12 @@ def environments(example: str) -> tuple[ResolvedSpec, ...]:
 @cache
 def artifacts(example: str) -> tuple[Artifact, ...]:
     return tuple(emit(environments(example)))
+
+
+@cache
+def account_roots() -> tuple[Artifact, ...]:
+    """generated/accounts/: the account roots of both examples together."""
+    return tuple(account.emit([env for example in EXAMPLES for env in environments(example)]))
 
 
 def golden_path(artifact: Artifact) -> Path:

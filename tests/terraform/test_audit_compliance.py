@@ -74,13 +74,14 @@ def test_hipaa_records_reads_of_model_artifacts() -> None:
     assert children(trail, "event_selector")[0].attribute("read_write_type") == "All"
 
 
-def test_bucket_policy_lets_cloudtrail_and_config_deliver() -> None:
+def test_bucket_policy_lets_cloudtrail_deliver() -> None:
     text = render(
         [resources(audit.blocks(environments("assistant")[0]), "aws_s3_bucket_policy")["audit"]]
     )
-    for sid in ("DenyInsecureTransport", "CloudTrailChecksTheAcl", "CloudTrailWritesLogFiles",
-                "ConfigChecksTheBucket", "ConfigWritesSnapshots"):  # fmt: skip
+    for sid in ("DenyInsecureTransport", "CloudTrailChecksTheAcl", "CloudTrailWritesLogFiles"):
         assert f'"{sid}"' in text
+    # AWS Config delivers to the account root's bucket (no Object Lock there).
+    assert "ConfigWritesSnapshots" not in text
     assert "/cloudtrail/AWSLogs/${local.account_id}/*" in text
 
 
@@ -95,17 +96,6 @@ def test_gdpr_alarms_on_writes_outside_the_allowed_regions(gdpr: bool) -> None:
         assert '($.awsRegion != "eu-west-1")' in pattern
         assert '($.awsRegion != "eu-central-1")' in pattern
         assert "($.readOnly IS FALSE)" in pattern
-
-
-@pytest.mark.parametrize("wanted", [True, False])
-def test_guardduty_iff_asked(wanted: bool) -> None:
-    spec = with_audit(environments("clinical-notes")[0], guardduty=wanted)
-    blocks = audit.blocks(spec)
-    detectors = resources(blocks, "aws_guardduty_detector")
-    assert bool(detectors) is wanted
-    if wanted:
-        assert "checkov:skip=CKV2_AWS_3:" in render([detectors["main"]])
-        assert detectors["main"].attribute("enable") is True
 
 
 def test_config_rules_follow_the_spec() -> None:
@@ -124,20 +114,12 @@ def dr_none(spec: ResolvedSpec) -> ResolvedSpec:
     return spec.model_copy(update={"dr": spec.dr.model_copy(update={"strategy": "none"})})
 
 
-def test_config_recorder_records_everything_and_rules_wait_for_it() -> None:
+def test_environment_roots_add_config_rules_only() -> None:
+    """The recorder is the account root's (test_account_root.py); rules are per environment."""
     blocks = audit.blocks(environments("assistant")[0])
-    recorder = resources(blocks, "aws_config_configuration_recorder")["main"]
-    group = children(recorder, "recording_group")[0]
-    assert group.attribute("all_supported") is True
-    assert group.attribute("include_global_resource_types") is True
-    status = resources(blocks, "aws_config_configuration_recorder_status")["main"]
-    assert status.attribute("is_enabled") is True
-    channel = resources(blocks, "aws_config_delivery_channel")["main"]
-    assert channel.attribute("s3_kms_key_arn") == Ref("aws_kms_key.audit.arn")
-    for rule in resources(blocks, "aws_config_config_rule").values():
-        assert rule.attribute("depends_on") == [
-            Ref("aws_config_configuration_recorder_status.main")
-        ]
+    assert resources(blocks, "aws_config_config_rule")
+    assert not resources(blocks, "aws_config_configuration_recorder")
+    assert not resources(blocks, "aws_guardduty_detector")
 
 
 def test_audit_off_emits_nothing() -> None:
@@ -151,3 +133,20 @@ def test_audit_bucket_without_dr_skips_replication_with_the_spec_reason() -> Non
     assert "#checkov:skip=CKV_AWS_144:dr.strategy is none" in text
     assert "audit_replica" not in resources(blocks, "aws_s3_bucket")
     assert not dr.replicates(dr_none(environments("assistant")[0]))
+
+
+def test_config_rules_also_judge_the_dr_region() -> None:
+    blocks = audit.blocks(environments("clinical-notes")[1])
+    rules = resources(blocks, "aws_config_config_rule")
+    primary = {label for label in rules if not label.endswith("_secondary")}
+    secondary = {
+        label.removesuffix("_secondary") for label in rules if label.endswith("_secondary")
+    }
+    # global rules (IAM, the account's trail) are evaluated once, in the primary
+    assert secondary == primary - {"iam_policy_no_statements_with_admin_access",
+                                   "iam_root_access_key_check", "root_account_mfa_enabled",
+                                   "access_keys_rotated", "multi_region_cloud_trail_enabled",
+                                   "guardduty_enabled_centralized"}  # fmt: skip
+    assert rules["s3_bucket_versioning_enabled_secondary"].attribute("provider") == Ref(
+        "aws.secondary"
+    )

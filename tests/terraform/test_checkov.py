@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
-from .support import EXAMPLES, artifacts, needs_checkov
+from .support import EXAMPLES, account_roots, artifacts, needs_checkov
 
 # Each root module must pass at least this many checks: far below what it passes today
 # (about 110 to 460), far above what an empty or unparsed directory yields.
 MIN_PASSED = 100
+MIN_PASSED_ACCOUNT = 40  # an account root passes about 57: buckets, a key, Config, IAM
 
 pytestmark = needs_checkov
 
@@ -61,6 +62,14 @@ def test_every_root_was_scanned(report: dict[str, Any], example: str) -> None:
     roots = {str(Path(a.path).parent.relative_to("generated")) for a in artifacts(example)}
     passed = _by_root(report, "passed_checks")
     assert {root: len(passed[root]) for root in roots if len(passed[root]) < MIN_PASSED} == {}
+
+
+def test_every_account_root_was_scanned(report: dict[str, Any]) -> None:
+    roots = {str(Path(a.path).parent.relative_to("generated")) for a in account_roots()}
+    passed = _by_root(report, "passed_checks")
+    assert len(roots) == 4
+    short = {root: len(passed[root]) for root in roots if len(passed[root]) < MIN_PASSED_ACCOUNT}
+    assert short == {}
 
 
 def test_every_skip_says_why(report: dict[str, Any]) -> None:

@@ -26,7 +26,6 @@ EXPECTED_SKIPS = {
     ("CKV_AWS_144", "aws_s3_bucket.audit_replica"): "replica of aws_s3_bucket.audit",
     ("CKV_AWS_378", "aws_lb_target_group.secondary"): "TLS ends at the load balancer",
     ("CKV_AWS_150", "aws_lb.secondary"): "production is false",
-    ("CKV2_AWS_3", "aws_guardduty_detector.main"): "delegated GuardDuty administrator",
 }
 
 

@@ -87,7 +87,9 @@ def test_backup_restore_still_replicates_data() -> None:
     blocks = dr.blocks(with_strategy(assistant_prod(), "backup-restore"))
     labels = {b.labels[1] for b in find(blocks, "aws_s3_bucket_replication_configuration")}
     assert labels == {"models", "audit"}
-    assert find(blocks, "aws_ecr_replication_configuration")
+    # The registry's replication rule is the account root's; the target repository is ours.
+    assert [b.labels[1] for b in find(blocks, "aws_ecr_repository")] == ["runtime_secondary"]
+    assert find(blocks, "aws_ecr_replication_configuration") == []
 
 
 def test_no_dr_and_no_copy_means_no_secondary_region() -> None:
@@ -138,7 +140,6 @@ PRIMARY_SIDE = {
     "aws_iam_role",
     "aws_iam_role_policy",
     "aws_s3_bucket_replication_configuration",  # on the source bucket
-    "aws_ecr_replication_configuration",  # the primary registry's setting
     "aws_cloudwatch_metric_alarm",  # replication metrics are the source region's
     "aws_route53_record",  # Route 53 is global
 }

@@ -205,7 +205,7 @@ def test_the_names_other_views_reference_exist() -> None:
         'data "aws_caller_identity" "current"',
         'data "aws_region" "current"',
         'data "aws_partition" "current"',
-        'alias  = "secondary"',
+        'alias               = "secondary"',
         'resource "terraform_data" "servespec_policy"',
     ):
         assert needle in text, needle
@@ -266,7 +266,7 @@ def test_an_existing_vpc_is_used_instead_of_creating_one() -> None:
     spec = _replace(spec, security=spec.security.model_copy(update={"network": network}))
     found = {a.path.rsplit("/", 1)[1]: a.content for a in emit((spec,))}
     assert 'resource "aws_vpc"' not in found["network.tf"]
-    assert '"subnet-0123456789abcdef0"' in found["locals.tf"]
+    assert '"subnet-0123456789abcdef0"' in found["network.tf"]  # the network's locals
     for artifact in emit((spec,)):
         assert [str(p) for p in check_text(artifact.content, schema(), artifact.path)] == []
 

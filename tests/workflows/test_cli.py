@@ -190,9 +190,13 @@ def test_a_renamed_deployment_is_refused(repo: Path) -> None:
 
 
 def test_a_new_environment_lists_its_setup(repo: Path) -> None:
-    edit(repo, "\n  prod:", "\n  qa: {}\n  prod:")
-    code, out, _ = invoke("spec/clinical-notes.yaml", "--base-ref", "HEAD")
-    assert code == 0, out
+    qa = (
+        '\n  qa:\n    account: {id: "555555555555"}\n'
+        "    security: {tls: {domain: notes.qa.health.example.com, hosted_zone_id: Z0QA0123456789}}"
+    )
+    edit(repo, "\n  prod:", qa + "\n  prod:")
+    code, out, err = invoke("spec/clinical-notes.yaml", "--base-ref", "HEAD")
+    assert code == 0, err
     assert "**New environment `qa`: setup before its first deploy**" in out
     assert "`terraform apply` in `generated/clinical-notes/github`" in out
     assert "SERVESPEC_CLINICAL_NOTES_QA_PLAN_ROLE_ARN" in out

@@ -68,7 +68,7 @@ def test_variables_and_outputs_the_deploy_job_uses(name: str, spec: ResolvedSpec
 @pytest.mark.parametrize(("name", "spec"), CASES, ids=IDS)
 def test_alarm_prefix(name: str, spec: ResolvedSpec) -> None:
     text = module_text(spec, environments(name))
-    assert f'name                 = "{spec.metadata.name}-{spec.environment}"' in text
+    assert re.search(rf'\bname\s+=\s+"{spec.metadata.name}-{spec.environment}"', text)
     alarms = re.findall(r'alarm_name\s*=\s*"([^"]+)"', text)
     assert alarms and all(a.startswith("${local.name}-") for a in alarms)
 

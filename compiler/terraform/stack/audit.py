@@ -2,8 +2,10 @@
 
 Audit records get a key of their own (`aws_kms_key.audit`): the application's roles can use
 the deployment key, but not this one, so a compromised task can neither read nor forge the
-trail. Trail and Config deliver into one audit bucket (prefixes `cloudtrail/`, `config/`),
-replicated to the DR region when the spec has one.
+trail. The trail delivers into the audit bucket (prefix `cloudtrail/`), replicated to the
+DR region when the spec has one. AWS Config's recorder and GuardDuty's detector are one per
+account and region: the account root (`compiler/terraform/account`) creates them, and this
+view adds the environment's Config rules.
 
 Compliance profiles change what is generated, not only what is validated:
 
@@ -17,16 +19,17 @@ Compliance profiles change what is generated, not only what is validated:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, resource, skip
+from compiler.terraform.plan import HIPAA_RETENTION_DAYS, allowed_regions
+from compiler.terraform.plan import audit_retention_days as retention_days
 
-from . import buckets, common, dr_plan
-from .common import ACCOUNT, ACCOUNT_ID, PARTITION
+from . import audit_key, buckets, common, config_rules_builder, dr_plan
+from .audit_key import trail_arn
+from .common import ACCOUNT, PARTITION
+from .config_rules_builder import ConfigRule, config_rules
 
-HIPAA_RETENTION_DAYS = 2192  # six years
-MIN_AUDIT_RETENTION_DAYS = 365
 # Global services log to us-east-1 whatever region the caller uses.
 GLOBAL_EVENT_SOURCES = (
     "iam.amazonaws.com",
@@ -70,99 +73,8 @@ def object_lock_mode(spec: ResolvedSpec) -> str | None:
     return "COMPLIANCE" if spec.production else "GOVERNANCE"
 
 
-def retention_days(spec: ResolvedSpec) -> int:
-    """How long audit records are kept (a CloudWatch-allowed value)."""
-    days = max(spec.observability.log_retention_days, MIN_AUDIT_RETENTION_DAYS)
-    if "hipaa" in spec.security.compliance:
-        days = max(days, HIPAA_RETENTION_DAYS)
-    return days
-
-
-def trail_arn(spec: ResolvedSpec) -> str:
-    return f"arn:{PARTITION}:cloudtrail:{spec.region}:{ACCOUNT}:trail/${{local.name}}"
-
-
 def metric_namespace(spec: ResolvedSpec) -> str:
     return f"{spec.metrics_namespace}/audit"
-
-
-@dataclass(frozen=True)
-class ConfigRule:
-    """An AWS managed Config rule (https://docs.aws.amazon.com/config/latest/developerguide)."""
-
-    identifier: str
-    parameters: tuple[tuple[str, str], ...] = ()
-    resource_types: tuple[str, ...] = ()
-
-
-def config_rules(spec: ResolvedSpec) -> list[ConfigRule]:
-    """Managed rules chosen from the security section and the compliance profiles."""
-    audit, compliance = spec.security.audit, spec.security.compliance
-    rules = [
-        ConfigRule("S3_BUCKET_LEVEL_PUBLIC_ACCESS_PROHIBITED"),
-        ConfigRule("S3_BUCKET_SSL_REQUESTS_ONLY"),
-        ConfigRule("S3_DEFAULT_ENCRYPTION_KMS"),
-        ConfigRule("S3_BUCKET_VERSIONING_ENABLED"),
-        ConfigRule("CLOUDWATCH_LOG_GROUP_ENCRYPTED"),
-        ConfigRule("ECR_PRIVATE_IMAGE_SCANNING_ENABLED"),
-        ConfigRule("ECR_PRIVATE_TAG_IMMUTABILITY_ENABLED"),
-        ConfigRule("ECS_CONTAINERS_NONPRIVILEGED"),
-        ConfigRule("ECS_CONTAINERS_READONLY_ACCESS"),
-        ConfigRule("ECS_TASK_DEFINITION_NONROOT_USER"),
-        ConfigRule("ALB_HTTP_TO_HTTPS_REDIRECTION_CHECK"),
-        ConfigRule("ELB_LOGGING_ENABLED"),
-        ConfigRule("INCOMING_SSH_DISABLED"),
-        ConfigRule("VPC_DEFAULT_SECURITY_GROUP_CLOSED"),
-        ConfigRule("IAM_POLICY_NO_STATEMENTS_WITH_ADMIN_ACCESS"),
-        ConfigRule("KMS_CMK_NOT_SCHEDULED_FOR_DELETION"),
-        ConfigRule(
-            "CW_LOGGROUP_RETENTION_PERIOD_CHECK",
-            (("MinRetentionTime", str(spec.observability.log_retention_days)),),
-        ),
-    ]
-    if spec.security.kms.rotation:
-        rules.append(ConfigRule("CMK_BACKING_KEY_ROTATION_ENABLED"))
-    if spec.security.waf.enabled:
-        rules.append(ConfigRule("ALB_WAF_ENABLED"))
-    if spec.production:
-        rules.append(ConfigRule("ELB_DELETION_PROTECTION_ENABLED"))
-    if audit.cloudtrail:
-        rules += [
-            ConfigRule("MULTI_REGION_CLOUD_TRAIL_ENABLED"),
-            ConfigRule("CLOUD_TRAIL_LOG_FILE_VALIDATION_ENABLED"),
-            ConfigRule("CLOUD_TRAIL_ENCRYPTION_ENABLED"),
-            ConfigRule("CLOUD_TRAIL_CLOUD_WATCH_LOGS_ENABLED"),
-        ]
-    if audit.guardduty:
-        rules.append(ConfigRule("GUARDDUTY_ENABLED_CENTRALIZED"))
-    if spec.backups.enabled:
-        rules += [
-            ConfigRule("BACKUP_RECOVERY_POINT_ENCRYPTED"),
-            ConfigRule(
-                "BACKUP_PLAN_MIN_FREQUENCY_AND_MIN_RETENTION_CHECK",
-                (("requiredRetentionDays", str(spec.backups.retention_days)),),
-            ),
-        ]
-    if dr_plan.replicates(spec):
-        rules.append(ConfigRule("S3_BUCKET_REPLICATION_ENABLED"))
-    if "hipaa" in compliance:
-        rules += [
-            ConfigRule("S3_BUCKET_DEFAULT_LOCK_ENABLED", resource_types=("AWS::S3::Bucket",)),
-            ConfigRule("S3_BUCKET_LOGGING_ENABLED"),
-            ConfigRule("BACKUP_RECOVERY_POINT_MANUAL_DELETION_DISABLED"),
-            ConfigRule("ELB_TLS_HTTPS_LISTENERS_ONLY"),
-            ConfigRule("IAM_ROOT_ACCESS_KEY_CHECK"),
-            ConfigRule("ROOT_ACCOUNT_MFA_ENABLED"),
-            ConfigRule("ACCESS_KEYS_ROTATED", (("maxAccessKeyAge", "90"),)),
-        ]
-    if "gdpr" in compliance:
-        rules += [
-            ConfigRule("S3_BUCKET_SERVER_SIDE_ENCRYPTION_ENABLED"),
-            ConfigRule("SECRETSMANAGER_USING_CMK"),
-            ConfigRule("SNS_ENCRYPTED_KMS"),
-        ]
-    unique = {rule.identifier: rule for rule in rules}
-    return [unique[key] for key in sorted(unique)]
 
 
 # ---------------------------------------------------------------------------------------
@@ -173,95 +85,13 @@ def blocks(spec: ResolvedSpec) -> list[Block]:
     audit = spec.security.audit
     found: list[Block] = []
     if has_audit_bucket(spec):
-        found += _key(spec) + _buckets(spec)
+        found += audit_key.blocks(spec) + _buckets(spec)
     if audit.cloudtrail:
         found += _trail(spec) + _trail_alarms(spec)
     if audit.config_rules:
-        found += _config(spec)
-    if audit.guardduty:
-        found += _guardduty(spec)
+        found += config_rules_builder.blocks(spec)
+    # GuardDuty's detector is one per account and region: the account root enables it.
     return found
-
-
-def _key(spec: ResolvedSpec) -> list[Block]:
-    kms = spec.security.kms
-    logs = f"arn:{PARTITION}:logs:{spec.region}:{ACCOUNT}:log-group:*"
-    statements: list[dict[str, Value]] = [
-        {
-            "Sid": "AccountAdministersTheKey",
-            "Effect": "Allow",
-            "Principal": {"AWS": Template(f"arn:{PARTITION}:iam::{ACCOUNT}:root")},
-            "Action": "kms:*",
-            "Resource": "*",
-        },
-        {
-            "Sid": "CloudTrailEncryptsThisAccountsTrails",
-            "Effect": "Allow",
-            "Principal": {"Service": "cloudtrail.amazonaws.com"},
-            "Action": "kms:GenerateDataKey*",
-            "Resource": "*",
-            "Condition": {
-                "StringEquals": {"aws:SourceArn": Template(trail_arn(spec))},
-                "StringLike": {
-                    "kms:EncryptionContext:aws:cloudtrail:arn": Template(
-                        f"arn:{PARTITION}:cloudtrail:*:{ACCOUNT}:trail/*"
-                    )
-                },
-            },
-        },
-        {
-            "Sid": "CloudTrailDescribesTheKey",
-            "Effect": "Allow",
-            "Principal": {"Service": "cloudtrail.amazonaws.com"},
-            "Action": "kms:DescribeKey",
-            "Resource": "*",
-            "Condition": {"StringEquals": {"aws:SourceArn": Template(trail_arn(spec))}},
-        },
-        {
-            # The trail's notification topic is encrypted with this key.
-            "Sid": "CloudTrailPublishesToTheEncryptedTopic",
-            "Effect": "Allow",
-            "Principal": {"Service": "cloudtrail.amazonaws.com"},
-            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-            "Resource": "*",
-            "Condition": {"StringEquals": {"aws:SourceArn": Template(trail_arn(spec))}},
-        },
-        {
-            "Sid": "CloudWatchLogsEncryptsTheTrailLogGroup",
-            "Effect": "Allow",
-            "Principal": {"Service": f"logs.{spec.region}.amazonaws.com"},
-            "Action": [
-                "kms:Encrypt*",
-                "kms:Decrypt*",
-                "kms:ReEncrypt*",
-                "kms:GenerateDataKey*",
-                "kms:Describe*",
-            ],
-            "Resource": "*",
-            "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": Template(logs)}},
-        },
-    ]
-    body: dict[str, Value] = {
-        "description": Template("${local.name}: audit records (CloudTrail, AWS Config)"),
-        "enable_key_rotation": kms.rotation,
-    }
-    if kms.rotation:
-        body["rotation_period_in_days"] = kms.rotation_period_days
-    body |= {
-        "deletion_window_in_days": kms.deletion_window_days,
-        "policy": buckets.document(common.policy(*statements)),
-    }
-    return [
-        resource("aws_kms_key", "audit", body),
-        resource(
-            "aws_kms_alias",
-            "audit",
-            {
-                "name": Template("alias/${local.name}-audit"),
-                "target_key_id": Ref("aws_kms_key.audit.key_id"),
-            },
-        ),
-    ]
 
 
 def _delivery_statements(spec: ResolvedSpec) -> tuple[dict[str, Value], ...]:
@@ -285,26 +115,6 @@ def _delivery_statements(spec: ResolvedSpec) -> tuple[dict[str, Value], ...]:
                 "Principal": {"Service": "cloudtrail.amazonaws.com"},
                 "Action": "s3:PutObject",
                 "Resource": f"{bucket}/cloudtrail/AWSLogs/{ACCOUNT}/*",
-                "Condition": {"StringEquals": {**owner_acl, **source}},
-            },
-        ]
-    if spec.security.audit.config_rules:
-        source = {"aws:SourceAccount": ACCOUNT_ID}
-        found += [
-            {
-                "Sid": "ConfigChecksTheBucket",
-                "Effect": "Allow",
-                "Principal": {"Service": "config.amazonaws.com"},
-                "Action": ["s3:GetBucketAcl", "s3:ListBucket"],
-                "Resource": bucket,
-                "Condition": {"StringEquals": source},
-            },
-            {
-                "Sid": "ConfigWritesSnapshots",
-                "Effect": "Allow",
-                "Principal": {"Service": "config.amazonaws.com"},
-                "Action": "s3:PutObject",
-                "Resource": f"{bucket}/config/AWSLogs/{ACCOUNT}/Config/*",
                 "Condition": {"StringEquals": {**owner_acl, **source}},
             },
         ]
@@ -366,10 +176,18 @@ def _buckets(spec: ResolvedSpec) -> list[Block]:
 
 
 def _trail(spec: ResolvedSpec) -> list[Block]:
-    group = f"/servespec/{common.name(spec)}/cloudtrail"
+    return [*_trail_logs(spec), *_trail_topic(spec), _trail_itself(spec)]
+
+
+def _trail_logs(spec: ResolvedSpec) -> list[Block]:
+    """The trail's CloudWatch log group and the role CloudTrail writes it with."""
+    group = common.log_group_names(spec)["cloudtrail"]
     group_arn = f"arn:{PARTITION}:logs:{spec.region}:{ACCOUNT}:log-group:{group}"
-    # hipaa: who read which model weights matters too, not only who changed them.
-    data_reads = "All" if "hipaa" in spec.security.compliance else "WriteOnly"
+    write = common.statement(
+        "WriteTrailEvents",
+        ["logs:CreateLogStream", "logs:PutLogEvents"],
+        Template(f"{group_arn}:log-stream:*"),
+    )
     return [
         resource(
             "aws_cloudwatch_log_group",
@@ -397,17 +215,23 @@ def _trail(spec: ResolvedSpec) -> list[Block]:
             {
                 "name": "deliver-to-log-group",
                 "role": Ref("aws_iam_role.cloudtrail_logs.id"),
-                "policy": buckets.document(
-                    common.policy(
-                        common.statement(
-                            "WriteTrailEvents",
-                            ["logs:CreateLogStream", "logs:PutLogEvents"],
-                            Template(f"{group_arn}:log-stream:*"),
-                        )
-                    )
-                ),
+                "policy": buckets.document(common.policy(write)),
             },
         ),
+    ]
+
+
+def _trail_topic(spec: ResolvedSpec) -> list[Block]:
+    """The topic CloudTrail announces each log file on (encrypted with the audit key)."""
+    announce: dict[str, Value] = {
+        "Sid": "CloudTrailAnnouncesLogFiles",
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudtrail.amazonaws.com"},
+        "Action": "SNS:Publish",
+        "Resource": Template(f"arn:{PARTITION}:sns:{spec.region}:{ACCOUNT}:${{local.name}}-audit"),
+        "Condition": {"StringEquals": {"aws:SourceArn": Template(trail_arn(spec))}},
+    }
+    return [
         resource(
             "aws_sns_topic",
             "audit",
@@ -421,68 +245,53 @@ def _trail(spec: ResolvedSpec) -> list[Block]:
             "audit",
             {
                 "arn": Ref("aws_sns_topic.audit.arn"),
-                "policy": buckets.document(
-                    common.policy(
-                        {
-                            "Sid": "CloudTrailAnnouncesLogFiles",
-                            "Effect": "Allow",
-                            "Principal": {"Service": "cloudtrail.amazonaws.com"},
-                            "Action": "SNS:Publish",
-                            "Resource": Template(
-                                f"arn:{PARTITION}:sns:{spec.region}:{ACCOUNT}:${{local.name}}-audit"
-                            ),
-                            "Condition": {
-                                "StringEquals": {"aws:SourceArn": Template(trail_arn(spec))}
-                            },
-                        }
-                    )
-                ),
+                "policy": buckets.document(common.policy(announce)),
             },
         ),
-        resource(
-            "aws_cloudtrail",
-            "main",
-            [
-                {
-                    "name": Ref("local.name"),
-                    "s3_bucket_name": Ref("aws_s3_bucket.audit.id"),
-                    "s3_key_prefix": "cloudtrail",
-                    "is_multi_region_trail": True,
-                    "include_global_service_events": True,
-                    "enable_log_file_validation": True,
-                    "enable_logging": True,
-                    "kms_key_id": Ref("aws_kms_key.audit.arn"),
-                    "cloud_watch_logs_group_arn": Template(
-                        "${aws_cloudwatch_log_group.cloudtrail.arn}:*"
-                    ),
-                    "cloud_watch_logs_role_arn": Ref("aws_iam_role.cloudtrail_logs.arn"),
-                    "sns_topic_name": Ref("aws_sns_topic.audit.arn"),
-                },
-                Block(
-                    "event_selector",
-                    (),
-                    [
-                        {"read_write_type": data_reads, "include_management_events": True},
-                        Block(
-                            "data_resource",
-                            (),
-                            {
-                                "type": "AWS::S3::Object",
-                                "values": [Template("${aws_s3_bucket.models.arn}/")],
-                            },
-                        ),
-                    ],
-                ),
-                {
-                    "depends_on": [
-                        Ref("aws_s3_bucket_policy.audit"),
-                        Ref("aws_sns_topic_policy.audit"),
-                        Ref("aws_iam_role_policy.cloudtrail_logs"),
-                    ]
-                },
-            ],
-        ),
     ]
+
+
+def _trail_itself(spec: ResolvedSpec) -> Block:
+    # hipaa: who read which model weights matters too, not only who changed them.
+    data_reads = "All" if "hipaa" in spec.security.compliance else "WriteOnly"
+    models = Block(
+        "data_resource",
+        (),
+        {"type": "AWS::S3::Object", "values": [Template("${aws_s3_bucket.models.arn}/")]},
+    )
+    return resource(
+        "aws_cloudtrail",
+        "main",
+        [
+            {
+                "name": Ref("local.name"),
+                "s3_bucket_name": Ref("aws_s3_bucket.audit.id"),
+                "s3_key_prefix": "cloudtrail",
+                "is_multi_region_trail": True,
+                "include_global_service_events": True,
+                "enable_log_file_validation": True,
+                "enable_logging": True,
+                "kms_key_id": Ref("aws_kms_key.audit.arn"),
+                "cloud_watch_logs_group_arn": Template(
+                    "${aws_cloudwatch_log_group.cloudtrail.arn}:*"
+                ),
+                "cloud_watch_logs_role_arn": Ref("aws_iam_role.cloudtrail_logs.arn"),
+                "sns_topic_name": Ref("aws_sns_topic.audit.arn"),
+            },
+            Block(
+                "event_selector",
+                (),
+                [{"read_write_type": data_reads, "include_management_events": True}, models],
+            ),
+            {
+                "depends_on": [
+                    Ref("aws_s3_bucket_policy.audit"),
+                    Ref("aws_sns_topic_policy.audit"),
+                    Ref("aws_iam_role_policy.cloudtrail_logs"),
+                ]
+            },
+        ],
+    )
 
 
 def _or(clauses: Sequence[str]) -> str:
@@ -530,13 +339,6 @@ def _filter_alarm(
     ]
 
 
-def allowed_regions(spec: ResolvedSpec) -> list[str]:
-    regions = [spec.region]
-    if spec.dr.secondary_region is not None:
-        regions.append(spec.dr.secondary_region)
-    return regions
-
-
 def _trail_alarms(spec: ResolvedSpec) -> list[Block]:
     events = _or([f"($.eventName = {name})" for name in TAMPERING_EVENTS])
     found = _filter_alarm(
@@ -563,147 +365,12 @@ def _trail_alarms(spec: ResolvedSpec) -> list[Block]:
     return found
 
 
-def _config(spec: ResolvedSpec) -> list[Block]:
-    bucket = f"arn:{PARTITION}:s3:::{audit_bucket_name()}"
-    role_policy = common.policy(
-        common.statement(
-            "DeliverSnapshots",
-            ["s3:PutObject"],
-            Template(f"{bucket}/config/AWSLogs/{ACCOUNT}/Config/*"),
-        ),
-        common.statement("CheckTheBucket", ["s3:GetBucketAcl"], Template(bucket)),
-        common.statement(
-            "EncryptSnapshots",
-            ["kms:GenerateDataKey", "kms:Decrypt"],
-            Template("${aws_kms_key.audit.arn}"),
-        ),
-    )
-    found = [
-        resource(
-            "aws_iam_role",
-            "config",
-            {
-                "name": Template("${local.name}-config"),
-                "description": "AWS Config records this account's resources",
-                "assume_role_policy": buckets.document(common.assume_role("config.amazonaws.com")),
-            },
-        ),
-        resource(
-            "aws_iam_role_policy_attachment",
-            "config",
-            {
-                "role": Ref("aws_iam_role.config.name"),
-                "policy_arn": Template(
-                    f"arn:{PARTITION}:iam::aws:policy/service-role/AWS_ConfigRole"
-                ),
-            },
-        ),
-        resource(
-            "aws_iam_role_policy",
-            "config_delivery",
-            {
-                "name": "deliver-to-audit-bucket",
-                "role": Ref("aws_iam_role.config.id"),
-                "policy": buckets.document(role_policy),
-            },
-        ),
-        resource(
-            "aws_config_configuration_recorder",
-            "main",
-            [
-                {"name": Ref("local.name"), "role_arn": Ref("aws_iam_role.config.arn")},
-                Block(
-                    "recording_group",
-                    (),
-                    {"all_supported": True, "include_global_resource_types": True},
-                ),
-            ],
-        ),
-        resource(
-            "aws_config_delivery_channel",
-            "main",
-            [
-                {
-                    "name": Ref("local.name"),
-                    "s3_bucket_name": Ref("aws_s3_bucket.audit.id"),
-                    "s3_key_prefix": "config",
-                    "s3_kms_key_arn": Ref("aws_kms_key.audit.arn"),
-                },
-                Block(
-                    "snapshot_delivery_properties", (), {"delivery_frequency": "TwentyFour_Hours"}
-                ),
-                {
-                    "depends_on": [
-                        Ref("aws_config_configuration_recorder.main"),
-                        Ref("aws_s3_bucket_policy.audit"),
-                    ]
-                },
-            ],
-        ),
-        resource(
-            "aws_config_configuration_recorder_status",
-            "main",
-            {
-                "name": Ref("aws_config_configuration_recorder.main.name"),
-                "is_enabled": True,
-                "depends_on": [Ref("aws_config_delivery_channel.main")],
-            },
-        ),
-    ]
-    return found + [_rule(rule) for rule in config_rules(spec)]
-
-
-def _rule(rule: ConfigRule) -> Block:
-    name = rule.identifier.lower().replace("_", "-")
-    body: list[object] = [{"name": Template(f"${{local.name}}-{name}")}]
-    if rule.parameters:
-        body.append({"input_parameters": buckets.document(dict(rule.parameters))})
-    body.append(Block("source", (), {"owner": "AWS", "source_identifier": rule.identifier}))
-    if rule.resource_types:
-        body.append(Block("scope", (), {"compliance_resource_types": list(rule.resource_types)}))
-    body.append({"depends_on": [Ref("aws_config_configuration_recorder_status.main")]})
-    label = name.replace("-", "_")
-    return resource("aws_config_config_rule", label, body)  # type: ignore[arg-type]
-
-
-def _guardduty(spec: ResolvedSpec) -> list[Block]:
-    return [
-        resource(
-            "aws_guardduty_detector",
-            "main",
-            [
-                skip(
-                    "CKV2_AWS_3",
-                    "aws_guardduty_organization_configuration can only be applied from the "
-                    "organization's delegated GuardDuty administrator account (AWS); this "
-                    "root deploys into a workload account, whose detector it enables",
-                ),
-                {"enable": True, "finding_publishing_frequency": "FIFTEEN_MINUTES"},
-            ],
-        ),
-        resource(
-            "aws_guardduty_detector_feature",
-            "s3",
-            {
-                "detector_id": Ref("aws_guardduty_detector.main.id"),
-                "name": "S3_DATA_EVENTS",
-                "status": "ENABLED",
-            },
-        ),
-        resource(
-            "aws_guardduty_detector_feature",
-            "runtime",
-            [
-                {
-                    "detector_id": Ref("aws_guardduty_detector.main.id"),
-                    "name": "RUNTIME_MONITORING",
-                    "status": "ENABLED",
-                },
-                Block(
-                    "additional_configuration",
-                    (),
-                    {"name": "ECS_FARGATE_AGENT_MANAGEMENT", "status": "ENABLED"},
-                ),
-            ],
-        ),
-    ]
+__all__ = [
+    "HIPAA_RETENTION_DAYS",
+    "ConfigRule",
+    "allowed_regions",
+    "blocks",
+    "config_rules",
+    "retention_days",
+    "trail_arn",
+]

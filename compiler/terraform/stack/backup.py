@@ -15,8 +15,12 @@ from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, resource
+from compiler.terraform.plan import copies_backups as copies
+from compiler.terraform.plan import locks_vaults
 
 from . import buckets, common, dr_plan
+
+__all__ = ["blocks", "copies", "locks_vaults"]
 
 BACKUP_TAG = "servespec:backup"
 # Provider default_tags (root.default_tags) put these on every resource of the root module.
@@ -28,20 +32,14 @@ COMPLETION_WINDOW_MINUTES = 24 * 60
 # Stateful resources of the stack (the model artifacts); audit logs are protected by Object
 # Lock and replication instead, images by ECR replication.
 STATEFUL = ("aws_s3_bucket.models",)
+# AWS managed policies by path: the two general ones are service-role policies, the two S3
+# ones (added 2022) are not (docs.aws.amazon.com/aws-managed-policy/latest/reference/).
 MANAGED_POLICIES = (
-    "AWSBackupServiceRolePolicyForBackup",
-    "AWSBackupServiceRolePolicyForRestores",
+    "service-role/AWSBackupServiceRolePolicyForBackup",
+    "service-role/AWSBackupServiceRolePolicyForRestores",
     "AWSBackupServiceRolePolicyForS3Backup",
     "AWSBackupServiceRolePolicyForS3Restore",
 )
-
-
-def locks_vaults(spec: ResolvedSpec) -> bool:
-    return "hipaa" in spec.security.compliance
-
-
-def copies(spec: ResolvedSpec) -> bool:
-    return spec.backups.copy_to_secondary and spec.dr.secondary_region is not None
 
 
 def blocks(spec: ResolvedSpec) -> list[Block]:
@@ -91,12 +89,10 @@ def _role() -> list[Block]:
     attachments = [
         resource(
             "aws_iam_role_policy_attachment",
-            f"backup_{name.removeprefix('AWSBackupServiceRolePolicyFor').lower()}",
+            f"backup_{name.rpartition('PolicyFor')[2].lower()}",
             {
                 "role": Ref("aws_iam_role.backup.name"),
-                "policy_arn": Template(
-                    f"arn:{common.PARTITION}:iam::aws:policy/service-role/{name}"
-                ),
+                "policy_arn": Template(f"arn:{common.PARTITION}:iam::aws:policy/{name}"),
             },
         )
         for name in MANAGED_POLICIES

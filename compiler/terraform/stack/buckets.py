@@ -20,6 +20,7 @@ from compiler.terraform.hcl import (
     Value,
     jsonencode,
     resource,
+    skip,
 )
 
 from .common import PARTITION
@@ -133,6 +134,14 @@ def bucket_blocks(bucket: Bucket) -> list[Block]:
         ),
         _policy(bucket, bucket_id),
     ]
+    return [*blocks, *_logging_and_lock(bucket, bucket_id)]
+
+
+def _logging_and_lock(bucket: Bucket, bucket_id: Expr) -> list[Block]:
+    """Access logging into the log bucket (not for a log bucket), and the Object Lock
+    default retention when a profile asks for it."""
+    on = _provider(bucket.secondary)
+    blocks: list[Block] = []
     if bucket.log_bucket is not None:
         blocks.append(
             resource(
@@ -212,3 +221,51 @@ def _policy(bucket: Bucket, bucket_id: Expr) -> Block:
             "depends_on": [Ref(f"aws_s3_bucket_public_access_block.{bucket.label}")],
         },
     )
+
+
+def sse_s3_skip() -> Comment:
+    return skip(
+        "SSP_ENC_001",
+        "AWS: ALB access logs and S3 server access logs are delivered only to buckets "
+        "encrypted with SSE-S3, not SSE-KMS",
+    )
+
+
+def bucket_settings(
+    label: str, sse: Block, lifecycle: list[Block], sse_skips: list[Comment]
+) -> list[Block]:
+    bucket = Ref(f"aws_s3_bucket.{label}.id")
+    return [
+        resource(
+            "aws_s3_bucket_versioning",
+            label,
+            [{"bucket": bucket}, Block("versioning_configuration", (), {"status": "Enabled"})],
+        ),
+        resource(
+            "aws_s3_bucket_server_side_encryption_configuration",
+            label,
+            [*sse_skips, {"bucket": bucket}, sse],
+        ),
+        resource(
+            "aws_s3_bucket_public_access_block",
+            label,
+            {
+                "bucket": bucket,
+                "block_public_acls": True,
+                "block_public_policy": True,
+                "ignore_public_acls": True,
+                "restrict_public_buckets": True,
+            },
+        ),
+        resource(
+            "aws_s3_bucket_ownership_controls",
+            label,
+            [{"bucket": bucket}, Block("rule", (), {"object_ownership": "BucketOwnerEnforced"})],
+        ),
+        resource(
+            "aws_s3_bucket_lifecycle_configuration",
+            label,
+            [{"bucket": bucket}, *lifecycle],
+        ),
+        resource("aws_s3_bucket_notification", label, {"bucket": bucket, "eventbridge": True}),
+    ]

@@ -9,21 +9,59 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Comment, Ref, Template, Value, skip
+from compiler.terraform.plan import (  # names are the plan's; re-exported for the views
+    Variant,
+    creates_vpc,
+    log_group_names,
+    log_group_prefix,
+    model_prefix,
+    name,
+    secondary_log_group_names,
+    variants,
+)
+
+__all__ = [
+    "Variant",
+    "creates_vpc",
+    "log_group_names",
+    "log_group_prefix",
+    "model_prefix",
+    "name",
+    "secondary_log_group_names",
+    "variants",
+]
 
 ACCOUNT = "${local.account_id}"
 # The account id as a value (not inside a string): a plain str would be escaped as literal.
 ACCOUNT_ID = Ref("local.account_id")
 PARTITION = "${local.partition}"
+MODELS_BUCKET = "${local.name}-models-${local.account_id}"
+LOGS_BUCKET = "${local.name}-logs-${local.account_id}"
+AUDIT_BUCKET = "${local.name}-audit-${local.account_id}"
 CONTAINER = "runtime"
+# The API-key secret's name, in every region (the DR replica keeps it): the runtime reads it
+# by name, and re-reads it every API_KEYS_RELOAD_S so added and revoked keys take effect.
+API_KEYS_SECRET = "${local.name}/api-keys"
+API_KEYS_RELOAD_S = 30
 USER = "10001"  # the runtime image's non-root user
 
 
-def name(spec: ResolvedSpec) -> str:
-    return f"{spec.metadata.name}-{spec.environment}"
+def artifact_uri(spec: ResolvedSpec, version: str) -> Template:
+    return Template(f"s3://{MODELS_BUCKET}/{model_prefix(spec)}{version}/")
+
+
+def has_audit_bucket(spec: ResolvedSpec) -> bool:
+    return spec.security.audit.cloudtrail or spec.security.audit.config_rules
+
+
+def audit_lock_mode(spec: ResolvedSpec) -> str | None:
+    """S3 Object Lock mode of the audit buckets, or None when no profile asks for it."""
+    if "hipaa" not in spec.security.compliance:
+        return None
+    return "COMPLIANCE" if spec.production else "GOVERNANCE"
 
 
 def state_bucket(spec: ResolvedSpec) -> str:
@@ -42,37 +80,6 @@ def arn(service: str, resource: str, region: str = "", account: str = ACCOUNT) -
 
 def log_group_arn(spec: ResolvedSpec, group: str) -> Template:
     return arn("logs", f"log-group:{group}", spec.region)
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One ECS service behind the listener: the spec's variants, or the model itself."""
-
-    key: str  # Terraform label and AWS name suffix
-    model_version: str
-    weight: int
-
-
-def variants(spec: ResolvedSpec) -> tuple[Variant, ...]:
-    if not spec.variants:
-        return (Variant("runtime", spec.model.version, 100),)
-    return tuple(Variant(v.name, v.model_version, v.weight) for v in spec.variants)
-
-
-def log_group_names(spec: ResolvedSpec) -> dict[str, str]:
-    """Every log group of the stack, by Terraform label."""
-    base = f"/servespec/{name(spec)}"
-    groups = {"runtime": f"{base}/runtime", "ecs_exec": f"{base}/ecs-exec"}
-    if creates_vpc(spec):
-        groups["flow_logs"] = f"{base}/vpc-flow-logs"
-    if spec.security.waf.enabled:
-        # WAF delivers only to log groups whose name starts with aws-waf-logs-.
-        groups["waf"] = f"aws-waf-logs-{name(spec)}"
-    return groups
-
-
-def creates_vpc(spec: ResolvedSpec) -> bool:
-    return spec.security.network.vpc_id is None
 
 
 def log_group(spec: ResolvedSpec, label: str) -> Block:

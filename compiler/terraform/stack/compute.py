@@ -7,22 +7,14 @@ computed attributes, and the checks that read container definitions would silent
 
 from __future__ import annotations
 
-from compiler.image.emit import CACHE_DIR
 from compiler.spec import ResolvedSpec
-from compiler.terraform.hcl import Block, Call, Expr, Ref, Template, Value, jsonencode, resource
+from compiler.terraform.hcl import Block, Expr, Ref, Template, Value, jsonencode, resource
+from compiler.terraform.plan import blue_green
 
-from . import common, experiment, secrets, storage
+from . import common, ec2_fleet
+from . import container as runtime_container
 
-# ECS caps a container health check's start period at 300 s.
-HEALTH_START_PERIOD_S = 300
 STRATEGIES = {"rolling": "ROLLING", "blue-green": "BLUE_GREEN", "canary": "CANARY"}
-AMI_PARAMETERS = {
-    ("x86_64", False): "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
-    ("x86_64", True): "/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recommended/image_id",
-    ("arm64", False): "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id",
-}
-MOUNTS = (("tmp", "/tmp"), ("model-cache", CACHE_DIR))  # volume name, container path
-ROOT_VOLUME_GIB = {False: 40, True: 100}  # GPU AMIs and CUDA images are large
 
 
 def model_load_grace_s(spec: ResolvedSpec) -> int:
@@ -32,104 +24,31 @@ def model_load_grace_s(spec: ResolvedSpec) -> int:
 
 
 def strategy(spec: ResolvedSpec) -> str:
-    """The ECS deployment strategy the services use.
-
-    ECS native blue/green and canary rewrite the production listener rule to forward over
-    exactly the service's blue and green target groups, which would erase an A/B split
-    between variants; the spec rules therefore allow variants only with rolling.
-    """
+    """The ECS deployment strategy the services use (see plan.blue_green)."""
     return spec.deployment.strategy
 
 
-def blue_green(spec: ResolvedSpec) -> bool:
-    """ECS owns the production listener rule: blue-green or canary with one variant."""
-    return strategy(spec) != "rolling"
+def container(spec: ResolvedSpec, variant: common.Variant) -> dict[str, Value]:
+    """The primary region's container definition (built in container.py)."""
+    return runtime_container.definition(
+        spec,
+        variant,
+        runtime_container.Place(
+            image=Ref("local.image"),
+            artifact=common.artifact_uri(spec, variant.model_version),
+            log_group=common.log_group_names(spec)["runtime"],
+            log_region=spec.region,
+            api_keys=Ref("aws_secretsmanager_secret.api_keys.arn"),
+            gpus=True,
+            variant=variant.key,
+        ),
+    )
 
 
 def environment(spec: ResolvedSpec, model_version: str, variant: str = "") -> list[Value]:
-    """The runtime's settings (runtime/settings.py reads SERVESPEC_<FIELD>), sorted by name."""
-    serving = spec.serving
-    values: dict[str, Value] = {
-        "SERVESPEC_ARTIFACT": storage.artifact_uri(spec, model_version),
-        "SERVESPEC_AUTH": serving.auth,
-        "SERVESPEC_DETERMINISTIC": "true" if serving.deterministic else "false",
-        "SERVESPEC_CACHE_DIR": CACHE_DIR,
-        "SERVESPEC_LOG_PROMPTS": "true" if serving.log_prompts else "false",
-        "SERVESPEC_MAX_BODY_BYTES": str(serving.max_request_bytes),
-        "SERVESPEC_MAX_CONCURRENT_REQUESTS": str(serving.max_concurrent_requests),
-        "SERVESPEC_MAX_OUTPUT_TOKENS": str(spec.model.max_output_tokens),
-        "SERVESPEC_MAX_QUEUE": str(serving.max_queue),
-        "SERVESPEC_METRICS_NAMESPACE": spec.metrics_namespace,
-        "SERVESPEC_PORT": str(serving.port),
-        "SERVESPEC_PREFILL_CHUNK_TOKENS": str(serving.prefill_chunk_tokens),
-        "SERVESPEC_PREFIX_CACHE_MB": str(serving.prefix_cache_mb),
-        "SERVESPEC_RATE_LIMIT_PER_KEY_RPM": str(serving.rate_limit_per_key_rpm),
-        "SERVESPEC_REQUEST_TIMEOUT_S": str(serving.request_timeout_s),
-        "SERVESPEC_SERVED_MODEL_NAME": spec.model.name,
-        "SERVESPEC_SHUTDOWN_GRACE_S": str(serving.shutdown_grace_s),
-        "SERVESPEC_MODEL_VERSION": model_version,
-        **experiment.environment(spec, variant),
-    }
-    if secrets.enabled(spec):
-        # ECS resolves `secrets` once, at task start: the runtime re-reads the secret itself
-        # (task role) so added and revoked keys take effect without a restart.
-        values["SERVESPEC_API_KEYS_SECRET"] = Template(secrets.NAME)
-        values["SERVESPEC_API_KEYS_RELOAD_S"] = str(secrets.RELOAD_S)
-    return [{"name": key, "value": values[key]} for key in sorted(values)]
-
-
-def volumes() -> list[Block]:
-    """Fargate bind mounts for the image's writable paths (the root filesystem is read-only)."""
-    return [Block("volume", (), {"name": name}) for name, _ in MOUNTS]
-
-
-def container(spec: ResolvedSpec, variant: common.Variant) -> dict[str, Value]:
-    port = spec.serving.port
-    probe = (
-        "import urllib.request; "
-        f"urllib.request.urlopen('http://127.0.0.1:{port}/readyz', timeout=4)"
-    )
-    definition: dict[str, Value] = {
-        "name": common.CONTAINER,
-        "image": Ref("local.image"),
-        "essential": True,
-        "user": common.USER,
-        "privileged": False,
-        "readonlyRootFilesystem": True,
-        "stopTimeout": spec.serving.shutdown_grace_s,
-        "portMappings": [{"containerPort": port, "hostPort": port, "protocol": "tcp"}],
-        "environment": environment(spec, variant.model_version, variant.key),
-        # The root filesystem is read-only: the artifact cache and temp files live here.
-        "mountPoints": [
-            {"sourceVolume": name, "containerPath": path, "readOnly": False}
-            for name, path in MOUNTS
-        ],
-        "healthCheck": {
-            "command": ["CMD", "python", "-c", probe],
-            "interval": 15,
-            "timeout": 5,
-            "retries": 3,
-            "startPeriod": HEALTH_START_PERIOD_S,
-        },
-        "logConfiguration": {
-            "logDriver": "awslogs",
-            "options": {
-                "awslogs-group": common.log_group_names(spec)["runtime"],
-                "awslogs-region": spec.region,
-                "awslogs-stream-prefix": variant.key,
-            },
-        },
-    }
-    if secrets.enabled(spec):
-        definition["secrets"] = [
-            {
-                "name": "SERVESPEC_API_KEYS",
-                "valueFrom": Ref("aws_secretsmanager_secret.api_keys.arn"),
-            }
-        ]
-    if spec.compute.gpu is not None:
-        definition["resourceRequirements"] = [{"type": "GPU", "value": str(spec.compute.gpu.count)}]
-    return definition
+    """The primary's runtime settings for one model version and variant (container.py)."""
+    artifact = common.artifact_uri(spec, model_version)
+    return runtime_container.environment(spec, artifact, model_version, variant)
 
 
 def blocks(spec: ResolvedSpec) -> list[Block]:
@@ -137,7 +56,7 @@ def blocks(spec: ResolvedSpec) -> list[Block]:
         common.log_group(spec, "runtime"),
         common.log_group(spec, "ecs_exec"),
         _cluster(spec),
-        *(_ec2(spec) if spec.compute.platform == "ec2" else []),
+        *(ec2_fleet.blocks(spec) if spec.compute.platform == "ec2" else []),
         _capacity_providers(spec),
     ]
     for variant in common.variants(spec):
@@ -214,7 +133,7 @@ def _task_definition(spec: ResolvedSpec, variant: common.Variant) -> Block:
             "task_role_arn": Ref("aws_iam_role.task.arn"),
             "container_definitions": jsonencode([container(spec, variant)]),
         },
-        *volumes(),
+        *runtime_container.volumes(),
     ]
     if fargate:
         body.append(
@@ -326,138 +245,21 @@ def _service(spec: ResolvedSpec, variant: common.Variant) -> Block:
         ),
         # Application Auto Scaling owns the task count once the service exists.
         Block("lifecycle", (), {"ignore_changes": [Expr("desired_count")]}),
-        {
-            "depends_on": [
-                Ref("aws_ecs_cluster_capacity_providers.main"),
-                Ref("aws_lb_listener_rule.api"),
-                Ref("aws_iam_role_policy.execution"),
-            ]
-        },
+        {"depends_on": _service_waits_for(spec)},
     ]
     return resource("aws_ecs_service", variant.key, body)
 
 
-def _ec2(spec: ResolvedSpec) -> list[Block]:
-    gpu = spec.compute.gpu is not None
-    parameter = AMI_PARAMETERS[(spec.compute.architecture, gpu)]
-    per_variant = spec.scaling.max * (2 if blue_green(spec) else 1)
-    user_data = Call(
-        "base64encode",
-        Call(
-            "join",
-            "\n",
-            [
-                "#!/bin/bash",
-                Template("echo ECS_CLUSTER=${local.name} >> /etc/ecs/ecs.config"),
-                # Tasks must not borrow the instance's credentials through IMDS.
-                "echo ECS_AWSVPC_BLOCK_IMDS=true >> /etc/ecs/ecs.config",
-                "echo ECS_ENABLE_TASK_IAM_ROLE=true >> /etc/ecs/ecs.config",
-                "",
-            ],
-        ),
-    )
-    return [
-        Block("data", ("aws_ssm_parameter", "ecs_ami"), {"name": parameter}),
-        resource(
-            "aws_launch_template",
-            "ecs",
-            [
-                {
-                    "name_prefix": Template("${local.name}-ecs-"),
-                    "image_id": Ref("data.aws_ssm_parameter.ecs_ami.value"),
-                    "instance_type": spec.compute.instance_type,
-                    "ebs_optimized": True,
-                    "vpc_security_group_ids": [Ref("aws_security_group.tasks.id")],
-                    "user_data": user_data,
-                    "update_default_version": True,
-                },
-                Block("iam_instance_profile", (), {"arn": Ref("aws_iam_instance_profile.ecs.arn")}),
-                Block(
-                    "metadata_options",
-                    (),
-                    {
-                        "http_endpoint": "enabled",
-                        "http_tokens": "required",
-                        "http_put_response_hop_limit": 1,
-                    },
-                ),
-                Block("monitoring", (), {"enabled": True}),
-                Block(
-                    "block_device_mappings",
-                    (),
-                    [
-                        {"device_name": "/dev/xvda"},
-                        Block(
-                            "ebs",
-                            (),
-                            {
-                                "volume_size": ROOT_VOLUME_GIB[gpu],
-                                "volume_type": "gp3",
-                                "encrypted": "true",
-                                "kms_key_id": Ref("aws_kms_key.main.arn"),
-                                "delete_on_termination": "true",
-                            },
-                        ),
-                    ],
-                ),
-                Block(
-                    "tag_specifications",
-                    (),
-                    {"resource_type": "instance", "tags": {"Name": Template("${local.name}-ecs")}},
-                ),
-            ],
-        ),
-        resource(
-            "aws_autoscaling_group",
-            "ecs",
-            [
-                {
-                    "name": Template("${local.name}-ecs"),
-                    "min_size": 0,
-                    "max_size": per_variant * len(common.variants(spec)),
-                    "vpc_zone_identifier": Ref("local.private_subnet_ids"),
-                    "health_check_type": "EC2",
-                    # ECS managed termination protection needs instances protected from scale-in.
-                    "protect_from_scale_in": True,
-                },
-                Block(
-                    "launch_template",
-                    (),
-                    {"id": Ref("aws_launch_template.ecs.id"), "version": "$Latest"},
-                ),
-                Block(
-                    "tag",
-                    (),
-                    {"key": "AmazonECSManaged", "value": "true", "propagate_at_launch": True},
-                ),
-                Block("lifecycle", (), {"ignore_changes": [Expr("desired_capacity")]}),
-            ],
-        ),
-        resource(
-            "aws_ecs_capacity_provider",
-            "ec2",
-            [
-                {"name": Template("${local.name}-ec2")},
-                Block(
-                    "auto_scaling_group_provider",
-                    (),
-                    [
-                        {
-                            "auto_scaling_group_arn": Ref("aws_autoscaling_group.ecs.arn"),
-                            "managed_termination_protection": "ENABLED",
-                        },
-                        Block(
-                            "managed_scaling",
-                            (),
-                            {
-                                "status": "ENABLED",
-                                "target_capacity": 100,
-                                "minimum_scaling_step_size": 1,
-                                "maximum_scaling_step_size": 4,
-                            },
-                        ),
-                    ],
-                ),
-            ],
-        ),
+def _service_waits_for(spec: ResolvedSpec) -> list[Value]:
+    """What must exist before ECS creates the service. IAM is eventually consistent: ECS
+    checks the roles' permissions when the service is created (blue/green: that it may
+    rewrite the listener rule), so the policies go first, not only the roles."""
+    found: list[Value] = [
+        Ref("aws_ecs_cluster_capacity_providers.main"),
+        Ref("aws_lb_listener_rule.api"),
+        Ref("aws_iam_role_policy.execution"),
+        Ref("aws_iam_role_policy.task"),
     ]
+    if blue_green(spec):
+        found.append(Ref("aws_iam_role_policy_attachment.ecs_load_balancers"))
+    return found

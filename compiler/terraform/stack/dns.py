@@ -17,38 +17,28 @@ from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, resource
+from compiler.terraform.plan import (
+    FAILURE_THRESHOLD,
+    detection_seconds,
+    has_health_checks,
+    primary_checked_by_alarm,
+    request_interval,
+    routes_api,
+    routing,
+    target_groups,
+)
 
 from . import dr_plan
 
-FAST_INTERVAL_S = 10  # Route 53's fast checks, for RTOs of 15 minutes or less
-STANDARD_INTERVAL_S = 30
-FAILURE_THRESHOLD = 3
-
-
-def has_health_checks(spec: ResolvedSpec) -> bool:
-    return dr_plan.secondary_capacity(spec) is not None
-
-
-def routes_api(spec: ResolvedSpec) -> bool:
-    """True when this view owns the API's DNS records (the core stack then writes none)."""
-    return has_health_checks(spec) and spec.security.tls.hosted_zone_id is not None
-
-
-def routing(spec: ResolvedSpec) -> str:
-    return "latency" if spec.dr.strategy == "active-active" else "failover"
-
-
-def primary_checked_by_alarm(spec: ResolvedSpec) -> bool:
-    return "0.0.0.0/0" not in spec.security.network.allowed_cidrs
-
-
-def request_interval(spec: ResolvedSpec) -> int:
-    return FAST_INTERVAL_S if spec.dr.rto_minutes <= 15 else STANDARD_INTERVAL_S
-
-
-def detection_seconds(spec: ResolvedSpec) -> int:
-    """About how long Route 53 takes to call a region unhealthy."""
-    return request_interval(spec) * FAILURE_THRESHOLD
+__all__ = [
+    "blocks",
+    "detection_seconds",
+    "has_health_checks",
+    "primary_checked_by_alarm",
+    "request_interval",
+    "routes_api",
+    "routing",
+]
 
 
 def blocks(spec: ResolvedSpec) -> list[Block]:
@@ -98,15 +88,8 @@ def _primary_checks(spec: ResolvedSpec) -> list[Block]:
     ]
 
 
-def _target_groups(spec: ResolvedSpec) -> list[str]:
-    """Labels of the primary's target groups, read from the view that declares them."""
-    from . import load_balancer
-
-    return [
-        block.labels[1]
-        for block in load_balancer.blocks(spec)
-        if block.type == "resource" and block.labels[0] == "aws_lb_target_group"
-    ]
+def _target_groups(spec: ResolvedSpec) -> tuple[str, ...]:
+    return target_groups(spec)
 
 
 def _healthy_targets_alarm(spec: ResolvedSpec) -> Block:

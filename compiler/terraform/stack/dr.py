@@ -19,13 +19,10 @@ region is the core stack's job, and onnxruntime serves the same artifact on CPU.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-
 from compiler.spec import ResolvedSpec
-from compiler.terraform.hcl import Block, Expr, Ref, Template, Value, resource, skip
+from compiler.terraform.hcl import Block, Ref, Template, Value, resource, skip
 
-from . import audit, dr_compute, dr_network, storage
+from . import dr_compute, dr_network, ecr_lifecycle, region, replication
 from .buckets import Bucket, bucket_blocks, document
 from .common import ACCOUNT, ACCOUNT_ID, PARTITION
 from .dr_plan import (
@@ -33,7 +30,6 @@ from .dr_plan import (
     RTC_MINUTES,
     SECONDARY,
     Capacity,
-    audit_replica_name,
     failover_capacity,
     has_secondary,
     logs_secondary_name,
@@ -101,6 +97,15 @@ def _key_policy(spec: ResolvedSpec) -> dict[str, Value]:
                         )
                     }
                 },
+            },
+            {
+                # The DR region's alarms publish to its KMS-encrypted topic.
+                "Sid": "CloudWatchAlarmsPublishToTheEncryptedTopic",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}},
             },
         ],
     }
@@ -213,239 +218,12 @@ def _models_replica(spec: ResolvedSpec) -> list[Block]:
     return bucket_blocks(bucket)
 
 
-@dataclass(frozen=True)
-class ReplicationPair:
-    """A source bucket in the primary region and its replica in the secondary."""
-
-    label: str  # of the aws_s3_bucket_replication_configuration
-    source: str  # aws_s3_bucket label
-    source_name: str  # bucket name template
-    source_key_arn: Expr
-    replica: str
-    replica_name: str
-    object_lock: bool = False
-
-
-def replication_pairs(spec: ResolvedSpec) -> list[ReplicationPair]:
-    """Model bucket always (for DR); the audit bucket too when audit logs are written."""
-    pairs = [
-        ReplicationPair(
-            label="models",
-            source="models",
-            source_name=storage.MODELS_BUCKET,
-            source_key_arn=Ref("aws_kms_key.main.arn"),
-            replica="models_replica",
-            replica_name=models_replica_name(),
-        )
-    ]
-    if audit.has_audit_bucket(spec):
-        pairs.append(
-            ReplicationPair(
-                label="audit",
-                source="audit",
-                source_name=audit.audit_bucket_name(),
-                source_key_arn=Ref("aws_kms_key.audit.arn"),
-                replica="audit_replica",
-                replica_name=audit_replica_name(),
-                object_lock=audit.object_lock_mode(spec) is not None,
-            )
-        )
-    return pairs
-
-
-def _replication_role(spec: ResolvedSpec, pairs: Sequence[ReplicationPair]) -> list[Block]:
-    statements: list[dict[str, Value]] = []
-    for pair in pairs:
-        source = f"arn:{PARTITION}:s3:::{pair.source_name}"
-        replica = f"arn:{PARTITION}:s3:::{pair.replica_name}"
-        read = [
-            "s3:GetObjectVersionForReplication",
-            "s3:GetObjectVersionAcl",
-            "s3:GetObjectVersionTagging",
-        ]
-        if pair.object_lock:
-            read += ["s3:GetObjectRetention", "s3:GetObjectLegalHold"]
-        statements += [
-            {
-                "Sid": f"Read{pair.label.capitalize()}Configuration",
-                "Effect": "Allow",
-                "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"],
-                "Resource": source,
-            },
-            {
-                "Sid": f"Read{pair.label.capitalize()}Versions",
-                "Effect": "Allow",
-                "Action": read,
-                "Resource": f"{source}/*",
-            },
-            {
-                "Sid": f"Write{pair.label.capitalize()}Replica",
-                "Effect": "Allow",
-                "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
-                "Resource": f"{replica}/*",
-            },
-        ]
-    statements += [
-        {
-            "Sid": "DecryptSource",
-            "Effect": "Allow",
-            "Action": "kms:Decrypt",
-            "Resource": [pair.source_key_arn for pair in pairs],
-            "Condition": {"StringEquals": {"kms:ViaService": f"s3.{spec.region}.amazonaws.com"}},
-        },
-        {
-            "Sid": "EncryptReplica",
-            "Effect": "Allow",
-            "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
-            "Resource": secondary_key_arn(spec),
-            "Condition": {
-                "StringEquals": {"kms:ViaService": f"s3.{spec.dr.secondary_region}.amazonaws.com"}
-            },
-        },
-    ]
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "s3.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}},
-            }
-        ],
-    }
-    return [
-        resource(
-            "aws_iam_role",
-            "replication",
-            {
-                "name": Template("${local.name}-s3-replication"),
-                "description": "S3 replication of model artifacts and audit logs to the DR region",
-                "assume_role_policy": document(trust),
-            },
-        ),
-        resource(
-            "aws_iam_role_policy",
-            "replication",
-            {
-                "name": "replicate-to-secondary",
-                "role": Ref("aws_iam_role.replication.id"),
-                "policy": document({"Version": "2012-10-17", "Statement": statements}),
-            },
-        ),
-    ]
-
-
-def _replication(spec: ResolvedSpec, pair: ReplicationPair) -> Block:
-    destination: list[object] = [
-        {
-            "bucket": Ref(f"aws_s3_bucket.{pair.replica}.arn"),
-            "storage_class": "STANDARD",
-        },
-        Block("encryption_configuration", (), {"replica_kms_key_id": secondary_key_arn(spec)}),
-    ]
-    if uses_rtc(spec):
-        destination.append(
-            Block(
-                "replication_time",
-                (),
-                [{"status": "Enabled"}, Block("time", (), {"minutes": RTC_MINUTES})],
-            )
-        )
-    # Replication metrics feed the failed-replication alarm, with or without RTC.
-    destination.append(
-        Block(
-            "metrics",
-            (),
-            [{"status": "Enabled"}, Block("event_threshold", (), {"minutes": RTC_MINUTES})],
-        )
-    )
-    rule = Block(
-        "rule",
-        (),
-        [
-            {"id": "to-secondary", "status": "Enabled"},
-            Block("filter", (), {}),
-            # A delete in the primary must not reach the DR copy.
-            Block("delete_marker_replication", (), {"status": "Disabled"}),
-            Block(
-                "source_selection_criteria",
-                (),
-                [Block("sse_kms_encrypted_objects", (), {"status": "Enabled"})],
-            ),
-            Block("destination", (), destination),  # type: ignore[arg-type]
-        ],
-    )
-    return resource(
-        "aws_s3_bucket_replication_configuration",
-        pair.label,
-        [
-            {
-                "bucket": Ref(f"aws_s3_bucket.{pair.source}.id"),
-                "role": Ref("aws_iam_role.replication.arn"),
-            },
-            rule,
-            {
-                "depends_on": [
-                    Ref(f"aws_s3_bucket_versioning.{pair.source}"),
-                    Ref(f"aws_s3_bucket_versioning.{pair.replica}"),
-                ]
-            },
-        ],
-    )
-
-
-def _replication_alarm(spec: ResolvedSpec, pair: ReplicationPair) -> Block:
-    return resource(
-        "aws_cloudwatch_metric_alarm",
-        f"replication_{pair.label}",
-        {
-            "alarm_name": Template(f"${{local.name}}-{pair.label}-replication-failed"),
-            "alarm_description": (
-                f"Objects of the {pair.label} bucket failed to replicate to "
-                f"{spec.dr.secondary_region}: the DR copy is behind (RPO "
-                f"{spec.dr.rpo_minutes} min at risk). See RUNBOOK.md, 'Replication failing'."
-            ),
-            "namespace": "AWS/S3",
-            "metric_name": "OperationsFailedReplication",
-            "dimensions": {
-                "SourceBucket": Ref(f"aws_s3_bucket.{pair.source}.bucket"),
-                "DestinationBucket": Ref(f"aws_s3_bucket.{pair.replica}.bucket"),
-                "RuleId": "to-secondary",
-            },
-            "statistic": "Sum",
-            "period": 300,
-            "evaluation_periods": 1,
-            "threshold": 0,
-            "comparison_operator": "GreaterThanThreshold",
-            "treat_missing_data": "notBreaching",
-            "alarm_actions": [Ref("aws_sns_topic.alarms.arn")],
-            "ok_actions": [Ref("aws_sns_topic.alarms.arn")],
-        },
-    )
-
-
 def _ecr(spec: ResolvedSpec) -> list[Block]:
-    region = spec.dr.secondary_region
-    rule = Block(
-        "rule",
-        (),
-        [
-            Block(
-                "destination",
-                (),
-                {"region": region, "registry_id": Ref("local.account_id")},
-            ),
-            Block(
-                "repository_filter",
-                (),
-                {"filter": Ref("aws_ecr_repository.runtime.name"), "filter_type": "PREFIX_MATCH"},
-            ),
-        ],
-    )
+    assert spec.dr.secondary_region is not None  # replicates(spec)
     return [
         # Created ahead of replication so that it has the primary's settings (immutable tags,
         # scanning, the secondary key) instead of the defaults of an auto-created repository.
+        # The registry's replication rule is account-wide: the account root writes it.
         resource(
             "aws_ecr_repository",
             "runtime_secondary",
@@ -463,23 +241,14 @@ def _ecr(spec: ResolvedSpec) -> list[Block]:
                 Block("image_scanning_configuration", (), {"scan_on_push": True}),
             ],
         ),
-        resource(
-            "aws_ecr_replication_configuration",
-            "secondary",
-            [
-                Block("replication_configuration", (), [rule]),
-                {"depends_on": [Ref("aws_ecr_repository.runtime_secondary")]},
-            ],
-        ),
+        # The primary's lifecycle: replication copies every push, expiry must follow.
+        ecr_lifecycle.policy(region.secondary(spec.dr.secondary_region)),
     ]
 
 
 def data_plane(spec: ResolvedSpec) -> list[Block]:
     blocks = [*_logs_secondary(spec), *_models_replica(spec)]
-    pairs = replication_pairs(spec)
-    blocks += _replication_role(spec, pairs)
-    blocks += [_replication(spec, pair) for pair in pairs]
-    blocks += [_replication_alarm(spec, pair) for pair in pairs]
+    blocks += replication.blocks(spec)
     blocks += _ecr(spec)
     return blocks
 

@@ -8,31 +8,23 @@ core stack's job, and onnxruntime serves the same artifact on CPU.
 from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
-from compiler.spec.model import FARGATE_MEMORY_MIB
 from compiler.terraform.hcl import Block, Comment, Expr, Ref, Template, Value, resource, skip
+from compiler.terraform.plan import TLS_POLICIES, api_keys, model_prefix
 
-from . import common, load_balancer, storage, waf
+from . import common, dr_service
 from .buckets import document
 from .common import PARTITION
 from .dr_plan import (
     HEALTH_PATH,
     Capacity,
     log_arn,
-    log_group,
     models_replica_name,
     on,
     secondary_elb_name,
     secondary_key_arn,
     secondary_log_groups,
-    serving_variant,
 )
-
-WAF_MANAGED_RULES = (
-    "AWSManagedRulesCommonRuleSet",
-    "AWSManagedRulesKnownBadInputsRuleSet",
-    "AWSManagedRulesAnonymousIpList",
-    "AWSManagedRulesAmazonIpReputationList",
-)
+from .dr_service import fargate_memory, secret_replica_arn
 
 
 def _certificate(spec: ResolvedSpec) -> list[Block]:
@@ -48,7 +40,10 @@ def _certificate(spec: ResolvedSpec) -> list[Block]:
         )
     ]
     if tls.hosted_zone_id is None:
-        return found  # validated out of band, like the primary's certificate
+        # The CNAME is the same as the primary's (ACM derives it from the domain and the
+        # account), created by the operator; apply waits for the issued certificate.
+        waiter = on({"certificate_arn": Ref("aws_acm_certificate.secondary.arn")})
+        return [*found, resource("aws_acm_certificate_validation", "secondary", waiter)]
     options = "aws_acm_certificate.secondary.domain_validation_options"
     found += [
         resource(
@@ -82,8 +77,6 @@ def _certificate(spec: ResolvedSpec) -> list[Block]:
 
 
 def certificate_arn(spec: ResolvedSpec) -> Expr:
-    if spec.security.tls.hosted_zone_id is None:
-        return Ref("aws_acm_certificate.secondary.arn")
     return Ref("aws_acm_certificate_validation.secondary.certificate_arn")
 
 
@@ -100,321 +93,111 @@ def _deletion_protection_skip(spec: ResolvedSpec) -> list[Comment]:
 
 
 def _load_balancer(spec: ResolvedSpec) -> list[Block]:
+    return [_secondary_lb(spec), _secondary_target_group(spec), _secondary_listener(spec)]
+
+
+def _secondary_lb(spec: ResolvedSpec) -> Block:
+    return resource(
+        "aws_lb",
+        "secondary",
+        [
+            *_deletion_protection_skip(spec),
+            on(
+                {
+                    "name": secondary_elb_name(spec),
+                    "load_balancer_type": "application",
+                    "internal": False,
+                    "subnets": Expr("aws_subnet.secondary_public[*].id"),
+                    "security_groups": [Ref("aws_security_group.secondary_alb.id")],
+                    "drop_invalid_header_fields": True,
+                    "enable_deletion_protection": spec.production,
+                    "idle_timeout": max(60, spec.serving.request_timeout_s + 5),
+                }
+            ),
+            Block(
+                "access_logs",
+                (),
+                {
+                    "bucket": Ref("aws_s3_bucket.logs_secondary.id"),
+                    "prefix": "alb",
+                    "enabled": True,
+                },
+            ),
+            {"depends_on": [Ref("aws_s3_bucket_policy.logs_secondary")]},
+        ],
+    )
+
+
+def _secondary_target_group(spec: ResolvedSpec) -> Block:
     port = spec.serving.port
-    found = [
-        resource(
-            "aws_lb",
-            "secondary",
-            [
-                *_deletion_protection_skip(spec),
-                on(
-                    {
-                        "name": secondary_elb_name(spec),
-                        "load_balancer_type": "application",
-                        "internal": False,
-                        "subnets": Expr("aws_subnet.secondary_public[*].id"),
-                        "security_groups": [Ref("aws_security_group.secondary_alb.id")],
-                        "drop_invalid_header_fields": True,
-                        "enable_deletion_protection": spec.production,
-                        "idle_timeout": max(60, spec.serving.request_timeout_s + 5),
-                    }
-                ),
-                Block(
-                    "access_logs",
-                    (),
-                    {
-                        "bucket": Ref("aws_s3_bucket.logs_secondary.id"),
-                        "prefix": "alb",
-                        "enabled": True,
-                    },
-                ),
-                {"depends_on": [Ref("aws_s3_bucket_policy.logs_secondary")]},
-            ],
-        ),
-        resource(
-            "aws_lb_target_group",
-            "secondary",
-            [
-                skip(
-                    "CKV_AWS_378",
-                    "TLS ends at the load balancer (listener uses "
-                    f"{load_balancer.TLS_POLICIES[spec.security.tls.min_version]}); targets "
-                    "are tasks in private subnets reached over the VPC, and the runtime "
-                    "serves plain HTTP",
-                ),
-                on(
-                    {
-                        "name": secondary_elb_name(spec),
-                        "port": port,
-                        "protocol": "HTTP",
-                        "target_type": "ip",
-                        "vpc_id": Ref("aws_vpc.secondary.id"),
-                        "deregistration_delay": spec.serving.shutdown_grace_s,
-                    }
-                ),
-                Block(
-                    "health_check",
-                    (),
-                    {
-                        "path": HEALTH_PATH,
-                        "matcher": "200",
-                        "interval": 15,
-                        "timeout": 5,
-                        "healthy_threshold": 2,
-                        "unhealthy_threshold": 3,
-                    },
-                ),
-            ],
-        ),
-        resource(
-            "aws_lb_listener",
-            "secondary_https",
-            [
-                on(
-                    {
-                        "load_balancer_arn": Ref("aws_lb.secondary.arn"),
-                        "port": 443,
-                        "protocol": "HTTPS",
-                        "ssl_policy": load_balancer.TLS_POLICIES[spec.security.tls.min_version],
-                        "certificate_arn": certificate_arn(spec),
-                    }
-                ),
-                Block(
-                    "default_action",
-                    (),
-                    {
-                        "type": "forward",
-                        "target_group_arn": Ref("aws_lb_target_group.secondary.arn"),
-                    },
-                ),
-            ],
-        ),
-    ]
-    return found
-
-
-def _waf(spec: ResolvedSpec) -> list[Block]:
-    if not spec.security.waf.enabled:
-        return []
-
-    def visibility(metric: str) -> Block:
-        return Block(
-            "visibility_config",
-            (),
-            {
-                "cloudwatch_metrics_enabled": True,
-                "metric_name": metric,
-                "sampled_requests_enabled": True,
-            },
-        )
-
-    rules = [
-        Block(
-            "rule",
-            (),
-            [
-                {"name": name, "priority": index},
-                Block("override_action", (), [Block("none", (), {})]),
-                waf.managed_group_statement(name),
-                visibility(name),
-            ],
-        )
-        for index, name in enumerate(WAF_MANAGED_RULES, start=1)
-    ]
-    rules.append(
-        Block(
-            "rule",
-            (),
-            [
-                {"name": "rate-limit-per-ip", "priority": len(WAF_MANAGED_RULES) + 1},
-                Block("action", (), [Block("block", (), {})]),
-                Block(
-                    "statement",
-                    (),
-                    [
-                        Block(
-                            "rate_based_statement",
-                            (),
-                            {
-                                "limit": spec.security.waf.rate_limit_per_5min,
-                                "aggregate_key_type": "IP",
-                            },
-                        )
-                    ],
-                ),
-                visibility("rate-limit-per-ip"),
-            ],
-        )
-    )
-    return [
-        resource(
-            "aws_wafv2_web_acl",
-            "secondary",
-            [
-                on(
-                    {
-                        "name": Template("${local.name}-dr"),
-                        "description": "DR load balancer: managed rules, spec rate limit",
-                        "scope": "REGIONAL",
-                    }
-                ),
-                Block("default_action", (), [Block("allow", (), {})]),
-                *rules,
-                visibility("dr-web-acl"),
-            ],
-        ),
-        resource(
-            "aws_wafv2_web_acl_association",
-            "secondary",
+    return resource(
+        "aws_lb_target_group",
+        "secondary",
+        [
+            skip(
+                "CKV_AWS_378",
+                "TLS ends at the load balancer (listener uses "
+                f"{TLS_POLICIES[spec.security.tls.min_version]}); targets "
+                "are tasks in private subnets reached over the VPC, and the runtime "
+                "serves plain HTTP",
+            ),
             on(
                 {
-                    "resource_arn": Ref("aws_lb.secondary.arn"),
-                    "web_acl_arn": Ref("aws_wafv2_web_acl.secondary.arn"),
+                    "name": secondary_elb_name(spec),
+                    "port": port,
+                    "protocol": "HTTP",
+                    "target_type": "ip",
+                    "vpc_id": Ref("aws_vpc.secondary.id"),
+                    "deregistration_delay": spec.serving.shutdown_grace_s,
                 }
             ),
-        ),
-        log_group(spec, "waf_secondary"),
-        resource(
-            "aws_wafv2_web_acl_logging_configuration",
-            "secondary",
-            on(
+            Block(
+                "health_check",
+                (),
                 {
-                    "resource_arn": Ref("aws_wafv2_web_acl.secondary.arn"),
-                    "log_destination_configs": [Ref("aws_cloudwatch_log_group.waf_secondary.arn")],
-                }
+                    "path": HEALTH_PATH,
+                    "matcher": "200",
+                    "interval": 15,
+                    "timeout": 5,
+                    "healthy_threshold": 2,
+                    "unhealthy_threshold": 3,
+                },
             ),
-        ),
-    ]
-
-
-def fargate_memory(cpu: int, memory_mib: int) -> int:
-    """The spec's memory, moved into Fargate's range for the CPU size (1 GiB steps)."""
-    low, high = FARGATE_MEMORY_MIB[cpu]
-    rounded = -(-memory_mib // 1024) * 1024
-    return min(max(rounded, low), high)
-
-
-def secondary_image(spec: ResolvedSpec) -> Template:
-    """The primary's image (same repository name and tag) in the secondary registry."""
-    return Template(
-        f"${{local.account_id}}.dkr.ecr.{spec.dr.secondary_region}.amazonaws.com/"
-        "${local.name}:${var.image_tag}"
+        ],
     )
 
 
-def _container(spec: ResolvedSpec) -> dict[str, Value]:
-    from . import compute, secrets  # the primary's container is the template
-
-    variant = serving_variant(spec)
-    definition = dict(compute.container(spec, variant))
-    definition.pop("resourceRequirements", None)  # Fargate: no GPUs (see module docstring)
-    artifact = f"s3://{models_replica_name()}/{storage.model_prefix(spec)}{variant.model_version}/"
-    definition["image"] = secondary_image(spec)
-    environment = compute.environment(spec, variant.model_version)
-    definition["environment"] = [
-        {"name": "SERVESPEC_ARTIFACT", "value": Template(artifact)}
-        if isinstance(item, dict) and item.get("name") == "SERVESPEC_ARTIFACT"
-        else item
-        for item in environment
-    ]
-    definition["logConfiguration"] = {
-        "logDriver": "awslogs",
-        "options": {
-            "awslogs-group": secondary_log_groups(spec)["runtime_secondary"],
-            "awslogs-region": spec.dr.secondary_region,
-            "awslogs-stream-prefix": variant.key,
-        },
-    }
-    if secrets.enabled(spec):
-        definition["secrets"] = [
-            {"name": "SERVESPEC_API_KEYS", "valueFrom": secret_replica_arn(spec)}
-        ]
-    return definition
-
-
-def secret_replica_arn(spec: ResolvedSpec) -> Expr:
-    """The API-key secret's replica in the secondary region (same name and suffix)."""
-    return Expr(
-        f'replace(aws_secretsmanager_secret.api_keys.arn, ":{spec.region}:", '
-        f'":{spec.dr.secondary_region}:")'
+def _secondary_listener(spec: ResolvedSpec) -> Block:
+    return resource(
+        "aws_lb_listener",
+        "secondary_https",
+        [
+            on(
+                {
+                    "load_balancer_arn": Ref("aws_lb.secondary.arn"),
+                    "port": 443,
+                    "protocol": "HTTPS",
+                    "ssl_policy": TLS_POLICIES[spec.security.tls.min_version],
+                    "certificate_arn": certificate_arn(spec),
+                }
+            ),
+            Block(
+                "default_action",
+                (),
+                {
+                    "type": "forward",
+                    "target_group_arn": Ref("aws_lb_target_group.secondary.arn"),
+                },
+            ),
+        ],
     )
 
 
 def _roles(spec: ResolvedSpec) -> list[Block]:
-    from . import secrets
-
-    region = spec.dr.secondary_region
-    group = secondary_log_groups(spec)["runtime_secondary"]
-    key = secondary_key_arn(spec)
-    replica = f"arn:{PARTITION}:s3:::{models_replica_name()}"
-    execution = [
-        common.statement(
-            "PullTheImage",
-            ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-            "${aws_ecr_repository.runtime_secondary.arn}",
-        ),
-        common.statement("AuthenticateToEcr", ["ecr:GetAuthorizationToken"], "*"),
-        common.statement(
-            "WriteLogs",
-            ["logs:CreateLogStream", "logs:PutLogEvents"],
-            log_arn(spec, f"{group}:log-stream:*"),
-        ),
-    ]
-    api_keys: list[dict[str, Value]] = []
-    if secrets.enabled(spec):
-        api_keys = [
-            common.statement(
-                "ReadTheApiKeys",
-                ["secretsmanager:GetSecretValue"],
-                secret_replica_arn(spec),
-            ),
-            common.statement(
-                "DecryptTheApiKeys",
-                ["kms:Decrypt"],
-                key,
-                {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}},
-            ),
-        ]
-    execution += api_keys
-    # The runtime re-reads the keys itself (runtime/auth.py): the task role needs them too,
-    # named by the replica's ARN pattern (Secrets Manager appends six random characters).
-    task_keys = [
-        common.statement(
-            "ReadTheApiKeys",
-            ["secretsmanager:GetSecretValue"],
-            common.arn("secretsmanager", f"secret:{secrets.NAME}-??????", str(region)),
-        )
-    ][: len(api_keys)]
-    via = [f"s3.{region}.amazonaws.com"]
-    via += [f"secretsmanager.{region}.amazonaws.com"] if api_keys else []
-    task = [
-        common.statement(
-            "ListTheModelPrefix",
-            ["s3:ListBucket"],
-            replica,
-            {"StringLike": {"s3:prefix": [f"{storage.model_prefix(spec)}*"]}},
-        ),
-        common.statement(
-            "ReadTheModel", ["s3:GetObject"], f"{replica}/{storage.model_prefix(spec)}*"
-        ),
-        common.statement(
-            "DecryptTheModel" + ("AndTheApiKeys" if api_keys else ""),
-            ["kms:Decrypt"],
-            key,
-            {"StringEquals": {"kms:ViaService": via if api_keys else via[0]}},
-        ),
-        common.statement(
-            "PutRuntimeMetrics",
-            ["cloudwatch:PutMetricData"],
-            "*",
-            {"StringEquals": {"cloudwatch:namespace": spec.metrics_namespace}},
-        ),
-        *task_keys,
-    ]
     found: list[Block] = []
     for label, service, statements in (
-        ("execution_secondary", "ecs-tasks.amazonaws.com", execution),
-        ("task_secondary", "ecs-tasks.amazonaws.com", task),
+        ("execution_secondary", "ecs-tasks.amazonaws.com", _execution_statements(spec)),
+        ("task_secondary", "ecs-tasks.amazonaws.com", _task_statements(spec)),
     ):
         found += [
             resource(
@@ -438,187 +221,78 @@ def _roles(spec: ResolvedSpec) -> list[Block]:
     return found
 
 
-def _ecs(spec: ResolvedSpec, capacity: Capacity) -> list[Block]:
-    from . import compute
-
-    cpu = spec.compute.cpu
-    task = resource(
-        "aws_ecs_task_definition",
-        "secondary",
-        [
-            on(
-                {
-                    "family": Template("${local.name}-dr"),
-                    "requires_compatibilities": ["FARGATE"],
-                    "network_mode": "awsvpc",
-                    "cpu": str(cpu),
-                    "memory": str(fargate_memory(cpu, spec.compute.memory_mib)),
-                    "execution_role_arn": Ref("aws_iam_role.execution_secondary.arn"),
-                    "task_role_arn": Ref("aws_iam_role.task_secondary.arn"),
-                    "container_definitions": document([_container(spec)]),
-                }
-            ),
-            *compute.volumes(),
-            Block(
-                "runtime_platform",
-                (),
-                {
-                    "operating_system_family": "LINUX",
-                    "cpu_architecture": spec.compute.architecture.upper(),
-                },
-            ),
-        ],
-    )
-    cluster = resource(
-        "aws_ecs_cluster",
-        "secondary",
-        [
-            on({"name": Template("${local.name}-dr")}),
-            Block("setting", (), {"name": "containerInsights", "value": "enabled"}),
-            Block(
-                "configuration",
-                (),
-                [
-                    Block(
-                        "execute_command_configuration",
-                        (),
-                        [
-                            {"kms_key_id": secondary_key_arn(spec), "logging": "OVERRIDE"},
-                            Block(
-                                "log_configuration",
-                                (),
-                                {
-                                    "cloud_watch_encryption_enabled": True,
-                                    "cloud_watch_log_group_name": Ref(
-                                        "aws_cloudwatch_log_group.ecs_exec_secondary.name"
-                                    ),
-                                },
-                            ),
-                        ],
-                    )
-                ],
-            ),
-        ],
-    )
-    service = resource(
-        "aws_ecs_service",
-        "secondary",
-        [
-            on(
-                {
-                    "name": Template("${local.name}-dr"),
-                    "cluster": Ref("aws_ecs_cluster.secondary.arn"),
-                    "task_definition": Ref("aws_ecs_task_definition.secondary.arn"),
-                    "desired_count": capacity.desired,
-                    "launch_type": "FARGATE",
-                    "platform_version": "LATEST",
-                    "health_check_grace_period_seconds": 300,
-                    "enable_execute_command": False,
-                    "propagate_tags": "SERVICE",
-                    "wait_for_steady_state": False,
-                }
-            ),
-            Block(
-                "network_configuration",
-                (),
-                {
-                    "subnets": Expr("aws_subnet.secondary_private[*].id"),
-                    "security_groups": [Ref("aws_security_group.secondary_tasks.id")],
-                    "assign_public_ip": False,
-                },
-            ),
-            Block(
-                "load_balancer",
-                (),
-                {
-                    "target_group_arn": Ref("aws_lb_target_group.secondary.arn"),
-                    "container_name": common.CONTAINER,
-                    "container_port": spec.serving.port,
-                },
-            ),
-            Block("deployment_circuit_breaker", (), {"enable": True, "rollback": True}),
-            # Failover raises the count outside Terraform (RUNBOOK.md); do not undo it.
-            Block("lifecycle", (), {"ignore_changes": [Expr("desired_count")]}),
-            {
-                "depends_on": [
-                    Ref("aws_lb_listener.secondary_https"),
-                    Ref("aws_iam_role_policy.execution_secondary"),
-                ]
-            },
-        ],
-    )
-    resource_id = "service/${aws_ecs_cluster.secondary.name}/${aws_ecs_service.secondary.name}"
-    scaling = [
-        resource(
-            "aws_appautoscaling_target",
-            "secondary",
-            on(
-                {
-                    "service_namespace": "ecs",
-                    "scalable_dimension": "ecs:service:DesiredCount",
-                    "resource_id": Template(resource_id),
-                    "min_capacity": capacity.min,
-                    "max_capacity": capacity.max,
-                }
-            ),
+def _execution_statements(spec: ResolvedSpec) -> list[dict[str, Value]]:
+    """The ECS agent in the secondary: pull the image, write logs, read the key replica."""
+    group = secondary_log_groups(spec)["runtime_secondary"]
+    execution = [
+        common.statement(
+            "PullTheImage",
+            ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            "${aws_ecr_repository.runtime_secondary.arn}",
         ),
-        resource(
-            "aws_appautoscaling_policy",
-            "secondary_cpu",
-            [
-                on(
-                    {
-                        "name": Template("${local.name}-dr-cpu"),
-                        "policy_type": "TargetTrackingScaling",
-                        "service_namespace": "ecs",
-                        "scalable_dimension": "ecs:service:DesiredCount",
-                        "resource_id": Template(resource_id),
-                    }
-                ),
-                Block(
-                    "target_tracking_scaling_policy_configuration",
-                    (),
-                    [
-                        {
-                            "target_value": spec.scaling.target_cpu_percent,
-                            "scale_in_cooldown": spec.scaling.scale_in_cooldown_s,
-                            "scale_out_cooldown": spec.scaling.scale_out_cooldown_s,
-                        },
-                        Block(
-                            "predefined_metric_specification",
-                            (),
-                            {"predefined_metric_type": "ECSServiceAverageCPUUtilization"},
-                        ),
-                    ],
-                ),
-                {"depends_on": [Ref("aws_appautoscaling_target.secondary")]},
-            ],
+        common.statement("AuthenticateToEcr", ["ecr:GetAuthorizationToken"], "*"),
+        common.statement(
+            "WriteLogs",
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            log_arn(spec, f"{group}:log-stream:*"),
         ),
     ]
+    if api_keys(spec):
+        via = f"secretsmanager.{spec.dr.secondary_region}.amazonaws.com"
+        execution += [
+            common.statement(
+                "ReadTheApiKeys",
+                ["secretsmanager:GetSecretValue"],
+                secret_replica_arn(spec),
+            ),
+            common.statement(
+                "DecryptTheApiKeys",
+                ["kms:Decrypt"],
+                secondary_key_arn(spec),
+                {"StringEquals": {"kms:ViaService": via}},
+            ),
+        ]
+    return execution
+
+
+def _task_statements(spec: ResolvedSpec) -> list[dict[str, Value]]:
+    """The model server in the secondary: read the model replica, put its metrics, and (with
+    API keys) re-read the key replica itself (runtime/auth.py), by the replica's ARN pattern
+    (Secrets Manager appends six random characters)."""
+    replica = f"arn:{PARTITION}:s3:::{models_replica_name()}"
+    region = str(spec.dr.secondary_region)
+    via = [f"s3.{region}.amazonaws.com"]
+    keys = []
+    if api_keys(spec):
+        via.append(f"secretsmanager.{region}.amazonaws.com")
+        keys.append(
+            common.statement(
+                "ReadTheApiKeys",
+                ["secretsmanager:GetSecretValue"],
+                common.arn("secretsmanager", f"secret:{common.API_KEYS_SECRET}-??????", region),
+            )
+        )
     return [
-        log_group(spec, "runtime_secondary"),
-        log_group(spec, "ecs_exec_secondary"),
-        cluster,
-        resource(
-            "aws_ecs_cluster_capacity_providers",
-            "secondary",
-            [
-                on(
-                    {
-                        "cluster_name": Ref("aws_ecs_cluster.secondary.name"),
-                        "capacity_providers": ["FARGATE"],
-                    }
-                ),
-                Block(
-                    "default_capacity_provider_strategy",
-                    (),
-                    {"capacity_provider": "FARGATE", "weight": 1, "base": 0},
-                ),
-            ],
+        common.statement(
+            "ListTheModelPrefix",
+            ["s3:ListBucket"],
+            replica,
+            {"StringLike": {"s3:prefix": [f"{model_prefix(spec)}*"]}},
         ),
-        task,
-        service,
-        *scaling,
+        common.statement("ReadTheModel", ["s3:GetObject"], f"{replica}/{model_prefix(spec)}*"),
+        common.statement(
+            "DecryptTheModel" + ("AndTheApiKeys" if keys else ""),
+            ["kms:Decrypt"],
+            secondary_key_arn(spec),
+            {"StringEquals": {"kms:ViaService": via if keys else via[0]}},
+        ),
+        common.statement(
+            "PutRuntimeMetrics",
+            ["cloudwatch:PutMetricData"],
+            "*",
+            {"StringEquals": {"cloudwatch:namespace": spec.metrics_namespace}},
+        ),
+        *keys,
     ]
 
 
@@ -626,7 +300,9 @@ def blocks(spec: ResolvedSpec, capacity: Capacity) -> list[Block]:
     return [
         *_certificate(spec),
         *_load_balancer(spec),
-        *_waf(spec),
         *_roles(spec),
-        *_ecs(spec, capacity),
+        *dr_service.blocks(spec, capacity),
     ]
+
+
+__all__ = ["blocks", "certificate_arn", "fargate_memory", "secret_replica_arn"]

@@ -9,11 +9,12 @@ from collections.abc import Sequence
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Attribute, Block, Call, Expr, Ref, Template, Value, resource
 
-from . import common
+from . import common, region, vpc
 from .buckets import document
 from .dr_plan import log_arn, log_group, on, secondary_log_groups, secondary_vpc_cidr
 
 SECONDARY_AZS = 2  # the standby spans two zones; the primary's az_count applies there
+VPC_ID = Ref("aws_vpc.secondary.id")
 ENDPOINTS = ("ecr.api", "ecr.dkr", "kms", "logs", "monitoring", "secretsmanager", "sts")
 
 
@@ -29,31 +30,12 @@ def secondary_subnet_cidrs(spec: ResolvedSpec) -> tuple[list[str], list[str]]:
 
 
 def _vpc(spec: ResolvedSpec) -> list[Block]:
-    region = spec.dr.secondary_region
+    """The primary's VPC pieces (vpc.py), built in the secondary over two zones."""
+    assert spec.dr.secondary_region is not None
+    there = region.secondary(spec.dr.secondary_region)
     private, public = secondary_subnet_cidrs(spec)
-    vpc_id = Ref("aws_vpc.secondary.id")
-    az = Expr("data.aws_availability_zones.secondary.names[count.index]")
-
-    def subnet(tier: str, cidrs: list[str]) -> Block:
-        return resource(
-            "aws_subnet",
-            f"secondary_{tier}",
-            on(
-                {
-                    "count": SECONDARY_AZS,
-                    "vpc_id": vpc_id,
-                    "availability_zone": az,
-                    "cidr_block": Expr(f"{_hcl_list(cidrs)}[count.index]"),
-                    "map_public_ip_on_launch": False,
-                    "tags": {
-                        "Name": Template(f"${{local.name}}-dr-{tier}-${{count.index}}"),
-                        "tier": tier,
-                    },
-                }
-            ),
-        )
-
-    found = [
+    zone = Expr("data.aws_availability_zones.secondary.names[count.index]")
+    return [
         Block(
             "data",
             ("aws_availability_zones", "secondary"),
@@ -61,7 +43,11 @@ def _vpc(spec: ResolvedSpec) -> list[Block]:
                 on({"state": "available"}),
                 # A closed set: the subnets never move when AWS opens a zone. Not every
                 # account sees every letter (us-west-1 has b and c), so offer four.
-                Block("filter", (), {"name": "zone-name", "values": _zone_names(region)}),
+                Block(
+                    "filter",
+                    (),
+                    {"name": "zone-name", "values": _zone_names(spec.dr.secondary_region)},
+                ),
             ],
         ),
         resource(
@@ -77,66 +63,40 @@ def _vpc(spec: ResolvedSpec) -> list[Block]:
             ),
         ),
         # Never used; with no rules it admits nothing.
-        resource("aws_default_security_group", "secondary", on({"vpc_id": vpc_id})),
-        subnet("public", public),
-        subnet("private", private),
-        resource(
-            "aws_internet_gateway",
-            "secondary",
-            on({"vpc_id": vpc_id, "tags": {"Name": Template("${local.name}-dr")}}),
-        ),
-        resource(
-            "aws_route_table",
-            "secondary_public",
-            on({"vpc_id": vpc_id, "tags": {"Name": Template("${local.name}-dr-public")}}),
-        ),
-        resource(
-            "aws_route",
-            "secondary_public_internet",
-            on(
-                {
-                    "route_table_id": Ref("aws_route_table.secondary_public.id"),
-                    "destination_cidr_block": "0.0.0.0/0",
-                    "gateway_id": Ref("aws_internet_gateway.secondary.id"),
-                }
-            ),
-        ),
+        resource("aws_default_security_group", "secondary", on({"vpc_id": VPC_ID})),
+        vpc.subnets(there, "public", SECONDARY_AZS, zone, _indexed(public)),
+        vpc.subnets(there, "private", SECONDARY_AZS, zone, _indexed(private)),
+        *vpc.internet_gateway(there),
         # Private subnets have no route to the internet: AWS APIs through endpoints.
-        resource(
-            "aws_route_table",
-            "secondary_private",
-            on({"vpc_id": vpc_id, "tags": {"Name": Template("${local.name}-dr-private")}}),
-        ),
+        vpc.route_table(there, "private"),
+        vpc.association(there, "public", SECONDARY_AZS),
+        vpc.association(there, "private", SECONDARY_AZS),
+        *_endpoints(spec),
+        *_flow_logs(spec),
     ]
-    for tier in ("public", "private"):
-        found.append(
-            resource(
-                "aws_route_table_association",
-                f"secondary_{tier}",
-                on(
-                    {
-                        "count": SECONDARY_AZS,
-                        "subnet_id": Expr(f"aws_subnet.secondary_{tier}[count.index].id"),
-                        "route_table_id": Ref(f"aws_route_table.secondary_{tier}.id"),
-                    }
-                ),
-            )
-        )
-    found.append(
+
+
+def _indexed(cidrs: list[str]) -> Expr:
+    return Expr(f"{_hcl_list(cidrs)}[count.index]")
+
+
+def _endpoints(spec: ResolvedSpec) -> list[Block]:
+    region_name = spec.dr.secondary_region
+    found = [
         resource(
             "aws_vpc_endpoint",
             "secondary_s3",
             on(
                 {
-                    "vpc_id": vpc_id,
-                    "service_name": f"com.amazonaws.{region}.s3",
+                    "vpc_id": VPC_ID,
+                    "service_name": f"com.amazonaws.{region_name}.s3",
                     "vpc_endpoint_type": "Gateway",
                     "route_table_ids": [Ref("aws_route_table.secondary_private.id")],
                     "tags": {"Name": Template("${local.name}-dr-s3")},
                 }
             ),
         )
-    )
+    ]
     for service in ENDPOINTS:
         found.append(
             resource(
@@ -144,8 +104,8 @@ def _vpc(spec: ResolvedSpec) -> list[Block]:
                 "secondary_" + service.replace(".", "_"),
                 on(
                     {
-                        "vpc_id": vpc_id,
-                        "service_name": f"com.amazonaws.{region}.{service}",
+                        "vpc_id": VPC_ID,
+                        "service_name": f"com.amazonaws.{region_name}.{service}",
                         "vpc_endpoint_type": "Interface",
                         "private_dns_enabled": True,
                         "subnet_ids": Expr("aws_subnet.secondary_private[*].id"),
@@ -155,7 +115,7 @@ def _vpc(spec: ResolvedSpec) -> list[Block]:
                 ),
             )
         )
-    return found + _flow_logs(spec)
+    return found
 
 
 def _zone_names(region: str | None) -> list[str]:

@@ -7,66 +7,36 @@ dns.tf) and by the runbook, so that every one of them names the same things.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Expr, Ref, Value, resource
+from compiler.terraform.plan import (
+    Capacity,
+    elb_name,
+    failover_capacity,
+    has_secondary,
+    replicates,
+    secondary_capacity,
+    serving_variant,
+    uses_rtc,
+)
 
-from . import common, load_balancer
+from . import common
+
+__all__ = [
+    "Capacity",
+    "failover_capacity",
+    "has_secondary",
+    "replicates",
+    "secondary_capacity",
+    "serving_variant",
+    "uses_rtc",
+]
 from .common import ACCOUNT, PARTITION
 
 SECONDARY = Ref("aws.secondary")
 HEALTH_PATH = "/readyz"
 RTC_MINUTES = 15  # S3 Replication Time Control: 99.99 % of objects within 15 minutes (SLA)
-
-
-@dataclass(frozen=True)
-class Capacity:
-    """Tasks of the secondary service: desired at apply time, and the autoscaling range."""
-
-    desired: int
-    min: int
-    max: int
-
-
-def has_secondary(spec: ResolvedSpec) -> bool:
-    """True when anything lives in the secondary region (DR, or backup copies)."""
-    return spec.dr.secondary_region is not None and (
-        spec.dr.strategy != "none" or spec.backups.copy_to_secondary
-    )
-
-
-def replicates(spec: ResolvedSpec) -> bool:
-    """Model artifacts and images are replicated for every DR strategy."""
-    return spec.dr.strategy != "none" and spec.dr.secondary_region is not None
-
-
-def secondary_capacity(spec: ResolvedSpec) -> Capacity | None:
-    """None: no secondary compute (no DR, or backup-restore)."""
-    low = spec.scaling.min
-    full = failover_capacity(spec)
-    return {
-        "pilot-light": Capacity(0, 0, 0),
-        "warm-standby": Capacity(low, low, low),
-        "active-active": full,
-    }.get(spec.dr.strategy)
-
-
-def failover_capacity(spec: ResolvedSpec) -> Capacity:
-    """The primary's whole capacity: one secondary service carries every variant's share."""
-    variants = len(common.variants(spec))
-    low, high = spec.scaling.min * variants, spec.scaling.max * variants
-    return Capacity(low, low, high)
-
-
-def serving_variant(spec: ResolvedSpec) -> common.Variant:
-    """The variant the secondary serves: the one with most traffic (first on a tie)."""
-    return max(common.variants(spec), key=lambda variant: variant.weight)
-
-
-def uses_rtc(spec: ResolvedSpec) -> bool:
-    """Replication Time Control when the spec's RPO is an hour or less."""
-    return spec.dr.rpo_minutes <= 60
 
 
 def secondary_key_arn(spec: ResolvedSpec) -> Expr:
@@ -102,20 +72,12 @@ def logs_secondary_name() -> str:
 
 def secondary_elb_name(spec: ResolvedSpec) -> str:
     """Load balancer and target group names (at most 32 characters)."""
-    return load_balancer.elb_name(f"{common.name(spec)}-dr")
+    return elb_name(f"{common.name(spec)}-dr")
 
 
 def secondary_log_groups(spec: ResolvedSpec) -> dict[str, str]:
-    """Log groups of the secondary region, by Terraform label (same names, other region)."""
-    base = f"/servespec/{common.name(spec)}"
-    groups = {
-        "runtime_secondary": f"{base}/runtime",
-        "ecs_exec_secondary": f"{base}/ecs-exec",
-        "flow_logs_secondary": f"{base}/vpc-flow-logs",
-    }
-    if spec.security.waf.enabled:
-        groups["waf_secondary"] = f"aws-waf-logs-{common.name(spec)}-dr"
-    return groups
+    """Log groups of the secondary region, by Terraform label (named in common)."""
+    return common.secondary_log_group_names(spec)
 
 
 def log_group(spec: ResolvedSpec, label: str) -> Block:

@@ -15,35 +15,14 @@ from __future__ import annotations
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, jsonencode, resource, skip
 
-from . import common, storage
+from . import common
+from .buckets import bucket_settings
+from .capture import CAPTURE_BUCKET, CAPTURE_PREFIX, capture_uri, environment
 
-CAPTURE_BUCKET = "${local.name}-capture-${local.account_id}"
-CAPTURE_PREFIX = "capture/"
+__all__ = ["CAPTURE_BUCKET", "CAPTURE_PREFIX", "blocks", "capture_uri", "environment"]
+
 PIN_HEADER = "X-Servespec-Variant"
 PIN_PRIORITY = 90  # before the API rule (100): a pinned request skips the weighted split
-
-
-def capture_uri() -> Template:
-    return Template(f"s3://{CAPTURE_BUCKET}/{CAPTURE_PREFIX}")
-
-
-def environment(spec: ResolvedSpec, variant: str) -> dict[str, Value]:
-    """Variables for the runtime of one variant (empty name: the DR stack's single service)."""
-    values: dict[str, Value] = {}
-    if spec.variants and variant:
-        values["SERVESPEC_VARIANT"] = variant
-        # Names only: a weight shift must not change (and restart) every task definition.
-        values["SERVESPEC_VARIANTS"] = ",".join(v.name for v in spec.variants)
-    capture = spec.observability.capture
-    if capture.enabled:
-        values["SERVESPEC_CAPTURE_URI"] = capture_uri()
-        values["SERVESPEC_CAPTURE_SAMPLE_PERCENT"] = str(capture.sample_percent)
-        values["SERVESPEC_CAPTURE_KEEP_TEXT"] = "true" if capture.keep_text else "false"
-        # The alias ARN is known before the key exists (container definitions stay literal).
-        values["SERVESPEC_CAPTURE_KMS_KEY_ID"] = common.arn(
-            "kms", "alias/${local.name}", spec.region
-        )
-    return values
 
 
 def blocks(spec: ResolvedSpec) -> list[Block]:
@@ -115,7 +94,7 @@ def _bucket(spec: ResolvedSpec) -> list[Block]:
             "capture",
             [skip("CKV_AWS_144", reason), {"bucket": Template(CAPTURE_BUCKET)}],
         ),
-        *storage.bucket_settings("capture", sse, lifecycle, []),
+        *bucket_settings("capture", sse, lifecycle, []),
         resource(
             "aws_s3_bucket_logging",
             "capture",

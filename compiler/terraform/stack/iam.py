@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, jsonencode, resource
+from compiler.terraform.plan import api_keys, blue_green, model_prefix
 
-from . import common, compute, secrets, storage
+from . import common
 
 
 def blocks(spec: ResolvedSpec) -> list[Block]:
@@ -20,7 +21,7 @@ def blocks(spec: ResolvedSpec) -> list[Block]:
         _role("task", "ecs-tasks.amazonaws.com", "Model server: read the model, put metrics"),
         _inline("task", "read-model-put-metrics", _task_policy(spec)),
     ]
-    if compute.blue_green(spec):
+    if blue_green(spec):
         found += [
             _role(
                 "ecs_load_balancers",
@@ -102,7 +103,7 @@ def _execution_policy(spec: ResolvedSpec) -> dict[str, Value]:
         ),
         decrypt_with_the_key(spec),
     ]
-    if secrets.enabled(spec):
+    if api_keys(spec):
         found.append(read_the_api_keys(spec))
     return common.policy(*found)
 
@@ -112,15 +113,15 @@ def read_the_api_keys(spec: ResolvedSpec) -> dict[str, Value]:
     return common.statement(
         "ReadTheApiKeys",
         ["secretsmanager:GetSecretValue"],
-        common.arn("secretsmanager", f"secret:{secrets.NAME}-??????", spec.region),
+        common.arn("secretsmanager", f"secret:{common.API_KEYS_SECRET}-??????", spec.region),
     )
 
 
 def _task_policy(spec: ResolvedSpec) -> dict[str, Value]:
-    bucket = f"arn:{common.PARTITION}:s3:::{storage.MODELS_BUCKET}"
-    prefix = storage.model_prefix(spec)
+    bucket = f"arn:{common.PARTITION}:s3:::{common.MODELS_BUCKET}"
+    prefix = model_prefix(spec)
     # The runtime re-reads the API keys itself (runtime/auth.py): ECS injects them only at start.
-    keys = [read_the_api_keys(spec)] if secrets.enabled(spec) else []
+    keys = [read_the_api_keys(spec)] if api_keys(spec) else []
     return common.policy(
         *keys,
         common.statement(

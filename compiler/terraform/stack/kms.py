@@ -7,7 +7,7 @@ The key policy is written inline from literals: a key policy's Resource is `*` b
 from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
-from compiler.terraform.hcl import Block, Ref, Template, Value, jsonencode, resource
+from compiler.terraform.hcl import Block, Ref, Template, Value, data, jsonencode, resource
 
 from . import common
 
@@ -33,7 +33,12 @@ def blocks(spec: ResolvedSpec) -> list[Block]:
         "multi_region": kms.multi_region,
         "policy": jsonencode(key_policy(spec)),
     }
+    found = []
+    if spec.compute.platform == "ec2":
+        # Fails the plan, naming the role, until the account root has created it.
+        found.append(data("aws_iam_role", "autoscaling", {"name": "AWSServiceRoleForAutoScaling"}))
     return [
+        *found,
         resource("aws_kms_key", "main", body),
         resource(
             "aws_kms_alias",
@@ -90,9 +95,11 @@ def key_policy(spec: ResolvedSpec) -> dict[str, Value]:
 def _autoscaling_ebs(account: str) -> dict[str, Value]:
     # Auto Scaling launches instances with CMK-encrypted volumes through its service-linked
     # role, which needs the key and grants for EC2 (AWS documents exactly these actions).
+    # The account root creates the role: a key policy naming a principal that does not
+    # exist yet is refused (MalformedPolicyDocument), and a fresh account has none.
     role = Template(
         f"arn:{common.PARTITION}:iam::{account}:role/aws-service-role/"
-        "autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+        "autoscaling.amazonaws.com/${data.aws_iam_role.autoscaling.name}"
     )
     return {
         "Sid": "AutoScalingLaunchesEncryptedVolumes",

@@ -3,32 +3,19 @@ target group per variant with the spec's weights on the production listener rule
 
 from __future__ import annotations
 
-import hashlib
-
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Expr, Ref, Value, resource, skip
+from compiler.terraform.plan import TLS_POLICIES, blue_green, elb_name, routes_api, target_groups
 
-from . import common, compute
+from . import common
 
-# Elastic Load Balancing names (load balancers, target groups) are at most 32 characters.
-ELB_NAME_LIMIT = 32
-TLS_POLICIES = {
-    "1.2": "ELBSecurityPolicy-TLS13-1-2-2021-06",
-    "1.3": "ELBSecurityPolicy-TLS13-1-3-2021-06",
-}
-
-
-def elb_name(full: str) -> str:
-    if len(full) <= ELB_NAME_LIMIT:
-        return full
-    digest = hashlib.sha256(full.encode()).hexdigest()[:6]
-    return f"{full[: ELB_NAME_LIMIT - 7].rstrip('-')}-{digest}"
+__all__ = ["TLS_POLICIES", "blocks", "certificate_arn", "elb_name"]
 
 
 def certificate_arn(spec: ResolvedSpec) -> Expr:
-    if spec.security.tls.hosted_zone_id:
-        return Ref("aws_acm_certificate_validation.api.certificate_arn")
-    return Ref("aws_acm_certificate.api.arn")
+    """The certificate as ACM issued it: listeners wait for validation (ELB refuses a
+    certificate that is still pending with UnsupportedCertificate)."""
+    return Ref("aws_acm_certificate_validation.api.certificate_arn")
 
 
 def blocks(spec: ResolvedSpec) -> list[Block]:
@@ -91,15 +78,22 @@ def _certificate(spec: ResolvedSpec) -> list[Block]:
         )
     ]
     if not tls.hosted_zone_id:
-        return found
+        # No zone to write the validation record into: the operator creates the CNAME that
+        # the `certificate_validation_records` output names (RUNBOOK.md, "First apply"),
+        # and apply waits here until ACM has issued the certificate.
+        return [*found, _waiter("api", "aws_acm_certificate.api.arn", None)]
     return [*found, *_validation(spec), *([] if _dns_routes_api(spec) else [_alias(spec)])]
 
 
-def _dns_routes_api(spec: ResolvedSpec) -> bool:
-    # Imported here: dns.tf builds on the DR view, which builds on this one.
-    from . import dns
+def _waiter(label: str, certificate: str, records: str | None) -> Block:
+    body: dict[str, Value] = {"certificate_arn": Ref(certificate)}
+    if records is not None:
+        body["validation_record_fqdns"] = Expr(f"[for record in {records} : record.fqdn]")
+    return resource("aws_acm_certificate_validation", label, body)
 
-    return dns.routes_api(spec)
+
+def _dns_routes_api(spec: ResolvedSpec) -> bool:
+    return routes_api(spec)
 
 
 def _validation(spec: ResolvedSpec) -> list[Block]:
@@ -123,16 +117,7 @@ def _validation(spec: ResolvedSpec) -> list[Block]:
                 "allow_overwrite": True,
             },
         ),
-        resource(
-            "aws_acm_certificate_validation",
-            "api",
-            {
-                "certificate_arn": Ref("aws_acm_certificate.api.arn"),
-                "validation_record_fqdns": Expr(
-                    "[for record in aws_route53_record.certificate_validation : record.fqdn]"
-                ),
-            },
-        ),
+        _waiter("api", "aws_acm_certificate.api.arn", "aws_route53_record.certificate_validation"),
     ]
 
 
@@ -222,7 +207,7 @@ def _forward_targets(spec: ResolvedSpec) -> list[Block]:
                 {"arn": Ref(f"aws_lb_target_group.{variant.key}.arn"), "weight": variant.weight},
             )
         )
-        if compute.blue_green(spec):
+        if blue_green(spec):
             targets.append(
                 Block(
                     "target_group",
@@ -254,7 +239,7 @@ def _api_rule(spec: ResolvedSpec) -> Block:
         ),
         Block("condition", (), [Block("path_pattern", (), {"values": ["/*"]})]),
     ]
-    if compute.blue_green(spec):
+    if blue_green(spec):
         # ECS shifts the weights between the blue and green target groups on every
         # deployment (deployment.strategy); Terraform must not shift them back.
         body.append(Block("lifecycle", (), {"ignore_changes": [Expr("action")]}))
@@ -262,10 +247,7 @@ def _api_rule(spec: ResolvedSpec) -> Block:
 
 
 def _target_groups(spec: ResolvedSpec) -> list[Block]:
-    labels = [v.key for v in common.variants(spec)]
-    if compute.blue_green(spec):
-        labels = [label for key in labels for label in (key, f"{key}_alt")]
-    return [_target_group(spec, label) for label in labels]
+    return [_target_group(spec, label) for label in target_groups(spec)]
 
 
 def _target_group(spec: ResolvedSpec, label: str) -> Block:

@@ -18,7 +18,7 @@ from compiler.terraform.hcl import (
     skip,
 )
 
-from . import common
+from . import common, region, vpc
 
 # Interface endpoints every task needs; ECS on EC2 also needs the agent's endpoints, and the
 # runtime's task role puts metrics through monitoring.
@@ -62,6 +62,13 @@ def locals_(spec: ResolvedSpec) -> dict[str, Value]:
 
 
 def blocks(spec: ResolvedSpec) -> list[Block]:
+    # The network's locals (vpc and subnet ids, created or given) live with the network.
+    found = [Block("locals", (), {**locals_(spec), **subnet_locals(spec)})]
+    found += _network(spec)
+    return found
+
+
+def _network(spec: ResolvedSpec) -> list[Block]:
     if common.creates_vpc(spec):
         found = [*_vpc(spec), *_endpoints(spec), *_flow_logs(spec)]
     else:
@@ -70,8 +77,9 @@ def blocks(spec: ResolvedSpec) -> list[Block]:
 
 
 def _vpc(spec: ResolvedSpec) -> list[Block]:
+    here = region.primary(spec.region)
     count = spec.az_count
-    az = Expr("local.availability_zones[count.index]")
+    zone = Expr("local.availability_zones[count.index]")
     return [
         resource(
             "aws_vpc",
@@ -85,79 +93,13 @@ def _vpc(spec: ResolvedSpec) -> list[Block]:
         ),
         # The default security group is never used; with no rules it admits nothing.
         resource("aws_default_security_group", "default", {"vpc_id": Ref("aws_vpc.main.id")}),
-        resource(
-            "aws_subnet",
-            "public",
-            {
-                "count": count,
-                "vpc_id": Ref("aws_vpc.main.id"),
-                "availability_zone": az,
-                "cidr_block": Expr("local.public_subnet_cidrs[count.index]"),
-                "map_public_ip_on_launch": False,
-                "tags": {"Name": Template("${local.name}-public-${count.index}"), "tier": "public"},
-            },
-        ),
-        resource(
-            "aws_subnet",
-            "private",
-            {
-                "count": count,
-                "vpc_id": Ref("aws_vpc.main.id"),
-                "availability_zone": az,
-                "cidr_block": Expr("local.private_subnet_cidrs[count.index]"),
-                "map_public_ip_on_launch": False,
-                "tags": {
-                    "Name": Template("${local.name}-private-${count.index}"),
-                    "tier": "private",
-                },
-            },
-        ),
-        resource(
-            "aws_internet_gateway",
-            "main",
-            {"vpc_id": Ref("aws_vpc.main.id"), "tags": {"Name": Ref("local.name")}},
-        ),
-        resource(
-            "aws_route_table",
-            "public",
-            {"vpc_id": Ref("aws_vpc.main.id"), "tags": {"Name": Template("${local.name}-public")}},
-        ),
-        resource(
-            "aws_route",
-            "public_internet",
-            {
-                "route_table_id": Ref("aws_route_table.public.id"),
-                "destination_cidr_block": "0.0.0.0/0",
-                "gateway_id": Ref("aws_internet_gateway.main.id"),
-            },
-        ),
-        resource(
-            "aws_route_table_association",
-            "public",
-            {
-                "count": count,
-                "subnet_id": Expr("aws_subnet.public[count.index].id"),
-                "route_table_id": Ref("aws_route_table.public.id"),
-            },
-        ),
+        vpc.subnets(here, "public", count, zone, Expr("local.public_subnet_cidrs[count.index]")),
+        vpc.subnets(here, "private", count, zone, Expr("local.private_subnet_cidrs[count.index]")),
+        *vpc.internet_gateway(here),
+        vpc.association(here, "public", count),
         # Private subnets have no route to the internet: AWS APIs are reached via endpoints.
-        resource(
-            "aws_route_table",
-            "private",
-            {
-                "vpc_id": Ref("aws_vpc.main.id"),
-                "tags": {"Name": Template("${local.name}-private")},
-            },
-        ),
-        resource(
-            "aws_route_table_association",
-            "private",
-            {
-                "count": count,
-                "subnet_id": Expr("aws_subnet.private[count.index].id"),
-                "route_table_id": Ref("aws_route_table.private.id"),
-            },
-        ),
+        vpc.route_table(here, "private"),
+        vpc.association(here, "private", count),
     ]
 
 
@@ -259,11 +201,23 @@ def _flow_logs(spec: ResolvedSpec) -> list[Block]:
     ]
 
 
+def _rule(kind: str, description: str, port: int, **target: Value) -> Block:
+    """One ingress or egress rule of a security group: TCP on one port."""
+    body: dict[str, Value] = {"description": description, "protocol": "tcp"}
+    return Block(kind, (), {**body, "from_port": port, "to_port": port, **target})
+
+
 def _security_groups(spec: ResolvedSpec) -> list[Block]:
-    port = spec.serving.port
-    cidrs = list(spec.security.network.allowed_cidrs)
+    groups = [_alb_group(spec), _tasks_group(spec)]
+    if common.creates_vpc(spec):
+        groups.append(_endpoints_group(spec))
+    return groups
+
+
+def _alb_group(spec: ResolvedSpec) -> Block:
+    cidrs: Value = list(spec.security.network.allowed_cidrs)
     http_skips = []
-    if "0.0.0.0/0" in cidrs:
+    if "0.0.0.0/0" in spec.security.network.allowed_cidrs:
         http_skips.append(
             skip(
                 "CKV_AWS_260",
@@ -271,114 +225,68 @@ def _security_groups(spec: ResolvedSpec) -> list[Block]:
                 "301 redirect to HTTPS (aws_lb_listener.http), it never forwards",
             )
         )
-    groups = [
-        resource(
-            "aws_security_group",
-            "alb",
-            [
-                *http_skips,
-                {
-                    "name": Template("${local.name}-alb"),
-                    "description": "Load balancer: HTTPS (and HTTP to redirect) from "
-                    "security.network.allowed_cidrs",
-                    "vpc_id": Ref("local.vpc_id"),
-                },
-                Block(
-                    "ingress",
-                    (),
-                    {
-                        "description": "HTTPS from the allowed client networks",
-                        "protocol": "tcp",
-                        "from_port": 443,
-                        "to_port": 443,
-                        "cidr_blocks": cidrs,
-                    },
-                ),
-                Block(
-                    "ingress",
-                    (),
-                    {
-                        "description": "HTTP, answered only with a redirect to HTTPS",
-                        "protocol": "tcp",
-                        "from_port": 80,
-                        "to_port": 80,
-                        "cidr_blocks": cidrs,
-                    },
-                ),
-                Block(
-                    "egress",
-                    (),
-                    {
-                        "description": "To the tasks on the serving port",
-                        "protocol": "tcp",
-                        "from_port": port,
-                        "to_port": port,
-                        "cidr_blocks": [Ref("local.vpc_cidr")],
-                    },
-                ),
-            ],
-        ),
-        resource(
-            "aws_security_group",
-            "tasks",
-            [
-                {
-                    "name": Template("${local.name}-tasks"),
-                    "description": "Model server tasks: only the load balancer reaches them",
-                    "vpc_id": Ref("local.vpc_id"),
-                },
-                Block(
-                    "ingress",
-                    (),
-                    {
-                        "description": "From the load balancer on the serving port",
-                        "protocol": "tcp",
-                        "from_port": port,
-                        "to_port": port,
-                        "security_groups": [Ref("aws_security_group.alb.id")],
-                    },
-                ),
-                Block(
-                    "egress",
-                    (),
-                    {
-                        "description": "HTTPS to AWS APIs through the VPC's interface endpoints",
-                        "protocol": "tcp",
-                        "from_port": 443,
-                        "to_port": 443,
-                        "cidr_blocks": [Ref("local.vpc_cidr")],
-                    },
-                ),
-                *_s3_egress(spec),
-            ],
-        ),
-    ]
-    if common.creates_vpc(spec):
-        groups.append(
-            resource(
-                "aws_security_group",
-                "endpoints",
-                [
-                    {
-                        "name": Template("${local.name}-endpoints"),
-                        "description": "VPC interface endpoints: HTTPS from inside the VPC",
-                        "vpc_id": Ref("aws_vpc.main.id"),
-                    },
-                    Block(
-                        "ingress",
-                        (),
-                        {
-                            "description": "HTTPS from the VPC",
-                            "protocol": "tcp",
-                            "from_port": 443,
-                            "to_port": 443,
-                            "cidr_blocks": [spec.security.network.vpc_cidr],
-                        },
-                    ),
-                ],
-            )
-        )
-    return groups
+    vpc: Value = [Ref("local.vpc_cidr")]
+    return resource(
+        "aws_security_group",
+        "alb",
+        [
+            *http_skips,
+            {
+                "name": Template("${local.name}-alb"),
+                "description": "Load balancer: HTTPS (and HTTP to redirect) from "
+                "security.network.allowed_cidrs",
+                "vpc_id": Ref("local.vpc_id"),
+            },
+            _rule("ingress", "HTTPS from the allowed client networks", 443, cidr_blocks=cidrs),
+            _rule("ingress", "HTTP, answered only with a redirect to HTTPS", 80, cidr_blocks=cidrs),
+            _rule("egress", "To the tasks on the serving port", spec.serving.port, cidr_blocks=vpc),
+        ],
+    )
+
+
+def _tasks_group(spec: ResolvedSpec) -> Block:
+    alb: Value = [Ref("aws_security_group.alb.id")]
+    vpc: Value = [Ref("local.vpc_cidr")]
+    return resource(
+        "aws_security_group",
+        "tasks",
+        [
+            {
+                "name": Template("${local.name}-tasks"),
+                "description": "Model server tasks: only the load balancer reaches them",
+                "vpc_id": Ref("local.vpc_id"),
+            },
+            _rule(
+                "ingress",
+                "From the load balancer on the serving port",
+                spec.serving.port,
+                security_groups=alb,
+            ),
+            _rule(
+                "egress",
+                "HTTPS to AWS APIs through the VPC's interface endpoints",
+                443,
+                cidr_blocks=vpc,
+            ),
+            *_s3_egress(spec),
+        ],
+    )
+
+
+def _endpoints_group(spec: ResolvedSpec) -> Block:
+    vpc: Value = [spec.security.network.vpc_cidr]
+    return resource(
+        "aws_security_group",
+        "endpoints",
+        [
+            {
+                "name": Template("${local.name}-endpoints"),
+                "description": "VPC interface endpoints: HTTPS from inside the VPC",
+                "vpc_id": Ref("aws_vpc.main.id"),
+            },
+            _rule("ingress", "HTTPS from the VPC", 443, cidr_blocks=vpc),
+        ],
+    )
 
 
 def _s3_egress(spec: ResolvedSpec) -> list[Block]:

@@ -11,29 +11,40 @@ import re
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, jsonencode, resource
+from compiler.terraform.plan import blue_green, secondary_capacity
 
-from . import common, compute
+from . import common, dr_plan, region
+from .region import Region
 
 PERIOD_S = 60
+# Alarms built without a region are the primary's; Region only needs its name for the
+# provider of the secondary, so the primary's placeholder name is never rendered.
+PRIMARY = Region("primary", secondary=False)
 
 
 def blocks(spec: ResolvedSpec) -> list[Block]:
-    found = [_topic(), *_subscriptions(spec), *_api_alarms(spec), *_runtime_alarms(spec)]
+    here = region.primary(spec.region)
+    found = [_topic(spec, here), *_subscriptions(spec, here), *_api_alarms(spec, here)]
+    found += _runtime_alarms(spec)
     for variant in common.variants(spec):
         found += _service_alarms(spec, variant)
     if spec.observability.dashboard:
         found.append(_dashboard(spec))
+    if spec.dr.secondary_region is not None and secondary_capacity(spec) is not None:
+        # The DR load balancer gets the primary's API alarms, on a topic of its region
+        # (CloudWatch alarms notify only topics in their own region).
+        there = region.secondary(spec.dr.secondary_region)
+        found += [_topic(spec, there), *_subscriptions(spec, there), *_api_alarms(spec, there)]
     return found
 
 
-def _topic() -> Block:
+def _topic(spec: ResolvedSpec, where: Region) -> Block:
+    key = dr_plan.secondary_key_arn(spec) if where.secondary else Ref("aws_kms_key.main.id")
+    name = where.aws_name("-alarms")
     return resource(
         "aws_sns_topic",
-        "alarms",
-        {
-            "name": Template("${local.name}-alarms"),
-            "kms_master_key_id": Ref("aws_kms_key.main.id"),
-        },
+        where.label("alarms"),
+        where.on({"name": name, "kms_master_key_id": key}),
     )
 
 
@@ -41,13 +52,14 @@ def _label(email: str) -> str:
     return "notify_" + re.sub(r"[^a-z0-9]+", "_", email.lower()).strip("_")
 
 
-def _subscriptions(spec: ResolvedSpec) -> list[Block]:
+def _subscriptions(spec: ResolvedSpec, where: Region) -> list[Block]:
     # Email endpoints stay pending until the recipient confirms the AWS message.
+    topic = Ref(f"aws_sns_topic.{where.label('alarms')}.arn")
     return [
         resource(
             "aws_sns_topic_subscription",
-            _label(email),
-            {"topic_arn": Ref("aws_sns_topic.alarms.arn"), "protocol": "email", "endpoint": email},
+            where.label(_label(email)),
+            where.on({"topic_arn": topic, "protocol": "email", "endpoint": email}),
         )
         for email in spec.observability.alarms.notify
     ]
@@ -60,27 +72,23 @@ def _runbook(spec: ResolvedSpec, what: str, steps: str) -> str:
     )
 
 
-def _alarm(label: str, body: dict[str, Value], *extra: Block) -> Block:
+def _alarm(label: str, body: dict[str, Value], *extra: Block, where: Region | None = None) -> Block:
+    """An alarm that notifies its region's topic (the primary's unless `where` says)."""
+    where = where or PRIMARY
+    topic = Ref(f"aws_sns_topic.{where.label('alarms')}.arn")
+    head = {"alarm_name": where.aws_name(f"-{label.replace('_', '-')}"), **body}
     return resource(
         "aws_cloudwatch_metric_alarm",
-        label,
-        [
-            {
-                "alarm_name": Template(f"${{local.name}}-{label.replace('_', '-')}"),
-                **body,
-                "alarm_actions": [Ref("aws_sns_topic.alarms.arn")],
-                "ok_actions": [Ref("aws_sns_topic.alarms.arn")],
-            },
-            *extra,
-        ],
+        where.label(label),
+        [where.on({**head, "alarm_actions": [topic], "ok_actions": [topic]}), *extra],
     )
 
 
-def _lb() -> dict[str, Value]:
-    return {"LoadBalancer": Ref("aws_lb.main.arn_suffix")}
+def _lb(where: Region) -> dict[str, Value]:
+    return {"LoadBalancer": Ref(f"aws_lb.{where.main}.arn_suffix")}
 
 
-def _api_alarms(spec: ResolvedSpec) -> list[Block]:
+def _api_alarms(spec: ResolvedSpec, where: Region) -> list[Block]:
     alarms = spec.observability.alarms
     p99 = _alarm(
         "p99_latency",
@@ -94,7 +102,7 @@ def _api_alarms(spec: ResolvedSpec) -> list[Block]:
             ),
             "namespace": "AWS/ApplicationELB",
             "metric_name": "TargetResponseTime",
-            "dimensions": _lb(),
+            "dimensions": _lb(where),
             "extended_statistic": "p99",
             "period": PERIOD_S,
             "evaluation_periods": 3,
@@ -102,6 +110,7 @@ def _api_alarms(spec: ResolvedSpec) -> list[Block]:
             "comparison_operator": "GreaterThanThreshold",
             "treat_missing_data": "notBreaching",
         },
+        where=where,
     )
     error_rate = _alarm(
         "error_rate",
@@ -119,9 +128,10 @@ def _api_alarms(spec: ResolvedSpec) -> list[Block]:
             "treat_missing_data": "notBreaching",
         },
         _query("rate", "100 * (FILL(target, 0) + FILL(elb, 0)) / requests", "5xx percent"),
-        _metric_query("target", "HTTPCode_Target_5XX_Count"),
-        _metric_query("elb", "HTTPCode_ELB_5XX_Count"),
-        _metric_query("requests", "RequestCount"),
+        _metric_query("target", "HTTPCode_Target_5XX_Count", where),
+        _metric_query("elb", "HTTPCode_ELB_5XX_Count", where),
+        _metric_query("requests", "RequestCount", where),
+        where=where,
     )
     return [p99, error_rate]
 
@@ -134,7 +144,7 @@ def _query(id_: str, expression: str, label: str) -> Block:
     )
 
 
-def _metric_query(id_: str, metric: str) -> Block:
+def _metric_query(id_: str, metric: str, where: Region) -> Block:
     return Block(
         "metric_query",
         (),
@@ -146,7 +156,7 @@ def _metric_query(id_: str, metric: str) -> Block:
                 {
                     "namespace": "AWS/ApplicationELB",
                     "metric_name": metric,
-                    "dimensions": _lb(),
+                    "dimensions": _lb(where),
                     "period": PERIOD_S,
                     "stat": "Sum",
                 },
@@ -260,11 +270,11 @@ def _service_alarms(spec: ResolvedSpec, variant: common.Variant) -> list[Block]:
 
 
 def _unhealthy_dimensions(target_group: str) -> dict[str, Value]:
-    return {**_lb(), "TargetGroup": Ref(f"aws_lb_target_group.{target_group}.arn_suffix")}
+    return {**_lb(PRIMARY), "TargetGroup": Ref(f"aws_lb_target_group.{target_group}.arn_suffix")}
 
 
 def _unhealthy_metric(spec: ResolvedSpec, key: str) -> dict[str, Value]:
-    if compute.blue_green(spec):
+    if blue_green(spec):
         return {}  # metric queries below: the live target group alternates
     return {
         "namespace": "AWS/ApplicationELB",
@@ -277,7 +287,7 @@ def _unhealthy_metric(spec: ResolvedSpec, key: str) -> dict[str, Value]:
 
 def _unhealthy_queries(spec: ResolvedSpec, key: str) -> list[Block]:
     """With ECS blue/green the variant serves from either target group: watch both."""
-    if not compute.blue_green(spec):
+    if not blue_green(spec):
         return []
     queries = [_query("worst", "MAX([FILL(blue, 0), FILL(green, 0)])", "unhealthy targets")]
     for id_, target_group in (("blue", key), ("green", f"{key}_alt")):
@@ -304,26 +314,33 @@ def _unhealthy_queries(spec: ResolvedSpec, key: str) -> list[Block]:
     return queries
 
 
+def _widget(
+    spec: ResolvedSpec, title: str, metrics: list[Value], x: int, y: int, stat: str
+) -> dict[str, Value]:
+    """One 12x6 metric widget of the dashboard."""
+    return {
+        "type": "metric",
+        "x": x,
+        "y": y,
+        "width": 12,
+        "height": 6,
+        "properties": {
+            "title": title,
+            "region": spec.region,
+            "stat": stat,
+            "period": PERIOD_S,
+            "metrics": metrics,
+        },
+    }
+
+
 def _dashboard(spec: ResolvedSpec) -> Block:
     lb = "${aws_lb.main.arn_suffix}"
     model = spec.model.name
     namespace = spec.metrics_namespace
 
     def widget(title: str, metrics: list[Value], x: int, y: int, stat: str) -> dict[str, Value]:
-        return {
-            "type": "metric",
-            "x": x,
-            "y": y,
-            "width": 12,
-            "height": 6,
-            "properties": {
-                "title": title,
-                "region": spec.region,
-                "stat": stat,
-                "period": PERIOD_S,
-                "metrics": metrics,
-            },
-        }
+        return _widget(spec, title, metrics, x, y, stat)
 
     services: list[Value] = [
         [

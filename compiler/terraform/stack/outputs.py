@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
-from compiler.terraform.hcl import Block, Ref, Template, Value
+from compiler.terraform.hcl import Block, Expr, Ref, Template, Value
+from compiler.terraform.plan import api_keys, model_prefix
 
-from . import common, secrets, storage
+from . import common
 
 
 def _output(name: str, value: Value, description: str) -> Block:
@@ -29,8 +30,7 @@ def blocks(spec: ResolvedSpec) -> list[Block]:
         _output(
             "model_artifact_uri",
             Template(
-                f"s3://${{aws_s3_bucket.models.id}}/{storage.model_prefix(spec)}"
-                f"{spec.model.version}/"
+                f"s3://${{aws_s3_bucket.models.id}}/{model_prefix(spec)}{spec.model.version}/"
             ),
             "Where `servespec model push` uploads model.version",
         ),
@@ -43,7 +43,21 @@ def blocks(spec: ResolvedSpec) -> list[Block]:
         ),
         _output("alarm_topic_arn", Ref("aws_sns_topic.alarms.arn"), "Alarm notifications"),
     ]
-    if secrets.enabled(spec):
+    if spec.security.tls.hosted_zone_id is None:
+        found.append(
+            _output(
+                "certificate_validation_records",
+                Expr(
+                    "{\n"
+                    "    for option in aws_acm_certificate.api.domain_validation_options :"
+                    " option.resource_record_name => option.resource_record_value\n"
+                    "  }"
+                ),
+                "CNAME records (name => value) to create when the spec names no hosted "
+                "zone: apply waits until ACM has issued the certificate",
+            )
+        )
+    if api_keys(spec):
         found.append(
             _output(
                 "api_keys_secret_arn",

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
-from compiler.terraform.hcl import Block, Ref, jsonencode, resource
+from compiler.terraform.hcl import Block, Ref, resource
 
-# Tagged images kept for rollback; untagged layers of failed pushes expire quickly.
-KEEP_TAGGED = 30
-UNTAGGED_DAYS = 7
+from . import ecr_lifecycle as lifecycle
+from . import region
 
 
 def blocks(spec: ResolvedSpec) -> list[Block]:
@@ -29,38 +28,5 @@ def blocks(spec: ResolvedSpec) -> list[Block]:
                 ),
             ],
         ),
-        resource(
-            "aws_ecr_lifecycle_policy",
-            "runtime",
-            {
-                "repository": Ref("aws_ecr_repository.runtime.name"),
-                "policy": jsonencode(
-                    {
-                        "rules": [
-                            {
-                                "rulePriority": 1,
-                                "description": f"expire untagged images after {UNTAGGED_DAYS} days",
-                                "selection": {
-                                    "tagStatus": "untagged",
-                                    "countType": "sinceImagePushed",
-                                    "countUnit": "days",
-                                    "countNumber": UNTAGGED_DAYS,
-                                },
-                                "action": {"type": "expire"},
-                            },
-                            {
-                                "rulePriority": 2,
-                                "description": f"keep the last {KEEP_TAGGED} images for rollback",
-                                "selection": {
-                                    "tagStatus": "any",
-                                    "countType": "imageCountMoreThan",
-                                    "countNumber": KEEP_TAGGED,
-                                },
-                                "action": {"type": "expire"},
-                            },
-                        ]
-                    }
-                ),
-            },
-        ),
+        lifecycle.policy(region.primary(spec.region)),
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, data
 
-from . import common, network
+from . import common
 
 # terraform >= 1.10 has the S3 backend's native lock file (use_lockfile).
 REQUIRED_VERSION = ">= 1.10.0, < 2.0.0"
@@ -65,10 +65,12 @@ def providers(spec: ResolvedSpec) -> list[Block]:
 
 def _provider(spec: ResolvedSpec, region: str, alias: str | None = None) -> Block:
     head: dict[str, Value] = {"alias": alias} if alias else {}
+    body: dict[str, Value] = {**head, "region": region}
+    if spec.account is not None:
+        # Credentials for another account make plan and apply stop before touching it.
+        body["allowed_account_ids"] = [spec.account.id]
     return Block(
-        "provider",
-        ("aws",),
-        [{**head, "region": region}, Block("default_tags", (), {"tags": default_tags(spec)})],
+        "provider", ("aws",), [body, Block("default_tags", (), {"tags": default_tags(spec)})]
     )
 
 
@@ -81,8 +83,6 @@ def locals_(spec: ResolvedSpec) -> list[Block]:
             f"${{local.account_id}}.dkr.ecr.{spec.region}.amazonaws.com/"
             "${local.name}:${var.image_tag}"
         ),
-        **network.locals_(spec),
-        **network.subnet_locals(spec),
     }
     return [
         Block(

@@ -1,12 +1,13 @@
 """scaling.tf: Application Auto Scaling of every variant's service between the spec's min and
-max, tracking ALB requests per task and CPU."""
+max, tracking ALB requests per task, CPU, and the runtime's queue depth (EMF)."""
 
 from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Expr, Ref, Template, Value, resource
+from compiler.terraform.plan import blue_green
 
-from . import common, compute
+from . import common
 
 
 def blocks(spec: ResolvedSpec) -> list[Block]:
@@ -16,6 +17,7 @@ def blocks(spec: ResolvedSpec) -> list[Block]:
             _target(spec, variant),
             _requests_policy(spec, variant),
             _cpu_policy(spec, variant),
+            _queue_policy(spec, variant),
         ]
     return found
 
@@ -69,7 +71,7 @@ def _requests_policy(spec: ResolvedSpec, variant: common.Variant) -> Block:
     tracking: list[Block | dict[str, Value]] = [
         _cooldowns(spec, spec.scaling.target_requests_per_instance)
     ]
-    if compute.blue_green(spec):
+    if blue_green(spec):
         # ECS moves traffic between the blue and green target groups on every deployment:
         # track the requests of both per running task.
         tracking.append(_requests_per_task(spec, variant))
@@ -168,6 +170,25 @@ def _requests_per_task(spec: ResolvedSpec, variant: common.Variant) -> Block:
             ),
         ],
     )
+
+
+def _queue_policy(spec: ResolvedSpec, variant: common.Variant) -> Block:
+    """The runtime's own load signal (runtime/metrics.py, EMF): requests waiting for a
+    batch slot, averaged over the tasks that report it. A few long generations saturate
+    a task at a request rate the ALB metric calls idle."""
+    metric = Block(
+        "customized_metric_specification",
+        (),
+        [
+            {
+                "namespace": spec.metrics_namespace,
+                "metric_name": "QueueDepth",
+                "statistic": "Average",
+            },
+            Block("dimensions", (), {"name": "Model", "value": spec.model.name}),
+        ],
+    )
+    return _policy(variant, "queue", [_cooldowns(spec, spec.scaling.target_queue_depth), metric])
 
 
 def _cpu_policy(spec: ResolvedSpec, variant: common.Variant) -> Block:

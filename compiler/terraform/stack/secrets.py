@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, resource, skip
+from compiler.terraform.plan import api_keys, secondary_capacity
 
-# The secret's name, in every region (the DR replica keeps it): the runtime reads it by name.
-NAME = "${local.name}/api-keys"
-RELOAD_S = 30  # how soon a running task accepts an added key and refuses a revoked one
+from . import common, dr_plan
+
+NAME = common.API_KEYS_SECRET  # the runtime reads it by name (container.py)
+RELOAD_S = common.API_KEYS_RELOAD_S
 
 
 def enabled(spec: ResolvedSpec) -> bool:
-    return spec.serving.auth == "api_key"
+    return api_keys(spec)
 
 
 def blocks(spec: ResolvedSpec) -> list[Block]:
@@ -46,10 +48,7 @@ def blocks(spec: ResolvedSpec) -> list[Block]:
 
 def _replicas(spec: ResolvedSpec) -> list[Block]:
     """Tasks in the DR region read the same keys from a replica under that region's key."""
-    # Imported here: the DR plan builds on the load balancer and compute views, which use this.
-    from . import dr_plan
-
-    if spec.dr.secondary_region is None or dr_plan.secondary_capacity(spec) is None:
+    if spec.dr.secondary_region is None or secondary_capacity(spec) is None:
         return []
     return [
         Block(

@@ -5,20 +5,23 @@ from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Comment, Ref, Template, Value, jsonencode, resource, skip
+from compiler.terraform.plan import replicates
 
-from . import common, contract
+from . import common
+from .buckets import bucket_settings, sse_s3_skip
+from .common import LOGS_BUCKET, MODELS_BUCKET, artifact_uri, model_prefix
 
-MODELS_BUCKET = "${local.name}-models-${local.account_id}"
-LOGS_BUCKET = "${local.name}-logs-${local.account_id}"
+__all__ = [
+    "LOGS_BUCKET",
+    "MODELS_BUCKET",
+    "artifact_uri",
+    "blocks",
+    "bucket_settings",
+    "model_prefix",
+    "sse_s3_skip",
+]
+
 ABORT_MULTIPART_DAYS = 7
-
-
-def model_prefix(spec: ResolvedSpec) -> str:
-    return f"models/{spec.model.name}/"
-
-
-def artifact_uri(spec: ResolvedSpec, version: str) -> Template:
-    return Template(f"s3://{MODELS_BUCKET}/{model_prefix(spec)}{version}/")
 
 
 def blocks(spec: ResolvedSpec) -> list[Block]:
@@ -28,58 +31,10 @@ def blocks(spec: ResolvedSpec) -> list[Block]:
 def replication_skips(spec: ResolvedSpec) -> list[Comment]:
     """Why the model bucket has no cross-region replication: the spec asks for no DR. With
     DR, dr.tf replicates it (and checkov then checks that for real)."""
-    if contract.dr_replication(spec):
+    if replicates(spec):
         return []
     reason = f"dr.strategy is {spec.dr.strategy}: the spec asks for no copy outside {spec.region}"
     return [skip("CKV_AWS_144", reason)]
-
-
-def sse_s3_skip() -> Comment:
-    return skip(
-        "SSP_ENC_001",
-        "AWS: ALB access logs and S3 server access logs are delivered only to buckets "
-        "encrypted with SSE-S3, not SSE-KMS",
-    )
-
-
-def bucket_settings(
-    label: str, sse: Block, lifecycle: list[Block], sse_skips: list[Comment]
-) -> list[Block]:
-    bucket = Ref(f"aws_s3_bucket.{label}.id")
-    return [
-        resource(
-            "aws_s3_bucket_versioning",
-            label,
-            [{"bucket": bucket}, Block("versioning_configuration", (), {"status": "Enabled"})],
-        ),
-        resource(
-            "aws_s3_bucket_server_side_encryption_configuration",
-            label,
-            [*sse_skips, {"bucket": bucket}, sse],
-        ),
-        resource(
-            "aws_s3_bucket_public_access_block",
-            label,
-            {
-                "bucket": bucket,
-                "block_public_acls": True,
-                "block_public_policy": True,
-                "ignore_public_acls": True,
-                "restrict_public_buckets": True,
-            },
-        ),
-        resource(
-            "aws_s3_bucket_ownership_controls",
-            label,
-            [{"bucket": bucket}, Block("rule", (), {"object_ownership": "BucketOwnerEnforced"})],
-        ),
-        resource(
-            "aws_s3_bucket_lifecycle_configuration",
-            label,
-            [{"bucket": bucket}, *lifecycle],
-        ),
-        resource("aws_s3_bucket_notification", label, {"bucket": bucket, "eventbridge": True}),
-    ]
 
 
 def _abort_multipart() -> Block:

@@ -48,12 +48,12 @@ resource "aws_iam_role_policy_attachment" "backup_restores" {
 
 resource "aws_iam_role_policy_attachment" "backup_s3backup" {
   role       = aws_iam_role.backup.name
-  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForS3Backup"
+  policy_arn = "arn:${local.partition}:iam::aws:policy/AWSBackupServiceRolePolicyForS3Backup"
 }
 
 resource "aws_iam_role_policy_attachment" "backup_s3restore" {
   role       = aws_iam_role.backup.name
-  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForS3Restore"
+  policy_arn = "arn:${local.partition}:iam::aws:policy/AWSBackupServiceRolePolicyForS3Restore"
 }
 
 resource "aws_backup_plan" "main" {

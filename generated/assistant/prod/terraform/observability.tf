@@ -314,3 +314,96 @@ resource "aws_cloudwatch_dashboard" "main" {
     ]
   })
 }
+
+resource "aws_sns_topic" "alarms_secondary" {
+  provider          = aws.secondary
+  name              = "${local.name}-dr-alarms"
+  kms_master_key_id = aws_kms_replica_key.secondary.arn
+}
+
+resource "aws_sns_topic_subscription" "notify_oncall_example_com_secondary" {
+  provider  = aws.secondary
+  topic_arn = aws_sns_topic.alarms_secondary.arn
+  protocol  = "email"
+  endpoint  = "oncall@example.com"
+}
+
+resource "aws_cloudwatch_metric_alarm" "p99_latency_secondary" {
+  provider          = aws.secondary
+  alarm_name        = "${local.name}-dr-p99-latency"
+  alarm_description = "p99 response time above 2000 ms for 3 minutes (assistant prod, owner ml-platform). Runbook: check the dashboard for queue depth and time to first token; if the queue is full, raise scaling.max or serving.max_concurrent_requests; if a deployment is in progress ECS rolls it back on this alarm."
+  namespace         = "AWS/ApplicationELB"
+  metric_name       = "TargetResponseTime"
+  dimensions = {
+    LoadBalancer = aws_lb.secondary.arn_suffix
+  }
+  extended_statistic  = "p99"
+  period              = 60
+  evaluation_periods  = 3
+  threshold           = 2
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms_secondary.arn]
+  ok_actions          = [aws_sns_topic.alarms_secondary.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "error_rate_secondary" {
+  provider            = aws.secondary
+  alarm_name          = "${local.name}-dr-error-rate"
+  alarm_description   = "more than 1.0% of requests failed with 5xx for 3 minutes (assistant prod, owner ml-platform). Runbook: read the runtime log group for tracebacks; 502/503 from the load balancer mean no healthy task (see the unhealthy-hosts alarm); roll back the last spec change if it started with a deployment."
+  evaluation_periods  = 3
+  threshold           = 1
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms_secondary.arn]
+  ok_actions          = [aws_sns_topic.alarms_secondary.arn]
+
+  metric_query {
+    id          = "rate"
+    expression  = "100 * (FILL(target, 0) + FILL(elb, 0)) / requests"
+    label       = "5xx percent"
+    return_data = true
+  }
+
+  metric_query {
+    id = "target"
+
+    metric {
+      namespace   = "AWS/ApplicationELB"
+      metric_name = "HTTPCode_Target_5XX_Count"
+      dimensions = {
+        LoadBalancer = aws_lb.secondary.arn_suffix
+      }
+      period = 60
+      stat   = "Sum"
+    }
+  }
+
+  metric_query {
+    id = "elb"
+
+    metric {
+      namespace   = "AWS/ApplicationELB"
+      metric_name = "HTTPCode_ELB_5XX_Count"
+      dimensions = {
+        LoadBalancer = aws_lb.secondary.arn_suffix
+      }
+      period = 60
+      stat   = "Sum"
+    }
+  }
+
+  metric_query {
+    id = "requests"
+
+    metric {
+      namespace   = "AWS/ApplicationELB"
+      metric_name = "RequestCount"
+      dimensions = {
+        LoadBalancer = aws_lb.secondary.arn_suffix
+      }
+      period = 60
+      stat   = "Sum"
+    }
+  }
+}

@@ -48,6 +48,13 @@ output "alarm_topic_arn" {
   value       = aws_sns_topic.alarms.arn
 }
 
+output "certificate_validation_records" {
+  description = "CNAME records (name => value) to create when the spec names no hosted zone: apply waits until ACM has issued the certificate"
+  value = {
+    for option in aws_acm_certificate.api.domain_validation_options : option.resource_record_name => option.resource_record_value
+  }
+}
+
 output "api_keys_secret_arn" {
   description = "Put the API keys here (aws secretsmanager put-secret-value)"
   value       = aws_secretsmanager_secret.api_keys.arn

@@ -2,7 +2,8 @@
 # Change the spec and run `servespec compile`.
 
 provider "aws" {
-  region = "eu-west-1"
+  region              = "eu-west-1"
+  allowed_account_ids = ["222222222222"]
 
   default_tags {
     tags = {
@@ -16,8 +17,9 @@ provider "aws" {
 }
 
 provider "aws" {
-  alias  = "secondary"
-  region = "eu-central-1"
+  alias               = "secondary"
+  region              = "eu-central-1"
+  allowed_account_ids = ["222222222222"]
 
   default_tags {
     tags = {

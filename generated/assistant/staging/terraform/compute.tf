@@ -289,5 +289,7 @@ resource "aws_ecs_service" "runtime" {
     aws_ecs_cluster_capacity_providers.main,
     aws_lb_listener_rule.api,
     aws_iam_role_policy.execution,
+    aws_iam_role_policy.task,
+    aws_iam_role_policy_attachment.ecs_load_balancers,
   ]
 }

@@ -22,12 +22,16 @@ resource "aws_lb" "main" {
 }
 
 resource "aws_acm_certificate" "api" {
-  domain_name       = "assistant.example.com"
+  domain_name       = "assistant.staging.example.com"
   validation_method = "DNS"
 
   lifecycle {
     create_before_destroy = true
   }
+}
+
+resource "aws_acm_certificate_validation" "api" {
+  certificate_arn = aws_acm_certificate.api.arn
 }
 
 resource "aws_lb_listener" "http" {
@@ -51,7 +55,7 @@ resource "aws_lb_listener" "https" {
   port              = 443
   protocol          = "HTTPS"
   ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
-  certificate_arn   = aws_acm_certificate.api.arn
+  certificate_arn   = aws_acm_certificate_validation.api.certificate_arn
 
   default_action {
     type = "fixed-response"

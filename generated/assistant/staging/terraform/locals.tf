@@ -8,17 +8,10 @@ variable "image_tag" {
 }
 
 locals {
-  name                 = "assistant-staging"
-  account_id           = data.aws_caller_identity.current.account_id
-  partition            = data.aws_partition.current.partition
-  image                = "${local.account_id}.dkr.ecr.eu-west-1.amazonaws.com/${local.name}:${var.image_tag}"
-  vpc_id               = aws_vpc.main.id
-  vpc_cidr             = "10.40.0.0/16"
-  private_subnet_ids   = aws_subnet.private[*].id
-  public_subnet_ids    = aws_subnet.public[*].id
-  availability_zones   = ["eu-west-1a", "eu-west-1b"]
-  private_subnet_cidrs = ["10.40.0.0/20", "10.40.16.0/20"]
-  public_subnet_cidrs  = ["10.40.254.0/24", "10.40.255.0/24"]
+  name       = "assistant-staging"
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+  image      = "${local.account_id}.dkr.ecr.eu-west-1.amazonaws.com/${local.name}:${var.image_tag}"
 }
 
 data "aws_caller_identity" "current" {}

@@ -3,7 +3,7 @@
 
 output "api_url" {
   description = "Public URL of the API"
-  value       = "https://assistant.example.com"
+  value       = "https://assistant.staging.example.com"
 }
 
 output "load_balancer_dns_name" {
@@ -46,6 +46,13 @@ output "service_names" {
 output "alarm_topic_arn" {
   description = "Alarm notifications"
   value       = aws_sns_topic.alarms.arn
+}
+
+output "certificate_validation_records" {
+  description = "CNAME records (name => value) to create when the spec names no hosted zone: apply waits until ACM has issued the certificate"
+  value = {
+    for option in aws_acm_certificate.api.domain_validation_options : option.resource_record_name => option.resource_record_value
+  }
 }
 
 output "api_keys_secret_arn" {

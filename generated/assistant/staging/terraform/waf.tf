@@ -34,8 +34,42 @@ resource "aws_wafv2_web_acl" "main" {
   }
 
   rule {
-    name     = "aws-ip-reputation"
+    name     = "rate-limit-per-key"
     priority = 1
+
+    action {
+      block {}
+    }
+
+    statement {
+      rate_based_statement {
+        limit                 = 600
+        aggregate_key_type    = "CUSTOM_KEYS"
+        evaluation_window_sec = 60
+
+        custom_key {
+          header {
+            name = "authorization"
+
+            text_transformation {
+              priority = 0
+              type     = "NONE"
+            }
+          }
+        }
+      }
+    }
+
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${local.name}-rate-limit-per-key"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  rule {
+    name     = "aws-ip-reputation"
+    priority = 2
 
     override_action {
       none {}
@@ -57,7 +91,7 @@ resource "aws_wafv2_web_acl" "main" {
 
   rule {
     name     = "aws-anonymous-ip"
-    priority = 2
+    priority = 3
 
     override_action {
       none {}
@@ -67,6 +101,14 @@ resource "aws_wafv2_web_acl" "main" {
       managed_rule_group_statement {
         name        = "AWSManagedRulesAnonymousIpList"
         vendor_name = "AWS"
+
+        rule_action_override {
+          name = "HostingProviderIPList"
+
+          action_to_use {
+            count {}
+          }
+        }
       }
     }
 
@@ -79,7 +121,7 @@ resource "aws_wafv2_web_acl" "main" {
 
   rule {
     name     = "aws-common"
-    priority = 3
+    priority = 4
 
     override_action {
       none {}
@@ -109,7 +151,7 @@ resource "aws_wafv2_web_acl" "main" {
 
   rule {
     name     = "aws-known-bad-inputs"
-    priority = 4
+    priority = 5
 
     override_action {
       none {}

@@ -213,35 +213,6 @@ resource "aws_s3_bucket_policy" "audit" {
           }
         }
       },
-      {
-        Sid    = "ConfigChecksTheBucket"
-        Effect = "Allow"
-        Principal = {
-          Service = "config.amazonaws.com"
-        }
-        Action   = ["s3:GetBucketAcl", "s3:ListBucket"]
-        Resource = "arn:${local.partition}:s3:::${local.name}-audit-${local.account_id}"
-        Condition = {
-          StringEquals = {
-            "aws:SourceAccount" = local.account_id
-          }
-        }
-      },
-      {
-        Sid    = "ConfigWritesSnapshots"
-        Effect = "Allow"
-        Principal = {
-          Service = "config.amazonaws.com"
-        }
-        Action   = "s3:PutObject"
-        Resource = "arn:${local.partition}:s3:::${local.name}-audit-${local.account_id}/config/AWSLogs/${local.account_id}/Config/*"
-        Condition = {
-          StringEquals = {
-            "s3:x-amz-acl"      = "bucket-owner-full-control"
-            "aws:SourceAccount" = local.account_id
-          }
-        }
-      },
     ]
   })
   depends_on = [aws_s3_bucket_public_access_block.audit]
@@ -520,92 +491,6 @@ resource "aws_cloudwatch_metric_alarm" "audit_tampering" {
   alarm_actions       = [aws_sns_topic.alarms.arn]
 }
 
-resource "aws_iam_role" "config" {
-  name        = "${local.name}-config"
-  description = "AWS Config records this account's resources"
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid    = "AssumeFromService"
-        Effect = "Allow"
-        Principal = {
-          Service = "config.amazonaws.com"
-        }
-        Action = "sts:AssumeRole"
-        Condition = {
-          StringEquals = {
-            "aws:SourceAccount" = local.account_id
-          }
-        }
-      },
-    ]
-  })
-  permissions_boundary = "arn:${local.partition}:iam::${local.account_id}:policy/clinical-notes-prod-deploy-boundary"
-}
-
-resource "aws_iam_role_policy_attachment" "config" {
-  role       = aws_iam_role.config.name
-  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AWS_ConfigRole"
-}
-
-resource "aws_iam_role_policy" "config_delivery" {
-  name = "deliver-to-audit-bucket"
-  role = aws_iam_role.config.id
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid      = "DeliverSnapshots"
-        Effect   = "Allow"
-        Action   = ["s3:PutObject"]
-        Resource = "arn:${local.partition}:s3:::${local.name}-audit-${local.account_id}/config/AWSLogs/${local.account_id}/Config/*"
-      },
-      {
-        Sid      = "CheckTheBucket"
-        Effect   = "Allow"
-        Action   = ["s3:GetBucketAcl"]
-        Resource = "arn:${local.partition}:s3:::${local.name}-audit-${local.account_id}"
-      },
-      {
-        Sid      = "EncryptSnapshots"
-        Effect   = "Allow"
-        Action   = ["kms:GenerateDataKey", "kms:Decrypt"]
-        Resource = "${aws_kms_key.audit.arn}"
-      },
-    ]
-  })
-}
-
-resource "aws_config_configuration_recorder" "main" {
-  name     = local.name
-  role_arn = aws_iam_role.config.arn
-
-  recording_group {
-    all_supported                 = true
-    include_global_resource_types = true
-  }
-}
-
-resource "aws_config_delivery_channel" "main" {
-  name           = local.name
-  s3_bucket_name = aws_s3_bucket.audit.id
-  s3_key_prefix  = "config"
-  s3_kms_key_arn = aws_kms_key.audit.arn
-
-  snapshot_delivery_properties {
-    delivery_frequency = "TwentyFour_Hours"
-  }
-
-  depends_on = [aws_config_configuration_recorder.main, aws_s3_bucket_policy.audit]
-}
-
-resource "aws_config_configuration_recorder_status" "main" {
-  name       = aws_config_configuration_recorder.main.name
-  is_enabled = true
-  depends_on = [aws_config_delivery_channel.main]
-}
-
 resource "aws_config_config_rule" "access_keys_rotated" {
   name = "${local.name}-access-keys-rotated"
   input_parameters = jsonencode({
@@ -616,8 +501,6 @@ resource "aws_config_config_rule" "access_keys_rotated" {
     owner             = "AWS"
     source_identifier = "ACCESS_KEYS_ROTATED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "alb_http_to_https_redirection_check" {
@@ -627,8 +510,6 @@ resource "aws_config_config_rule" "alb_http_to_https_redirection_check" {
     owner             = "AWS"
     source_identifier = "ALB_HTTP_TO_HTTPS_REDIRECTION_CHECK"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "alb_waf_enabled" {
@@ -638,8 +519,6 @@ resource "aws_config_config_rule" "alb_waf_enabled" {
     owner             = "AWS"
     source_identifier = "ALB_WAF_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "backup_plan_min_frequency_and_min_retention_check" {
@@ -652,8 +531,6 @@ resource "aws_config_config_rule" "backup_plan_min_frequency_and_min_retention_c
     owner             = "AWS"
     source_identifier = "BACKUP_PLAN_MIN_FREQUENCY_AND_MIN_RETENTION_CHECK"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "backup_recovery_point_encrypted" {
@@ -663,8 +540,6 @@ resource "aws_config_config_rule" "backup_recovery_point_encrypted" {
     owner             = "AWS"
     source_identifier = "BACKUP_RECOVERY_POINT_ENCRYPTED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "backup_recovery_point_manual_deletion_disabled" {
@@ -674,8 +549,6 @@ resource "aws_config_config_rule" "backup_recovery_point_manual_deletion_disable
     owner             = "AWS"
     source_identifier = "BACKUP_RECOVERY_POINT_MANUAL_DELETION_DISABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "cloudwatch_log_group_encrypted" {
@@ -685,8 +558,6 @@ resource "aws_config_config_rule" "cloudwatch_log_group_encrypted" {
     owner             = "AWS"
     source_identifier = "CLOUDWATCH_LOG_GROUP_ENCRYPTED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "cloud_trail_cloud_watch_logs_enabled" {
@@ -696,8 +567,6 @@ resource "aws_config_config_rule" "cloud_trail_cloud_watch_logs_enabled" {
     owner             = "AWS"
     source_identifier = "CLOUD_TRAIL_CLOUD_WATCH_LOGS_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "cloud_trail_encryption_enabled" {
@@ -707,8 +576,6 @@ resource "aws_config_config_rule" "cloud_trail_encryption_enabled" {
     owner             = "AWS"
     source_identifier = "CLOUD_TRAIL_ENCRYPTION_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "cloud_trail_log_file_validation_enabled" {
@@ -718,8 +585,6 @@ resource "aws_config_config_rule" "cloud_trail_log_file_validation_enabled" {
     owner             = "AWS"
     source_identifier = "CLOUD_TRAIL_LOG_FILE_VALIDATION_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "cmk_backing_key_rotation_enabled" {
@@ -729,8 +594,6 @@ resource "aws_config_config_rule" "cmk_backing_key_rotation_enabled" {
     owner             = "AWS"
     source_identifier = "CMK_BACKING_KEY_ROTATION_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "cw_loggroup_retention_period_check" {
@@ -743,8 +606,6 @@ resource "aws_config_config_rule" "cw_loggroup_retention_period_check" {
     owner             = "AWS"
     source_identifier = "CW_LOGGROUP_RETENTION_PERIOD_CHECK"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "ecr_private_image_scanning_enabled" {
@@ -754,8 +615,6 @@ resource "aws_config_config_rule" "ecr_private_image_scanning_enabled" {
     owner             = "AWS"
     source_identifier = "ECR_PRIVATE_IMAGE_SCANNING_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "ecr_private_tag_immutability_enabled" {
@@ -765,8 +624,6 @@ resource "aws_config_config_rule" "ecr_private_tag_immutability_enabled" {
     owner             = "AWS"
     source_identifier = "ECR_PRIVATE_TAG_IMMUTABILITY_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "ecs_containers_nonprivileged" {
@@ -776,8 +633,6 @@ resource "aws_config_config_rule" "ecs_containers_nonprivileged" {
     owner             = "AWS"
     source_identifier = "ECS_CONTAINERS_NONPRIVILEGED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "ecs_containers_readonly_access" {
@@ -787,8 +642,6 @@ resource "aws_config_config_rule" "ecs_containers_readonly_access" {
     owner             = "AWS"
     source_identifier = "ECS_CONTAINERS_READONLY_ACCESS"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "ecs_task_definition_nonroot_user" {
@@ -798,8 +651,6 @@ resource "aws_config_config_rule" "ecs_task_definition_nonroot_user" {
     owner             = "AWS"
     source_identifier = "ECS_TASK_DEFINITION_NONROOT_USER"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "elb_deletion_protection_enabled" {
@@ -809,8 +660,6 @@ resource "aws_config_config_rule" "elb_deletion_protection_enabled" {
     owner             = "AWS"
     source_identifier = "ELB_DELETION_PROTECTION_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "elb_logging_enabled" {
@@ -820,8 +669,6 @@ resource "aws_config_config_rule" "elb_logging_enabled" {
     owner             = "AWS"
     source_identifier = "ELB_LOGGING_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "elb_tls_https_listeners_only" {
@@ -831,8 +678,6 @@ resource "aws_config_config_rule" "elb_tls_https_listeners_only" {
     owner             = "AWS"
     source_identifier = "ELB_TLS_HTTPS_LISTENERS_ONLY"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "guardduty_enabled_centralized" {
@@ -842,8 +687,6 @@ resource "aws_config_config_rule" "guardduty_enabled_centralized" {
     owner             = "AWS"
     source_identifier = "GUARDDUTY_ENABLED_CENTRALIZED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "iam_policy_no_statements_with_admin_access" {
@@ -853,8 +696,6 @@ resource "aws_config_config_rule" "iam_policy_no_statements_with_admin_access" {
     owner             = "AWS"
     source_identifier = "IAM_POLICY_NO_STATEMENTS_WITH_ADMIN_ACCESS"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "iam_root_access_key_check" {
@@ -864,8 +705,6 @@ resource "aws_config_config_rule" "iam_root_access_key_check" {
     owner             = "AWS"
     source_identifier = "IAM_ROOT_ACCESS_KEY_CHECK"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "incoming_ssh_disabled" {
@@ -875,8 +714,6 @@ resource "aws_config_config_rule" "incoming_ssh_disabled" {
     owner             = "AWS"
     source_identifier = "INCOMING_SSH_DISABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "kms_cmk_not_scheduled_for_deletion" {
@@ -886,8 +723,6 @@ resource "aws_config_config_rule" "kms_cmk_not_scheduled_for_deletion" {
     owner             = "AWS"
     source_identifier = "KMS_CMK_NOT_SCHEDULED_FOR_DELETION"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "multi_region_cloud_trail_enabled" {
@@ -897,8 +732,6 @@ resource "aws_config_config_rule" "multi_region_cloud_trail_enabled" {
     owner             = "AWS"
     source_identifier = "MULTI_REGION_CLOUD_TRAIL_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "root_account_mfa_enabled" {
@@ -908,8 +741,6 @@ resource "aws_config_config_rule" "root_account_mfa_enabled" {
     owner             = "AWS"
     source_identifier = "ROOT_ACCOUNT_MFA_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "s3_bucket_default_lock_enabled" {
@@ -923,8 +754,6 @@ resource "aws_config_config_rule" "s3_bucket_default_lock_enabled" {
   scope {
     compliance_resource_types = ["AWS::S3::Bucket"]
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "s3_bucket_level_public_access_prohibited" {
@@ -934,8 +763,6 @@ resource "aws_config_config_rule" "s3_bucket_level_public_access_prohibited" {
     owner             = "AWS"
     source_identifier = "S3_BUCKET_LEVEL_PUBLIC_ACCESS_PROHIBITED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "s3_bucket_logging_enabled" {
@@ -945,8 +772,6 @@ resource "aws_config_config_rule" "s3_bucket_logging_enabled" {
     owner             = "AWS"
     source_identifier = "S3_BUCKET_LOGGING_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "s3_bucket_replication_enabled" {
@@ -956,8 +781,6 @@ resource "aws_config_config_rule" "s3_bucket_replication_enabled" {
     owner             = "AWS"
     source_identifier = "S3_BUCKET_REPLICATION_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "s3_bucket_ssl_requests_only" {
@@ -967,8 +790,6 @@ resource "aws_config_config_rule" "s3_bucket_ssl_requests_only" {
     owner             = "AWS"
     source_identifier = "S3_BUCKET_SSL_REQUESTS_ONLY"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "s3_bucket_versioning_enabled" {
@@ -978,8 +799,6 @@ resource "aws_config_config_rule" "s3_bucket_versioning_enabled" {
     owner             = "AWS"
     source_identifier = "S3_BUCKET_VERSIONING_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "s3_default_encryption_kms" {
@@ -989,8 +808,6 @@ resource "aws_config_config_rule" "s3_default_encryption_kms" {
     owner             = "AWS"
     source_identifier = "S3_DEFAULT_ENCRYPTION_KMS"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "vpc_default_security_group_closed" {
@@ -1000,29 +817,304 @@ resource "aws_config_config_rule" "vpc_default_security_group_closed" {
     owner             = "AWS"
     source_identifier = "VPC_DEFAULT_SECURITY_GROUP_CLOSED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
-resource "aws_guardduty_detector" "main" {
-  #checkov:skip=CKV2_AWS_3:aws_guardduty_organization_configuration can only be applied from the organization's delegated GuardDuty administrator account (AWS); this root deploys into a workload account, whose detector it enables
-  enable                       = true
-  finding_publishing_frequency = "FIFTEEN_MINUTES"
+resource "aws_config_config_rule" "alb_http_to_https_redirection_check_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-alb-http-to-https-redirection-check"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "ALB_HTTP_TO_HTTPS_REDIRECTION_CHECK"
+  }
 }
 
-resource "aws_guardduty_detector_feature" "s3" {
-  detector_id = aws_guardduty_detector.main.id
-  name        = "S3_DATA_EVENTS"
-  status      = "ENABLED"
+resource "aws_config_config_rule" "alb_waf_enabled_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-alb-waf-enabled"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "ALB_WAF_ENABLED"
+  }
 }
 
-resource "aws_guardduty_detector_feature" "runtime" {
-  detector_id = aws_guardduty_detector.main.id
-  name        = "RUNTIME_MONITORING"
-  status      = "ENABLED"
+resource "aws_config_config_rule" "backup_plan_min_frequency_and_min_retention_check_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-backup-plan-min-frequency-and-min-retention-check"
+  input_parameters = jsonencode({
+    requiredRetentionDays = "2192"
+  })
 
-  additional_configuration {
-    name   = "ECS_FARGATE_AGENT_MANAGEMENT"
-    status = "ENABLED"
+  source {
+    owner             = "AWS"
+    source_identifier = "BACKUP_PLAN_MIN_FREQUENCY_AND_MIN_RETENTION_CHECK"
+  }
+}
+
+resource "aws_config_config_rule" "backup_recovery_point_encrypted_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-backup-recovery-point-encrypted"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "BACKUP_RECOVERY_POINT_ENCRYPTED"
+  }
+}
+
+resource "aws_config_config_rule" "backup_recovery_point_manual_deletion_disabled_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-backup-recovery-point-manual-deletion-disabled"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "BACKUP_RECOVERY_POINT_MANUAL_DELETION_DISABLED"
+  }
+}
+
+resource "aws_config_config_rule" "cloudwatch_log_group_encrypted_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-cloudwatch-log-group-encrypted"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "CLOUDWATCH_LOG_GROUP_ENCRYPTED"
+  }
+}
+
+resource "aws_config_config_rule" "cloud_trail_cloud_watch_logs_enabled_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-cloud-trail-cloud-watch-logs-enabled"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "CLOUD_TRAIL_CLOUD_WATCH_LOGS_ENABLED"
+  }
+}
+
+resource "aws_config_config_rule" "cloud_trail_encryption_enabled_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-cloud-trail-encryption-enabled"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "CLOUD_TRAIL_ENCRYPTION_ENABLED"
+  }
+}
+
+resource "aws_config_config_rule" "cloud_trail_log_file_validation_enabled_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-cloud-trail-log-file-validation-enabled"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "CLOUD_TRAIL_LOG_FILE_VALIDATION_ENABLED"
+  }
+}
+
+resource "aws_config_config_rule" "cmk_backing_key_rotation_enabled_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-cmk-backing-key-rotation-enabled"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "CMK_BACKING_KEY_ROTATION_ENABLED"
+  }
+}
+
+resource "aws_config_config_rule" "cw_loggroup_retention_period_check_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-cw-loggroup-retention-period-check"
+  input_parameters = jsonencode({
+    MinRetentionTime = "2192"
+  })
+
+  source {
+    owner             = "AWS"
+    source_identifier = "CW_LOGGROUP_RETENTION_PERIOD_CHECK"
+  }
+}
+
+resource "aws_config_config_rule" "ecr_private_image_scanning_enabled_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-ecr-private-image-scanning-enabled"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "ECR_PRIVATE_IMAGE_SCANNING_ENABLED"
+  }
+}
+
+resource "aws_config_config_rule" "ecr_private_tag_immutability_enabled_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-ecr-private-tag-immutability-enabled"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "ECR_PRIVATE_TAG_IMMUTABILITY_ENABLED"
+  }
+}
+
+resource "aws_config_config_rule" "ecs_containers_nonprivileged_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-ecs-containers-nonprivileged"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "ECS_CONTAINERS_NONPRIVILEGED"
+  }
+}
+
+resource "aws_config_config_rule" "ecs_containers_readonly_access_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-ecs-containers-readonly-access"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "ECS_CONTAINERS_READONLY_ACCESS"
+  }
+}
+
+resource "aws_config_config_rule" "ecs_task_definition_nonroot_user_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-ecs-task-definition-nonroot-user"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "ECS_TASK_DEFINITION_NONROOT_USER"
+  }
+}
+
+resource "aws_config_config_rule" "elb_deletion_protection_enabled_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-elb-deletion-protection-enabled"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "ELB_DELETION_PROTECTION_ENABLED"
+  }
+}
+
+resource "aws_config_config_rule" "elb_logging_enabled_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-elb-logging-enabled"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "ELB_LOGGING_ENABLED"
+  }
+}
+
+resource "aws_config_config_rule" "elb_tls_https_listeners_only_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-elb-tls-https-listeners-only"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "ELB_TLS_HTTPS_LISTENERS_ONLY"
+  }
+}
+
+resource "aws_config_config_rule" "incoming_ssh_disabled_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-incoming-ssh-disabled"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "INCOMING_SSH_DISABLED"
+  }
+}
+
+resource "aws_config_config_rule" "kms_cmk_not_scheduled_for_deletion_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-kms-cmk-not-scheduled-for-deletion"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "KMS_CMK_NOT_SCHEDULED_FOR_DELETION"
+  }
+}
+
+resource "aws_config_config_rule" "s3_bucket_default_lock_enabled_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-s3-bucket-default-lock-enabled"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "S3_BUCKET_DEFAULT_LOCK_ENABLED"
+  }
+
+  scope {
+    compliance_resource_types = ["AWS::S3::Bucket"]
+  }
+}
+
+resource "aws_config_config_rule" "s3_bucket_level_public_access_prohibited_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-s3-bucket-level-public-access-prohibited"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "S3_BUCKET_LEVEL_PUBLIC_ACCESS_PROHIBITED"
+  }
+}
+
+resource "aws_config_config_rule" "s3_bucket_logging_enabled_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-s3-bucket-logging-enabled"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "S3_BUCKET_LOGGING_ENABLED"
+  }
+}
+
+resource "aws_config_config_rule" "s3_bucket_replication_enabled_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-s3-bucket-replication-enabled"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "S3_BUCKET_REPLICATION_ENABLED"
+  }
+}
+
+resource "aws_config_config_rule" "s3_bucket_ssl_requests_only_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-s3-bucket-ssl-requests-only"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "S3_BUCKET_SSL_REQUESTS_ONLY"
+  }
+}
+
+resource "aws_config_config_rule" "s3_bucket_versioning_enabled_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-s3-bucket-versioning-enabled"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "S3_BUCKET_VERSIONING_ENABLED"
+  }
+}
+
+resource "aws_config_config_rule" "s3_default_encryption_kms_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-s3-default-encryption-kms"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "S3_DEFAULT_ENCRYPTION_KMS"
+  }
+}
+
+resource "aws_config_config_rule" "vpc_default_security_group_closed_secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr-vpc-default-security-group-closed"
+
+  source {
+    owner             = "AWS"
+    source_identifier = "VPC_DEFAULT_SECURITY_GROUP_CLOSED"
   }
 }

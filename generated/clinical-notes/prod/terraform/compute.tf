@@ -383,6 +383,7 @@ resource "aws_ecs_service" "current" {
     aws_ecs_cluster_capacity_providers.main,
     aws_lb_listener_rule.api,
     aws_iam_role_policy.execution,
+    aws_iam_role_policy.task,
   ]
 }
 
@@ -631,5 +632,6 @@ resource "aws_ecs_service" "candidate" {
     aws_ecs_cluster_capacity_providers.main,
     aws_lb_listener_rule.api,
     aws_iam_role_policy.execution,
+    aws_iam_role_policy.task,
   ]
 }

@@ -8,17 +8,10 @@ variable "image_tag" {
 }
 
 locals {
-  name                 = "clinical-notes-prod"
-  account_id           = data.aws_caller_identity.current.account_id
-  partition            = data.aws_partition.current.partition
-  image                = "${local.account_id}.dkr.ecr.us-east-1.amazonaws.com/${local.name}:${var.image_tag}"
-  vpc_id               = aws_vpc.main.id
-  vpc_cidr             = "10.60.0.0/16"
-  private_subnet_ids   = aws_subnet.private[*].id
-  public_subnet_ids    = aws_subnet.public[*].id
-  availability_zones   = ["us-east-1a", "us-east-1b", "us-east-1c"]
-  private_subnet_cidrs = ["10.60.0.0/20", "10.60.16.0/20", "10.60.32.0/20"]
-  public_subnet_cidrs  = ["10.60.253.0/24", "10.60.254.0/24", "10.60.255.0/24"]
+  name       = "clinical-notes-prod"
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+  image      = "${local.account_id}.dkr.ecr.us-east-1.amazonaws.com/${local.name}:${var.image_tag}"
 }
 
 data "aws_caller_identity" "current" {}

@@ -46,6 +46,31 @@ resource "aws_appautoscaling_policy" "current_cpu" {
   }
 }
 
+resource "aws_appautoscaling_policy" "current_queue" {
+  name               = "${local.name}-current-queue"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = aws_appautoscaling_target.current.service_namespace
+  scalable_dimension = aws_appautoscaling_target.current.scalable_dimension
+  resource_id        = aws_appautoscaling_target.current.resource_id
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = 4
+    scale_in_cooldown  = 600
+    scale_out_cooldown = 60
+
+    customized_metric_specification {
+      namespace   = "servespec/clinical-notes"
+      metric_name = "QueueDepth"
+      statistic   = "Average"
+
+      dimensions {
+        name  = "Model"
+        value = "clinical-notes-llm"
+      }
+    }
+  }
+}
+
 resource "aws_appautoscaling_target" "candidate" {
   service_namespace  = "ecs"
   scalable_dimension = "ecs:service:DesiredCount"
@@ -87,6 +112,31 @@ resource "aws_appautoscaling_policy" "candidate_cpu" {
 
     predefined_metric_specification {
       predefined_metric_type = "ECSServiceAverageCPUUtilization"
+    }
+  }
+}
+
+resource "aws_appautoscaling_policy" "candidate_queue" {
+  name               = "${local.name}-candidate-queue"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = aws_appautoscaling_target.candidate.service_namespace
+  scalable_dimension = aws_appautoscaling_target.candidate.scalable_dimension
+  resource_id        = aws_appautoscaling_target.candidate.resource_id
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = 4
+    scale_in_cooldown  = 600
+    scale_out_cooldown = 60
+
+    customized_metric_specification {
+      namespace   = "servespec/clinical-notes"
+      metric_name = "QueueDepth"
+      statistic   = "Average"
+
+      dimensions {
+        name  = "Model"
+        value = "clinical-notes-llm"
+      }
     }
   }
 }

@@ -73,8 +73,8 @@ resource "aws_route53_health_check" "secondary" {
 }
 
 resource "aws_route53_record" "api_primary" {
-  zone_id         = "Z0123456789ABCDEFGHIJ"
-  name            = "notes.health.example.com"
+  zone_id         = "Z0STAGING0123456789"
+  name            = "notes.staging.health.example.com"
   type            = "A"
   set_identifier  = "primary-us-east-1"
   health_check_id = aws_route53_health_check.primary.id
@@ -91,8 +91,8 @@ resource "aws_route53_record" "api_primary" {
 }
 
 resource "aws_route53_record" "api_secondary" {
-  zone_id         = "Z0123456789ABCDEFGHIJ"
-  name            = "notes.health.example.com"
+  zone_id         = "Z0STAGING0123456789"
+  name            = "notes.staging.health.example.com"
   type            = "A"
   set_identifier  = "secondary-us-west-2"
   health_check_id = aws_route53_health_check.secondary.id

@@ -38,6 +38,20 @@ resource "aws_kms_replica_key" "secondary" {
           }
         }
       },
+      {
+        Sid    = "CloudWatchAlarmsPublishToTheEncryptedTopic"
+        Effect = "Allow"
+        Principal = {
+          Service = "cloudwatch.amazonaws.com"
+        }
+        Action   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+        Resource = "*"
+        Condition = {
+          StringEquals = {
+            "aws:SourceAccount" = local.account_id
+          }
+        }
+      },
     ]
   })
   tags = {
@@ -548,22 +562,38 @@ resource "aws_ecr_repository" "runtime_secondary" {
   }
 }
 
-resource "aws_ecr_replication_configuration" "secondary" {
-  replication_configuration {
-    rule {
-      destination {
-        region      = "us-west-2"
-        registry_id = local.account_id
-      }
-
-      repository_filter {
-        filter      = aws_ecr_repository.runtime.name
-        filter_type = "PREFIX_MATCH"
-      }
-    }
-  }
-
-  depends_on = [aws_ecr_repository.runtime_secondary]
+resource "aws_ecr_lifecycle_policy" "runtime_secondary" {
+  provider   = aws.secondary
+  repository = aws_ecr_repository.runtime_secondary.name
+  policy = jsonencode({
+    rules = [
+      {
+        rulePriority = 1
+        description  = "expire untagged images after 7 days"
+        selection = {
+          tagStatus   = "untagged"
+          countType   = "sinceImagePushed"
+          countUnit   = "days"
+          countNumber = 7
+        }
+        action = {
+          type = "expire"
+        }
+      },
+      {
+        rulePriority = 2
+        description  = "keep the last 30 images for rollback"
+        selection = {
+          tagStatus   = "any"
+          countType   = "imageCountMoreThan"
+          countNumber = 30
+        }
+        action = {
+          type = "expire"
+        }
+      },
+    ]
+  })
 }
 
 data "aws_ip_ranges" "route53_healthchecks" {
@@ -931,7 +961,7 @@ resource "aws_vpc_security_group_ingress_rule" "secondary_endpoints_https" {
 
 resource "aws_acm_certificate" "secondary" {
   provider          = aws.secondary
-  domain_name       = "notes.health.example.com"
+  domain_name       = "notes.staging.health.example.com"
   validation_method = "DNS"
 
   lifecycle {
@@ -941,7 +971,7 @@ resource "aws_acm_certificate" "secondary" {
 
 resource "aws_route53_record" "secondary_certificate_validation" {
   for_each        = { for o in aws_acm_certificate.secondary.domain_validation_options : o.domain_name => o }
-  zone_id         = "Z0123456789ABCDEFGHIJ"
+  zone_id         = "Z0STAGING0123456789"
   name            = each.value.resource_record_name
   type            = each.value.resource_record_type
   records         = [each.value.resource_record_value]
@@ -1008,160 +1038,6 @@ resource "aws_lb_listener" "secondary_https" {
     type             = "forward"
     target_group_arn = aws_lb_target_group.secondary.arn
   }
-}
-
-resource "aws_wafv2_web_acl" "secondary" {
-  provider    = aws.secondary
-  name        = "${local.name}-dr"
-  description = "DR load balancer: managed rules, spec rate limit"
-  scope       = "REGIONAL"
-
-  default_action {
-    allow {}
-  }
-
-  rule {
-    name     = "AWSManagedRulesCommonRuleSet"
-    priority = 1
-
-    override_action {
-      none {}
-    }
-
-    statement {
-      managed_rule_group_statement {
-        name        = "AWSManagedRulesCommonRuleSet"
-        vendor_name = "AWS"
-
-        rule_action_override {
-          name = "SizeRestrictions_BODY"
-
-          action_to_use {
-            count {}
-          }
-        }
-      }
-    }
-
-    visibility_config {
-      cloudwatch_metrics_enabled = true
-      metric_name                = "AWSManagedRulesCommonRuleSet"
-      sampled_requests_enabled   = true
-    }
-  }
-
-  rule {
-    name     = "AWSManagedRulesKnownBadInputsRuleSet"
-    priority = 2
-
-    override_action {
-      none {}
-    }
-
-    statement {
-      managed_rule_group_statement {
-        name        = "AWSManagedRulesKnownBadInputsRuleSet"
-        vendor_name = "AWS"
-      }
-    }
-
-    visibility_config {
-      cloudwatch_metrics_enabled = true
-      metric_name                = "AWSManagedRulesKnownBadInputsRuleSet"
-      sampled_requests_enabled   = true
-    }
-  }
-
-  rule {
-    name     = "AWSManagedRulesAnonymousIpList"
-    priority = 3
-
-    override_action {
-      none {}
-    }
-
-    statement {
-      managed_rule_group_statement {
-        name        = "AWSManagedRulesAnonymousIpList"
-        vendor_name = "AWS"
-      }
-    }
-
-    visibility_config {
-      cloudwatch_metrics_enabled = true
-      metric_name                = "AWSManagedRulesAnonymousIpList"
-      sampled_requests_enabled   = true
-    }
-  }
-
-  rule {
-    name     = "AWSManagedRulesAmazonIpReputationList"
-    priority = 4
-
-    override_action {
-      none {}
-    }
-
-    statement {
-      managed_rule_group_statement {
-        name        = "AWSManagedRulesAmazonIpReputationList"
-        vendor_name = "AWS"
-      }
-    }
-
-    visibility_config {
-      cloudwatch_metrics_enabled = true
-      metric_name                = "AWSManagedRulesAmazonIpReputationList"
-      sampled_requests_enabled   = true
-    }
-  }
-
-  rule {
-    name     = "rate-limit-per-ip"
-    priority = 5
-
-    action {
-      block {}
-    }
-
-    statement {
-      rate_based_statement {
-        limit              = 1000
-        aggregate_key_type = "IP"
-      }
-    }
-
-    visibility_config {
-      cloudwatch_metrics_enabled = true
-      metric_name                = "rate-limit-per-ip"
-      sampled_requests_enabled   = true
-    }
-  }
-
-  visibility_config {
-    cloudwatch_metrics_enabled = true
-    metric_name                = "dr-web-acl"
-    sampled_requests_enabled   = true
-  }
-}
-
-resource "aws_wafv2_web_acl_association" "secondary" {
-  provider     = aws.secondary
-  resource_arn = aws_lb.secondary.arn
-  web_acl_arn  = aws_wafv2_web_acl.secondary.arn
-}
-
-resource "aws_cloudwatch_log_group" "waf_secondary" {
-  provider          = aws.secondary
-  name              = "aws-waf-logs-clinical-notes-staging-dr"
-  retention_in_days = 2192
-  kms_key_id        = aws_kms_replica_key.secondary.arn
-}
-
-resource "aws_wafv2_web_acl_logging_configuration" "secondary" {
-  provider                = aws.secondary
-  resource_arn            = aws_wafv2_web_acl.secondary.arn
-  log_destination_configs = [aws_cloudwatch_log_group.waf_secondary.arn]
 }
 
 resource "aws_iam_role" "execution_secondary" {
@@ -1570,7 +1446,11 @@ resource "aws_ecs_service" "secondary" {
     ignore_changes = [desired_count]
   }
 
-  depends_on = [aws_lb_listener.secondary_https, aws_iam_role_policy.execution_secondary]
+  depends_on = [
+    aws_lb_listener.secondary_https,
+    aws_iam_role_policy.execution_secondary,
+    aws_iam_role_policy.task_secondary,
+  ]
 }
 
 resource "aws_appautoscaling_target" "secondary" {

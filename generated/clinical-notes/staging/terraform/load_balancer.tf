@@ -22,7 +22,7 @@ resource "aws_lb" "main" {
 }
 
 resource "aws_acm_certificate" "api" {
-  domain_name       = "notes.health.example.com"
+  domain_name       = "notes.staging.health.example.com"
   validation_method = "DNS"
 
   lifecycle {
@@ -34,7 +34,7 @@ resource "aws_route53_record" "certificate_validation" {
   for_each = {
     for option in aws_acm_certificate.api.domain_validation_options : option.domain_name => option
   }
-  zone_id         = "Z0123456789ABCDEFGHIJ"
+  zone_id         = "Z0STAGING0123456789"
   name            = each.value.resource_record_name
   type            = each.value.resource_record_type
   records         = [each.value.resource_record_value]

@@ -3,7 +3,7 @@
 
 output "api_url" {
   description = "Public URL of the API"
-  value       = "https://notes.health.example.com"
+  value       = "https://notes.staging.health.example.com"
 }
 
 output "load_balancer_dns_name" {

@@ -2,7 +2,8 @@
 # Change the spec and run `servespec compile`.
 
 provider "aws" {
-  region = "us-east-1"
+  region              = "us-east-1"
+  allowed_account_ids = ["333333333333"]
 
   default_tags {
     tags = {
@@ -16,8 +17,9 @@ provider "aws" {
 }
 
 provider "aws" {
-  alias  = "secondary"
-  region = "us-west-2"
+  alias               = "secondary"
+  region              = "us-west-2"
+  allowed_account_ids = ["333333333333"]
 
   default_tags {
     tags = {

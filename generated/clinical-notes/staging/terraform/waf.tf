@@ -34,8 +34,42 @@ resource "aws_wafv2_web_acl" "main" {
   }
 
   rule {
-    name     = "aws-ip-reputation"
+    name     = "rate-limit-per-key"
     priority = 1
+
+    action {
+      block {}
+    }
+
+    statement {
+      rate_based_statement {
+        limit                 = 300
+        aggregate_key_type    = "CUSTOM_KEYS"
+        evaluation_window_sec = 60
+
+        custom_key {
+          header {
+            name = "authorization"
+
+            text_transformation {
+              priority = 0
+              type     = "NONE"
+            }
+          }
+        }
+      }
+    }
+
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${local.name}-rate-limit-per-key"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  rule {
+    name     = "aws-ip-reputation"
+    priority = 2
 
     override_action {
       none {}
@@ -57,7 +91,7 @@ resource "aws_wafv2_web_acl" "main" {
 
   rule {
     name     = "aws-anonymous-ip"
-    priority = 2
+    priority = 3
 
     override_action {
       none {}
@@ -67,6 +101,14 @@ resource "aws_wafv2_web_acl" "main" {
       managed_rule_group_statement {
         name        = "AWSManagedRulesAnonymousIpList"
         vendor_name = "AWS"
+
+        rule_action_override {
+          name = "HostingProviderIPList"
+
+          action_to_use {
+            count {}
+          }
+        }
       }
     }
 
@@ -79,7 +121,7 @@ resource "aws_wafv2_web_acl" "main" {
 
   rule {
     name     = "aws-common"
-    priority = 3
+    priority = 4
 
     override_action {
       none {}
@@ -109,7 +151,7 @@ resource "aws_wafv2_web_acl" "main" {
 
   rule {
     name     = "aws-known-bad-inputs"
-    priority = 4
+    priority = 5
 
     override_action {
       none {}
@@ -150,6 +192,209 @@ resource "aws_cloudwatch_log_group" "waf" {
 resource "aws_wafv2_web_acl_logging_configuration" "main" {
   resource_arn            = aws_wafv2_web_acl.main.arn
   log_destination_configs = [aws_cloudwatch_log_group.waf.arn]
+
+  redacted_fields {
+    single_header {
+      name = "authorization"
+    }
+  }
+}
+
+resource "aws_wafv2_web_acl" "secondary" {
+  provider    = aws.secondary
+  name        = "${local.name}-dr"
+  description = "servespec API protection (security.waf)"
+  scope       = "REGIONAL"
+
+  default_action {
+    allow {}
+  }
+
+  rule {
+    name     = "rate-limit-per-ip"
+    priority = 0
+
+    action {
+      block {}
+    }
+
+    statement {
+      rate_based_statement {
+        limit                 = 1000
+        aggregate_key_type    = "IP"
+        evaluation_window_sec = 300
+      }
+    }
+
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${local.name}-dr-rate-limit-per-ip"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  rule {
+    name     = "rate-limit-per-key"
+    priority = 1
+
+    action {
+      block {}
+    }
+
+    statement {
+      rate_based_statement {
+        limit                 = 300
+        aggregate_key_type    = "CUSTOM_KEYS"
+        evaluation_window_sec = 60
+
+        custom_key {
+          header {
+            name = "authorization"
+
+            text_transformation {
+              priority = 0
+              type     = "NONE"
+            }
+          }
+        }
+      }
+    }
+
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${local.name}-dr-rate-limit-per-key"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  rule {
+    name     = "aws-ip-reputation"
+    priority = 2
+
+    override_action {
+      none {}
+    }
+
+    statement {
+      managed_rule_group_statement {
+        name        = "AWSManagedRulesAmazonIpReputationList"
+        vendor_name = "AWS"
+      }
+    }
+
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${local.name}-dr-aws-ip-reputation"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  rule {
+    name     = "aws-anonymous-ip"
+    priority = 3
+
+    override_action {
+      none {}
+    }
+
+    statement {
+      managed_rule_group_statement {
+        name        = "AWSManagedRulesAnonymousIpList"
+        vendor_name = "AWS"
+
+        rule_action_override {
+          name = "HostingProviderIPList"
+
+          action_to_use {
+            count {}
+          }
+        }
+      }
+    }
+
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${local.name}-dr-aws-anonymous-ip"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  rule {
+    name     = "aws-common"
+    priority = 4
+
+    override_action {
+      none {}
+    }
+
+    statement {
+      managed_rule_group_statement {
+        name        = "AWSManagedRulesCommonRuleSet"
+        vendor_name = "AWS"
+
+        rule_action_override {
+          name = "SizeRestrictions_BODY"
+
+          action_to_use {
+            count {}
+          }
+        }
+      }
+    }
+
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${local.name}-dr-aws-common"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  rule {
+    name     = "aws-known-bad-inputs"
+    priority = 5
+
+    override_action {
+      none {}
+    }
+
+    statement {
+      managed_rule_group_statement {
+        name        = "AWSManagedRulesKnownBadInputsRuleSet"
+        vendor_name = "AWS"
+      }
+    }
+
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${local.name}-dr-aws-known-bad-inputs"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  visibility_config {
+    cloudwatch_metrics_enabled = true
+    metric_name                = "${local.name}-dr-web-acl"
+    sampled_requests_enabled   = true
+  }
+}
+
+resource "aws_wafv2_web_acl_association" "secondary" {
+  provider     = aws.secondary
+  resource_arn = aws_lb.secondary.arn
+  web_acl_arn  = aws_wafv2_web_acl.secondary.arn
+}
+
+resource "aws_cloudwatch_log_group" "waf_secondary" {
+  provider          = aws.secondary
+  name              = "aws-waf-logs-clinical-notes-staging-dr"
+  retention_in_days = 2192
+  kms_key_id        = aws_kms_replica_key.secondary.arn
+}
+
+resource "aws_wafv2_web_acl_logging_configuration" "secondary" {
+  provider                = aws.secondary
+  resource_arn            = aws_wafv2_web_acl.secondary.arn
+  log_destination_configs = [aws_cloudwatch_log_group.waf_secondary.arn]
 
   redacted_fields {
     single_header {

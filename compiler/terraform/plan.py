@@ -1,0 +1,306 @@
+"""The plan: every decision derived from one environment's spec, made once, in one place.
+
+Views render the plan; they never ask another view for a fact (which view owns the API's
+DNS name, whether ECS runs blue/green, what the secondary region runs). The runbook reads
+the same plan, so what on-call is told and what Terraform builds cannot disagree.
+
+    from compiler.terraform.plan import plan
+    p = plan(spec)
+    p.hostname, p.blue_green, p.secondary_capacity, p.target_groups
+
+Each field comes from a small pure function of the spec (below), so a view that needs one
+fact may call that function directly without building the whole plan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from compiler.spec import ResolvedSpec
+
+# Elastic Load Balancing names (load balancers, target groups) are at most 32 characters.
+ELB_NAME_LIMIT = 32
+FAST_INTERVAL_S = 10  # Route 53's fast health checks, for RTOs of 15 minutes or less
+STANDARD_INTERVAL_S = 30
+FAILURE_THRESHOLD = 3
+TLS_POLICIES = {
+    "1.2": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+    "1.3": "ELBSecurityPolicy-TLS13-1-3-2021-06",
+}
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """Tasks of the secondary service: desired at apply time, and the autoscaling range."""
+
+    desired: int
+    min: int
+    max: int
+
+
+# -- names ------------------------------------------------------------------------------
+
+
+def name(spec: ResolvedSpec) -> str:
+    """The prefix of every AWS name of the environment."""
+    return f"{spec.metadata.name}-{spec.environment}"
+
+
+def account_key(spec: ResolvedSpec) -> str:
+    """The account an environment deploys to; without `account.id`, an account of its own
+    (the secure default), named after the environment."""
+    if spec.account is not None:
+        return spec.account.id
+    return name(spec)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One ECS service behind the listener: the spec's variants, or the model itself."""
+
+    key: str  # Terraform label and AWS name suffix
+    model_version: str
+    weight: int
+
+
+def variants(spec: ResolvedSpec) -> tuple[Variant, ...]:
+    if not spec.variants:
+        return (Variant("runtime", spec.model.version, 100),)
+    return tuple(Variant(v.name, v.model_version, v.weight) for v in spec.variants)
+
+
+def creates_vpc(spec: ResolvedSpec) -> bool:
+    return spec.security.network.vpc_id is None
+
+
+def log_group_prefix(spec: ResolvedSpec) -> str:
+    return f"/servespec/{name(spec)}"
+
+
+def log_group_names(spec: ResolvedSpec) -> dict[str, str]:
+    """Every log group of the primary region, by Terraform label: the one place that names
+    them (views, the runbook and the DR region read them here)."""
+    base = log_group_prefix(spec)
+    groups = {"runtime": f"{base}/runtime", "ecs_exec": f"{base}/ecs-exec"}
+    if creates_vpc(spec):
+        groups["flow_logs"] = f"{base}/vpc-flow-logs"
+    if spec.security.waf.enabled:
+        # WAF delivers only to log groups whose name starts with aws-waf-logs-.
+        groups["waf"] = f"aws-waf-logs-{name(spec)}"
+    if spec.security.audit.cloudtrail:
+        groups["cloudtrail"] = f"{base}/cloudtrail"
+    return groups
+
+
+def secondary_log_group_names(spec: ResolvedSpec) -> dict[str, str]:
+    """The DR region's log groups, by label: the primary's names (another region), the
+    WAF's marked `-dr`; the secondary always has its own VPC, and no trail of its own."""
+    base = {**log_group_names(spec), "flow_logs": f"{log_group_prefix(spec)}/vpc-flow-logs"}
+    base.pop("cloudtrail", None)
+    if "waf" in base:
+        base["waf"] += "-dr"
+    return {f"{label}_secondary": group for label, group in base.items()}
+
+
+# -- deployment -------------------------------------------------------------------------
+
+
+def blue_green(spec: ResolvedSpec) -> bool:
+    """ECS owns the production listener rule (native blue/green or canary). The spec rules
+    allow variants only with rolling: ECS would erase an A/B split between variants."""
+    return spec.deployment.strategy != "rolling"
+
+
+def api_keys(spec: ResolvedSpec) -> bool:
+    """The runtime reads client API keys from a Secrets Manager secret."""
+    return spec.serving.auth == "api_key"
+
+
+def model_prefix(spec: ResolvedSpec) -> str:
+    return f"models/{spec.model.name}/"
+
+
+def elb_name(full: str) -> str:
+    if len(full) <= ELB_NAME_LIMIT:
+        return full
+    digest = hashlib.sha256(full.encode()).hexdigest()[:6]
+    return f"{full[: ELB_NAME_LIMIT - 7].rstrip('-')}-{digest}"
+
+
+def target_groups(spec: ResolvedSpec) -> tuple[str, ...]:
+    """Labels of the primary's target groups: one per variant, a pair under blue/green."""
+    labels = [v.key for v in variants(spec)]
+    if blue_green(spec):
+        labels = [label for key in labels for label in (key, f"{key}_alt")]
+    return tuple(labels)
+
+
+# -- the secondary region ---------------------------------------------------------------
+
+
+def has_secondary(spec: ResolvedSpec) -> bool:
+    """True when anything lives in the secondary region (DR, or backup copies)."""
+    return spec.dr.secondary_region is not None and (
+        spec.dr.strategy != "none" or spec.backups.copy_to_secondary
+    )
+
+
+def replicates(spec: ResolvedSpec) -> bool:
+    """Model artifacts and images are replicated for every DR strategy."""
+    return spec.dr.strategy != "none" and spec.dr.secondary_region is not None
+
+
+def failover_capacity(spec: ResolvedSpec) -> Capacity:
+    """The primary's whole capacity: one secondary service carries every variant's share."""
+    count = len(variants(spec))
+    low, high = spec.scaling.min * count, spec.scaling.max * count
+    return Capacity(low, low, high)
+
+
+def secondary_capacity(spec: ResolvedSpec) -> Capacity | None:
+    """None: no secondary compute (no DR, or backup-restore)."""
+    low = spec.scaling.min
+    return {
+        "pilot-light": Capacity(0, 0, 0),
+        "warm-standby": Capacity(low, low, low),
+        "active-active": failover_capacity(spec),
+    }.get(spec.dr.strategy)
+
+
+def serving_variant(spec: ResolvedSpec) -> Variant:
+    """The variant the secondary serves: the one with most traffic (first on a tie)."""
+    return max(variants(spec), key=lambda variant: variant.weight)
+
+
+def uses_rtc(spec: ResolvedSpec) -> bool:
+    """S3 Replication Time Control when the spec's RPO is an hour or less."""
+    return spec.dr.rpo_minutes <= 60
+
+
+# -- audit and backups ------------------------------------------------------------------
+
+MIN_AUDIT_RETENTION_DAYS = 365
+HIPAA_RETENTION_DAYS = 2192  # six years
+
+
+def audit_retention_days(spec: ResolvedSpec) -> int:
+    """How long audit records are kept (a CloudWatch-allowed value)."""
+    days = max(spec.observability.log_retention_days, MIN_AUDIT_RETENTION_DAYS)
+    if "hipaa" in spec.security.compliance:
+        days = max(days, HIPAA_RETENTION_DAYS)
+    return days
+
+
+def allowed_regions(spec: ResolvedSpec) -> list[str]:
+    regions = [spec.region]
+    if spec.dr.secondary_region is not None:
+        regions.append(spec.dr.secondary_region)
+    return regions
+
+
+def locks_vaults(spec: ResolvedSpec) -> bool:
+    """Compliance profiles that demand immutable backups (hipaa) lock the vaults."""
+    return "hipaa" in spec.security.compliance
+
+
+def copies_backups(spec: ResolvedSpec) -> bool:
+    return spec.backups.copy_to_secondary and spec.dr.secondary_region is not None
+
+
+# -- DNS and health ---------------------------------------------------------------------
+
+
+def has_health_checks(spec: ResolvedSpec) -> bool:
+    return secondary_capacity(spec) is not None
+
+
+def routes_api(spec: ResolvedSpec) -> bool:
+    """True when DR routing (dns.tf) owns the API's records; the core stack then has none."""
+    return has_health_checks(spec) and spec.security.tls.hosted_zone_id is not None
+
+
+def routing(spec: ResolvedSpec) -> str:
+    return "latency" if spec.dr.strategy == "active-active" else "failover"
+
+
+def primary_checked_by_alarm(spec: ResolvedSpec) -> bool:
+    """Route 53's checkers cannot reach a load balancer that admits only some networks."""
+    return "0.0.0.0/0" not in spec.security.network.allowed_cidrs
+
+
+def request_interval(spec: ResolvedSpec) -> int:
+    return FAST_INTERVAL_S if spec.dr.rto_minutes <= 15 else STANDARD_INTERVAL_S
+
+
+def detection_seconds(spec: ResolvedSpec) -> int:
+    """About how long Route 53 takes to call a region unhealthy."""
+    return request_interval(spec) * FAILURE_THRESHOLD
+
+
+# -- the plan ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One environment, decided: what every view and the runbook render."""
+
+    name: str
+    environment: str
+    production: bool
+    account: str
+    region: str
+    secondary_region: str | None
+    hostname: str
+    hosted_zone_id: str | None
+    variants: tuple[Variant, ...]
+    serving_variant: Variant
+    blue_green: bool
+    api_keys: bool
+    model_prefix: str
+    load_balancer: str
+    secondary_load_balancer: str
+    target_groups: tuple[str, ...]
+    log_groups: dict[str, str]
+    secondary_log_groups: dict[str, str]
+    has_secondary: bool
+    replicates: bool
+    uses_rtc: bool
+    secondary_capacity: Capacity | None
+    failover_capacity: Capacity
+    routes_api: bool
+    routing: str
+    primary_checked_by_alarm: bool
+    detection_s: int
+
+
+def plan(spec: ResolvedSpec) -> Plan:
+    return Plan(
+        name=name(spec),
+        environment=spec.environment,
+        production=spec.production,
+        account=account_key(spec),
+        region=spec.region,
+        secondary_region=spec.dr.secondary_region,
+        hostname=spec.security.tls.domain,
+        hosted_zone_id=spec.security.tls.hosted_zone_id,
+        variants=variants(spec),
+        serving_variant=serving_variant(spec),
+        blue_green=blue_green(spec),
+        api_keys=api_keys(spec),
+        model_prefix=model_prefix(spec),
+        load_balancer=elb_name(name(spec)),
+        secondary_load_balancer=elb_name(f"{name(spec)}-dr"),
+        target_groups=target_groups(spec),
+        log_groups=log_group_names(spec),
+        secondary_log_groups=secondary_log_group_names(spec),
+        has_secondary=has_secondary(spec),
+        replicates=replicates(spec),
+        uses_rtc=uses_rtc(spec),
+        secondary_capacity=secondary_capacity(spec),
+        failover_capacity=failover_capacity(spec),
+        routes_api=routes_api(spec),
+        routing=routing(spec),
+        primary_checked_by_alarm=primary_checked_by_alarm(spec),
+        detection_s=detection_seconds(spec),
+    )

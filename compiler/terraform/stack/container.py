@@ -1,0 +1,118 @@
+"""The runtime's container definition, built in one place for every region.
+
+Both regions run the same container; only where it runs differs (image registry, model
+bucket, log group, secret replica), and that is the `Place`. Built from literals and
+locals only: checkov cannot see through computed attributes, and the checks that read
+container definitions would silently vanish.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from compiler.image.emit import CACHE_DIR
+from compiler.spec import ResolvedSpec
+from compiler.terraform.hcl import Block, Template, Value
+from compiler.terraform.plan import Variant, api_keys
+
+from . import capture, common
+
+# ECS caps a container health check's start period at 300 s.
+HEALTH_START_PERIOD_S = 300
+MOUNTS = (("tmp", "/tmp"), ("model-cache", CACHE_DIR))  # volume name, container path
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where one region's container gets its image, model and keys, and logs to."""
+
+    image: Value
+    artifact: Value
+    log_group: str
+    log_region: str
+    api_keys: Value
+    gpus: bool  # the DR region runs Fargate: no GPUs there
+    variant: str = ""  # the A/B variant the runtime says it is ("": the DR's single service)
+
+
+def volumes() -> list[Block]:
+    """Task volumes for the image's writable paths (the root filesystem is read-only)."""
+    return [Block("volume", (), {"name": name}) for name, _ in MOUNTS]
+
+
+def environment(
+    spec: ResolvedSpec, artifact: Value, model_version: str, variant: str = ""
+) -> list[Value]:
+    """The runtime's settings (runtime/settings.py reads SERVESPEC_<FIELD>), sorted by name."""
+    serving = spec.serving
+    values: dict[str, Value] = {
+        "SERVESPEC_ARTIFACT": artifact,
+        "SERVESPEC_AUTH": serving.auth,
+        "SERVESPEC_CACHE_DIR": CACHE_DIR,
+        "SERVESPEC_DETERMINISTIC": "true" if serving.deterministic else "false",
+        "SERVESPEC_LOG_PROMPTS": "true" if serving.log_prompts else "false",
+        "SERVESPEC_MAX_BODY_BYTES": str(serving.max_request_bytes),
+        "SERVESPEC_MAX_CONCURRENT_REQUESTS": str(serving.max_concurrent_requests),
+        "SERVESPEC_MAX_OUTPUT_TOKENS": str(spec.model.max_output_tokens),
+        "SERVESPEC_MAX_QUEUE": str(serving.max_queue),
+        "SERVESPEC_METRICS_NAMESPACE": spec.metrics_namespace,
+        "SERVESPEC_PORT": str(serving.port),
+        "SERVESPEC_PREFILL_CHUNK_TOKENS": str(serving.prefill_chunk_tokens),
+        "SERVESPEC_PREFIX_CACHE_MB": str(serving.prefix_cache_mb),
+        "SERVESPEC_RATE_LIMIT_PER_KEY_RPM": str(serving.rate_limit_per_key_rpm),
+        "SERVESPEC_REQUEST_TIMEOUT_S": str(serving.request_timeout_s),
+        "SERVESPEC_SERVED_MODEL_NAME": spec.model.name,
+        "SERVESPEC_SHUTDOWN_GRACE_S": str(serving.shutdown_grace_s),
+        "SERVESPEC_MODEL_VERSION": model_version,
+        **capture.environment(spec, variant),
+    }
+    if api_keys(spec):
+        # ECS resolves `secrets` once, at task start: the runtime re-reads the secret itself
+        # (task role) so added and revoked keys take effect without a restart.
+        values["SERVESPEC_API_KEYS_SECRET"] = Template(common.API_KEYS_SECRET)
+        values["SERVESPEC_API_KEYS_RELOAD_S"] = str(common.API_KEYS_RELOAD_S)
+    return [{"name": key, "value": values[key]} for key in sorted(values)]
+
+
+def definition(spec: ResolvedSpec, variant: Variant, place: Place) -> dict[str, Value]:
+    port = spec.serving.port
+    probe = (
+        "import urllib.request; "
+        f"urllib.request.urlopen('http://127.0.0.1:{port}/readyz', timeout=4)"
+    )
+    definition: dict[str, Value] = {
+        "name": common.CONTAINER,
+        "image": place.image,
+        "essential": True,
+        "user": common.USER,
+        "privileged": False,
+        "readonlyRootFilesystem": True,
+        "stopTimeout": spec.serving.shutdown_grace_s,
+        "portMappings": [{"containerPort": port, "hostPort": port, "protocol": "tcp"}],
+        "environment": environment(spec, place.artifact, variant.model_version, place.variant),
+        # The root filesystem is read-only: the artifact cache and temp files live here.
+        "mountPoints": [
+            {"sourceVolume": name, "containerPath": path, "readOnly": False}
+            for name, path in MOUNTS
+        ],
+        "healthCheck": {
+            "command": ["CMD", "python", "-c", probe],
+            "interval": 15,
+            "timeout": 5,
+            "retries": 3,
+            "startPeriod": HEALTH_START_PERIOD_S,
+        },
+        "logConfiguration": {
+            "logDriver": "awslogs",
+            "options": {
+                "awslogs-group": place.log_group,
+                "awslogs-region": place.log_region,
+                "awslogs-stream-prefix": variant.key,
+            },
+        },
+    }
+    if api_keys(spec):
+        definition["secrets"] = [{"name": "SERVESPEC_API_KEYS", "valueFrom": place.api_keys}]
+    if place.gpus and spec.compute.gpu is not None:
+        definition["resourceRequirements"] = [{"type": "GPU", "value": str(spec.compute.gpu.count)}]
+    return definition
