@@ -27,14 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 REFERENCES = json.loads((ROOT / "tests/data/aws-iam-references.json").read_text())
 MANAGED = REFERENCES["policies"]
 DOCUMENTED_KEYS = {k for k in REFERENCES["condition_keys"] if not k.startswith("_")}
-# Wrong today, fixed by the Terraform restructuring (issue 11: the S3 Backup policies have no
-# `service-role/` path). The test fails once they are gone: then empty this set.
-KNOWN_WRONG = frozenset(
-    {
-        "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForS3Backup",
-        "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForS3Restore",
-    }
-)
+# Managed-policy ARNs known to be wrong (none: issue 11 fixed the S3 Backup policies, which
+# have no `service-role/` path). A new entry needs a reason and an issue.
+KNOWN_WRONG: frozenset[str] = frozenset()
 
 _KEY = re.compile(r"^\s*(?:Action|NotAction|actions|not_actions)\s*=\s*", re.M)
 _STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')

@@ -31,10 +31,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+MOTO_DEFAULT_ACCOUNT = "123456789012"
+
+
 class Moto:
     """A moto_server process; use as a context manager."""
 
-    def __init__(self) -> None:
+    def __init__(self, account_id: str = MOTO_DEFAULT_ACCOUNT) -> None:
         beside = Path(sys.executable).parent / "moto_server"
         found = str(beside) if beside.exists() else shutil.which("moto_server")
         if found is None:
@@ -43,11 +46,14 @@ class Moto:
         self.url = f"http://127.0.0.1:{self.port}"
         self._command = [found, "-H", "127.0.0.1", "-p", str(self.port)]
         self._process: subprocess.Popen[bytes] | None = None
+        # The spec's account.id: commands that refuse another account's credentials
+        # (`servespec model push`) see the environment's own account.
+        self._env = {**os.environ, "MOTO_ACCOUNT_ID": account_id}
 
     def __enter__(self) -> Moto:
         os.environ.update(CREDENTIALS)
         self._process = subprocess.Popen(
-            self._command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            self._command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=self._env
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -21,6 +21,7 @@ from compiler.keys.store import SecretKeys
 from compiler.rehearse import container, drain, emulator, image, probe, rotation, terraform
 from compiler.rehearse.steps import StepFailed, Steps
 from compiler.smoke import check
+from compiler.spec import ResolvedSpec
 
 CACHE = Path(".cache/servespec/rehearse")
 
@@ -53,7 +54,12 @@ def rehearse(spec_path: str, env: str, root: Path) -> Steps:
     spec = locate.environment(spec_path, env)
     steps = Steps()
     steps.run("compile --check", lambda: servespec("compile", "--check"))
-    ctx = Context(spec, spec_path, root, steps.run("find moto_server", emulator.Moto))
+    ctx = Context(
+        spec,
+        spec_path,
+        root,
+        steps.run("find moto_server", lambda: emulator.Moto(_account_id(spec))),
+    )
     ctx.tag = f"localhost/servespec-{spec.metadata.name}:rehearse"
     steps.run("build image", lambda: _build(ctx))
     try:
@@ -200,3 +206,8 @@ def _keep_logs(ctx: Context, running: container.Running) -> None:
     click.echo(f"[rehearse] container log: {out}", err=True)
     if ctx.key and ctx.key in text:
         raise StepFailed("logs", "an API key value appears in the container log")
+
+
+def _account_id(spec: ResolvedSpec) -> str:
+    """The account moto plays: the environment's own (account.id), else moto's default."""
+    return spec.account.id if spec.account else emulator.MOTO_DEFAULT_ACCOUNT

@@ -12,24 +12,21 @@ each environment's state to its own GitHub roles.
 from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
+from compiler.terraform import bootstrap_state as state
 from compiler.terraform import boundary
 from compiler.terraform.hcl import (
     Block,
-    Comment,
     Ref,
     Template,
     Value,
     data,
     jsonencode,
     resource,
-    skip,
 )
-from compiler.terraform.stack import common, contract, root, storage
+from compiler.terraform.stack import common, contract, root
 from compiler.workflows.names import workflow_path
 
 GITHUB_OIDC = "token.actions.githubusercontent.com"
-STATE_LABEL = "state"
-STATE_LOGS_LABEL = "state_logs"
 
 
 def files(envs: tuple[ResolvedSpec, ...]) -> dict[str, list[Block]]:
@@ -50,7 +47,7 @@ def files(envs: tuple[ResolvedSpec, ...]) -> dict[str, list[Block]]:
             data("aws_partition", "current"),
         ],
         "policy.tf": contract.bootstrap_blocks(envs),
-        "state.tf": _state(envs),
+        "state.tf": state.blocks(envs),
         "github_oidc.tf": _github(envs),
         "outputs.tf": _outputs(envs),
     }
@@ -71,196 +68,6 @@ def _locals(spec: ResolvedSpec) -> dict[str, Value]:
         "state_logs_bucket": f"{common.state_bucket(spec)}-logs",
         "repository": spec.metadata.repository,
     }
-
-
-def _bucket_arn(local: str) -> str:
-    return f"arn:{common.PARTITION}:s3:::${{local.{local}}}"
-
-
-def _tls_only(local: str) -> dict[str, Value]:
-    arn = _bucket_arn(local)
-    return {
-        "Sid": "DenyInsecureTransport",
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:*",
-        "Resource": [Template(arn), Template(f"{arn}/*")],
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    }
-
-
-def _bucket(
-    label: str, local: str, sse: Block, skips: list[Comment], sse_skips: list[Comment]
-) -> list[Block]:
-    # Old state versions are the undo history of every apply: keep them a year.
-    lifecycle = Block(
-        "rule",
-        (),
-        [
-            {"id": "old-versions", "status": "Enabled"},
-            Block("filter", (), {}),
-            Block(
-                "noncurrent_version_expiration",
-                (),
-                {"noncurrent_days": contract.STATE_VERSIONS_DAYS},
-            ),
-            Block("abort_incomplete_multipart_upload", (), {"days_after_initiation": 7}),
-        ],
-    )
-    return [
-        resource(
-            "aws_s3_bucket",
-            label,
-            [*skips, {"bucket": Ref(f"local.{local}"), "force_destroy": False}],
-        ),
-        *storage.bucket_settings(label, sse, [lifecycle], sse_skips),
-    ]
-
-
-def _state_fences(envs: tuple[ResolvedSpec, ...]) -> list[dict[str, Value]]:
-    """Each environment's state is readable only by its own GitHub roles: ReadOnlyAccess on a
-    plan role would otherwise read every environment's state (secrets included)."""
-    fences: list[dict[str, Value]] = []
-    for spec in envs:
-        roles = f"arn:{common.PARTITION}:iam::*:role/{spec.metadata.name}"
-        fences.append(
-            {
-                "Sid": f"OnlyTheGitHubRolesOf{spec.environment.title().replace('-', '')}",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                "Resource": Template(
-                    f"{_bucket_arn('state_bucket')}/{spec.metadata.name}/{spec.environment}/*"
-                ),
-                "Condition": {
-                    "ArnLike": {"aws:PrincipalArn": Template(f"{roles}-*-github-*")},
-                    "ArnNotLike": {
-                        "aws:PrincipalArn": Template(f"{roles}-{spec.environment}-github-*")
-                    },
-                },
-            }
-        )
-    return fences
-
-
-def _state(envs: tuple[ResolvedSpec, ...]) -> list[Block]:
-    spec = envs[0]
-    key_policy = common.policy(
-        {
-            "Sid": "AccountAdministersTheKey",
-            "Effect": "Allow",
-            "Principal": {"AWS": Template(f"arn:{common.PARTITION}:iam::{common.ACCOUNT}:root")},
-            "Action": "kms:*",
-            "Resource": "*",
-        }
-    )
-    kms_sse = Block(
-        "rule",
-        (),
-        [
-            Block(
-                "apply_server_side_encryption_by_default",
-                (),
-                {"sse_algorithm": "aws:kms", "kms_master_key_id": Ref("aws_kms_key.state.arn")},
-            ),
-            {"bucket_key_enabled": True},
-        ],
-    )
-    s3_sse = Block(
-        "rule",
-        (),
-        [Block("apply_server_side_encryption_by_default", (), {"sse_algorithm": "AES256"})],
-    )
-    replication = skip(
-        "CKV_AWS_144",
-        "AWS: S3 versioning keeps every state version; the state is rebuilt from the "
-        "repository and the stack itself, so it is not copied to another region",
-    )
-    return [
-        resource(
-            "aws_kms_key",
-            "state",
-            {
-                "description": Template("${local.name}: Terraform state"),
-                "enable_key_rotation": True,
-                "rotation_period_in_days": spec.security.kms.rotation_period_days,
-                "deletion_window_in_days": spec.security.kms.deletion_window_days,
-                "policy": jsonencode(key_policy),
-            },
-        ),
-        resource(
-            "aws_kms_alias",
-            "state",
-            {
-                "name": common.state_key_alias(spec),
-                "target_key_id": Ref("aws_kms_key.state.key_id"),
-            },
-        ),
-        *_bucket(STATE_LABEL, "state_bucket", kms_sse, [replication], []),
-        resource(
-            "aws_s3_bucket_logging",
-            STATE_LABEL,
-            {
-                "bucket": Ref("aws_s3_bucket.state.id"),
-                "target_bucket": Ref("aws_s3_bucket.state_logs.id"),
-                "target_prefix": "s3-access/state/",
-            },
-        ),
-        resource(
-            "aws_s3_bucket_policy",
-            STATE_LABEL,
-            {
-                "bucket": Ref("aws_s3_bucket.state.id"),
-                "policy": jsonencode(
-                    common.policy(_tls_only("state_bucket"), *_state_fences(envs))
-                ),
-                "depends_on": [Ref("aws_s3_bucket_public_access_block.state")],
-            },
-        ),
-        *_bucket(
-            STATE_LOGS_LABEL,
-            "state_logs_bucket",
-            s3_sse,
-            [
-                skip(
-                    "CKV_AWS_145",
-                    "AWS: S3 server access logs are delivered only to buckets encrypted "
-                    "with SSE-S3, not SSE-KMS",
-                ),
-                skip(
-                    "CKV_AWS_18",
-                    "AWS: this is the access-log destination; a log bucket that logs to "
-                    "itself records its own log deliveries without end",
-                ),
-                skip(
-                    "CKV_AWS_144",
-                    "AWS: access logs are operational records of the state bucket's region",
-                ),
-            ],
-            [storage.sse_s3_skip()],
-        ),
-        resource(
-            "aws_s3_bucket_policy",
-            STATE_LOGS_LABEL,
-            {
-                "bucket": Ref("aws_s3_bucket.state_logs.id"),
-                "policy": jsonencode(
-                    common.policy(
-                        _tls_only("state_logs_bucket"),
-                        {
-                            "Sid": "S3DeliversServerAccessLogs",
-                            "Effect": "Allow",
-                            "Principal": {"Service": "logging.s3.amazonaws.com"},
-                            "Action": "s3:PutObject",
-                            "Resource": Template(f"{_bucket_arn('state_logs_bucket')}/*"),
-                            "Condition": {"StringEquals": {"aws:SourceAccount": common.ACCOUNT_ID}},
-                        },
-                    )
-                ),
-                "depends_on": [Ref("aws_s3_bucket_public_access_block.state_logs")],
-            },
-        ),
-    ]
 
 
 def _workflow_ref(spec: ResolvedSpec, kind: str, ref: str) -> str:
@@ -305,7 +112,7 @@ def _trust(spec: ResolvedSpec, role: str) -> dict[str, Value]:
 
 
 def _state_access(spec: ResolvedSpec, role: str) -> dict[str, Value]:
-    bucket = _bucket_arn("state_bucket")
+    bucket = state.bucket_arn("state_bucket")
     prefix = f"{spec.metadata.name}/{spec.environment}/"
     write = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
     statements = [

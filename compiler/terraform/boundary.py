@@ -131,9 +131,21 @@ def document(spec: ResolvedSpec) -> dict[str, Value]:
             "NotAction": ["iam:Get*", "iam:List*"],
             "Resource": Template(f"{iam}:role/{spec.metadata.name}-*-github-*"),
         },
+        *_state_store_fences(spec),
         {
-            # The state fences live in this bucket's policy and key: only the bootstrap
-            # (an administrator) changes them.
+            "Sid": "NoLongLivedCredentials",
+            "Effect": "Deny",
+            "Action": list(LONG_LIVED_CREDENTIALS),
+            "Resource": "*",
+        },
+    )
+
+
+def _state_store_fences(spec: ResolvedSpec) -> list[dict[str, Value]]:
+    """The state fences live in the state bucket's policy and key: only the bootstrap (an
+    administrator) changes them."""
+    return [
+        {
             "Sid": "TheStateStoreIsTheBootstraps",
             "Effect": "Deny",
             "Action": [
@@ -159,13 +171,7 @@ def document(spec: ResolvedSpec) -> dict[str, Value]:
                 "ForAnyValue:StringEquals": {"kms:ResourceAliases": common.state_key_alias(spec)}
             },
         },
-        {
-            "Sid": "NoLongLivedCredentials",
-            "Effect": "Deny",
-            "Action": list(LONG_LIVED_CREDENTIALS),
-            "Resource": "*",
-        },
-    )
+    ]
 
 
 def policy_block(spec: ResolvedSpec) -> Block:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pygohcl  # type: ignore[import-untyped]
+import pygohcl
 
 from compiler.terraform.hcl import Attribute, Block
 

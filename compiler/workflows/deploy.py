@@ -166,6 +166,19 @@ def _model_needs(envs: tuple[ResolvedSpec, ...], builds: dict[str, str]) -> dict
     return found
 
 
+def _hand_over_the_release() -> dict[str, Any]:
+    return {
+        "name": "Hand the release to the apply jobs",
+        "uses": actions.UPLOAD_ARTIFACT.ref,
+        "with": {
+            "name": scripts.RELEASE,
+            "path": scripts.RELEASE,
+            "if-no-files-found": "error",
+            "retention-days": 7,
+        },
+    }
+
+
 def build_job(envs: tuple[ResolvedSpec, ...]) -> dict[str, Any]:
     first = envs[0]
     platform, runner = _platform(first)
@@ -203,16 +216,7 @@ def build_job(envs: tuple[ResolvedSpec, ...]) -> dict[str, Any]:
                 id="image",
                 if_=any_image,
             ),
-            {
-                "name": "Hand the release to the apply jobs",
-                "uses": actions.UPLOAD_ARTIFACT.ref,
-                "with": {
-                    "name": scripts.RELEASE,
-                    "path": scripts.RELEASE,
-                    "if-no-files-found": "error",
-                    "retention-days": 7,
-                },
-            },
+            _hand_over_the_release(),
         ],
         needs=[_plan_id(s) for s in envs],
         # Nothing to build when every environment already holds the release (a re-run).
