@@ -100,7 +100,9 @@ def test_case_compiles_the_same_twice_and_passes_the_schema(name: str, tmp_path:
         path.write_text(artifact.content, encoding="utf-8")
     roots = sorted({p.parent for p in tmp_path.rglob("*.tf")})
     assert roots or first.error is not None
-    problems = [str(p) for root in roots for p in check_root(root, schema())]
+    # The GitHub root (integrations/github provider) is not in the vendored AWS schema.
+    aws_roots = [root for root in roots if root.name != "github"]
+    problems = [str(p) for root in aws_roots for p in check_root(root, schema())]
     assert problems == []
 
 

@@ -84,6 +84,14 @@ resource "aws_ecs_task_definition" "runtime" {
           value = "none"
         },
         {
+          name  = "SERVESPEC_CACHE_DIR"
+          value = "/var/cache/servespec"
+        },
+        {
+          name  = "SERVESPEC_DETERMINISTIC"
+          value = "false"
+        },
+        {
           name  = "SERVESPEC_LOG_PROMPTS"
           value = "false"
         },
@@ -96,12 +104,20 @@ resource "aws_ecs_task_definition" "runtime" {
           value = "32"
         },
         {
+          name  = "SERVESPEC_MAX_OUTPUT_TOKENS"
+          value = "512"
+        },
+        {
           name  = "SERVESPEC_MAX_QUEUE"
           value = "32"
         },
         {
           name  = "SERVESPEC_METRICS_NAMESPACE"
           value = "servespec/auth-none"
+        },
+        {
+          name  = "SERVESPEC_MODEL_VERSION"
+          value = "2026-11-20"
         },
         {
           name  = "SERVESPEC_PORT"
@@ -138,6 +154,11 @@ resource "aws_ecs_task_definition" "runtime" {
           containerPath = "/tmp"
           readOnly      = false
         },
+        {
+          sourceVolume  = "model-cache"
+          containerPath = "/var/cache/servespec"
+          readOnly      = false
+        },
       ]
       healthCheck = {
         command = [
@@ -164,6 +185,10 @@ resource "aws_ecs_task_definition" "runtime" {
 
   volume {
     name = "tmp"
+  }
+
+  volume {
+    name = "model-cache"
   }
 
   runtime_platform {
@@ -233,5 +258,6 @@ resource "aws_ecs_service" "runtime" {
     aws_ecs_cluster_capacity_providers.main,
     aws_lb_listener_rule.api,
     aws_iam_role_policy.execution,
+    aws_iam_role_policy.task,
   ]
 }

@@ -39,6 +39,20 @@ resource "aws_kms_key" "secondary" {
           }
         }
       },
+      {
+        Sid    = "CloudWatchAlarmsPublishToTheEncryptedTopic"
+        Effect = "Allow"
+        Principal = {
+          Service = "cloudwatch.amazonaws.com"
+        }
+        Action   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+        Resource = "*"
+        Condition = {
+          StringEquals = {
+            "aws:SourceAccount" = local.account_id
+          }
+        }
+      },
     ]
   })
   tags = {
@@ -315,6 +329,7 @@ resource "aws_iam_role" "replication" {
       },
     ]
   })
+  permissions_boundary = "arn:${local.partition}:iam::${local.account_id}:policy/dr-backup-restore-prod-deploy-boundary"
 }
 
 resource "aws_iam_role_policy" "replication" {
@@ -546,20 +561,36 @@ resource "aws_ecr_repository" "runtime_secondary" {
   }
 }
 
-resource "aws_ecr_replication_configuration" "secondary" {
-  replication_configuration {
-    rule {
-      destination {
-        region      = "eu-central-1"
-        registry_id = local.account_id
-      }
-
-      repository_filter {
-        filter      = aws_ecr_repository.runtime.name
-        filter_type = "PREFIX_MATCH"
-      }
-    }
-  }
-
-  depends_on = [aws_ecr_repository.runtime_secondary]
+resource "aws_ecr_lifecycle_policy" "runtime_secondary" {
+  provider   = aws.secondary
+  repository = aws_ecr_repository.runtime_secondary.name
+  policy = jsonencode({
+    rules = [
+      {
+        rulePriority = 1
+        description  = "expire untagged images after 7 days"
+        selection = {
+          tagStatus   = "untagged"
+          countType   = "sinceImagePushed"
+          countUnit   = "days"
+          countNumber = 7
+        }
+        action = {
+          type = "expire"
+        }
+      },
+      {
+        rulePriority = 2
+        description  = "keep the last 30 images for rollback"
+        selection = {
+          tagStatus   = "any"
+          countType   = "imageCountMoreThan"
+          countNumber = 30
+        }
+        action = {
+          type = "expire"
+        }
+      },
+    ]
+  })
 }

@@ -45,3 +45,28 @@ resource "aws_appautoscaling_policy" "runtime_cpu" {
     }
   }
 }
+
+resource "aws_appautoscaling_policy" "runtime_queue" {
+  name               = "${local.name}-runtime-queue"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = aws_appautoscaling_target.runtime.service_namespace
+  scalable_dimension = aws_appautoscaling_target.runtime.scalable_dimension
+  resource_id        = aws_appautoscaling_target.runtime.resource_id
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = 4
+    scale_in_cooldown  = 300
+    scale_out_cooldown = 60
+
+    customized_metric_specification {
+      namespace   = "servespec/dr-pilot-light"
+      metric_name = "QueueDepth"
+      statistic   = "Average"
+
+      dimensions {
+        name  = "Model"
+        value = "smollm2-135m-instruct"
+      }
+    }
+  }
+}

@@ -164,12 +164,28 @@ resource "aws_ecs_task_definition" "runtime" {
       ]
       environment = [
         {
+          name  = "SERVESPEC_API_KEYS_RELOAD_S"
+          value = "30"
+        },
+        {
+          name  = "SERVESPEC_API_KEYS_SECRET"
+          value = "${local.name}/api-keys"
+        },
+        {
           name  = "SERVESPEC_ARTIFACT"
           value = "s3://${local.name}-models-${local.account_id}/models/smollm2-135m-instruct/2026-11-20/"
         },
         {
           name  = "SERVESPEC_AUTH"
           value = "api_key"
+        },
+        {
+          name  = "SERVESPEC_CACHE_DIR"
+          value = "/var/cache/servespec"
+        },
+        {
+          name  = "SERVESPEC_DETERMINISTIC"
+          value = "false"
         },
         {
           name  = "SERVESPEC_LOG_PROMPTS"
@@ -184,12 +200,20 @@ resource "aws_ecs_task_definition" "runtime" {
           value = "32"
         },
         {
+          name  = "SERVESPEC_MAX_OUTPUT_TOKENS"
+          value = "512"
+        },
+        {
           name  = "SERVESPEC_MAX_QUEUE"
           value = "32"
         },
         {
           name  = "SERVESPEC_METRICS_NAMESPACE"
           value = "servespec/ec2-gpu"
+        },
+        {
+          name  = "SERVESPEC_MODEL_VERSION"
+          value = "2026-11-20"
         },
         {
           name  = "SERVESPEC_PORT"
@@ -224,6 +248,11 @@ resource "aws_ecs_task_definition" "runtime" {
         {
           sourceVolume  = "tmp"
           containerPath = "/tmp"
+          readOnly      = false
+        },
+        {
+          sourceVolume  = "model-cache"
+          containerPath = "/var/cache/servespec"
           readOnly      = false
         },
       ]
@@ -264,6 +293,10 @@ resource "aws_ecs_task_definition" "runtime" {
 
   volume {
     name = "tmp"
+  }
+
+  volume {
+    name = "model-cache"
   }
 }
 
@@ -326,5 +359,6 @@ resource "aws_ecs_service" "runtime" {
     aws_ecs_cluster_capacity_providers.main,
     aws_lb_listener_rule.api,
     aws_iam_role_policy.execution,
+    aws_iam_role_policy.task,
   ]
 }

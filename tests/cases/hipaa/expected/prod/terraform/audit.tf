@@ -214,35 +214,6 @@ resource "aws_s3_bucket_policy" "audit" {
           }
         }
       },
-      {
-        Sid    = "ConfigChecksTheBucket"
-        Effect = "Allow"
-        Principal = {
-          Service = "config.amazonaws.com"
-        }
-        Action   = ["s3:GetBucketAcl", "s3:ListBucket"]
-        Resource = "arn:${local.partition}:s3:::${local.name}-audit-${local.account_id}"
-        Condition = {
-          StringEquals = {
-            "aws:SourceAccount" = local.account_id
-          }
-        }
-      },
-      {
-        Sid    = "ConfigWritesSnapshots"
-        Effect = "Allow"
-        Principal = {
-          Service = "config.amazonaws.com"
-        }
-        Action   = "s3:PutObject"
-        Resource = "arn:${local.partition}:s3:::${local.name}-audit-${local.account_id}/config/AWSLogs/${local.account_id}/Config/*"
-        Condition = {
-          StringEquals = {
-            "s3:x-amz-acl"      = "bucket-owner-full-control"
-            "aws:SourceAccount" = local.account_id
-          }
-        }
-      },
     ]
   })
   depends_on = [aws_s3_bucket_public_access_block.audit]
@@ -292,6 +263,7 @@ resource "aws_iam_role" "cloudtrail_logs" {
       },
     ]
   })
+  permissions_boundary = "arn:${local.partition}:iam::${local.account_id}:policy/hipaa-prod-deploy-boundary"
 }
 
 resource "aws_iam_role_policy" "cloudtrail_logs" {
@@ -395,91 +367,6 @@ resource "aws_cloudwatch_metric_alarm" "audit_tampering" {
   alarm_actions       = [aws_sns_topic.alarms.arn]
 }
 
-resource "aws_iam_role" "config" {
-  name        = "${local.name}-config"
-  description = "AWS Config records this account's resources"
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid    = "AssumeFromService"
-        Effect = "Allow"
-        Principal = {
-          Service = "config.amazonaws.com"
-        }
-        Action = "sts:AssumeRole"
-        Condition = {
-          StringEquals = {
-            "aws:SourceAccount" = local.account_id
-          }
-        }
-      },
-    ]
-  })
-}
-
-resource "aws_iam_role_policy_attachment" "config" {
-  role       = aws_iam_role.config.name
-  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AWS_ConfigRole"
-}
-
-resource "aws_iam_role_policy" "config_delivery" {
-  name = "deliver-to-audit-bucket"
-  role = aws_iam_role.config.id
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid      = "DeliverSnapshots"
-        Effect   = "Allow"
-        Action   = ["s3:PutObject"]
-        Resource = "arn:${local.partition}:s3:::${local.name}-audit-${local.account_id}/config/AWSLogs/${local.account_id}/Config/*"
-      },
-      {
-        Sid      = "CheckTheBucket"
-        Effect   = "Allow"
-        Action   = ["s3:GetBucketAcl"]
-        Resource = "arn:${local.partition}:s3:::${local.name}-audit-${local.account_id}"
-      },
-      {
-        Sid      = "EncryptSnapshots"
-        Effect   = "Allow"
-        Action   = ["kms:GenerateDataKey", "kms:Decrypt"]
-        Resource = "${aws_kms_key.audit.arn}"
-      },
-    ]
-  })
-}
-
-resource "aws_config_configuration_recorder" "main" {
-  name     = local.name
-  role_arn = aws_iam_role.config.arn
-
-  recording_group {
-    all_supported                 = true
-    include_global_resource_types = true
-  }
-}
-
-resource "aws_config_delivery_channel" "main" {
-  name           = local.name
-  s3_bucket_name = aws_s3_bucket.audit.id
-  s3_key_prefix  = "config"
-  s3_kms_key_arn = aws_kms_key.audit.arn
-
-  snapshot_delivery_properties {
-    delivery_frequency = "TwentyFour_Hours"
-  }
-
-  depends_on = [aws_config_configuration_recorder.main, aws_s3_bucket_policy.audit]
-}
-
-resource "aws_config_configuration_recorder_status" "main" {
-  name       = aws_config_configuration_recorder.main.name
-  is_enabled = true
-  depends_on = [aws_config_delivery_channel.main]
-}
-
 resource "aws_config_config_rule" "access_keys_rotated" {
   name = "${local.name}-access-keys-rotated"
   input_parameters = jsonencode({
@@ -490,8 +377,6 @@ resource "aws_config_config_rule" "access_keys_rotated" {
     owner             = "AWS"
     source_identifier = "ACCESS_KEYS_ROTATED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "alb_http_to_https_redirection_check" {
@@ -501,8 +386,6 @@ resource "aws_config_config_rule" "alb_http_to_https_redirection_check" {
     owner             = "AWS"
     source_identifier = "ALB_HTTP_TO_HTTPS_REDIRECTION_CHECK"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "alb_waf_enabled" {
@@ -512,8 +395,6 @@ resource "aws_config_config_rule" "alb_waf_enabled" {
     owner             = "AWS"
     source_identifier = "ALB_WAF_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "backup_plan_min_frequency_and_min_retention_check" {
@@ -526,8 +407,6 @@ resource "aws_config_config_rule" "backup_plan_min_frequency_and_min_retention_c
     owner             = "AWS"
     source_identifier = "BACKUP_PLAN_MIN_FREQUENCY_AND_MIN_RETENTION_CHECK"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "backup_recovery_point_encrypted" {
@@ -537,8 +416,6 @@ resource "aws_config_config_rule" "backup_recovery_point_encrypted" {
     owner             = "AWS"
     source_identifier = "BACKUP_RECOVERY_POINT_ENCRYPTED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "backup_recovery_point_manual_deletion_disabled" {
@@ -548,8 +425,6 @@ resource "aws_config_config_rule" "backup_recovery_point_manual_deletion_disable
     owner             = "AWS"
     source_identifier = "BACKUP_RECOVERY_POINT_MANUAL_DELETION_DISABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "cloudwatch_log_group_encrypted" {
@@ -559,8 +434,6 @@ resource "aws_config_config_rule" "cloudwatch_log_group_encrypted" {
     owner             = "AWS"
     source_identifier = "CLOUDWATCH_LOG_GROUP_ENCRYPTED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "cloud_trail_cloud_watch_logs_enabled" {
@@ -570,8 +443,6 @@ resource "aws_config_config_rule" "cloud_trail_cloud_watch_logs_enabled" {
     owner             = "AWS"
     source_identifier = "CLOUD_TRAIL_CLOUD_WATCH_LOGS_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "cloud_trail_encryption_enabled" {
@@ -581,8 +452,6 @@ resource "aws_config_config_rule" "cloud_trail_encryption_enabled" {
     owner             = "AWS"
     source_identifier = "CLOUD_TRAIL_ENCRYPTION_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "cloud_trail_log_file_validation_enabled" {
@@ -592,8 +461,6 @@ resource "aws_config_config_rule" "cloud_trail_log_file_validation_enabled" {
     owner             = "AWS"
     source_identifier = "CLOUD_TRAIL_LOG_FILE_VALIDATION_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "cmk_backing_key_rotation_enabled" {
@@ -603,8 +470,6 @@ resource "aws_config_config_rule" "cmk_backing_key_rotation_enabled" {
     owner             = "AWS"
     source_identifier = "CMK_BACKING_KEY_ROTATION_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "cw_loggroup_retention_period_check" {
@@ -617,8 +482,6 @@ resource "aws_config_config_rule" "cw_loggroup_retention_period_check" {
     owner             = "AWS"
     source_identifier = "CW_LOGGROUP_RETENTION_PERIOD_CHECK"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "ecr_private_image_scanning_enabled" {
@@ -628,8 +491,6 @@ resource "aws_config_config_rule" "ecr_private_image_scanning_enabled" {
     owner             = "AWS"
     source_identifier = "ECR_PRIVATE_IMAGE_SCANNING_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "ecr_private_tag_immutability_enabled" {
@@ -639,8 +500,6 @@ resource "aws_config_config_rule" "ecr_private_tag_immutability_enabled" {
     owner             = "AWS"
     source_identifier = "ECR_PRIVATE_TAG_IMMUTABILITY_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "ecs_containers_nonprivileged" {
@@ -650,8 +509,6 @@ resource "aws_config_config_rule" "ecs_containers_nonprivileged" {
     owner             = "AWS"
     source_identifier = "ECS_CONTAINERS_NONPRIVILEGED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "ecs_containers_readonly_access" {
@@ -661,8 +518,6 @@ resource "aws_config_config_rule" "ecs_containers_readonly_access" {
     owner             = "AWS"
     source_identifier = "ECS_CONTAINERS_READONLY_ACCESS"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "ecs_task_definition_nonroot_user" {
@@ -672,8 +527,6 @@ resource "aws_config_config_rule" "ecs_task_definition_nonroot_user" {
     owner             = "AWS"
     source_identifier = "ECS_TASK_DEFINITION_NONROOT_USER"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "elb_deletion_protection_enabled" {
@@ -683,8 +536,6 @@ resource "aws_config_config_rule" "elb_deletion_protection_enabled" {
     owner             = "AWS"
     source_identifier = "ELB_DELETION_PROTECTION_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "elb_logging_enabled" {
@@ -694,8 +545,6 @@ resource "aws_config_config_rule" "elb_logging_enabled" {
     owner             = "AWS"
     source_identifier = "ELB_LOGGING_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "elb_tls_https_listeners_only" {
@@ -705,8 +554,6 @@ resource "aws_config_config_rule" "elb_tls_https_listeners_only" {
     owner             = "AWS"
     source_identifier = "ELB_TLS_HTTPS_LISTENERS_ONLY"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "iam_policy_no_statements_with_admin_access" {
@@ -716,8 +563,6 @@ resource "aws_config_config_rule" "iam_policy_no_statements_with_admin_access" {
     owner             = "AWS"
     source_identifier = "IAM_POLICY_NO_STATEMENTS_WITH_ADMIN_ACCESS"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "iam_root_access_key_check" {
@@ -727,8 +572,6 @@ resource "aws_config_config_rule" "iam_root_access_key_check" {
     owner             = "AWS"
     source_identifier = "IAM_ROOT_ACCESS_KEY_CHECK"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "incoming_ssh_disabled" {
@@ -738,8 +581,6 @@ resource "aws_config_config_rule" "incoming_ssh_disabled" {
     owner             = "AWS"
     source_identifier = "INCOMING_SSH_DISABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "kms_cmk_not_scheduled_for_deletion" {
@@ -749,8 +590,6 @@ resource "aws_config_config_rule" "kms_cmk_not_scheduled_for_deletion" {
     owner             = "AWS"
     source_identifier = "KMS_CMK_NOT_SCHEDULED_FOR_DELETION"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "multi_region_cloud_trail_enabled" {
@@ -760,8 +599,6 @@ resource "aws_config_config_rule" "multi_region_cloud_trail_enabled" {
     owner             = "AWS"
     source_identifier = "MULTI_REGION_CLOUD_TRAIL_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "root_account_mfa_enabled" {
@@ -771,8 +608,6 @@ resource "aws_config_config_rule" "root_account_mfa_enabled" {
     owner             = "AWS"
     source_identifier = "ROOT_ACCOUNT_MFA_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "s3_bucket_default_lock_enabled" {
@@ -786,8 +621,6 @@ resource "aws_config_config_rule" "s3_bucket_default_lock_enabled" {
   scope {
     compliance_resource_types = ["AWS::S3::Bucket"]
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "s3_bucket_level_public_access_prohibited" {
@@ -797,8 +630,6 @@ resource "aws_config_config_rule" "s3_bucket_level_public_access_prohibited" {
     owner             = "AWS"
     source_identifier = "S3_BUCKET_LEVEL_PUBLIC_ACCESS_PROHIBITED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "s3_bucket_logging_enabled" {
@@ -808,8 +639,6 @@ resource "aws_config_config_rule" "s3_bucket_logging_enabled" {
     owner             = "AWS"
     source_identifier = "S3_BUCKET_LOGGING_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "s3_bucket_ssl_requests_only" {
@@ -819,8 +648,6 @@ resource "aws_config_config_rule" "s3_bucket_ssl_requests_only" {
     owner             = "AWS"
     source_identifier = "S3_BUCKET_SSL_REQUESTS_ONLY"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "s3_bucket_versioning_enabled" {
@@ -830,8 +657,6 @@ resource "aws_config_config_rule" "s3_bucket_versioning_enabled" {
     owner             = "AWS"
     source_identifier = "S3_BUCKET_VERSIONING_ENABLED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "s3_default_encryption_kms" {
@@ -841,8 +666,6 @@ resource "aws_config_config_rule" "s3_default_encryption_kms" {
     owner             = "AWS"
     source_identifier = "S3_DEFAULT_ENCRYPTION_KMS"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
 
 resource "aws_config_config_rule" "vpc_default_security_group_closed" {
@@ -852,6 +675,4 @@ resource "aws_config_config_rule" "vpc_default_security_group_closed" {
     owner             = "AWS"
     source_identifier = "VPC_DEFAULT_SECURITY_GROUP_CLOSED"
   }
-
-  depends_on = [aws_config_configuration_recorder_status.main]
 }
