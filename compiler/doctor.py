@@ -24,6 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from compiler.model.naming import model_prefix, models_bucket_name
 from compiler.model.s3 import client
 from compiler.spec import ResolvedSpec, SpecError, load_spec
+from compiler.terraform import bootstrap_dir
 from compiler.terraform.boundary import policy_name
 from compiler.terraform.stack.common import state_bucket
 from compiler.workflows.names import role_variable, workflow_path
@@ -58,7 +59,7 @@ def _aws(call: Callable[[], Any]) -> Any:
 
 def bootstrap_checks(spec: ResolvedSpec, endpoint: str | None) -> list[Check]:
     name, env = spec.metadata.name, spec.environment
-    folder = f"generated/{name}/bootstrap"
+    folder = bootstrap_dir(spec)
     apply_bootstrap = f"terraform -chdir={folder} init && terraform -chdir={folder} apply"
     iam = client("iam", endpoint, spec.region)
     s3 = client("s3", endpoint, spec.region)

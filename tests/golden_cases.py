@@ -96,6 +96,8 @@ _BUCKET = re.compile(r'^  bucket\s+= "([^"]+)"', re.M)
 # Names unique only within a parent (a role's inline policies, a cluster's services).
 SCOPED = frozenset({"aws_iam_role_policy", "aws_ecs_service", "aws_backup_selection"})
 _PROVIDER = re.compile(r"^  provider\s+= (\S+)", re.M)
+# The account a root may apply in (providers pin it); "?" when a root names none.
+_ACCOUNT = re.compile(r'allowed_account_ids\s*=\s*\["(\d{12})"\]')
 # Resources AWS allows once per account (or per account and region).
 SINGLETONS = frozenset(
     {
@@ -110,7 +112,8 @@ SINGLETONS = frozenset(
 
 
 def account_wide_names(artifacts: tuple[Artifact, ...]) -> dict[tuple[str, str], list[str]]:
-    """(resource type, name as AWS sees it) → the roots that create it, for one account."""
+    """(account, resource type, name as AWS sees it) → the roots that create it: only roots
+    of the same account (their providers' `allowed_account_ids`) can collide."""
     roots: dict[str, list[Artifact]] = {}
     for artifact in artifacts:
         if artifact.path.endswith(".tf"):
@@ -119,6 +122,8 @@ def account_wide_names(artifacts: tuple[Artifact, ...]) -> dict[tuple[str, str],
     for root, files in sorted(roots.items()):
         text = "\n".join(a.content for a in files)
         local = _LOCAL_NAME.search(text)
+        pinned = _ACCOUNT.search(text)
+        account = pinned.group(1) if pinned else "?"
         for kind, label, body in _RESOURCE.findall(text):
             if kind in SCOPED:
                 continue
@@ -129,6 +134,7 @@ def account_wide_names(artifacts: tuple[Artifact, ...]) -> dict[tuple[str, str],
             for name in names:
                 if local:
                     name = name.replace("${local.name}", local.group(1))
-                key = (kind, f"{region}: {'(singleton)' if kind in SINGLETONS else name}")
+                where = f"{account} {region}"
+                key = (kind, f"{where}: {'(singleton)' if kind in SINGLETONS else name}")
                 seen.setdefault(key, []).append(root)
     return seen

@@ -15,7 +15,12 @@ class RotationFailed(Exception):
     """An added key was never accepted, or a revoked one still was."""
 
 
-def accepted(base_url: str, key: str) -> bool:
+POLL_S = 5.0  # under the runtime's failed-auth allowance (10 per minute per client)
+
+
+def accepted(base_url: str, key: str) -> bool | None:
+    """Whether the runtime accepts the key; None while it throttles this client (a 429 from
+    the failed-auth limit says nothing about the key)."""
     request = urllib.request.Request(
         base_url + "/v1/models", headers={"Authorization": f"Bearer {key}"}
     )
@@ -25,6 +30,8 @@ def accepted(base_url: str, key: str) -> bool:
     except urllib.error.HTTPError as exc:
         if exc.code == 401:
             return False
+        if exc.code == 429:
+            return None
         raise
 
 
@@ -40,21 +47,23 @@ def add_then_revoke(
     """Seconds until an added key works and until its revocation takes; `keys(*args)` runs
     `servespec keys ARGS…` for this environment and returns its output."""
     added = json.loads(keys("add", "--name", "rehearsal-rotation"))
-    seen_in = _until(lambda: accepted(base_url, added["key"]), interval_s, "added key accepted")
+    seen_in = _until(
+        lambda: accepted(base_url, added["key"]) is True, interval_s, "added key accepted"
+    )
     keys("revoke", added["key_id"])
     gone_in = _until(
-        lambda: not accepted(base_url, added["key"]), interval_s, "revoked key refused"
+        lambda: accepted(base_url, added["key"]) is False, interval_s, "revoked key refused"
     )
     return seen_in, gone_in
 
 
 def _until(condition: Callable[[], bool], interval_s: float, what: str) -> float:
     start = time.monotonic()
-    deadline = start + 2 * interval_s + 5
+    deadline = start + 2 * interval_s + 2 * POLL_S
     while time.monotonic() < deadline:
         if condition():
             return time.monotonic() - start
-        time.sleep(1.0)
+        time.sleep(POLL_S)
     raise RotationFailed(
         f"not {what} within {deadline - start:.0f} s (reload every {interval_s} s)"
     )

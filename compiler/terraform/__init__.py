@@ -4,9 +4,10 @@
     artifacts = emit(load_spec(Path("spec/assistant.yaml")).environments)
 
 Files land under `generated/<deployment>/<env>/terraform/` (one per concern, see
-`stack.FILES`) and `generated/<deployment>/bootstrap/`. Every file starts with a header
-naming the view module that emitted it and the spec (not its hash: that is in manifest.json
-alone, so a comment edit rewrites no Terraform). Blocks are data (`hcl.py`), serialized once.
+`stack.FILES`) and `generated/<deployment>/bootstrap/<account-id>/` (one per account).
+Every file starts with a header naming the view module that emitted it and the spec (not its
+hash: that is in manifest.json alone, so a comment edit rewrites no Terraform). Blocks are
+data (`hcl.py`), serialized once.
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ def env_dir(spec: ResolvedSpec) -> str:
 
 
 def bootstrap_dir(spec: ResolvedSpec) -> str:
-    return f"generated/{spec.metadata.name}/bootstrap"
+    """One bootstrap per AWS account: its roles must live in the account they deploy to
+    (environment providers pin `allowed_account_ids`), and its state stays there too."""
+    base = f"generated/{spec.metadata.name}/bootstrap"
+    return f"{base}/{spec.account.id}" if spec.account else base
 
 
 def header(spec: ResolvedSpec, module: str) -> list[str]:
@@ -62,8 +66,11 @@ def emit(envs: tuple[ResolvedSpec, ...]) -> list[Artifact]:
     if not envs:
         return []
     found = [artifact for spec in envs for artifact in environment(spec)]
-    first = envs[0]
-    for filename, blocks in bootstrap.files(envs).items():
-        text = render(blocks, header=header(first, bootstrap.__name__))
-        found.append(Artifact(f"{bootstrap_dir(first)}/{filename}", text))
+    accounts: dict[str, list[ResolvedSpec]] = {}
+    for spec in envs:
+        accounts.setdefault(bootstrap_dir(spec), []).append(spec)
+    for folder, members in accounts.items():
+        for filename, blocks in bootstrap.files(tuple(members)).items():
+            text = render(blocks, header=header(members[0], bootstrap.__name__))
+            found.append(Artifact(f"{folder}/{filename}", text))
     return sorted(found)

@@ -39,6 +39,8 @@ def files(envs: tuple[ResolvedSpec, ...]) -> dict[str, list[Block]]:
                 ("aws",),
                 [
                     {"region": first.region},
+                    # Applied in the environments' own account, never by mistake in another.
+                    *([{"allowed_account_ids": [first.account.id]}] if first.account else []),
                     Block("default_tags", (), {"tags": _tags(first)}),
                 ],
             ),

@@ -110,8 +110,9 @@ def _new_environments(before: LoadedSpec | None, after: LoadedSpec) -> list[str]
             "",
             f"**New environment `{env}`: setup before its first deploy**",
             "",
-            f"1. `terraform apply` in `generated/{name}/bootstrap` (its plan and apply roles,"
-            " permissions boundary and state fence) with the account's administrator.",
+            f"1. `terraform apply` in `generated/{name}/bootstrap/<account-id>` (its plan and"
+            " apply roles, permissions boundary and state bucket) with the account's"
+            " administrator.",
             f"2. `terraform apply` in `generated/{name}/github` (the `{env}` environment, its"
             " reviewers and main-only branch policy).",
             f"3. Repository variables `{upper}_PLAN_ROLE_ARN` and `{upper}_APPLY_ROLE_ARN`"

@@ -198,13 +198,15 @@ servespec diff-summary "$SPEC" --base-ref "$BASE_SHA" {plan_args} > comment.md
 for summary in plan-summaries/plan-summary-*.md; do
   if [ -f "$summary" ]; then {{ echo; cat "$summary"; }} >> comment.md; fi
 done
-# The bootstrap and GitHub roots are applied by administrators, not by the deploy: say so.
+# The bootstrap (one per account) and GitHub roots are applied by administrators, not by the
+# deploy: say so.
 mapfile -t roots < <(git diff --name-only "$BASE_SHA" HEAD -- \\
-  "generated/{deployment}/bootstrap" "generated/{deployment}/github" | cut -d / -f 3 | sort -u)
+  "generated/{deployment}/bootstrap" "generated/{deployment}/github" \\
+  | xargs -r -n 1 dirname | sort -u)
 tick=$'\x60'  # a Markdown code span, written without a literal backquote
 for root in "${{roots[@]}}"; do
   printf "\\n**%s root changed**: an administrator plans and applies it after merge: %s\\n" \\
-    "$tick$root$tick" "${{tick}}terraform -chdir=generated/{deployment}/$root plan$tick" \\
+    "$tick${{root#generated/{deployment}/}}$tick" "${{tick}}terraform -chdir=$root plan$tick" \\
     >> comment.md
 done
 printf '\\n[Workflow run](%s)\\n' "$RUN_URL" >> comment.md

@@ -117,11 +117,12 @@ def test_environment_roots_hold_no_account_wide_singleton() -> None:
 
 
 def test_bootstrap_reads_the_accounts_github_provider() -> None:
-    bootstrap = next(
-        a.content for a in artifacts("assistant") if a.path.endswith("bootstrap/github_oidc.tf")
-    )
-    assert 'data "aws_iam_openid_connect_provider" "github"' in bootstrap
-    assert "data.aws_iam_openid_connect_provider.github.arn" in bootstrap
+    found = [a for a in artifacts("assistant") if a.path.endswith("/github_oidc.tf")]
+    # One bootstrap per account, each in its own account's folder.
+    assert sorted(a.path.split("/")[3] for a in found) == ["111111111111", "222222222222"]
+    for artifact in found:
+        assert 'data "aws_iam_openid_connect_provider" "github"' in artifact.content
+        assert "data.aws_iam_openid_connect_provider.github.arn" in artifact.content
 
 
 def test_config_delivers_to_its_own_bucket_without_object_lock() -> None:

@@ -49,9 +49,21 @@ def test_every_role_the_stack_creates_carries_the_boundary(example: str) -> None
         assert found
 
 
+def bootstrap_files(example: str, name: str) -> list[str]:
+    """The file `name` of every bootstrap of the example (one per account)."""
+    found = texts(example)
+    return [t for p, t in sorted(found.items()) if "/bootstrap/" in p and p.endswith(f"/{name}")]
+
+
+def bootstrap_resources(example: str, kind: str) -> dict[str, dict]:
+    merged: dict[str, dict] = {}
+    for text in bootstrap_files(example, "github_oidc.tf"):
+        merged |= resources(text, kind)
+    return merged
+
+
 def bootstrap_roles(example: str) -> dict[str, dict]:
-    text = texts(example)[f"generated/{example}/bootstrap/github_oidc.tf"]
-    return resources(text, "aws_iam_role")
+    return bootstrap_resources(example, "aws_iam_role")
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
@@ -65,8 +77,7 @@ def test_only_apply_roles_are_bounded_by_their_own_environments_boundary(example
 
 
 def statements(spec_env: str, example: str) -> list[dict]:
-    text = texts(example)[f"generated/{example}/bootstrap/github_oidc.tf"]
-    body = resources(text, "aws_iam_policy")[f"{spec_env}_boundary"]
+    body = bootstrap_resources(example, "aws_iam_policy")[f"{spec_env}_boundary"]
     policy = body["policy"]
     assert isinstance(policy, str) and "NewRolesCarryThisBoundary" in policy
     return [
@@ -97,7 +108,7 @@ def test_the_boundary_fences_iam() -> None:
 
 
 def test_the_state_bucket_fences_each_environment_to_its_own_roles() -> None:
-    text = texts("assistant")["generated/assistant/bootstrap/state.tf"]
+    text = "\n".join(bootstrap_files("assistant", "state.tf"))
     for env in ("staging", "prod"):
         sid = f"OnlyTheGitHubRolesOf{env.title()}"
         block = text[text.index(sid) :]

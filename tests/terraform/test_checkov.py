@@ -17,6 +17,7 @@ from .support import EXAMPLES, account_roots, artifacts, needs_checkov
 # Each root module must pass at least this many checks: far below what it passes today
 # (about 110 to 460), far above what an empty or unparsed directory yields.
 MIN_PASSED = 100
+MIN_PASSED_BOOTSTRAP = 60  # one account's bootstrap passes about 80: state buckets, key, roles
 MIN_PASSED_ACCOUNT = 40  # an account root passes about 57: buckets, a key, Config, IAM
 
 pytestmark = needs_checkov
@@ -61,7 +62,11 @@ def test_no_generated_resource_fails(report: dict[str, Any]) -> None:
 def test_every_root_was_scanned(report: dict[str, Any], example: str) -> None:
     roots = {str(Path(a.path).parent.relative_to("generated")) for a in artifacts(example)}
     passed = _by_root(report, "passed_checks")
-    assert {root: len(passed[root]) for root in roots if len(passed[root]) < MIN_PASSED} == {}
+
+    def least(root: str) -> int:
+        return MIN_PASSED_BOOTSTRAP if "/bootstrap/" in f"/{root}/" else MIN_PASSED
+
+    assert {root: len(passed[root]) for root in roots if len(passed[root]) < least(root)} == {}
 
 
 def test_every_account_root_was_scanned(report: dict[str, Any]) -> None:

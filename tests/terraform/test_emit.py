@@ -215,18 +215,22 @@ def test_backend_and_bootstrap_agree_on_the_state_bucket() -> None:
     found = {a.path: a.content for a in artifacts("assistant")}
     backend = pygohcl.loads(found["generated/assistant/prod/terraform/versions.tf"])
     s3 = backend["terraform"]["backend"]["s3"]
-    bootstrap = pygohcl.loads(found["generated/assistant/bootstrap/providers.tf"])
+    # prod's state lives in prod's account (222222222222), in that account's bootstrap.
+    bootstrap = pygohcl.loads(found["generated/assistant/bootstrap/222222222222/providers.tf"])
     assert s3["bucket"] == bootstrap["locals"]["state_bucket"]
+    assert bootstrap["provider"]["aws"]["allowed_account_ids"] == ["222222222222"]
+    staging = pygohcl.loads(found["generated/assistant/staging/terraform/versions.tf"])
+    assert staging["terraform"]["backend"]["s3"]["bucket"] != s3["bucket"]
     assert s3["key"] == "assistant/prod/terraform.tfstate"
     assert s3["use_lockfile"] is True and s3["encrypt"] is True
-    state = found["generated/assistant/bootstrap/state.tf"]
+    state = found["generated/assistant/bootstrap/222222222222/state.tf"]
     assert f'name          = "{s3["kms_key_id"]}"' in state
 
 
 def test_github_trust_is_pinned_to_the_repository() -> None:
-    text = {a.path: a.content for a in artifacts("assistant")}[
-        "generated/assistant/bootstrap/github_oidc.tf"
-    ]
+    text = "\n".join(
+        a.content for a in artifacts("assistant") if a.path.endswith("/github_oidc.tf")
+    )
     # Subjects in the customized format (repo, context, job_workflow_ref): each names the
     # workflow file; tests/workflows/test_terraform_contract.py pins the exact lists.
     assert '"repo:acme/llm-platform:pull_request:job_workflow_ref:' in text

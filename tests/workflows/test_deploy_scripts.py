@@ -309,7 +309,8 @@ def test_the_comment_flags_administrator_roots(runner: Runner) -> None:
         runner.bin,
         "git",
         'echo "git $*" >> "$CALLS"\n'
-        "printf 'generated/assistant/bootstrap/state.tf\\ngenerated/assistant/bootstrap/x.tf\\n'\n",
+        "printf 'generated/assistant/bootstrap/222222222222/state.tf\\n"
+        "generated/assistant/bootstrap/222222222222/x.tf\\n'\n",
     )
     comment = step("servespec-assistant-pr.yml", "comment", "Write or update the sticky comment")
     env = {**comment["env"], "GH_TOKEN": "t", "PR_NUMBER": "7", "BASE_SHA": "abc", "RUN_URL": "u"}
@@ -318,6 +319,7 @@ def test_the_comment_flags_administrator_roots(runner: Runner) -> None:
     assert result.returncode == 0, result.stderr
     body = (runner.tmp / "comment.md").read_text()
     assert body.count("root changed") == 1
-    assert "**`bootstrap` root changed**" in body
-    assert "`terraform -chdir=generated/assistant/bootstrap plan`" in body
+    # One bootstrap per account: the comment names the account's root.
+    assert "**`bootstrap/222222222222` root changed**" in body
+    assert "`terraform -chdir=generated/assistant/bootstrap/222222222222 plan`" in body
     assert "git diff --name-only abc HEAD -- generated/assistant/bootstrap" in runner.calls()[0]

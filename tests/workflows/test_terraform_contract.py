@@ -30,8 +30,9 @@ def module_text(spec: ResolvedSpec, envs: tuple[ResolvedSpec, ...]) -> str:
 
 
 def bootstrap_text(envs: tuple[ResolvedSpec, ...]) -> str:
-    folder = terraform.bootstrap_dir(envs[0]) + "/"
-    return "\n".join(a.content for a in terraform.emit(envs) if a.path.startswith(folder))
+    # One bootstrap per account: every environment's roles, wherever they live.
+    folders = tuple({terraform.bootstrap_dir(spec) + "/" for spec in envs})
+    return "\n".join(a.content for a in terraform.emit(envs) if a.path.startswith(folders))
 
 
 def role_subjects(bootstrap: str, label: str) -> list[str]:

@@ -65,8 +65,11 @@ def audit_lock_mode(spec: ResolvedSpec) -> str | None:
 
 
 def state_bucket(spec: ResolvedSpec) -> str:
-    """The bootstrap's state bucket: global, so a short hash of the repository makes it unique."""
-    digest = hashlib.sha256(f"{spec.metadata.repository}/{spec.metadata.name}".encode()).hexdigest()
+    """The state bucket of the environment's account (each account's bootstrap makes one):
+    global, so a short hash of the repository, deployment and account makes it unique."""
+    account = f"/{spec.account.id}" if spec.account else ""
+    source = f"{spec.metadata.repository}/{spec.metadata.name}{account}"
+    digest = hashlib.sha256(source.encode()).hexdigest()
     return f"{spec.metadata.name}-tfstate-{digest[:10]}"
 
 

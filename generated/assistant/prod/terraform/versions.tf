@@ -12,7 +12,7 @@ terraform {
   }
 
   backend "s3" {
-    bucket       = "assistant-tfstate-d422b9617b"
+    bucket       = "assistant-tfstate-b78c5d095b"
     key          = "assistant/prod/terraform.tfstate"
     region       = "eu-west-1"
     encrypt      = true

@@ -12,7 +12,7 @@ terraform {
   }
 
   backend "s3" {
-    bucket       = "assistant-tfstate-d422b9617b"
+    bucket       = "assistant-tfstate-dd86facdb3"
     key          = "assistant/staging/terraform.tfstate"
     region       = "eu-west-1"
     encrypt      = true

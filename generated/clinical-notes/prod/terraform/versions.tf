@@ -12,7 +12,7 @@ terraform {
   }
 
   backend "s3" {
-    bucket       = "clinical-notes-tfstate-6ba3a68ca2"
+    bucket       = "clinical-notes-tfstate-f26ee19d72"
     key          = "clinical-notes/prod/terraform.tfstate"
     region       = "us-east-1"
     encrypt      = true

@@ -12,7 +12,7 @@ terraform {
   }
 
   backend "s3" {
-    bucket       = "clinical-notes-tfstate-6ba3a68ca2"
+    bucket       = "clinical-notes-tfstate-1c5c165441"
     key          = "clinical-notes/staging/terraform.tfstate"
     region       = "us-east-1"
     encrypt      = true

@@ -2,7 +2,8 @@
 # Change the spec and run `servespec compile`.
 
 provider "aws" {
-  region = "us-east-1"
+  region              = "us-east-1"
+  allowed_account_ids = ["333333333333"]
 
   default_tags {
     tags = {
@@ -19,8 +20,8 @@ locals {
   name              = "clinical-notes"
   account_id        = data.aws_caller_identity.current.account_id
   partition         = data.aws_partition.current.partition
-  state_bucket      = "clinical-notes-tfstate-6ba3a68ca2"
-  state_logs_bucket = "clinical-notes-tfstate-6ba3a68ca2-logs"
+  state_bucket      = "clinical-notes-tfstate-1c5c165441"
+  state_logs_bucket = "clinical-notes-tfstate-1c5c165441-logs"
   repository        = "acme/clinical-llm"
 }
 

@@ -2,7 +2,8 @@
 # Change the spec and run `servespec compile`.
 
 provider "aws" {
-  region = "eu-west-1"
+  region              = "eu-west-1"
+  allowed_account_ids = ["222222222222"]
 
   default_tags {
     tags = {
@@ -19,8 +20,8 @@ locals {
   name              = "assistant"
   account_id        = data.aws_caller_identity.current.account_id
   partition         = data.aws_partition.current.partition
-  state_bucket      = "assistant-tfstate-d422b9617b"
-  state_logs_bucket = "assistant-tfstate-d422b9617b-logs"
+  state_bucket      = "assistant-tfstate-b78c5d095b"
+  state_logs_bucket = "assistant-tfstate-b78c5d095b-logs"
   repository        = "acme/llm-platform"
 }
 

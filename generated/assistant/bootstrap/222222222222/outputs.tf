@@ -6,16 +6,6 @@ output "state_bucket" {
   value       = aws_s3_bucket.state.id
 }
 
-output "staging_plan_role_arn" {
-  description = "Repository variable for the staging plan job"
-  value       = aws_iam_role.staging_plan.arn
-}
-
-output "staging_apply_role_arn" {
-  description = "Repository variable for the staging apply job"
-  value       = aws_iam_role.staging_apply.arn
-}
-
 output "prod_plan_role_arn" {
   description = "Repository variable for the prod plan job"
   value       = aws_iam_role.prod_plan.arn

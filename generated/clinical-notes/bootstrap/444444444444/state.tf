@@ -121,21 +121,6 @@ resource "aws_s3_bucket_policy" "state" {
         }
       },
       {
-        Sid       = "OnlyTheGitHubRolesOfStaging"
-        Effect    = "Deny"
-        Principal = "*"
-        Action    = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
-        Resource  = "arn:${local.partition}:s3:::${local.state_bucket}/clinical-notes/staging/*"
-        Condition = {
-          ArnLike = {
-            "aws:PrincipalArn" = "arn:${local.partition}:iam::*:role/clinical-notes-*-github-*"
-          }
-          ArnNotLike = {
-            "aws:PrincipalArn" = "arn:${local.partition}:iam::*:role/clinical-notes-staging-github-*"
-          }
-        }
-      },
-      {
         Sid       = "OnlyTheGitHubRolesOfProd"
         Effect    = "Deny"
         Principal = "*"
