@@ -16,12 +16,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from runtime import structured
 from runtime.auth import ANONYMOUS, KEY_ID
 from runtime.engine import Event
 from runtime.errors import APIError, error_body, from_validation
 from runtime.protocol import ChatCompletionRequest, CompletionRequest
 from runtime.sampling import SamplingParams
 from runtime.service import ModelService
+from runtime.structured import Plan
 from runtime.text import Detokenizer, StopMatcher
 
 log = logging.getLogger("servespec.completions")
@@ -33,8 +35,10 @@ async def chat_completions(request: Request) -> Response:
     service = ready_service(request)
     body = await parse_body(request, ChatCompletionRequest)
     check_model(service, body.model)
-    assert service.codec is not None
-    messages = [{"role": m.role, "content": m.text()} for m in body.messages]
+    assert service.codec and service.engine and service.artifact
+    grammars = structured.grammars_for(service.artifact, service.engine.model.vocab)
+    plan = await asyncio.to_thread(structured.plan_chat, body, grammars)
+    messages = plan.messages
     try:
         # Rendering and tokenizing up to max_request_bytes of text would stall every open
         # stream if done on the event loop.
@@ -44,7 +48,7 @@ async def chat_completions(request: Request) -> Response:
     if service.settings.log_prompts:
         log.info("prompt", extra={"prompt": prompt})
     ids = await asyncio.to_thread(service.codec.encode, prompt)
-    return await _respond(request, service, body, ids, chat=True)
+    return await _respond(request, service, body, ids, chat=True, plan=plan)
 
 
 async def completions(request: Request) -> Response:
@@ -174,18 +178,27 @@ def _sampling(body: GenerationBody) -> SamplingParams:
 
 
 async def _respond(
-    request: Request, service: ModelService, body: GenerationBody, ids: list[int], *, chat: bool
+    request: Request,
+    service: ModelService,
+    body: GenerationBody,
+    ids: list[int],
+    *,
+    chat: bool,
+    plan: Plan | None = None,
 ) -> Response:
     max_tokens = _token_budget(service, body, len(ids))
     call = _Call(request, "chat" if chat else "completions", len(ids))
     slot = contextlib.ExitStack()
     slot.enter_context(service.admit())  # raises 429/503 before any response starts
     deadline = time.monotonic() + service.settings.request_timeout_s
-    events = service.generate(ids, max_tokens=max_tokens, params=_sampling(body), deadline=deadline)
+    grammar = plan.grammar if plan is not None else None
+    events = service.generate(
+        ids, max_tokens=max_tokens, params=_sampling(body), deadline=deadline, grammar=grammar
+    )
     texts = _texts(service, events, body.stop_list(), call)
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        chunks = _sse(service, texts, call, chat=chat, include_usage=include_usage)
+        chunks = _sse(service, texts, call, chat=chat, include_usage=include_usage, plan=plan)
         return _EventStream(
             chunks,
             slot,
@@ -193,7 +206,7 @@ async def _respond(
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
     with slot:
-        return await _complete(service, texts, call, chat=chat)
+        return await _complete(service, texts, call, chat=chat, plan=plan)
 
 
 async def _texts(
@@ -237,6 +250,7 @@ async def _complete(
     call: _Call,
     *,
     chat: bool,
+    plan: Plan | None = None,
 ) -> Response:
     watcher = asyncio.create_task(_cancel_on_disconnect(call.request, asyncio.current_task()))
     parts: list[str] = []
@@ -261,9 +275,11 @@ async def _complete(
         call.finish(service, status)
     content = "".join(parts)
     if chat:
+        plan = plan or Plan([])
+        message, finish = plan.message(content, finish)
         choice = {
             "index": 0,
-            "message": {"role": "assistant", "content": content},
+            "message": message,
             "finish_reason": finish,
             "logprobs": None,
         }
@@ -297,15 +313,17 @@ async def _sse(
     *,
     chat: bool,
     include_usage: bool,
+    plan: Plan | None = None,
 ) -> AsyncIterator[str]:
     kind = "chat.completion.chunk" if chat else "text_completion"
     status = 200
 
-    def chunk(text: str | None, finish: str | None, role: bool = False) -> str:
+    def chunk(text: str | None, finish: str | None, role: bool = False, **extra: Any) -> str:
         if chat:
-            delta: dict[str, str] = {"role": "assistant"} if role else {}
+            delta: dict[str, Any] = {"role": "assistant"} if role else {}
             if text is not None:
                 delta["content"] = text
+            delta.update(extra)
             choice: dict[str, Any] = {
                 "index": 0,
                 "delta": delta,
@@ -327,12 +345,18 @@ async def _sse(
     try:
         if chat:
             yield chunk("", None, role=True)
-        async with contextlib.aclosing(texts):
-            async for text, finish in texts:
-                if text:
-                    yield chunk(text, None)
-                if finish is not None:
-                    yield chunk(None if chat else "", finish)
+        if chat:
+            deltas = (plan or Plan([])).deltas(texts)
+            async with contextlib.aclosing(texts), contextlib.aclosing(deltas):
+                async for delta, finish in deltas:
+                    yield chunk(None, finish, **delta)
+        else:
+            async with contextlib.aclosing(texts):
+                async for text, finish in texts:
+                    if text:
+                        yield chunk(text, None)
+                    if finish is not None:
+                        yield chunk("", finish)
         if include_usage:
             yield _event(
                 {

@@ -20,6 +20,7 @@ from runtime.artifact import Artifact, ArtifactError, open_artifact
 from runtime.batch import new_batch
 from runtime.engine import Engine, Event, Generation
 from runtime.errors import APIError
+from runtime.grammar import Grammar
 from runtime.metrics import Metrics
 from runtime.model import OnnxCausalLM
 from runtime.sampling import Sampler, SamplingParams
@@ -138,6 +139,7 @@ class ModelService:
         max_tokens: int,
         params: SamplingParams,
         deadline: float,
+        grammar: Grammar | None = None,
     ) -> AsyncGenerator[Event, None]:
         """Yield engine events for one request until it finishes; cancel it on exit.
 
@@ -155,7 +157,7 @@ class ModelService:
         generation = Generation(
             prompt_ids=prompt_ids,
             max_tokens=max_tokens,
-            sampler=Sampler(params),
+            sampler=Sampler(params) if grammar is None else grammar.sampler(params),
             stop_ids=frozenset(self.artifact.eos_token_ids),
             deliver=deliver,
         )
