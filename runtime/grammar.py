@@ -74,7 +74,8 @@ def json_schema_grammar(schema: Any) -> str:
 def lark_json(schema: dict[str, Any]) -> str:
     """A Lark rule body that embeds a JSON schema (llguidance's ``%json`` extension)."""
     options = {"x-guidance": {**JSON_OPTIONS}}
-    return "%json " + json.dumps({**schema, **options}, sort_keys=True)
+    # Properties come out in the schema's order: a call's "name" before its "arguments".
+    return "%json " + json.dumps({**schema, **options})
 
 
 class Grammar:

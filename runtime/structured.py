@@ -90,7 +90,9 @@ def plan_chat(body: ChatCompletionRequest, grammars: Grammars | None) -> Plan:
             assert body.tools is not None and choice is not None
             _check_choice(body, choice)
             answer = lark_json(schema) if schema is not None else None
-            parallel = body.parallel_tool_calls is not False
+            # One call per turn unless asked: small models otherwise repeat a call until
+            # max_tokens cuts it.
+            parallel = body.parallel_tool_calls is True
             text = tools.tools_grammar(body.tools, choice, parallel=parallel, answer=answer)
             return Plan(messages, grammars.compile(text), calls=True)
         return Plan(messages, grammars.compile(json_schema_grammar(schema)))

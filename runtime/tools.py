@@ -12,7 +12,9 @@ The convention (Hermes/Qwen style, documented in docs and kept stable):
 
 ``tool_choice``: ``none`` describes no tools and adds no grammar; ``auto`` lets the answer
 be text (that cannot start with ``<``) or calls; ``required`` and a named function allow
-only calls (the named one only).
+only calls (the named one only). One call per turn by default; ``parallel_tool_calls:
+true`` allows up to ``MAX_PARALLEL_CALLS`` (a small model given the choice tends to repeat
+its call until ``max_tokens`` cuts the answer).
 """
 
 from __future__ import annotations
