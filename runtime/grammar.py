@@ -33,6 +33,9 @@ JSON_OPTIONS: JsonCompileOptions = {
 }
 
 
+_MINUS_INF = np.float32(-np.inf)
+
+
 class GrammarError(ValueError):
     """The schema or grammar cannot be compiled; the message says why (a 400)."""
 
@@ -106,9 +109,9 @@ class ConstrainedSampler(Sampler):
         if matcher.is_stopped() or matcher.is_error():
             return self.eos  # the grammar is complete (or broken): end the row
         matcher.unsafe_compute_mask_ptr(self.bitmask.ctypes.data, self.bitmask.nbytes)
-        allowed = np.unpackbits(self.bitmask.view(np.uint8), bitorder="little")
-        vocab = logits.shape[-1]
-        masked = np.where(allowed[:vocab].astype(bool), logits, -np.inf).astype(np.float32)
+        bits = self.bitmask.view(np.uint8)
+        allowed = np.unpackbits(bits, count=logits.shape[-1], bitorder="little").view(bool)
+        masked = np.where(allowed, logits, _MINUS_INF)  # a new row: the batch's stays intact
         if not np.isfinite(masked).any():
             return self.eos
         return super().__call__(masked)
