@@ -214,3 +214,36 @@ def test_unknown_named_tool_is_a_400(live: LiveServer) -> None:
         )
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "tool_choice"
+
+
+def test_parallel_tool_calls_when_asked(live: LiveServer) -> None:
+    for seed in range(3):
+        response = _chat(
+            live, tools=TOOLS, tool_choice="required", parallel_tool_calls=True, seed=seed
+        )
+        choice = response.choices[0]
+        if choice.finish_reason != "tool_calls":
+            assert choice.finish_reason == "length"  # four calls may not fit in 120 tokens
+            continue
+        assert 1 <= len(choice.message.tool_calls) <= 4
+        assert len({call.id for call in choice.message.tool_calls}) == len(
+            choice.message.tool_calls
+        )
+        for call in choice.message.tool_calls:
+            jsonschema.validate(json.loads(call.function.arguments), PARAMS[call.function.name])
+
+
+def test_bad_tool_parameters_are_a_400(live: LiveServer) -> None:
+    bad = [{"type": "function", "function": {"name": "f", "parameters": {"type": "frob"}}}]
+    with live.http() as http:
+        response = http.post(
+            "/v1/chat/completions",
+            json={
+                "model": live.service.model_name,
+                "messages": [{"role": "user", "content": "x"}],
+                "tools": bad,
+                "tool_choice": "required",
+            },
+        )
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "tools"
