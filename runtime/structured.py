@@ -46,14 +46,16 @@ class Plan:
         """
         parts: list[str] = []
         async for text, finish in texts:
-            if not self.calls or (not parts and text and not text.startswith("<")):
+            if self.calls and not parts and text and not text.startswith("<"):
                 self.calls = False
+            if not self.calls:
                 if text:
                     yield {"content": text}, None
                 if finish is not None:
                     yield {}, finish
                 continue
-            parts.append(text)
+            if text:
+                parts.append(text)
             if finish is None:
                 continue
             message, reason = self.message("".join(parts), finish)

@@ -247,3 +247,19 @@ def test_bad_tool_parameters_are_a_400(live: LiveServer) -> None:
         )
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "tools"
+
+
+def test_auto_text_answers_stream_as_they_come(live: LiveServer) -> None:
+    """Under tool_choice auto a text answer is not held back until the end."""
+    for seed in range(4):
+        stream = _chat(live, tools=TOOLS, tool_choice="auto", stream=True, seed=seed, max_tokens=30)
+        pieces, finish = [], None
+        for chunk in stream:
+            delta = chunk.choices[0].delta
+            if delta.content:
+                pieces.append(delta.content)
+            finish = chunk.choices[0].finish_reason or finish
+        if finish == "length":
+            assert len(pieces) > 5 and not "".join(pieces).startswith("<")
+            return
+    pytest.fail("no seed gave a text answer")
