@@ -7,22 +7,22 @@ several fields live in `rules.py`, so that all of a file's problems are reported
 
 from __future__ import annotations
 
-import datetime as dt
 import difflib
-import ipaddress
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field
 
+from .base import Strict
 from .regions import REGIONS
+from .security import Audit as Audit
+from .security import Kms as Kms
+from .security import Network as Network
+from .security import Security as Security
+from .security import Tls as Tls
+from .security import Waf as Waf
+from .security import Waiver as Waiver
 
 API_VERSION = "servespec/v1"
-
-
-class Strict(BaseModel):
-    """Base of every spec section: unknown keys are errors and values never change."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 def _known_region(value: str) -> str:
@@ -33,18 +33,9 @@ def _known_region(value: str) -> str:
     return value
 
 
-def _cidr(value: str) -> str:
-    try:
-        ipaddress.ip_network(value, strict=True)
-    except ValueError as exc:
-        raise ValueError(f"'{value}' is not a CIDR block: {exc}") from None
-    return value
-
-
 Region = Annotated[
     str, AfterValidator(_known_region), Field(json_schema_extra={"enum": sorted(REGIONS)})
 ]
-Cidr = Annotated[str, AfterValidator(_cidr)]
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*[a-z0-9]$", min_length=2, max_length=24)]
 EnvName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9]*$", min_length=2, max_length=12)]
 Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")]
@@ -266,69 +257,6 @@ class Backups(Strict):
     retention_days: Annotated[int, Field(ge=1, le=36500)] = 35
     copy_to_secondary: bool = False
     """Copy every recovery point to a vault in `dr.secondary_region`."""
-
-
-class Kms(Strict):
-    rotation: bool = True
-    rotation_period_days: Annotated[int, Field(ge=90, le=2560)] = 365
-    multi_region: bool = False
-    """Multi-Region keys, so replicas in the DR region decrypt the same data."""
-    deletion_window_days: Annotated[int, Field(ge=7, le=30)] = 30
-
-
-class Tls(Strict):
-    domain: Annotated[str, Field(pattern=r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$")]
-    """Public host name of the API; the ACM certificate is issued for it."""
-    hosted_zone_id: Annotated[str, Field(pattern=r"^Z[A-Z0-9]{4,32}$")] | None = None
-    """Route 53 zone for DNS validation, the alias record and DR failover records."""
-    min_version: Literal["1.2", "1.3"] = "1.2"
-
-
-class Waf(Strict):
-    enabled: bool = True
-    rate_limit_per_5min: Annotated[int, Field(ge=100, le=2_000_000_000)] = 2000
-    """Requests per client IP per 5 minutes before WAF blocks it."""
-
-
-class Audit(Strict):
-    cloudtrail: bool = True
-    config_rules: bool = True
-    guardduty: bool = False
-
-
-class Network(Strict):
-    vpc_cidr: Cidr = "10.40.0.0/16"
-    az_count: Literal[2, 3] | None = None
-    """Availability Zones; default 3 in production, 2 elsewhere."""
-    vpc_id: Annotated[str, Field(pattern=r"^vpc-[0-9a-f]{8,17}$")] | None = None
-    """Use an existing VPC instead of creating one (then give both subnet lists)."""
-    private_subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = []
-    public_subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = []
-    allowed_cidrs: Annotated[list[Cidr], Field(min_length=1)] = ["0.0.0.0/0"]
-    """Client networks that may reach the load balancer on 443."""
-
-
-class Waiver(Strict):
-    check: Annotated[str, Field(pattern=r"^(CKV2?_[A-Z0-9]+_\d+|SSP_[A-Z0-9_]+)$")]
-    """Policy check id, e.g. CKV_AWS_7 or SSP_KMS_001."""
-    resource: Annotated[str, Field(min_length=1)]
-    """Terraform address (`aws_kms_key.models`) or `*` for the whole deployment."""
-    owner: Annotated[str, Field(min_length=1)]
-    reason: Annotated[str, Field(min_length=10)]
-    expires: dt.date
-    """Waivers lapse: an expired waiver fails validation until renewed or removed."""
-
-
-class Security(Strict):
-    kms: Kms = Kms()
-    tls: Tls
-    waf: Waf = Waf()
-    audit: Audit = Audit()
-    network: Network = Network()
-    compliance: list[Literal["gdpr", "hipaa"]] = []
-    """Profiles that tighten validation and what is generated."""
-    waivers: list[Waiver] = []
-    """The only way to weaken a default or skip a policy check."""
 
 
 class Alarms(Strict):
