@@ -16,6 +16,7 @@ from collections.abc import AsyncGenerator, Iterator
 
 import numpy as np
 
+from runtime import structured
 from runtime.artifact import Artifact, ArtifactError, open_artifact
 from runtime.batch import new_batch
 from runtime.engine import Engine, Event, Generation
@@ -79,6 +80,7 @@ class ModelService:
             on_cached=self.metrics.prefix_cache_hits.inc,
         )
         self.metrics.model = self.model_name
+        structured.warm(artifact, model.vocab)  # llguidance's tokenizer: ~1 s, once, now
         self.metrics.watch_engine(lambda: engine.running, lambda: engine.waiting)
         self._warm_up(model)
         self.engine.start()
