@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from runtime import structured
 from runtime.artifact import Artifact, ArtifactError, open_artifact
 from runtime.batch import new_batch
 from runtime.engine import Engine, Event, Generation
@@ -97,6 +98,7 @@ class ModelService:
             on_queued=self.metrics.queue_time.observe,
         )
         self.metrics.model = self.model_name
+        structured.warm(artifact, model.vocab)  # llguidance's tokenizer: ~1 s, once, now
         self.metrics.watch_engine(lambda: engine.running, lambda: engine.waiting)
         self._warm_up(model)
         self.engine.start()

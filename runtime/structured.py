@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -21,6 +22,7 @@ from runtime.pieces import Delta, Piece, Token
 from runtime.protocol import ChatCompletionRequest
 from runtime.tool_protocol import JsonObjectFormat, JsonSchemaFormat
 
+log = logging.getLogger("servespec.structured")
 ANY_OBJECT: dict[str, Any] = {"type": "object"}
 
 
@@ -84,6 +86,14 @@ def grammars_for(artifact: Artifact, vocab: int) -> Grammars:
         config = json.loads((artifact.root / "config.json").read_text(encoding="utf-8"))
         vocab = int(config["vocab_size"])
     return Grammars(artifact.root / "tokenizer.json", vocab, list(artifact.eos_token_ids))
+
+
+def warm(artifact: Artifact, vocab: int) -> None:
+    """Build the grammar tokenizer at load, not in the first structured request."""
+    try:
+        grammars_for(artifact, vocab)
+    except Exception:  # structured requests will report it; plain ones must still be served
+        log.warning("grammar tokenizer unavailable", exc_info=True)
 
 
 def plan_chat(body: ChatCompletionRequest, grammars: Grammars | None) -> Plan:
