@@ -8,13 +8,15 @@ import contextlib
 import dataclasses
 import time
 from collections.abc import AsyncGenerator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from runtime.call import Call
 from runtime.engine import Event
 from runtime.errors import APIError
-from runtime.service import ModelService
 from runtime.text import Detokenizer, StopMatcher
+
+if TYPE_CHECKING:  # runtime.service imports runtime.structured, which imports this
+    from runtime.call import Call
+    from runtime.service import ModelService
 
 # A generated token, its log-probability and the top alternatives' (id, log-probability).
 Token = tuple[int, float, list[tuple[int, float]]]
