@@ -24,7 +24,7 @@ PROMPT_STATE = "servespec_prompt"  # request.state attribute holding the rendere
 
 
 class FinishedCall(Protocol):
-    """The parts of ``completions._Call`` a record is made of."""
+    """The parts of ``call.Call`` a record is made of."""
 
     request: Request
     id: str

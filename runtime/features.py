@@ -6,8 +6,8 @@ something this server does not do is refused with a 400 that names it, never sil
 dropped; a few whose effect is only a hint are ignored, and the response says so in the
 ``X-Servespec-Ignored`` header (and the log). The README's capability table mirrors this.
 
-Structured outputs and tools belong to ``runtime.grammar`` / ``runtime.tools``: while those
-are absent, requesting them is refused here.
+Structured outputs and tools (``response_format``, ``tools``, ``tool_choice``) are
+implemented by ``runtime.structured``, which ``completions`` calls after these checks.
 """
 
 from __future__ import annotations
@@ -32,17 +32,15 @@ def unsupported(param: str, why: str) -> APIError:
 def check_chat(body: ChatCompletionRequest) -> list[str]:
     """Refuse what is really requested and not implemented; the names of ignored fields."""
     _check_common(body)
-    if body.response_format is not None and body.response_format.get("type") != "text":
-        raise unsupported("response_format", "other than {'type': 'text'} is not supported.")
-    if body.tools and body.tool_choice != "none":
-        raise unsupported("tools", "(tool calling) is not supported by this server.")
-    if isinstance(body.tool_choice, dict) or body.tool_choice not in (None, "none", "auto"):
-        raise unsupported("tool_choice", "other than 'none' or 'auto' is not supported.")
+    if body.tool_choice not in (None, "none", "auto") and not body.tools:
+        raise APIError(
+            400,
+            "tool_choice other than 'none' or 'auto' is only allowed when tools are given.",
+            param="tool_choice",
+            code="invalid_value",
+        )
     if body.functions or body.function_call not in (None, "none", "auto"):
-        raise unsupported("functions", "(function calling) is not supported by this server.")
-    for index, message in enumerate(body.messages):
-        if message.role == "tool" or message.tool_calls:
-            raise unsupported(f"messages.{index}", "holds tool calls, which are not supported.")
+        raise unsupported("functions", "(legacy function calling) is not supported; use tools.")
     if body.modalities not in (None, ["text"]):
         raise unsupported("modalities", "other than ['text'] is not supported.")
     refused = {

@@ -5,7 +5,7 @@ first byte of the next request; a client that sends half a request line and wait
 the connection (and a file descriptor) forever, without ever presenting a key. This h11
 protocol gives every request's head ``HEADER_TIMEOUT_S`` from the connection's start or the
 previous response's end, and refuses connections beyond ``max_connections``. The body's
-own deadline is ``runtime.completions.parse_body``'s (a 408).
+own deadline is ``runtime.prepare.parse_body``'s (a 408).
 """
 
 from __future__ import annotations

@@ -9,9 +9,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from runtime.auth import ANONYMOUS, KEY_ID
-from runtime.completions import check_model, parse_body, ready_service
 from runtime.errors import APIError
 from runtime.experiment import Experiment
+from runtime.prepare import check_model, parse_body, ready_service
 from runtime.protocol import DetokenizeRequest, FeedbackRequest, TokenizeRequest
 from runtime.service import ModelService
 

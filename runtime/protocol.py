@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from runtime.tool_protocol import ResponseFormat, Tool, ToolCall, ToolChoice
+
 Temperature = Annotated[float, Field(ge=0.0, le=2.0)]
 Penalty = Annotated[float, Field(ge=-2.0, le=2.0)]
 Stop = str | Annotated[list[str], Field(max_length=4)] | None
@@ -86,15 +88,15 @@ class TextPart(BaseModel):
 
 
 class ChatMessage(BaseModel):
-    """A message; ``tool_calls``/``tool_call_id`` are accepted here and rendered by the
-    tools module (they only reach the template when it handles them)."""
+    """A message; ``runtime.tools`` renders ``tool_calls`` and ``tool`` turns in the
+    documented tool convention."""
 
     model_config = ConfigDict(extra="forbid")
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[TextPart] | None = None
     name: str | None = None
-    tool_calls: list[dict[str, Any]] | None = None
-    tool_call_id: str | None = None
+    tool_calls: list[ToolCall] | None = None  # assistant turns that called tools
+    tool_call_id: str | None = None  # tool turns: the call they answer
     refusal: str | None = None
 
     def text(self) -> str:
@@ -110,12 +112,12 @@ class ChatCompletionRequest(_GenerationParams):
     max_completion_tokens: Annotated[int, Field(ge=1)] | None = None
     logprobs: bool = False
     top_logprobs: Annotated[int, Field(ge=0, le=MAX_TOP_LOGPROBS)] | None = None
-    # Structured outputs and tools (runtime.grammar / runtime.tools decide what they do;
-    # see completions.unsupported for what is refused while they are absent).
-    response_format: dict[str, Any] | None = None
-    tools: list[dict[str, Any]] | None = None
-    tool_choice: str | dict[str, Any] | None = None
+    # Structured outputs and tools: runtime.structured turns them into a grammar.
+    tools: list[Tool] | None = None
+    tool_choice: ToolChoice | None = None
     parallel_tool_calls: bool | None = None
+    response_format: ResponseFormat | None = None
+    # Legacy function calling: accepted at its null/default value, refused otherwise.
     functions: list[dict[str, Any]] | None = None
     function_call: str | dict[str, Any] | None = None
     # Features of other models: accepted at their null/default value, refused otherwise.
@@ -190,12 +192,13 @@ class AssistantMessage(BaseModel):
     role: Literal["assistant"]
     content: str | None
     refusal: str | None = None
+    tool_calls: list[ToolCall] | None = None
 
 
 class ChatChoice(BaseModel):
     index: int
     message: AssistantMessage
-    finish_reason: Literal["stop", "length"]
+    finish_reason: Literal["stop", "length", "tool_calls"]
     logprobs: dict[str, Any] | None = None
 
 

@@ -18,10 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from runtime import structured
 from runtime.artifact import Artifact, ArtifactError, open_artifact
 from runtime.batch import new_batch
 from runtime.engine import Engine, Event, Generation
 from runtime.errors import APIError
+from runtime.grammar import Grammar
 from runtime.metrics import Metrics
 from runtime.model import OnnxCausalLM
 from runtime.sampling import Sampler, SamplingParams
@@ -96,6 +98,7 @@ class ModelService:
             on_queued=self.metrics.queue_time.observe,
         )
         self.metrics.model = self.model_name
+        structured.warm(artifact, model.vocab)  # llguidance's tokenizer: ~1 s, once, now
         self.metrics.watch_engine(lambda: engine.running, lambda: engine.waiting)
         self._warm_up(model)
         self.engine.start()
@@ -158,6 +161,7 @@ class ModelService:
         max_tokens: int,
         params: SamplingParams,
         deadline: float,
+        grammar: Grammar | None = None,
         n: int = 1,
         top_logprobs: int | None = None,
         cleanup: contextlib.ExitStack | None = None,
@@ -165,7 +169,8 @@ class ModelService:
         """Submit ``n`` generations of one prompt together (they share its prefill); one
         event stream each. Leaving a stream early (client gone, stop string hit, timeout)
         cancels its row, and the engine drops it before the next decode step; so does
-        closing ``cleanup``, for streams that were never started."""
+        closing ``cleanup``, for streams that were never started. Each choice
+        decodes under its own copy of ``grammar``'s state."""
         assert self.engine is not None and self.artifact is not None
         loop = asyncio.get_running_loop()
         streams, generations = [], []
@@ -174,7 +179,9 @@ class ModelService:
             generation = Generation(
                 prompt_ids=prompt_ids,
                 max_tokens=max_tokens,
-                sampler=Sampler(params, choice),
+                sampler=(
+                    Sampler(params, choice) if grammar is None else grammar.sampler(params, choice)
+                ),
                 stop_ids=frozenset(self.artifact.eos_token_ids),
                 deliver=_deliverer(loop, queue),
                 top_logprobs=top_logprobs,

@@ -36,16 +36,20 @@ ROOTS = (
     "prometheus-client",
     "pydantic",
     "boto3",
+    "llguidance",
 )
 # tokenizers declares huggingface-hub for ``Tokenizer.from_pretrained`` (downloads from the
 # Hub); the runtime only reads tokenizer.json from the artifact, and the image must not
 # reach the Hub. Leaving it out drops ten packages (requests, tqdm, hf-xet, ...).
 EXCLUDED = frozenset({"huggingface-hub"})
+# python:3.11-slim is Debian (glibc 2.36): manylinux_2_31 wheels (llguidance's) install.
 PLATFORMS = (
     "manylinux2014_x86_64",
     "manylinux_2_28_x86_64",
+    "manylinux_2_31_x86_64",
     "manylinux2014_aarch64",
     "manylinux_2_28_aarch64",
+    "manylinux_2_31_aarch64",
 )
 MARKERS = {
     "python_version": "3.11",

@@ -104,9 +104,7 @@ def test_every_completion_field_at_its_default_is_accepted(server: LiveServer, m
 @pytest.mark.parametrize(
     ("field", "value"),
     [
-        ("response_format", {"type": "json_object"}),
-        ("tools", [{"type": "function", "function": {"name": "f", "parameters": {}}}]),
-        ("tool_choice", "required"),
+        ("functions", [{"name": "f", "parameters": {}}]),
         ("audio", {"voice": "alloy", "format": "wav"}),
         ("modalities", ["text", "audio"]),
         ("reasoning_effort", "high"),
@@ -123,6 +121,16 @@ def test_requested_features_we_lack_are_refused_by_name(
     error = response.json()["error"]
     assert error["code"] == "unsupported_parameter" and error["param"] == field
     assert field in error["message"]
+
+
+def test_tool_choice_that_needs_tools_is_refused_without_them(
+    server: LiveServer, model: str
+) -> None:
+    body = {"model": model, "messages": HI, "tool_choice": "required"}
+    response = server.http().post("/v1/chat/completions", json=body)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["param"] == "tool_choice" and error["code"] == "invalid_value"
 
 
 @pytest.mark.parametrize(("field", "value"), [("best_of", 3), ("suffix", "end")])

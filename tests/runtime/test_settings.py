@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from runtime.capture import CaptureSettings
 from runtime.settings import Settings, SettingsError
+from runtime.variants import VariantSettings
 
 
 def test_settings_come_from_servespec_variables(tmp_path: Path) -> None:
@@ -58,9 +60,14 @@ def test_the_task_definition_sets_only_settings_the_runtime_reads(example: str) 
 
     root = Path(__file__).resolve().parents[2]
     names = {f"SERVESPEC_{field.name.upper()}" for field in dataclasses.fields(Settings)}
+    # runtime.capture and runtime.variants read their own variables.
+    names |= {f"SERVESPEC_CAPTURE_{f.name.upper()}" for f in dataclasses.fields(CaptureSettings)}
+    names |= {"SERVESPEC_VARIANT", "SERVESPEC_VARIANTS", "SERVESPEC_MODEL_VERSION"}
     for spec in load_spec(root / "spec" / f"{example}.yaml").environments:
         env = {item["name"]: item["value"] for item in environment(spec, spec.model.version)}
         assert set(env) <= names
+        assert VariantSettings.from_env(env).model_version == spec.model.version
+        CaptureSettings.from_env(env)  # parses
         assert {"SERVESPEC_PREFIX_CACHE_MB", "SERVESPEC_PREFILL_CHUNK_TOKENS"} <= set(env)
         settings = Settings.from_env({**env, "SERVESPEC_API_KEYS": "k"})
         assert settings.prefix_cache_mb == spec.serving.prefix_cache_mb
