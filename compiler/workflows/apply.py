@@ -13,6 +13,7 @@ from compiler.spec import ResolvedSpec
 
 from . import actions, names, steps
 from . import deploy_scripts as scripts
+from .artifacts import Artifact, artifacts
 from .deploy import IMAGE_TAG, ROLLOUT_MARGIN, build_job, model_builds, plan_job
 
 Step = dict[str, Any]
@@ -29,29 +30,35 @@ def _plan(spec: ResolvedSpec, key: str) -> str:
 
 
 def _pushes(spec: ResolvedSpec, builds: dict[str, str], stage: str) -> list[Step]:
-    """Push the image and the model where the plan job found them missing."""
-    env = spec.environment
-    source = builds[env]
+    """Push the image and each model artifact (every A/B variant's) the plan job found
+    missing; an environment with the same artifacts as an earlier one pushes that build."""
+    source = builds[spec.environment]
     when = f"{_plan(spec, 'stage')} == '{stage}'"
-    return [
-        steps.run(
-            "Push the image",
-            scripts.PUSH_IMAGE,
-            if_=f"{when} && {_plan(spec, 'image_present')} == 'false'",
-            env={"IMAGE_TAG": IMAGE_TAG, "IMAGE_DIGEST": "${{ needs.build.outputs.image_digest }}"},
-        ),
-        steps.run(
-            "Push the model artifact",
-            scripts.PUSH_MODEL,
-            if_=f"{when} && {_plan(spec, 'model_present')} == 'false'",
-            env={
-                "MODEL_SHA256": f"${{{{ needs.build.outputs.model_sha256_{source} }}}}",
-                "ARTIFACT": f"${{{{ github.workspace }}}}/{scripts.RELEASE}/model-{source}",
-                "SPEC": f"${{{{ github.workspace }}}}/{spec.source_path}",
-                "ENVIRONMENT": env,
-            },
-        ),
-    ]
+    image = steps.run(
+        "Push the image",
+        scripts.PUSH_IMAGE,
+        if_=f"{when} && {_plan(spec, 'image_present')} == 'false'",
+        env={"IMAGE_TAG": IMAGE_TAG, "IMAGE_DIGEST": "${{ needs.build.outputs.image_digest }}"},
+    )
+    return [image, *(_push_model(spec, source, a, when) for a in artifacts(spec))]
+
+
+def _push_model(spec: ResolvedSpec, source: str, artifact: Artifact, when: str) -> Step:
+    env = {
+        "MODEL_SHA256": f"${{{{ needs.build.outputs.model_sha256_{source}{artifact.suffix} }}}}",
+        "ARTIFACT": f"${{{{ github.workspace }}}}/{scripts.RELEASE}/{artifact.directory(source)}",
+        "SPEC": f"${{{{ github.workspace }}}}/{spec.source_path}",
+        "ENVIRONMENT": spec.environment,
+    }
+    if artifact.variant:
+        env["VARIANT"] = artifact.variant
+    present = _plan(spec, f"model_present{artifact.suffix}")
+    return steps.run(
+        f"Push the model artifact{artifact.label}",
+        scripts.PUSH_MODEL,
+        if_=f"{when} && {present} == 'false'",
+        env=env,
+    )
 
 
 def _seed_keys(spec: ResolvedSpec, when: str) -> list[Step]:

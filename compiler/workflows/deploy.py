@@ -19,6 +19,7 @@ from compiler.spec import ResolvedSpec
 
 from . import actions, names, steps
 from . import deploy_scripts as scripts
+from .artifacts import Artifact, artifacts, build_key, presence_keys
 
 # Minutes a rollout may take beyond the bake time (task start, model download, health checks).
 ROLLOUT_MARGIN = 30
@@ -35,12 +36,11 @@ def _platform(spec: ResolvedSpec) -> tuple[str, str]:
 
 
 def model_builds(envs: tuple[ResolvedSpec, ...]) -> dict[str, str]:
-    """Environment -> the environment whose model build it deploys: the first one with an
-    identical `model` section, so a model shared by all environments is built once."""
+    """Environment -> the environment whose model builds it deploys: the first one with
+    identical artifacts (`model` and variants), so artifacts shared by all are built once."""
     first_with: dict[str, str] = {}
     return {
-        spec.environment: first_with.setdefault(spec.model.model_dump_json(), spec.environment)
-        for spec in envs
+        spec.environment: first_with.setdefault(build_key(spec), spec.environment) for spec in envs
     }
 
 
@@ -69,7 +69,10 @@ def plan_job(spec: ResolvedSpec) -> dict[str, Any]:
             steps.setup_terraform(),
             steps.terraform_init(),
             steps.run(
-                "What the release lacks", scripts.RELEASE_STATUS, id="status", env=release_env
+                "What the release lacks",
+                scripts.RELEASE_STATUS,
+                id="status",
+                env={**release_env, "MODEL_OUTPUTS": " ".join(presence_keys(spec))},
             ),
             steps.run(
                 "terraform plan (saved)",
@@ -98,7 +101,7 @@ def plan_job(spec: ResolvedSpec) -> dict[str, Any]:
         outputs={
             "stage": "${{ steps.status.outputs.stage }}",
             "image_present": "${{ steps.status.outputs.image_present }}",
-            "model_present": "${{ steps.status.outputs.model_present }}",
+            **{key: f"${{{{ steps.status.outputs.{key} }}}}" for key in presence_keys(spec)},
             "counts": "${{ steps.plan.outputs.counts }}",
         },
         defaults={"run": {"working-directory": names.terraform_dir(spec)}},
@@ -146,23 +149,45 @@ def _install_models(envs: tuple[ResolvedSpec, ...]) -> str:
 
 
 BUILD_ONE_MODEL = """
-if [ "$NEED_{upper}" = true ]; then
-  servespec model build {spec} --env {env} --out {release}/model-{env}
+if [ "$NEED_{need}" = true ]; then
+  servespec model build {spec} --env {env}{variant} --out {release}/{directory}
   # manifest.json lists the sha256 of every file: its own hash names the whole artifact.
-  sha="$(sha256sum {release}/model-{env}/manifest.json | cut -d ' ' -f 1)"
-  echo "model_sha256_{env}=$sha" >> "$GITHUB_OUTPUT"
+  sha="$(sha256sum {release}/{directory}/manifest.json | cut -d ' ' -f 1)"
+  echo "model_sha256_{env}{suffix}=$sha" >> "$GITHUB_OUTPUT"
 fi
 """
 
 
+def _build_one(spec: ResolvedSpec, artifact: Artifact) -> str:
+    env = spec.environment
+    return BUILD_ONE_MODEL.format(
+        need=names.upper(env + artifact.suffix),
+        spec=spec.source_path,
+        env=env,
+        variant=f" --variant {artifact.variant}" if artifact.variant else "",
+        release=scripts.RELEASE,
+        directory=artifact.directory(env),
+        suffix=artifact.suffix,
+    )
+
+
+def _sources(envs: tuple[ResolvedSpec, ...]) -> list[ResolvedSpec]:
+    """The environments whose artifacts are built (the first of each identical set)."""
+    builds = model_builds(envs)
+    return [s for s in envs if builds[s.environment] == s.environment]
+
+
 def _model_needs(envs: tuple[ResolvedSpec, ...], builds: dict[str, str]) -> dict[str, str]:
-    """NEED_<ENV> per build: true when any environment deploying that build lacks the model."""
+    """NEED_<ENV>[_<VARIANT>] per artifact built: true when any environment deploying that
+    build lacks that artifact (each variant's presence is its own plan output)."""
     found = {}
-    for source in dict.fromkeys(builds.values()):
-        users = [s for s in envs if builds[s.environment] == source]
-        found[f"NEED_{names.upper(source)}"] = (
-            "${{ " + " || ".join(f"{_needs(s, 'model_present')} == 'false'" for s in users) + " }}"
-        )
+    for source in _sources(envs):
+        users = [s for s in envs if builds[s.environment] == source.environment]
+        for artifact in artifacts(source):
+            key = f"model_present{artifact.suffix}"
+            found[f"NEED_{names.upper(source.environment + artifact.suffix)}"] = (
+                "${{ " + " || ".join(f"{_needs(s, key)} == 'false'" for s in users) + " }}"
+            )
     return found
 
 
@@ -183,14 +208,11 @@ def build_job(envs: tuple[ResolvedSpec, ...]) -> dict[str, Any]:
     first = envs[0]
     platform, runner = _platform(first)
     builds = model_builds(envs)
-    sources = list(dict.fromkeys(builds.values()))
+    sources = _sources(envs)
     any_image = " || ".join(f"{_needs(s, 'image_present')} == 'false'" for s in envs)
     any_model = " || ".join(f"{_needs(s, 'model_present')} == 'false'" for s in envs)
     model_script = _install_models(envs) + "".join(
-        BUILD_ONE_MODEL.format(
-            spec=first.source_path, env=env, upper=names.upper(env), release=scripts.RELEASE
-        )
-        for env in sources
+        _build_one(source, artifact) for source in sources for artifact in artifacts(source)
     )
     return steps.job(
         "Build what the release lacks",
@@ -228,8 +250,10 @@ def build_job(envs: tuple[ResolvedSpec, ...]) -> dict[str, Any]:
         outputs={
             "image_digest": "${{ steps.image.outputs.image_digest }}",
             **{
-                f"model_sha256_{e}": f"${{{{ steps.model.outputs.model_sha256_{e} }}}}"
-                for e in sources
+                key: f"${{{{ steps.model.outputs.{key} }}}}"
+                for key in (
+                    f"model_sha256_{s.environment}{a.suffix}" for s in sources for a in artifacts(s)
+                )
             },
         },
     )

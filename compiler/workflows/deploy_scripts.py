@@ -36,7 +36,8 @@ if terraform output -raw ecr_repository_url > /dev/null 2>&1; then
   servespec release status "$SPEC" --env "$ENVIRONMENT" --image-tag "$IMAGE_TAG" >> "$GITHUB_OUTPUT"
 else
   stage=foundation
-  { echo "image_present=false"; echo "model_present=false"; } >> "$GITHUB_OUTPUT"
+  # Nothing exists yet: every output (the image, each model artifact in $MODEL_OUTPUTS) false.
+  for key in image_present $MODEL_OUTPUTS; do echo "$key=false"; done >> "$GITHUB_OUTPUT"
 fi
 echo "stage=$stage" >> "$GITHUB_OUTPUT"
 """
@@ -104,9 +105,10 @@ fi
 """
 
 PUSH_MODEL = """
-# Push exactly the artifact the build job hashed (the push verifies every file against it).
+# Push exactly the artifact the build job hashed (the push verifies every file against it),
+# under the version of its A/B variant when $VARIANT names one.
 echo "$MODEL_SHA256  $ARTIFACT/manifest.json" | sha256sum --check --strict
-servespec model push "$SPEC" --env "$ENVIRONMENT" "$ARTIFACT"
+servespec model push "$SPEC" --env "$ENVIRONMENT" ${VARIANT:+--variant "$VARIANT"} "$ARTIFACT"
 """
 
 APPLY_SAVED_PLAN = f"""

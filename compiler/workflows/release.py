@@ -1,7 +1,8 @@
 """`servespec release`: what the deploy workflow decides from AWS, not from a git diff.
 
-`status` says whether the environment already holds the release's image (ECR tag) and model
-(`models/<name>/<version>/manifest.json`, written last by `model push`): the deploy builds
+`status` says whether the environment already holds the release's image (ECR tag) and each
+model artifact it serves (every A/B variant's `models/<name>/<version>/manifest.json`,
+written last by `model push`): the deploy builds
 and pushes only what is missing, so a first deploy builds everything and a re-run of a
 deployed commit builds nothing. `running` checks that every ECS service runs the task
 definition the reviewed plan applied (ECS's own rollback would leave the old one) before the
@@ -22,6 +23,8 @@ from compiler.model.naming import model_prefix, models_bucket_name
 from compiler.model.s3 import client
 from compiler.spec import ResolvedSpec, SpecError, load_spec
 
+from .artifacts import artifacts
+
 EXIT_FAILED = 1
 EXIT_INVALID = 2
 _MISSING = {"404", "NoSuchKey", "NoSuchBucket", "NotFound"}
@@ -31,14 +34,17 @@ _NO_IMAGE = {"ImageNotFoundException", "RepositoryNotFoundException"}
 @dataclass(frozen=True)
 class Status:
     image_present: bool
-    model_present: bool
+    models: dict[str, bool]  # presence output key -> present (see artifacts.presence_keys)
+
+    @property
+    def model_present(self) -> bool:
+        return all(self.models.values())
 
     def lines(self) -> list[str]:
-        """`key=value` lines for $GITHUB_OUTPUT."""
-        return [
-            f"image_present={str(self.image_present).lower()}",
-            f"model_present={str(self.model_present).lower()}",
-        ]
+        """`key=value` lines for $GITHUB_OUTPUT: the aggregate, then one per variant."""
+        found = {"image_present": self.image_present, "model_present": self.model_present}
+        found.update(self.models)
+        return [f"{key}={str(value).lower()}" for key, value in found.items()]
 
 
 def image_present(spec: ResolvedSpec, tag: str, endpoint_url: str | None) -> bool:
@@ -53,12 +59,23 @@ def image_present(spec: ResolvedSpec, tag: str, endpoint_url: str | None) -> boo
     return True
 
 
-def model_present(spec: ResolvedSpec, endpoint_url: str | None) -> bool:
+def models_present(spec: ResolvedSpec, endpoint_url: str | None) -> dict[str, bool]:
+    """Per artifact the deploy needs (each A/B variant's, or the model), whether its
+    manifest.json is in the bucket; keyed `model_present_<variant>` (or `model_present`)."""
     account = client("sts", endpoint_url, spec.region).get_caller_identity()["Account"]
     bucket = models_bucket_name(spec.metadata.name, spec.environment, account)
-    key = model_prefix(spec.model.name, spec.model.version) + "manifest.json"
+    s3 = client("s3", endpoint_url, spec.region)
+    return {
+        f"model_present{artifact.suffix}": _exists(
+            s3, bucket, model_prefix(spec.model.name, artifact.version) + "manifest.json"
+        )
+        for artifact in artifacts(spec)
+    }
+
+
+def _exists(s3: Any, bucket: str, key: str) -> bool:
     try:
-        client("s3", endpoint_url, spec.region).head_object(Bucket=bucket, Key=key)
+        s3.head_object(Bucket=bucket, Key=key)
     except ClientError as exc:
         if exc.response["Error"]["Code"] in _MISSING:
             return False
@@ -67,7 +84,7 @@ def model_present(spec: ResolvedSpec, endpoint_url: str | None) -> bool:
 
 
 def status(spec: ResolvedSpec, tag: str, endpoint_url: str | None) -> Status:
-    return Status(image_present(spec, tag, endpoint_url), model_present(spec, endpoint_url))
+    return Status(image_present(spec, tag, endpoint_url), models_present(spec, endpoint_url))
 
 
 def running_problems(ecs: Any, cluster: str, services: list[str], applied: set[str]) -> list[str]:

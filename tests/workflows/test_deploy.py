@@ -114,3 +114,30 @@ def test_an_s3_model_source_is_read_with_the_plan_role() -> None:
     assert deploy.model_packages(envs) == []
     plain = apply.build(environments("assistant"))["jobs"]["build"]
     assert plain["permissions"] == {"contents": "read"}
+
+
+def test_every_variant_artifact_is_built_and_pushed() -> None:
+    """clinical-notes splits traffic 90/10: both versions must exist on a fresh account."""
+    envs = environments("clinical-notes")
+    jobs = apply.build(envs)["jobs"]
+    build = steps_by_name(jobs["build"])["Build the model artifacts"]
+    script = build["run"]
+    for variant in ("current", "candidate"):
+        assert f"--env staging --variant {variant} --out release/model-staging-{variant}" in script
+        assert f"model_sha256_staging_{variant}" in jobs["build"]["outputs"]
+        assert f"NEED_STAGING_{variant.upper()}" in build["env"]
+        assert f"model_present_{variant}" in jobs["plan-prod"]["outputs"]
+        for stage in ("full", "foundation"):
+            pushes = [
+                s
+                for s in jobs["apply-prod"]["steps"]
+                if s["name"] == f"Push the model artifact (variant {variant})"
+                and f"stage == '{stage}'" in s["if"]
+            ]
+            assert len(pushes) == 1
+            push = pushes[0]
+            assert push["env"]["VARIANT"] == variant
+            assert push["if"].endswith(
+                f"needs.plan-prod.outputs.model_present_{variant} == 'false'"
+            )
+            assert push["env"]["ARTIFACT"].endswith(f"/release/model-staging-{variant}")

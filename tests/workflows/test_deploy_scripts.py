@@ -323,3 +323,63 @@ def test_the_comment_flags_administrator_roots(runner: Runner) -> None:
     assert "**`bootstrap/222222222222` root changed**" in body
     assert "`terraform -chdir=generated/assistant/bootstrap/222222222222 plan`" in body
     assert "git diff --name-only abc HEAD -- generated/assistant/bootstrap" in runner.calls()[0]
+
+
+SERVESPEC_LOG = 'echo "servespec $*" >> "$CALLS"\n'
+FAKE_BUILD = SERVESPEC_LOG + (
+    'out="${@: -1}"; mkdir -p "$out"; echo "{\\"v\\": \\"$out\\"}" > "$out/manifest.json"\n'
+)
+
+
+def test_a_first_deploy_marks_every_variant_artifact_missing(runner: Runner) -> None:
+    fake(runner.bin, "terraform", "exit 1\n")  # no state yet: no registry output
+    status = step(DEPLOY, "plan-prod", "What the release lacks")
+    result = runner.run(status["run"], status["env"])
+    assert result.returncode == 0, result.stderr
+    assert runner.outputs() == {
+        "image_present": "false",
+        "model_present": "false",
+        "model_present_current": "false",
+        "model_present_candidate": "false",
+        "stage": "foundation",
+    }
+
+
+def test_the_build_makes_only_the_variant_artifacts_missing(runner: Runner) -> None:
+    fake(runner.bin, "python", ":\n")  # the toolchain install
+    fake(runner.bin, "servespec", FAKE_BUILD)
+    build = step(DEPLOY, "build", "Build the model artifacts")
+    env = {"NEED_STAGING_CURRENT": "false", "NEED_STAGING_CANDIDATE": "true"}
+    result = runner.run(build["run"], env)
+    assert result.returncode == 0, result.stderr
+    assert runner.calls() == [
+        "servespec model build spec/clinical-notes.yaml --env staging --variant candidate"
+        " --out release/model-staging-candidate"
+    ]
+    manifest = runner.tmp / "release/model-staging-candidate/manifest.json"
+    expected = subprocess.run(
+        ["sha256sum", str(manifest)], capture_output=True, text=True, check=True
+    ).stdout.split()[0]
+    assert runner.outputs() == {"model_sha256_staging_candidate": expected}
+
+
+@pytest.mark.parametrize("variant", ["current", "candidate"])
+def test_each_variant_is_pushed_under_its_own_name(runner: Runner, variant: str) -> None:
+    artifact = runner.tmp / f"model-{variant}"
+    artifact.mkdir()
+    (artifact / "manifest.json").write_text("{}")
+    fake(runner.bin, "servespec", SERVESPEC_LOG)
+    push = step(DEPLOY, "apply-prod", f"Push the model artifact (variant {variant})")
+    sha = subprocess.run(
+        ["sha256sum", str(artifact / "manifest.json")], capture_output=True, text=True, check=True
+    ).stdout.split()[0]
+    env = {**push["env"], "MODEL_SHA256": sha, "ARTIFACT": str(artifact), "SPEC": "s.yaml"}
+    result = runner.run(push["run"], env)
+    assert result.returncode == 0, result.stderr
+    assert runner.calls() == [
+        f"servespec model push s.yaml --env prod --variant {variant} {artifact}"
+    ]
+    # An artifact that is not the one the build job hashed is never pushed.
+    result = runner.run(push["run"], {**env, "MODEL_SHA256": "0" * 64})
+    assert result.returncode != 0
+    assert len(runner.calls()) == 1

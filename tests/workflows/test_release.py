@@ -59,11 +59,36 @@ def seed(endpoint: str, *, image: bool, model: bool) -> None:
 @pytest.mark.parametrize(("image", "model"), [(False, False), (True, False), (True, True)])
 def test_status_reads_ecr_and_s3(aws_reset: str, image: bool, model: bool) -> None:
     seed(aws_reset, image=image, model=model)
-    assert release.status(prod(), "0a1b", aws_reset) == release.Status(image, model)
+    found = release.status(prod(), "0a1b", aws_reset)
+    assert found == release.Status(image, {"model_present": model})
 
 
 def test_a_missing_repository_and_bucket_mean_build_everything(aws_reset: str) -> None:
-    assert release.status(prod(), "0a1b", aws_reset) == release.Status(False, False)
+    assert release.status(prod(), "0a1b", aws_reset) == release.Status(
+        False, {"model_present": False}
+    )
+
+
+def test_status_checks_every_variant_artifact(aws_reset: str) -> None:
+    """clinical-notes serves two variants: each needs its own manifest in the bucket."""
+    spec = next(s for s in environments("clinical-notes") if s.environment == "prod")
+    s3 = client("s3", aws_reset, spec.region)
+    bucket = "clinical-notes-prod-models-123456789012"
+    where = {} if spec.region == "us-east-1" else {"LocationConstraint": spec.region}
+    s3.create_bucket(Bucket=bucket, **({"CreateBucketConfiguration": where} if where else {}))
+    current = next(v for v in spec.variants if v.name == "current")
+    key = f"models/{spec.model.name}/{current.model_version}/manifest.json"
+    s3.put_object(Bucket=bucket, Key=key, Body=b"{}")
+    found = release.status(spec, "0a1b", aws_reset)
+    assert found.lines()[1:] == [
+        "model_present=false",
+        "model_present_current=true",
+        "model_present_candidate=false",
+    ]
+    candidate = next(v for v in spec.variants if v.name == "candidate")
+    key = f"models/{spec.model.name}/{candidate.model_version}/manifest.json"
+    s3.put_object(Bucket=bucket, Key=key, Body=b"{}")
+    assert release.status(spec, "0a1b", aws_reset).model_present
 
 
 def test_the_workflow_step_runs_against_moto(aws_reset: str, tmp_path: Path) -> None:
