@@ -1,6 +1,7 @@
 """`servespec eval`: run a suite against a model and gate a candidate on its score.
 
-A target is a running endpoint (URL) or an artifact directory, which is served here by the
+A target is a running endpoint (URL), an artifact directory or a pushed artifact
+(`s3://bucket/models/<name>/<version>/`, downloaded first); artifacts are served here by the
 real runtime on a loopback port, so both go through the same OpenAI API. Answers are
 greedy (temperature 0) so a score is reproducible. The gate refuses a candidate whose score
 is below ``min_score`` or more than ``max_regression`` below the baseline's.
@@ -13,6 +14,7 @@ import json
 import secrets
 import socket
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -70,10 +72,24 @@ def open_target(target: str, api_key: str | None) -> Iterator[Endpoint]:
     if target.startswith(("http://", "https://")):
         yield Endpoint(target, api_key or "")
         return
+    if target.startswith("s3://"):  # a pushed artifact (the deploy's baseline)
+        with tempfile.TemporaryDirectory() as tmp, _served(_download(target, Path(tmp))) as ep:
+            yield ep
+        return
     if not Path(target, "manifest.json").is_file():
         raise EvalError(f"{target}: neither a URL nor an artifact directory (no manifest.json)")
     with _served(Path(target)) as endpoint:
         yield endpoint
+
+
+def _download(uri: str, dest: Path) -> Path:
+    """Fetch only the files the artifact's manifest lists (the runtime's own download)."""
+    from runtime.artifact import ArtifactError, download_s3
+
+    try:
+        return download_s3(uri, dest)
+    except ArtifactError as exc:
+        raise EvalError(str(exc)) from None
 
 
 @contextlib.contextmanager

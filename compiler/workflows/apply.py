@@ -40,7 +40,26 @@ def _pushes(spec: ResolvedSpec, builds: dict[str, str], stage: str) -> list[Step
         if_=f"{when} && {_plan(spec, 'image_present')} == 'false'",
         env={"IMAGE_TAG": IMAGE_TAG, "IMAGE_DIGEST": "${{ needs.build.outputs.image_digest }}"},
     )
-    return [image, *(_push_model(spec, source, a, when) for a in artifacts(spec))]
+    models = [s for a in artifacts(spec) for s in _gate_and_push(spec, source, a, when)]
+    return [image, *models]
+
+
+def _gate_and_push(spec: ResolvedSpec, source: str, artifact: Artifact, when: str) -> list[Step]:
+    """With `deployment.eval`, a new artifact is evaluated before it is pushed: a refused
+    candidate fails the job before any push or apply, so no traffic ever reaches it."""
+    push = _push_model(spec, source, artifact, when)
+    if spec.deployment.eval is None:
+        return [push]
+    env = {k: v for k, v in push["env"].items() if k != "MODEL_SHA256"}
+    gate = steps.run(
+        f"Evaluation gate{artifact.label}",
+        scripts.EVAL_GATE,
+        if_=push["if"],
+        env={**env, "TF_DIR": names.terraform_dir(spec)},
+        # The suite path is relative to the repository root.
+        cwd=".",
+    )
+    return [gate, push]
 
 
 def _push_model(spec: ResolvedSpec, source: str, artifact: Artifact, when: str) -> Step:

@@ -111,6 +111,42 @@ echo "$MODEL_SHA256  $ARTIFACT/manifest.json" | sha256sum --check --strict
 servespec model push "$SPEC" --env "$ENVIRONMENT" ${VARIANT:+--variant "$VARIANT"} "$ARTIFACT"
 """
 
+EVAL_GATE = """
+# The gate (deployment.eval) before this artifact is pushed, so before any traffic can
+# reach it. Baseline: the model the deployed release serves (SERVESPEC_ARTIFACT of the task
+# definitions in the Terraform state, read back from S3); with an A/B test already running,
+# the first of those by URI. None on a first deploy: then only the spec's min_score applies.
+baseline="$(terraform -chdir="$TF_DIR" state pull | jq -r '[.resources[]?
+  | select(.type == "aws_ecs_task_definition") | .instances[]?.attributes.container_definitions
+  | fromjson | .[].environment[]? | select(.name == "SERVESPEC_ARTIFACT") | .value]
+  | sort | first // ""')"
+args=()
+if [ -n "$baseline" ]; then
+  args+=(--baseline "$baseline")
+  echo "baseline: $baseline (the deployed release's model)"
+else
+  echo "no deployed model: the candidate is gated on the minimum score only"
+fi
+set +e
+servespec eval "$ARTIFACT" --spec "$SPEC" --env "$ENVIRONMENT" "${args[@]}" > eval.txt
+code=$?
+set -e
+cat eval.txt
+{
+  echo "### $ENVIRONMENT: evaluation of the candidate model ${VARIANT:-}"
+  echo "Baseline: ${baseline:-none (first deploy)}"
+  echo '```'
+  cat eval.txt
+  echo '```'
+} >> "$GITHUB_STEP_SUMMARY"
+rm -f eval.txt
+if [ "$code" -ne 0 ]; then
+  echo "::error::the candidate model fails $ENVIRONMENT's evaluation gate: nothing was pushed \
+or applied, traffic stays on the deployed release"
+fi
+exit "$code"
+"""
+
 APPLY_SAVED_PLAN = f"""
 # Exactly the plan reviewers approved; never a fresh plan approved automatically.
 cp "$GITHUB_WORKSPACE/{PLAN_DIR}/tfplan" tfplan

@@ -72,3 +72,25 @@ def test_eval_passes_the_model_and_refuses_a_worse_candidate(model_artifact: Pat
     refused = runner.invoke(cli, ["eval", str(worse), *spec, "--baseline", str(model_artifact)])
     assert refused.exit_code == 1, refused.output
     assert "REFUSED" in refused.stdout and "below the baseline" in refused.stdout
+
+
+def test_a_pushed_artifact_is_a_baseline(aws_reset: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The deploy's gate names the deployed model by its s3:// URI (moto_server here)."""
+    import boto3
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws_reset)
+    artifact = builders.tiny_artifact()
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="models")
+    for path in sorted(artifact.iterdir()):
+        s3.upload_file(str(path), "models", f"models/m/1/{path.name}")
+    runner = CliRunner()
+    args = ["eval", str(artifact), "--suite", str(SUITE), "--format", "json"]
+    found = runner.invoke(cli, [*args, "--baseline", "s3://models/models/m/1/"])
+    assert found.exit_code == 0, found.output
+    result = json.loads(found.stdout)
+    # The baseline was served from the copy read back from S3 and scored.
+    assert result["baseline_score"] is not None and result["passed"]
+    missing = runner.invoke(cli, [*args, "--baseline", "s3://models/models/m/2/"])
+    assert missing.exit_code == 1
+    assert "cannot download s3://models/models/m/2/" in missing.output

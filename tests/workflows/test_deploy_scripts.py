@@ -383,3 +383,71 @@ def test_each_variant_is_pushed_under_its_own_name(runner: Runner, variant: str)
     result = runner.run(push["run"], {**env, "MODEL_SHA256": "0" * 64})
     assert result.returncode != 0
     assert len(runner.calls()) == 1
+
+
+GATE = ("servespec-assistant-deploy.yml", "apply-prod", "Evaluation gate")
+DEPLOYED = "s3://assistant-prod-models-1/models/assistant-llm/2026-10-01/"
+
+
+def deployed_state(artifact: str | None) -> str:
+    """`terraform state pull` of a deployed release serving `artifact` (none: first deploy)."""
+    if artifact is None:
+        return json.dumps({"resources": []})
+    container = [
+        {"image": "r:abc", "environment": [{"name": "SERVESPEC_ARTIFACT", "value": artifact}]}
+    ]
+    resource = {
+        "type": "aws_ecs_task_definition",
+        "instances": [{"attributes": {"container_definitions": json.dumps(container)}}],
+    }
+    return json.dumps({"resources": [resource]})
+
+
+def gate_fakes(runner: Runner, artifact: str | None, verdict: int) -> dict[str, str]:
+    (runner.tmp / "state.json").write_text(deployed_state(artifact))
+    fake(runner.bin, "terraform", TERRAFORM_LOG + 'cat "$STATE"\n')
+    fake(runner.bin, "servespec", SERVESPEC_LOG + f'echo "eval: verdict"\nexit {verdict}\n')
+    gate = step(*GATE)
+    assert gate["working-directory"] == "."
+    return {
+        **gate["env"],
+        "ARTIFACT": "cand",
+        "SPEC": "s.yaml",
+        "STATE": str(runner.tmp / "state.json"),
+    }
+
+
+def test_the_gate_evaluates_against_the_deployed_model(runner: Runner) -> None:
+    result = runner.run(step(*GATE)["run"], gate_fakes(runner, DEPLOYED, 0))
+    assert result.returncode == 0, result.stderr
+    assert runner.calls() == [
+        "terraform -chdir=generated/assistant/prod/terraform state pull",
+        f"servespec eval cand --spec s.yaml --env prod --baseline {DEPLOYED}",
+    ]
+    assert f"Baseline: {DEPLOYED}" in runner.summary.read_text()
+
+
+def test_a_first_deploy_is_gated_without_a_baseline(runner: Runner) -> None:
+    result = runner.run(step(*GATE)["run"], gate_fakes(runner, None, 0))
+    assert result.returncode == 0, result.stderr
+    assert runner.calls()[-1] == "servespec eval cand --spec s.yaml --env prod"
+    assert "none (first deploy)" in runner.summary.read_text()
+
+
+def test_a_refused_candidate_fails_the_job_before_any_push(runner: Runner) -> None:
+    result = runner.run(step(*GATE)["run"], gate_fakes(runner, DEPLOYED, 1))
+    assert result.returncode == 1
+    assert "fails prod's evaluation gate" in result.stdout + result.stderr
+    # In the job, the gate comes before the push and the apply of the same stage.
+    names = [s["name"] for s in workflows("assistant")[GATE[0]]["jobs"]["apply-prod"]["steps"]]
+    gate_at = names.index("Evaluation gate")
+    assert (
+        gate_at
+        < names.index("Push the model artifact")
+        < names.index("terraform apply (the saved plan)")
+    )
+
+
+def test_no_gate_without_deployment_eval() -> None:
+    steps = workflows("clinical-notes")[DEPLOY]["jobs"]["apply-prod"]["steps"]
+    assert not [s for s in steps if s["name"].startswith("Evaluation gate")]
