@@ -1,7 +1,13 @@
 """Bearer API keys: kept only as SHA-256 digests, compared in constant time.
 
-The key id (a digest prefix, not secret) names the caller in logs, metrics, rate limits and
-the usage counts here. Keys come from SERVESPEC_API_KEYS / SERVESPEC_API_KEYS_FILE at start
+The key id names the caller in logs, metrics, rate limits and the usage counts here. A key
+from servespec's secret JSON is named (`servespec keys add --name`): its id is that name,
+stable across tasks and restarts and unrelated to the value. An unnamed key (a variable, a
+file, the old comma-separated secret) gets `key-` + a prefix of HMAC-SHA256 keyed with
+SERVESPEC_KEY_ID_SALT (a random salt per process when unset), so an id published on a
+dashboard cannot be checked against a guessed or leaked key from outside.
+
+Keys come from SERVESPEC_API_KEYS / SERVESPEC_API_KEYS_FILE at start
 and, when SERVESPEC_API_KEYS_SECRET names a Secrets Manager secret, from that secret, re-read
 every SERVESPEC_API_KEYS_RELOAD_S seconds through the task role: ECS resolves a container's
 `secrets` once, when the task starts, so only the runtime reading the secret itself lets an
@@ -15,6 +21,9 @@ import hashlib
 import hmac
 import json
 import logging
+import os
+import re
+import secrets
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -32,8 +41,36 @@ ANONYMOUS = "anonymous"
 log = logging.getLogger("servespec.auth")
 
 
-def key_id(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()[:12]
+SALT_VARIABLE = "SERVESPEC_KEY_ID_SALT"
+_PROCESS_SALT = secrets.token_bytes(32)  # ids of unnamed keys then hold for this process only
+# Names that are safe as a metric label and a log field, and never read as another id.
+_ID_NAME = re.compile(r"^(?!key-[0-9a-f]{12}$)[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+KeyEntry = str | tuple[str, str]  # a bare key, or (key, name) from servespec's secret JSON
+
+
+def _salt() -> bytes:
+    configured = os.environ.get(SALT_VARIABLE, "")
+    return configured.encode() if configured else _PROCESS_SALT
+
+
+def key_id(key: str, name: str | None = None) -> str:
+    """The caller's id: the key's name when it has a usable one, else the salted HMAC."""
+    if name is not None and name != ANONYMOUS and _ID_NAME.match(name):
+        return name
+    return "key-" + hmac.new(_salt(), key.encode(), hashlib.sha256).hexdigest()[:12]
+
+
+def parse_named_keys(raw: str) -> tuple[KeyEntry, ...]:
+    """Like parse_keys, keeping each key's name when the secret is servespec's key JSON."""
+    text = raw.strip()
+    if text.startswith("{"):
+        try:
+            entries = json.loads(text)["keys"]
+            return tuple((str(e["key"]), str(e.get("name") or "")) for e in entries)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise ValueError("API keys: not servespec's key JSON") from None
+    return parse_keys(text)
 
 
 def parse_keys(raw: str) -> tuple[str, ...]:
@@ -47,39 +84,51 @@ def parse_keys(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
+def _ids(keys: Iterable[KeyEntry]) -> dict[bytes, str]:
+    """Digest -> key id; a key listed both bare (the injected variable) and named (the
+    secret read back) keeps its name."""
+    found: dict[bytes, str] = {}
+    for entry in keys:
+        key, name = (entry, None) if isinstance(entry, str) else entry
+        digest = hashlib.sha256(key.encode()).digest()
+        if name or digest not in found:
+            found[digest] = key_id(key, name or None)
+    return found
+
+
 class KeyStore:
-    def __init__(self, keys: Iterable[str]) -> None:
+    def __init__(self, keys: Iterable[KeyEntry]) -> None:
         self._lock = threading.Lock()
-        self._digests: list[bytes] = []
+        self._ids: dict[bytes, str] = {}
         self.usage: collections.Counter[str] = collections.Counter()  # requests per key id
         if not self.replace(keys):
             raise ValueError("no API keys configured")
 
-    def replace(self, keys: Iterable[str]) -> bool:
+    def replace(self, keys: Iterable[KeyEntry]) -> bool:
         """Swap in a new key set; an empty one is refused (it would lock every caller out)."""
-        digests = [hashlib.sha256(key.encode()).digest() for key in keys]
-        if not digests:
+        ids = _ids(keys)
+        if not ids:
             return False
         with self._lock:
-            changed = sorted(digests) != sorted(self._digests)
-            self._digests = digests
+            changed = ids != self._ids
+            self._ids = ids
         if changed:
-            log.info("api keys loaded", extra={"key_ids": sorted(d.hex()[:12] for d in digests)})
+            log.info("api keys loaded", extra={"key_ids": sorted(ids.values())})
         return True
 
     def identify(self, token: str) -> str | None:
         digest = hashlib.sha256(token.encode()).digest()
         found = None
         with self._lock:
-            candidates = list(self._digests)
+            candidates = list(self._ids.items())
         # Compare against every key, without stopping early, so timing says nothing about
         # which key (or how much of one) matched.
-        for candidate in candidates:
+        for candidate, identity in candidates:
             if hmac.compare_digest(digest, candidate):
-                found = candidate
+                found = identity
         if found is None:
             return None
-        identity = found.hex()[:12]
+        identity = found
         with self._lock:
             self.usage[identity] += 1
         return identity
@@ -95,7 +144,9 @@ class KeyReloader:
     """Re-reads the key sources every `interval_s` on a daemon thread; a failed read keeps the
     keys already loaded (and says so), so a Secrets Manager hiccup never locks callers out."""
 
-    def __init__(self, store: KeyStore, read: Callable[[], tuple[str, ...]], interval_s: float):
+    def __init__(
+        self, store: KeyStore, read: Callable[[], tuple[KeyEntry, ...]], interval_s: float
+    ):
         self.store, self.read, self.interval_s = store, read, interval_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="api-key-reload", daemon=True)
@@ -126,16 +177,16 @@ class KeyReloader:
 
 def key_sources(
     env_keys: tuple[str, ...], keys_file: Path | None, secret: str | None, endpoint: str | None
-) -> Callable[[], tuple[str, ...]]:
+) -> Callable[[], tuple[KeyEntry, ...]]:
     """One function reading every configured source, for the start and for each reload."""
 
-    def read() -> tuple[str, ...]:
-        keys = list(env_keys)
+    def read() -> tuple[KeyEntry, ...]:
+        keys: list[KeyEntry] = list(env_keys)
         if keys_file is not None:
             lines = keys_file.read_text().splitlines()
             keys += [k.strip() for k in lines if k.strip() and not k.strip().startswith("#")]
         if secret is not None:
-            keys += parse_keys(_secret_string(secret, endpoint))
+            keys += parse_named_keys(_secret_string(secret, endpoint))
         return tuple(keys)
 
     return read

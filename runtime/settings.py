@@ -10,6 +10,10 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from runtime.auth import KeyEntry
 
 PREFIX = "SERVESPEC_"
 
@@ -85,7 +89,7 @@ class Settings:
     def intra_op_threads(self) -> int:
         return self.threads or len(os.sched_getaffinity(0))
 
-    def load_api_keys(self) -> tuple[str, ...]:
+    def load_api_keys(self) -> tuple[KeyEntry, ...]:
         """Keys from the variable, the file (one per line, ``#`` comments) and the secret."""
         from runtime.auth import key_sources
 

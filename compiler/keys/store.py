@@ -1,7 +1,7 @@
 """Named API keys in one environment's Secrets Manager secret.
 
 The secret holds JSON, `{"keys": [{"name", "key", "created"}]}`; the runtime accepts every key
-in it and names callers by key id (a digest prefix, runtime/auth.py), never by the key. Values
+in it and names callers by key id (the key's name; runtime/auth.py), never by the key. Values
 are generated here with `secrets.token_urlsafe` and put with PutSecretValue, so they never pass
 through Terraform (state) or the repository; only `add` prints a value, once, to its caller.
 """
@@ -29,10 +29,12 @@ class Key:
     name: str
     key: str
     created: str
+    named: bool = True  # False: a key of the old comma-separated format, "key-N" here only
 
     @property
     def id(self) -> str:
-        return key_id(self.key)
+        """The id the runtime reports: the name, or a salted HMAC for an unnamed key."""
+        return key_id(self.key, self.name if self.named else None)
 
 
 def new_key() -> str:
@@ -60,7 +62,7 @@ class SecretKeys:
         except (ValueError, KeyError, TypeError):
             raise KeyError_(f"secret {self.secret_id} is not servespec's key JSON") from None
         if entries is None:  # a plain comma-separated list (the earlier format)
-            return [Key(f"key-{i + 1}", k, "") for i, k in enumerate(parse_keys(raw))]
+            return [Key(f"key-{i + 1}", k, "", False) for i, k in enumerate(parse_keys(raw))]
         return [Key(e["name"], e["key"], e.get("created", "")) for e in entries]
 
     def save(self, keys: list[Key]) -> None:
@@ -68,6 +70,10 @@ class SecretKeys:
         self.client.put_secret_value(SecretId=self.secret_id, SecretString=json.dumps(body))
 
     def add(self, name: str) -> Key:
+        if key_id("", name) != name:  # the name is the key's id in metrics and logs
+            raise KeyError_(
+                f"key name {name!r}: use 1-64 letters, digits, '.', '_' or '-' (not 'anonymous')"
+            )
         keys = self.load()
         if any(k.name == name for k in keys):
             raise KeyError_(f"a key named {name!r} exists: revoke it first or pick another name")

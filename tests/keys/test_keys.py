@@ -13,7 +13,14 @@ from click.testing import CliRunner
 
 from compiler.cli import cli
 from compiler.keys.store import SecretKeys
-from runtime.auth import KeyReloader, KeyStore, key_id, key_sources, parse_keys
+from runtime.auth import (
+    KeyReloader,
+    KeyStore,
+    key_id,
+    key_sources,
+    parse_keys,
+    parse_named_keys,
+)
 
 SPEC = "spec/assistant.yaml"
 SECRET = "assistant-staging/api-keys"  # what generated/assistant/staging/terraform names it
@@ -47,7 +54,9 @@ def test_add_list_revoke(secret: Any, aws_reset: str) -> None:
     added = keys(aws_reset, "add", "--name", "partner-a")
     listed = keys(aws_reset, "list")
     assert [row["name"] for row in listed] == ["initial", "partner-a"]
-    assert added["key_id"] == key_id(added["key"]) and "key" not in listed[1]
+    # A named key's id is its name: stable across tasks, unrelated to the value.
+    assert added["key_id"] == "partner-a" == key_id(added["key"], "partner-a")
+    assert "key" not in listed[1]
     assert added["key"] not in json.dumps(listed)
     keys(aws_reset, "revoke", added["key_id"])
     assert [row["name"] for row in keys(aws_reset, "list")] == ["initial"]
@@ -58,6 +67,8 @@ def test_revoking_the_last_key_and_duplicate_names_are_refused(secret: Any, aws_
     runner = CliRunner()
     base = [SPEC, "--env", "staging", "--endpoint-url", aws_reset]
     last = runner.invoke(cli, ["keys", "revoke", *base, "initial"])
+    spaced = runner.invoke(cli, ["keys", "add", *base, "--name", "a b"])
+    assert spaced.exit_code == 1 and "key name 'a b'" in spaced.output
     twice = runner.invoke(cli, ["keys", "add", *base, "--name", "initial"])
     assert last.exit_code == 1 and "last key" in last.output
     assert twice.exit_code == 1 and "exists" in twice.output
@@ -120,3 +131,27 @@ def test_usage_is_counted_per_key_id_and_taken_once() -> None:
         store.identify(token)
     assert store.take_usage() == {key_id("k1"): 2, key_id("k2"): 1}
     assert store.take_usage() == {}
+
+
+def test_unnamed_key_ids_are_salted_and_stable_under_one_salt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import hashlib
+
+    monkeypatch.setenv("SERVESPEC_KEY_ID_SALT", "deployment-salt")
+    first = key_id("k1")
+    assert first.startswith("key-") and len(first) == len("key-") + 12
+    assert first == key_id("k1")  # another task or a restart with the same salt agrees
+    assert hashlib.sha256(b"k1").hexdigest()[:12] not in first  # not the guessable digest
+    monkeypatch.setenv("SERVESPEC_KEY_ID_SALT", "another-salt")
+    assert key_id("k1") != first
+    # Names that could pass for another id fall back to the HMAC.
+    assert key_id("k1", "anonymous").startswith("key-")
+    assert key_id("k1", "key-0123456789ab") == key_id("k1")
+
+
+def test_a_key_both_injected_and_read_from_the_secret_keeps_its_name() -> None:
+    body = json.dumps({"keys": [{"name": "partner", "key": "k1"}, {"name": "b", "key": "k2"}]})
+    store = KeyStore(["k1", *parse_named_keys(body)])
+    assert store.identify("k1") == "partner" and store.identify("k2") == "b"
+    assert store.take_usage() == {"partner": 1, "b": 1}
