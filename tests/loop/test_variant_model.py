@@ -41,19 +41,36 @@ def test_the_deploy_lists_every_variant() -> None:
 
 
 def test_push_a_variant_under_its_version(aws_reset: str, tmp_path: Path) -> None:
-    from compiler.model.s3 import client
+    import boto3
 
-    kms = client("kms", aws_reset, "us-east-1")
+    # The push refuses credentials for any account but the environment's account.id; moto
+    # gives a role assumed in that account its own resources, as AWS would.
+    sts = boto3.client("sts", endpoint_url=aws_reset, region_name="us-east-1")
+    creds = sts.assume_role(
+        RoleArn="arn:aws:iam::444444444444:role/deployer", RoleSessionName="test"
+    )["Credentials"]
+    env = {
+        "AWS_ACCESS_KEY_ID": creds["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": creds["SessionToken"],
+    }
+    session = boto3.session.Session(
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=env["AWS_SESSION_TOKEN"],
+        region_name="us-east-1",
+    )
+    kms = session.client("kms", endpoint_url=aws_reset)
     key = kms.create_key()["KeyMetadata"]["KeyId"]
     kms.create_alias(AliasName="alias/clinical-notes-prod", TargetKeyId=key)
-    client("s3", aws_reset, "us-east-1").create_bucket(
-        Bucket="clinical-notes-prod-models-123456789012"
+    session.client("s3", endpoint_url=aws_reset).create_bucket(
+        Bucket="clinical-notes-prod-models-444444444444"
     )
     artifact = tmp_path / "current"
     make_fake_artifact(artifact, os.urandom(64), version="2026-11-01", name="clinical-notes-llm")
     args = ["push", SPEC, "--env", "prod", str(artifact), "--endpoint-url", aws_reset]
-    pushed = CliRunner().invoke(model, [*args, "--variant", "current"])
+    pushed = CliRunner(env=env).invoke(model, [*args, "--variant", "current"])
     assert pushed.exit_code == 0, pushed.output
     assert json.loads(pushed.stdout)["uri"].endswith("/models/clinical-notes-llm/2026-11-01/")
-    unknown = CliRunner().invoke(model, [*args, "--variant", "nope"])
+    unknown = CliRunner(env=env).invoke(model, [*args, "--variant", "nope"])
     assert unknown.exit_code == 2 and "no variant 'nope'" in unknown.output

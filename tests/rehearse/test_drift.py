@@ -31,7 +31,7 @@ def podman() -> None:
 @pytest.mark.slow
 def test_a_cache_path_on_the_read_only_root_fails_the_rehearsal(podman: None) -> None:
     spec = locate.environment(SPEC, "staging")
-    ctx = run.Context(spec, SPEC, Path("."), emulator.Moto())
+    ctx = run.Context(spec, SPEC, Path("."), emulator.Moto(run._account_id(spec)))
     ctx.tag = f"localhost/servespec-{spec.metadata.name}:rehearse"
     run._build(ctx)
     try:
