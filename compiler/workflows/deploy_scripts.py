@@ -114,12 +114,15 @@ servespec model push "$SPEC" --env "$ENVIRONMENT" ${VARIANT:+--variant "$VARIANT
 EVAL_GATE = """
 # The gate (deployment.eval) before this artifact is pushed, so before any traffic can
 # reach it. Baseline: the model the deployed release serves (SERVESPEC_ARTIFACT of the task
-# definitions in the Terraform state, read back from S3); with an A/B test already running,
-# the first of those by URI. None on a first deploy: then only the spec's min_score applies.
-baseline="$(terraform -chdir="$TF_DIR" state pull | jq -r '[.resources[]?
-  | select(.type == "aws_ecs_task_definition") | .instances[]?.attributes.container_definitions
-  | fromjson | .[].environment[]? | select(.name == "SERVESPEC_ARTIFACT") | .value]
-  | sort | first // ""')"
+# definitions in the Terraform state, read back from S3): this variant's own when it is
+# deployed, else the first deployed artifact by URI. None on a first deploy: then only the
+# spec's min_score applies.
+baseline="$(terraform -chdir="$TF_DIR" state pull | jq -r --arg variant "${VARIANT:-}" '
+  [.resources[]? | select(.type == "aws_ecs_task_definition")
+   | .instances[]?.attributes.container_definitions | fromjson | .[]
+   | (.environment // []) | from_entries | select(.SERVESPEC_ARTIFACT)]
+  | sort_by(.SERVESPEC_ARTIFACT) | map(select(.SERVESPEC_VARIANT == $variant)) + .
+  | first | .SERVESPEC_ARTIFACT // ""')"
 args=()
 if [ -n "$baseline" ]; then
   args+=(--baseline "$baseline")

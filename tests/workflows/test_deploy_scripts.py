@@ -389,18 +389,23 @@ GATE = ("servespec-assistant-deploy.yml", "apply-prod", "Evaluation gate")
 DEPLOYED = "s3://assistant-prod-models-1/models/assistant-llm/2026-10-01/"
 
 
-def deployed_state(artifact: str | None) -> str:
-    """`terraform state pull` of a deployed release serving `artifact` (none: first deploy)."""
-    if artifact is None:
-        return json.dumps({"resources": []})
-    container = [
-        {"image": "r:abc", "environment": [{"name": "SERVESPEC_ARTIFACT", "value": artifact}]}
-    ]
-    resource = {
-        "type": "aws_ecs_task_definition",
-        "instances": [{"attributes": {"container_definitions": json.dumps(container)}}],
-    }
-    return json.dumps({"resources": [resource]})
+def deployed_state(artifact: str | None, *variants: tuple[str, str]) -> str:
+    """`terraform state pull` of a deployed release serving `artifact` (none: first deploy),
+    or one task definition per (variant, artifact)."""
+    served = [("", artifact)] if artifact else list(variants)
+    resources = []
+    for variant, uri in served:
+        env = [{"name": "SERVESPEC_ARTIFACT", "value": uri}]
+        if variant:
+            env.append({"name": "SERVESPEC_VARIANT", "value": variant})
+        container = [{"image": "r:abc", "environment": env}]
+        resources.append(
+            {
+                "type": "aws_ecs_task_definition",
+                "instances": [{"attributes": {"container_definitions": json.dumps(container)}}],
+            }
+        )
+    return json.dumps({"resources": resources})
 
 
 def gate_fakes(runner: Runner, artifact: str | None, verdict: int) -> dict[str, str]:
@@ -425,6 +430,18 @@ def test_the_gate_evaluates_against_the_deployed_model(runner: Runner) -> None:
         f"servespec eval cand --spec s.yaml --env prod --baseline {DEPLOYED}",
     ]
     assert f"Baseline: {DEPLOYED}" in runner.summary.read_text()
+
+
+def test_a_variant_is_gated_against_its_own_deployed_model(runner: Runner) -> None:
+    env = gate_fakes(runner, None, 0)
+    state = deployed_state(
+        None, ("current", "s3://b/models/m/1/"), ("candidate", "s3://b/models/m/0/")
+    )
+    (runner.tmp / "state.json").write_text(state)
+    for variant, expected in (("current", "s3://b/models/m/1/"), ("new", "s3://b/models/m/0/")):
+        result = runner.run(step(*GATE)["run"], {**env, "VARIANT": variant})
+        assert result.returncode == 0, result.stderr
+        assert runner.calls()[-1].endswith(f"--baseline {expected}")
 
 
 def test_a_first_deploy_is_gated_without_a_baseline(runner: Runner) -> None:
