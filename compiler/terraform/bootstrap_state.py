@@ -7,6 +7,7 @@ from __future__ import annotations
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Comment, Ref, Template, Value, jsonencode, resource, skip
 from compiler.terraform.stack import common, contract, storage
+from compiler.terraform.stack.buckets import kms_default_rule
 
 STATE_LABEL = "state"
 STATE_LOGS_LABEL = "state_logs"
@@ -120,18 +121,7 @@ def _key(spec: ResolvedSpec) -> list[Block]:
 
 
 def _state_bucket(envs: tuple[ResolvedSpec, ...]) -> list[Block]:
-    kms_sse = Block(
-        "rule",
-        (),
-        [
-            Block(
-                "apply_server_side_encryption_by_default",
-                (),
-                {"sse_algorithm": "aws:kms", "kms_master_key_id": Ref("aws_kms_key.state.arn")},
-            ),
-            {"bucket_key_enabled": True},
-        ],
-    )
+    kms_sse = kms_default_rule(Ref("aws_kms_key.state.arn"))
     replication = skip(
         "CKV_AWS_144",
         "AWS: S3 versioning keeps every state version; the state is rebuilt from the "

@@ -187,6 +187,16 @@ def _encryption(bucket: Bucket, bucket_id: Expr) -> Block:
     )
 
 
+def kms_default_rule(key_arn: Expr) -> Block:
+    """Default encryption under a customer-managed key, with S3 Bucket Keys (fewer KMS calls)."""
+    default = Block(
+        "apply_server_side_encryption_by_default",
+        (),
+        {"sse_algorithm": "aws:kms", "kms_master_key_id": key_arn},
+    )
+    return Block("rule", (), [default, {"bucket_key_enabled": True}])
+
+
 def _lifecycle(bucket: Bucket, bucket_id: Expr) -> Block:
     items: list[object] = [
         {"id": "retention", "status": "Enabled"},

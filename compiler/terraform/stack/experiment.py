@@ -16,7 +16,7 @@ from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, jsonencode, resource, skip
 
 from . import common
-from .buckets import bucket_settings
+from .buckets import bucket_settings, kms_default_rule
 from .capture import CAPTURE_BUCKET, CAPTURE_PREFIX, capture_uri, environment
 
 __all__ = ["CAPTURE_BUCKET", "CAPTURE_PREFIX", "blocks", "capture_uri", "environment"]
@@ -58,18 +58,7 @@ def _pin_rule(variant: str, index: int) -> Block:
 
 def _bucket(spec: ResolvedSpec) -> list[Block]:
     days = spec.observability.capture.retention_days
-    sse = Block(
-        "rule",
-        (),
-        [
-            Block(
-                "apply_server_side_encryption_by_default",
-                (),
-                {"sse_algorithm": "aws:kms", "kms_master_key_id": Ref("aws_kms_key.main.arn")},
-            ),
-            {"bucket_key_enabled": True},
-        ],
-    )
+    sse = kms_default_rule(Ref("aws_kms_key.main.arn"))
     lifecycle = [
         Block(
             "rule",

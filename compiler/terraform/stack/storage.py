@@ -8,7 +8,7 @@ from compiler.terraform.hcl import Block, Comment, Ref, Template, Value, jsonenc
 from compiler.terraform.plan import replicates
 
 from . import common
-from .buckets import bucket_settings, sse_s3_skip
+from .buckets import bucket_settings, kms_default_rule, sse_s3_skip
 from .common import LOGS_BUCKET, MODELS_BUCKET, artifact_uri, model_prefix
 
 __all__ = [
@@ -59,18 +59,7 @@ def _tls_only(bucket: str) -> dict[str, Value]:
 
 def _models(spec: ResolvedSpec) -> list[Block]:
     retention = spec.backups.retention_days
-    sse = Block(
-        "rule",
-        (),
-        [
-            Block(
-                "apply_server_side_encryption_by_default",
-                (),
-                {"sse_algorithm": "aws:kms", "kms_master_key_id": Ref("aws_kms_key.main.arn")},
-            ),
-            {"bucket_key_enabled": True},
-        ],
-    )
+    sse = kms_default_rule(Ref("aws_kms_key.main.arn"))
     lifecycle = [
         Block(
             "rule",
