@@ -60,7 +60,11 @@ def _aws(call: Callable[[], Any]) -> Any:
 def bootstrap_checks(spec: ResolvedSpec, endpoint: str | None) -> list[Check]:
     name, env = spec.metadata.name, spec.environment
     folder = bootstrap_dir(spec)
-    apply_bootstrap = f"terraform -chdir={folder} init && terraform -chdir={folder} apply"
+    # The first apply has no bucket to keep its state in yet: docs/day-0.md step 2.
+    apply_bootstrap = (
+        f"the two-step first apply of {folder} (docs/day-0.md, step 2: local state, "
+        "then terraform init -migrate-state)"
+    )
     iam = client("iam", endpoint, spec.region)
     s3 = client("s3", endpoint, spec.region)
     bucket = state_bucket(spec)

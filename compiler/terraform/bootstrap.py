@@ -32,7 +32,7 @@ GITHUB_OIDC = "token.actions.githubusercontent.com"
 def files(envs: tuple[ResolvedSpec, ...]) -> dict[str, list[Block]]:
     first = envs[0]
     return {
-        "versions.tf": [root.terraform_block(first, None)],
+        "versions.tf": [root.terraform_block(first, state_key(first))],
         "providers.tf": [
             Block(
                 "provider",
@@ -53,6 +53,14 @@ def files(envs: tuple[ResolvedSpec, ...]) -> dict[str, list[Block]]:
         "github_oidc.tf": _github(envs),
         "outputs.tf": _outputs(envs),
     }
+
+
+def state_key(spec: ResolvedSpec) -> str:
+    """The bootstrap's own state lives in the bucket it creates, under a prefix no
+    environment's fence covers. The first apply of an account runs with a local backend
+    (`backend_override.tf`); `terraform init -migrate-state` then moves it here (day-0.md)."""
+    account = spec.account.id if spec.account else "account"
+    return f"{spec.metadata.name}/bootstrap/{account}.tfstate"
 
 
 def _tags(spec: ResolvedSpec) -> dict[str, Value]:

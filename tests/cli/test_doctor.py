@@ -69,7 +69,8 @@ def test_nothing_applied_points_at_the_bootstrap(aws_reset: str) -> None:
     text, code = doctor.report(checks)
     assert code == 1
     # prod deploys to its own account: its bootstrap is that account's.
-    assert "next: terraform -chdir=generated/assistant/bootstrap/222222222222 init" in text
+    assert "next: the two-step first apply of generated/assistant/bootstrap/222222222222" in text
+    assert "init -migrate-state" in text
 
 
 def test_missing_reviewers_are_a_failure_with_the_github_root_as_fix(aws_reset: str) -> None:

@@ -10,4 +10,13 @@ terraform {
       version = "~> 6.47"
     }
   }
+
+  backend "s3" {
+    bucket       = "assistant-tfstate-dd86facdb3"
+    key          = "assistant/bootstrap/111111111111.tfstate"
+    region       = "eu-west-1"
+    encrypt      = true
+    kms_key_id   = "alias/assistant-tfstate"
+    use_lockfile = true
+  }
 }

@@ -10,4 +10,13 @@ terraform {
       version = "~> 6.47"
     }
   }
+
+  backend "s3" {
+    bucket       = "assistant-tfstate-b78c5d095b"
+    key          = "assistant/bootstrap/222222222222.tfstate"
+    region       = "eu-west-1"
+    encrypt      = true
+    kms_key_id   = "alias/assistant-tfstate"
+    use_lockfile = true
+  }
 }

@@ -10,4 +10,13 @@ terraform {
       version = "~> 6.47"
     }
   }
+
+  backend "s3" {
+    bucket       = "clinical-notes-tfstate-1c5c165441"
+    key          = "clinical-notes/bootstrap/333333333333.tfstate"
+    region       = "us-east-1"
+    encrypt      = true
+    kms_key_id   = "alias/clinical-notes-tfstate"
+    use_lockfile = true
+  }
 }
