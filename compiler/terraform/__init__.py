@@ -15,6 +15,7 @@ from __future__ import annotations
 from compiler.artifacts import Artifact
 from compiler.provenance import provenance
 from compiler.spec import ResolvedSpec
+from compiler.workflows import names
 
 from . import bootstrap
 from .boundary import bound_roles
@@ -28,10 +29,8 @@ def env_dir(spec: ResolvedSpec) -> str:
 
 
 def bootstrap_dir(spec: ResolvedSpec) -> str:
-    """One bootstrap per AWS account: its roles must live in the account they deploy to
-    (environment providers pin `allowed_account_ids`), and its state stays there too."""
-    base = f"generated/{spec.metadata.name}/bootstrap"
-    return f"{base}/{spec.account.id}" if spec.account else base
+    """One bootstrap per AWS account (`names.bootstrap_dir`, which the workflows share)."""
+    return names.bootstrap_dir(spec)
 
 
 def header(spec: ResolvedSpec, module: str) -> list[str]:

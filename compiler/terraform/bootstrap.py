@@ -141,6 +141,7 @@ def _state_access(spec: ResolvedSpec, role: str) -> dict[str, Value]:
             write if role == "apply" else ["s3:PutObject", "s3:DeleteObject"],
             Template(f"{bucket}/{prefix}terraform.tfstate{'' if role == 'apply' else '.tflock'}*"),
         ),
+        *(_bootstrap_state_access(spec) if role == "plan" else []),
         common.statement(
             "UseTheStateKey",
             ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
@@ -149,6 +150,18 @@ def _state_access(spec: ResolvedSpec, role: str) -> dict[str, Value]:
         ),
     ]
     return common.policy(*statements)
+
+
+def _bootstrap_state_access(spec: ResolvedSpec) -> list[dict[str, Value]]:
+    """The PR and drift workflows plan the account's bootstrap with a plan role: read its
+    state, and take its lockfile (drift skips while an administrator's apply holds it)."""
+    key = f"{state.bucket_arn('state_bucket')}/{state_key(spec)}"
+    return [
+        common.statement("ReadTheBootstrapState", ["s3:GetObject"], Template(key)),
+        common.statement(
+            "LockTheBootstrapState", ["s3:PutObject", "s3:DeleteObject"], Template(f"{key}.tflock")
+        ),
+    ]
 
 
 def _deployer_iam(spec: ResolvedSpec) -> dict[str, Value]:

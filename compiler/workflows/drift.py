@@ -10,7 +10,7 @@ from typing import Any
 
 from compiler.spec import ResolvedSpec
 
-from . import names, steps
+from . import bootstrap_plans, names, steps
 from .pr import PLAN_COUNTS_JQ
 
 _PLAN_COMMAND = steps.with_image_tag(
@@ -25,7 +25,7 @@ set +e
 code=${{PIPESTATUS[0]}}
 set -e
 if [ "$code" -eq 1 ] && grep -q "Error acquiring the state lock" plan.log; then
-  echo "::notice::the state is locked (a deploy is running): no drift check this time"
+  echo "::notice::the state is locked (an apply is running): no drift check this time"
   code=locked
 fi
 rm -f plan.log
@@ -95,10 +95,11 @@ def _plan_job(spec: ResolvedSpec) -> dict[str, Any]:
     )
 
 
-def _report_job(spec: ResolvedSpec) -> dict[str, Any]:
-    plan = names.job_id("drift", spec.environment)
+def _report_job(spec: ResolvedSpec, root: str) -> dict[str, Any]:
+    """`root`: the environment, or the bootstrap key of an account (`names.bootstrap_key`)."""
+    plan = names.job_id("drift", root)
     return steps.job(
-        f"Report drift in {spec.environment}",
+        f"Report drift in {root}",
         [
             steps.run(
                 "Open or update the drift issue",
@@ -107,7 +108,7 @@ def _report_job(spec: ResolvedSpec) -> dict[str, Any]:
                     "GH_TOKEN": "${{ github.token }}",
                     "GH_REPO": "${{ github.repository }}",
                     "DEPLOYMENT": spec.metadata.name,
-                    "ENVIRONMENT": spec.environment,
+                    "ENVIRONMENT": root,
                     "COUNTS": f"${{{{ needs.{plan}.outputs.counts }}}}",
                     "RUN_URL": "${{ github.server_url }}/${{ github.repository }}"
                     "/actions/runs/${{ github.run_id }}",
@@ -147,8 +148,14 @@ def build(envs: tuple[ResolvedSpec, ...]) -> dict[str, Any]:
     jobs: dict[str, Any] = {"deploys": _deploys_job(envs[0])}
     for spec in envs:
         jobs[names.job_id("drift", spec.environment)] = _plan_job(spec)
-    for spec in envs:
-        jobs[names.job_id("report", spec.environment)] = _report_job(spec)
+    # Each account's bootstrap too: an administrator applies it, so nothing else plans it.
+    roots = [(spec, spec.environment) for spec in envs]
+    for spec in bootstrap_plans.accounts(envs):
+        key = names.bootstrap_key(spec)
+        jobs[names.job_id("drift", key)] = bootstrap_plans.drift_job(spec, PLAN)
+        roots.append((spec, key))
+    for spec, root in roots:
+        jobs[names.job_id("report", root)] = _report_job(spec, root)
     return {
         "name": f"servespec {name}: drift",
         "on": {"schedule": [{"cron": names.drift_cron(name)}], "workflow_dispatch": {}},

@@ -25,6 +25,25 @@ def terraform_dir(spec: ResolvedSpec) -> str:
     return f"generated/{spec.metadata.name}/{spec.environment}/terraform"
 
 
+def bootstrap_dir(spec: ResolvedSpec) -> str:
+    """One bootstrap per AWS account: its roles must live in the account they deploy to
+    (environment providers pin `allowed_account_ids`), and its state stays there too."""
+    base = f"generated/{spec.metadata.name}/bootstrap"
+    return f"{base}/{spec.account.id}" if spec.account else base
+
+
+def bootstrap_key(spec: ResolvedSpec) -> str:
+    """`bootstrap-<account-id>`: names the jobs, summary and drift issue of an account's
+    bootstrap root next to those of the environments."""
+    return f"bootstrap-{spec.account.id}" if spec.account else "bootstrap"
+
+
+def bootstrap_lock(spec: ResolvedSpec) -> str:
+    """The concurrency group of the jobs that plan an account's bootstrap (the S3 lockfile
+    is the lock it shares with an administrator's apply)."""
+    return f"servespec-{spec.metadata.name}-{bootstrap_key(spec)}"
+
+
 def dockerfile(deployment: str) -> str:
     return f"generated/{deployment}/image/Dockerfile"
 

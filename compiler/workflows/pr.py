@@ -13,7 +13,7 @@ from typing import Any
 
 from compiler.spec import ResolvedSpec
 
-from . import actions, names, steps
+from . import actions, bootstrap_plans, names, steps
 
 SAME_REPO = "github.event.pull_request.head.repo.full_name == github.repository"
 TOUCHED = "needs.changes.outputs.touched == 'true'"
@@ -59,8 +59,10 @@ fi
 """
 
 
-def _changes_job(spec: ResolvedSpec) -> dict[str, Any]:
+def _changes_job(envs: tuple[ResolvedSpec, ...]) -> dict[str, Any]:
+    spec = envs[0]
     globs = "\n".join(f":(glob){path}" for path in names.spec_paths(spec))
+    accounts = bootstrap_plans.accounts(envs)
     return steps.job(
         "Does this PR touch the deployment?",
         [
@@ -75,10 +77,14 @@ def _changes_job(spec: ResolvedSpec) -> dict[str, Any]:
                     "PATHS": globs,
                 },
             ),
+            *(bootstrap_plans.changed_step(s) for s in accounts),
         ],
         permissions={"contents": "read"},
         timeout=5,
-        outputs={"touched": "${{ steps.diff.outputs.touched }}"},
+        outputs={
+            "touched": "${{ steps.diff.outputs.touched }}",
+            **{names.bootstrap_key(s): bootstrap_plans.changed_output(s) for s in accounts},
+        },
     )
 
 
@@ -198,8 +204,8 @@ servespec diff-summary "$SPEC" --base-ref "$BASE_SHA" {plan_args} > comment.md
 for summary in plan-summaries/plan-summary-*.md; do
   if [ -f "$summary" ]; then {{ echo; cat "$summary"; }} >> comment.md; fi
 done
-# The bootstrap (one per account) and GitHub roots are applied by administrators, not by the
-# deploy: say so.
+# The bootstrap (one per account; its read-only plan is above) and GitHub roots are applied by
+# administrators, not by the deploy: say so.
 mapfile -t roots < <(git diff --name-only "$BASE_SHA" HEAD -- \\
   "generated/{deployment}/bootstrap" "generated/{deployment}/github" \\
   | xargs -r -n 1 dirname | sort -u)
@@ -225,7 +231,7 @@ cat comment.md >> "$GITHUB_STEP_SUMMARY"
 """
 
 
-def _comment_job(envs: tuple[ResolvedSpec, ...]) -> dict[str, Any]:
+def _comment_job(envs: tuple[ResolvedSpec, ...], plans: list[str]) -> dict[str, Any]:
     first = envs[0]
     plan_env = {
         f"PLAN_{names.upper(s.environment)}": "${{ needs."
@@ -270,7 +276,7 @@ def _comment_job(envs: tuple[ResolvedSpec, ...]) -> dict[str, Any]:
                 },
             ),
         ],
-        needs=["changes", *(names.job_id("plan", s.environment) for s in envs)],
+        needs=["changes", *plans],
         # Comment even when a plan failed: the comment says so, which is what reviewers need.
         if_=f"${{{{ !cancelled() && {TOUCHED} && {SAME_REPO} }}}}",
         permissions={"actions": "read", "contents": "read", "pull-requests": "write"},
@@ -300,13 +306,17 @@ def build(envs: tuple[ResolvedSpec, ...]) -> dict[str, Any]:
     first = envs[0]
     name = first.metadata.name
     jobs: dict[str, Any] = {
-        "changes": _changes_job(first),
+        "changes": _changes_job(envs),
         "validate": _validate_job(first),
         "policy": _policy_job(first),
     }
     for spec in envs:
         jobs[names.job_id("plan", spec.environment)] = _plan_job(spec)
-    jobs["comment"] = _comment_job(envs)
+    for spec in bootstrap_plans.accounts(envs):
+        jobs[names.job_id("plan", names.bootstrap_key(spec))] = bootstrap_plans.pr_job(
+            spec, PLAN, SAME_REPO
+        )
+    jobs["comment"] = _comment_job(envs, [j for j in jobs if j.startswith("plan-")])
     jobs["required"] = _required_job(first, list(jobs))
     return {
         "name": f"servespec {name}: pull request",

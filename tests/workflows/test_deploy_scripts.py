@@ -191,7 +191,7 @@ def test_drift_is_quiet_while_a_deploy_holds_the_state_lock(runner: Runner) -> N
     result = runner.run(step(*DRIFT_PLAN)["run"], {"IMAGE_TAG": "abc"})
     assert result.returncode == 0, result.stderr
     assert runner.outputs() == {"drift": "false"}
-    assert "a deploy is running" in result.stdout
+    assert "an apply is running" in result.stdout
 
 
 @pytest.mark.parametrize(("statuses", "busy"), [(["completed"], "false"), (["waiting"], "true")])

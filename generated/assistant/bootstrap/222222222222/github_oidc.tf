@@ -71,6 +71,18 @@ resource "aws_iam_role_policy" "prod_plan_state" {
         Resource = "arn:${local.partition}:s3:::${local.state_bucket}/assistant/prod/terraform.tfstate.tflock*"
       },
       {
+        Sid      = "ReadTheBootstrapState"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject"]
+        Resource = "arn:${local.partition}:s3:::${local.state_bucket}/assistant/bootstrap/222222222222.tfstate"
+      },
+      {
+        Sid      = "LockTheBootstrapState"
+        Effect   = "Allow"
+        Action   = ["s3:PutObject", "s3:DeleteObject"]
+        Resource = "arn:${local.partition}:s3:::${local.state_bucket}/assistant/bootstrap/222222222222.tfstate.tflock"
+      },
+      {
         Sid      = "UseTheStateKey"
         Effect   = "Allow"
         Action   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
