@@ -211,9 +211,10 @@ mapfile -t roots < <(git diff --name-only "$BASE_SHA" HEAD -- \\
   | xargs -r -n 1 dirname | sort -u)
 tick=$'\x60'  # a Markdown code span, written without a literal backquote
 for root in "${{roots[@]}}"; do
-  printf "\\n**%s root changed**: an administrator plans and applies it after merge: %s\\n" \\
-    "$tick${{root#generated/{deployment}/}}$tick" "${{tick}}terraform -chdir=$root plan$tick" \\
-    >> comment.md
+  case "$root" in */bootstrap*) planned=" (its read-only plan is above)" ;; *) planned="" ;; esac
+  printf "\\n**%s root changed**%s: an administrator plans and applies it after merge: %s\\n" \\
+    "$tick${{root#generated/{deployment}/}}$tick" "$planned" \\
+    "${{tick}}terraform -chdir=$root plan$tick" >> comment.md
 done
 printf '\\n[Workflow run](%s)\\n' "$RUN_URL" >> comment.md
 marker='{marker}'

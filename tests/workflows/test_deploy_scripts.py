@@ -320,7 +320,7 @@ def test_the_comment_flags_administrator_roots(runner: Runner) -> None:
     body = (runner.tmp / "comment.md").read_text()
     assert body.count("root changed") == 1
     # One bootstrap per account: the comment names the account's root.
-    assert "**`bootstrap/222222222222` root changed**" in body
+    assert "**`bootstrap/222222222222` root changed** (its read-only plan is above)" in body
     assert "`terraform -chdir=generated/assistant/bootstrap/222222222222 plan`" in body
     assert "git diff --name-only abc HEAD -- generated/assistant/bootstrap" in runner.calls()[0]
 
