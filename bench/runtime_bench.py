@@ -261,7 +261,8 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def main() -> None:
+def _arguments() -> argparse.Namespace:
+    """The bench's knobs; the defaults reproduce the README's table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--artifact",
@@ -282,7 +283,11 @@ def main() -> None:
     parser.add_argument(
         "--prefix-cache-mb", type=int, help="our prefix cache size (0: off; default: runtime's)"
     )
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = _arguments()
     artifact = args.artifact or _default_artifact()
     gguf = args.gguf or _default_gguf()
     codec = TextCodec(verify(artifact))
@@ -291,35 +296,8 @@ def main() -> None:
         texts = prompts_for(variant, clients)
         return texts if isinstance(contender, Ours) else [codec.render_chat(chat(t)) for t in texts]
 
-    # Prefix reuse on or off for every contender alike (optimum's generate has none).
     reuse_prefix = args.prefix_cache_mb != 0
-    contenders: list[Ours | Worker] = [
-        Ours(artifact, args.threads, args.max_tokens, args.prefix_cache_mb)
-    ]
-    if "llama" not in args.skip:
-        contenders.append(
-            Worker(
-                "llama.cpp (sequential)",
-                args.llama_python,
-                "llama",
-                str(gguf),
-                args.threads,
-                args.max_tokens,
-                reuse_prefix,
-            )
-        )
-    if "optimum" not in args.skip:
-        contenders.append(
-            Worker(
-                "optimum ORTModelForCausalLM (sequential)",
-                sys.executable,
-                "optimum",
-                str(args.optimum_artifact or _default_artifact("optimum")),
-                args.threads,
-                args.max_tokens,
-                reuse_prefix,
-            )
-        )
+    contenders = _contenders(args, artifact, gguf, reuse_prefix)
     print(
         f"artifact {artifact}\ngguf {gguf}\nthreads {args.threads}, reps {args.reps}, "
         f"max_tokens {args.max_tokens}, prefix reuse {'on' if reuse_prefix else 'off'}",
@@ -343,6 +321,27 @@ def main() -> None:
     finally:
         for contender in contenders:
             contender.close()
+
+
+def _contenders(
+    args: argparse.Namespace, artifact: Path, gguf: Path, reuse_prefix: bool
+) -> list[Ours | Worker]:
+    """Ours first, then the peers not skipped, each in its own process with the same thread
+    count and token budget; prefix reuse on or off for every contender alike (optimum's
+    generate has none)."""
+    contenders: list[Ours | Worker] = [
+        Ours(artifact, args.threads, args.max_tokens, args.prefix_cache_mb)
+    ]
+    peers = []
+    if "llama" not in args.skip:
+        peers.append(("llama.cpp (sequential)", args.llama_python, "llama", str(gguf)))
+    if "optimum" not in args.skip:
+        graph = str(args.optimum_artifact or _default_artifact("optimum"))
+        peers.append(("optimum ORTModelForCausalLM (sequential)", sys.executable, "optimum", graph))
+    for name, python, kind, source in peers:
+        worker = Worker(name, python, kind, source, args.threads, args.max_tokens, reuse_prefix)
+        contenders.append(worker)
+    return contenders
 
 
 def report(contenders: list[Ours | Worker], runs: dict[str, dict[int, list[dict]]]) -> None:

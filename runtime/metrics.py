@@ -28,6 +28,8 @@ STEP_BUCKETS = (0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.1
 
 
 class Metrics:
+    """One app's metrics: a private Prometheus registry plus the EMF lines for CloudWatch."""
+
     def __init__(self, namespace: str, model: str, emf_stream: TextIO | None = None) -> None:
         # "_created" series double the exposition and no dashboard reads them (vLLM does the
         # same); the switch is process-wide, so it is flipped where metrics are made.
@@ -35,7 +37,13 @@ class Metrics:
         self.namespace, self.model = namespace, model
         self.variant = ""  # set by runtime.experiment: the A/B variant this task serves
         self.emf_stream = emf_stream or sys.stdout
-        self.registry = r = CollectorRegistry()
+        self.registry = CollectorRegistry()
+        self._request_metrics(self.registry)
+        self._token_metrics(self.registry)
+        self._engine_metrics(self.registry)
+
+    def _request_metrics(self, r: CollectorRegistry) -> None:
+        """What callers see and say: outcomes, latency, time to first token, queueing, ratings."""
         self.requests = Counter(
             "servespec_requests", "Finished API requests.", ["route", "status"], registry=r
         )
@@ -58,6 +66,12 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.feedback = Counter(
+            "servespec_feedback", "Feedback events by rating.", ["rating"], registry=r
+        )
+
+    def _token_metrics(self, r: CollectorRegistry) -> None:
+        """Usage per key (what operators bill and budget on) and the prefix cache's savings."""
         self.prompt_tokens = Counter(
             "servespec_prompt_tokens", "Prompt tokens processed.", ["key_id"], registry=r
         )
@@ -69,6 +83,10 @@ class Metrics:
         self.generation_tokens = Counter(
             "servespec_generation_tokens", "Tokens generated.", ["key_id"], registry=r
         )
+
+    def _engine_metrics(self, r: CollectorRegistry) -> None:
+        """The batcher's own health: forward-pass time and width, refusals at admission, and
+        the running and waiting rows the scaling signal is made of."""
         self.step = Histogram(
             "servespec_forward_duration_seconds",
             "One model forward pass.",
@@ -88,9 +106,6 @@ class Metrics:
             "Requests refused at admission.",
             ["reason"],
             registry=r,
-        )
-        self.feedback = Counter(
-            "servespec_feedback", "Feedback events by rating.", ["rating"], registry=r
         )
         self.running = Gauge(
             "servespec_num_requests_running", "Requests in the running batch.", registry=r

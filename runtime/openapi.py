@@ -23,6 +23,27 @@ _ERRORS = {
 
 
 def build_schema(title: str, version: str) -> dict[str, Any]:
+    """The OpenAPI 3.1 document, generated from the same pydantic models that validate
+    requests, so the published contract cannot drift from what the server accepts."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": title,
+            "version": version,
+            "description": "OpenAI-compatible API served by servespec.",
+        },
+        "paths": _paths(),
+        "components": {
+            "schemas": _schemas(),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearer": []}],
+    }
+
+
+def _schemas() -> dict[str, Any]:
+    """Every request and response model's JSON schema, their nested models hoisted to
+    components and sorted, so the document is deterministic."""
     models: list[type[BaseModel]] = [
         protocol.ChatCompletionRequest,
         protocol.CompletionRequest,
@@ -43,7 +64,13 @@ def build_schema(title: str, version: str) -> dict[str, Any]:
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(schema.pop("$defs", {}))
         components[model.__name__] = schema
-    paths = {
+    return dict(sorted(components.items()))
+
+
+def _paths() -> dict[str, Any]:
+    """Each route's operation: the OpenAI routes stream where OpenAI's do; the probes are
+    public (no security), everything else needs a key."""
+    return {
         "/v1/chat/completions": _post(
             "Create a chat completion", "ChatCompletionRequest", "ChatCompletion", stream=True
         ),
@@ -77,20 +104,6 @@ def build_schema(title: str, version: str) -> dict[str, Any]:
             extra={"503": {"description": "Not ready."}},
         ),
         "/metrics": _plain_get("Prometheus metrics", media="text/plain"),
-    }
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": title,
-            "version": version,
-            "description": "OpenAI-compatible API served by servespec.",
-        },
-        "paths": paths,
-        "components": {
-            "schemas": dict(sorted(components.items())),
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        },
-        "security": [{"bearer": []}],
     }
 
 
