@@ -18,6 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from runtime.batch import new_batch
+from runtime.grammar import BatchMasks
 from runtime.model import OnnxCausalLM
 from runtime.prefix import PrefixCache
 from runtime.sampling import Sampler, logprobs
@@ -79,6 +80,7 @@ class Engine:
         self._running: list[Generation] = []
         self._staged: Generation | None = None  # a long prompt being prefilled in chunks
         self._batch = new_batch(model, self.prefixes)
+        self.masks = BatchMasks()  # grammar rows' masks, all at once per step
         self._wake = threading.Condition()
         self._stopping = False
         self._thread = threading.Thread(target=self._loop, name="servespec-engine", daemon=True)
@@ -197,6 +199,7 @@ class Engine:
         self._report_cached(cached)
         first = len(self._running)
         self._running.extend(joiners)
+        self.masks.fill([g.sampler for g in joiners], logits)
         done = {first + i for i, g in enumerate(joiners) if not self._emit(g, logits[i])}
         if done:
             self._keep([i for i in range(len(self._running)) if i not in done])
@@ -214,6 +217,7 @@ class Engine:
         started = time.perf_counter()
         logits = self._batch.step(tokens)
         self._report("decode", len(tokens), started)
+        self.masks.fill([g.sampler for g in self._running], logits)
         self._keep([i for i, g in enumerate(self._running) if self._emit(g, logits[i])])
 
     def _emit(self, generation: Generation, logits: np.ndarray) -> bool:

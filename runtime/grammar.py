@@ -3,8 +3,10 @@
 A request with ``response_format`` json_object/json_schema, or with tools, gets a grammar;
 its row's sampler masks every token the grammar forbids before choosing, so the output
 parses (and validates) by construction. Rows with and without grammars share one batch:
-the mask is applied to the row's own logits after the batched forward pass, so nothing in
-the engine or the graph changes. EOS is allowed only where the grammar may end.
+after each batched forward pass, ``BatchMasks`` computes the masks of all constrained rows
+in one parallel llguidance call, and each row's sampler applies its mask to a copy of its
+own logits row (the batch's logits, which logprobs read, stay the model's). A sampler used
+outside a batch computes its own mask. EOS is allowed only where the grammar may end.
 
 llguidance's tokenizer is built once per artifact from the same ``tokenizer.json`` the
 runtime decodes with (about a second), sized to the model's logits.
@@ -14,10 +16,14 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import llguidance
+import llguidance.numpy
 import numpy as np
 
 from runtime.sampling import Sampler, SamplingParams
@@ -108,15 +114,31 @@ class ConstrainedSampler(Sampler):
     ) -> None:
         super().__init__(params, choice)
         self.matcher = matcher
+        self.vocab = vocab
         self.bitmask = np.zeros((vocab + 31) // 32, np.int32)
         self.eos = eos
+        self.filled: np.ndarray | None = None  # this step's mask, computed by BatchMasks
+
+    @property
+    def live(self) -> bool:
+        """Whether the grammar still chooses tokens (a stopped or broken one only ends)."""
+        return not (self.matcher.is_stopped() or self.matcher.is_error())
 
     def __call__(self, logits: np.ndarray) -> int:
-        matcher = self.matcher
-        if matcher.is_stopped() or matcher.is_error():
-            return self.eos  # the grammar is complete (or broken): end the row
-        matcher.unsafe_compute_mask_ptr(self.bitmask.ctypes.data, self.bitmask.nbytes)
-        bits = self.bitmask.view(np.uint8)
+        bitmask, self.filled = self.filled, None
+        if bitmask is None:  # not filled by a batch (a sampler used alone): compute it here
+            if not self.live:
+                return self.eos  # the grammar is complete (or broken): end the row
+            self.matcher.unsafe_compute_mask_ptr(self.bitmask.ctypes.data, self.bitmask.nbytes)
+            bitmask = self.bitmask
+        if self.params.greedy:
+            # The model's own choice, when the grammar allows it, is also the masked argmax:
+            # one bit read instead of masking the whole vocabulary (most steps of a JSON).
+            token = super().__call__(logits)
+            allowed = token < bitmask.size * 32 and bitmask[token >> 5] >> (token & 31) & 1
+            if allowed and np.isfinite(logits[token]):
+                return token
+        bits = bitmask.view(np.uint8)
         allowed = np.unpackbits(bits, count=logits.shape[-1], bitorder="little").view(bool)
         masked = np.where(allowed, logits, _MINUS_INF)  # a new row: the batch's stays intact
         if not np.isfinite(masked).any():
@@ -126,3 +148,38 @@ class ConstrainedSampler(Sampler):
     def observe(self, token: int) -> None:
         super().observe(token)
         self.matcher.consume_token(token)
+
+
+class BatchMasks:
+    """Computes the masks of every constrained row of a batch at once, after its forward pass.
+
+    One ``fill_next_token_bitmask_par`` call computes all the rows' masks on llguidance's
+    own thread pool (the model's threads are idle between forward passes, so it gets every
+    core) instead of one call per row; each row's sampler then applies its own mask to its
+    own logits row. ``seconds`` adds up the time spent, for benches and metrics.
+    """
+
+    def __init__(self, threads: int | None = None) -> None:
+        self.threads = threads or len(os.sched_getaffinity(0))
+        self._executor: llguidance.LLExecutor | None = None  # made at first use
+        self.seconds = 0.0
+
+    def fill(self, samplers: Sequence[object], logits: np.ndarray) -> None:
+        """Compute this step's mask for each live ``ConstrainedSampler`` among ``samplers``
+        (the rows of ``logits``); other rows are left alone."""
+        rows = [s for s in samplers if isinstance(s, ConstrainedSampler) and s.live]
+        if not rows:
+            return
+        started = time.perf_counter()
+        words = max((logits.shape[-1] + 31) // 32, *((s.vocab + 31) // 32 for s in rows))
+        bitmask = np.zeros((len(rows), words), np.int32)
+        if len(rows) == 1:  # no pool hand-off for a lone row
+            rows[0].matcher.unsafe_compute_mask_ptr(bitmask.ctypes.data, bitmask.nbytes)
+        else:
+            if self._executor is None:
+                self._executor = llguidance.LLExecutor(num_threads=self.threads)
+            matchers = [(s.matcher, k) for k, s in enumerate(rows)]
+            llguidance.numpy.fill_next_token_bitmask_par(self._executor, matchers, bitmask)
+        for k, sampler in enumerate(rows):
+            sampler.filled = bitmask[k]
+        self.seconds += time.perf_counter() - started

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from runtime.artifact import verify
-from runtime.grammar import GrammarError, Grammars, json_schema_grammar
-from runtime.sampling import SamplingParams
+from runtime.grammar import BatchMasks, GrammarError, Grammars, json_schema_grammar
+from runtime.sampling import Sampler, SamplingParams
 from runtime.text import TextCodec
 
 SCHEMA = {
@@ -62,3 +62,45 @@ def test_a_finished_grammar_only_allows_eos(grammars: Grammars) -> None:
 def test_bad_schemas_raise_grammar_errors(grammars: Grammars, schema: object) -> None:
     with pytest.raises(GrammarError):
         grammars.compile(json_schema_grammar(schema))
+
+
+def test_batch_masks_equal_per_row_masks_beside_free_rows(grammars: Grammars) -> None:
+    """One parallel fill for the batch's grammar rows chooses exactly what each row's own
+    mask would (greedy rows through the allowed-argmax shortcut, sampled ones through the
+    whole mask), leaves free rows and the batch's logits alone, and still ends in JSON."""
+    kinds = [SamplingParams(temperature=0), *[SamplingParams(temperature=1.0, seed=7)] * 2]
+    batched = [grammars.json_schema(SCHEMA).sampler(p, choice=c) for c, p in enumerate(kinds)]
+    alone = [grammars.json_schema(SCHEMA).sampler(p, choice=c) for c, p in enumerate(kinds)]
+    free = Sampler(SamplingParams(temperature=0))
+    rows: list[Sampler] = [batched[0], free, batched[1], batched[2]]
+    masks = BatchMasks(threads=2)
+    rng = np.random.default_rng(3)
+    texts: list[list[int]] = [[], [], []]
+    for _ in range(60):
+        logits = rng.standard_normal((4, 49152)).astype(np.float32) * 5
+        before = logits.copy()
+        masks.fill(rows, logits)
+        assert np.array_equal(logits, before)  # logprobs still read the model's logits
+        assert all(s.filled is not None for s in batched if s.live)  # filled, not per row
+        assert free(logits[1]) == int(np.argmax(logits[1]))
+        # The greedy row gets the masked argmax, however it is found (EOS once JSON is done).
+        live = batched[0].live
+        expected = _masked_argmax(alone[0].matcher.compute_bitmask(), logits[0]) if live else 2
+        for k, row in enumerate((0, 2, 3)):
+            token = batched[k](logits[row])
+            assert token == alone[k](logits[row])
+            assert k or token == expected
+            if token != 2:
+                batched[k].observe(token)
+                alone[k].observe(token)
+                texts[k].append(token)
+    assert masks.seconds > 0
+    codec = grammars.tokenizer
+    for tokens in texts:
+        jsonschema.validate(json.loads(codec.decode_str(tokens)), SCHEMA)
+
+
+def _masked_argmax(bitmask: bytes, logits: np.ndarray) -> int:
+    bits = np.frombuffer(bitmask, np.uint8)
+    allowed = np.unpackbits(bits, count=logits.size, bitorder="little").view(bool)
+    return int(np.argmax(np.where(allowed, logits, -np.inf)))
