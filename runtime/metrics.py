@@ -2,7 +2,8 @@
 
 Each app owns its registry, so two apps in one process (tests) never collide. EMF lines go
 to stdout as bare JSON objects: the awslogs driver ships them and CloudWatch extracts the
-metrics the Terraform alarms watch (namespace from settings, dimension ``Model``).
+metrics the Terraform alarms and scaling policies watch (namespace from settings;
+dimensions ``Model``, and ``Model``+``Variant``: runtime/emf.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from prometheus_client import (
     generate_latest,
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from runtime import emf
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128)
 STEP_BUCKETS = (0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12)
@@ -136,27 +139,30 @@ class Metrics:
     ) -> None:
         values: dict[str, tuple[float, str]] = {
             "Latency": (latency_s * 1000, "Milliseconds"),
-            "QueueDepth": (queue_depth, "Count"),
+            emf.QUEUE_DEPTH: (queue_depth, "Count"),
             "Errors": (1 if error else 0, "Count"),
             "TokensOut": (tokens_out, "Count"),
         }
         if ttft_s is not None:
             values["TimeToFirstToken"] = (ttft_s * 1000, "Milliseconds")
+        # Model alone: the model-wide alarms and dashboard; Model and Variant: each variant's
+        # own scaling (emf.scaling_dimensions, which the compiler's policy names too).
+        dimensions = emf.scaling_dimensions(self.model, self.variant)
         line = {
             "_aws": {
                 "Timestamp": int(time.time() * 1000),
                 "CloudWatchMetrics": [
                     {
                         "Namespace": self.namespace,
-                        "Dimensions": [["Model"], ["Model", "Variant"]]
+                        "Dimensions": [[emf.MODEL], list(dimensions)]
                         if self.variant
-                        else [["Model"]],
+                        else [[emf.MODEL]],
                         "Metrics": [{"Name": k, "Unit": u} for k, (_, u) in values.items()],
                     }
                 ],
             },
-            "Model": self.model,
-            **({"Variant": self.variant} if self.variant else {}),
+            emf.MODEL: self.model,
+            **(dimensions if self.variant else {}),
             **{k: round(v, 3) for k, (v, _) in values.items()},
         }
         self.emf_stream.write(json.dumps(line) + "\n")

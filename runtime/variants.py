@@ -23,10 +23,11 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runtime.asgi import header, send_error
+from runtime.emf import DEFAULT_VARIANT
 
 HEADER = "X-Servespec-Variant"
 _HEADER_KEY = HEADER.lower().encode()
-DEFAULT = "default"  # the variant's name when the deployment has no A/B split
+DEFAULT = DEFAULT_VARIANT  # the variant's name when the deployment has no A/B split
 
 
 class VariantError(ValueError):

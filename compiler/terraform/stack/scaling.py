@@ -6,8 +6,9 @@ from __future__ import annotations
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Expr, Ref, Template, Value, resource
 from compiler.terraform.plan import blue_green
+from runtime import emf
 
-from . import common
+from . import capture, common
 
 
 def blocks(spec: ResolvedSpec) -> list[Block]:
@@ -175,17 +176,20 @@ def _requests_per_task(spec: ResolvedSpec, variant: common.Variant) -> Block:
 def _queue_policy(spec: ResolvedSpec, variant: common.Variant) -> Block:
     """The runtime's own load signal (runtime/metrics.py, EMF): requests waiting for a
     batch slot, averaged over the tasks that report it. A few long generations saturate
-    a task at a request rate the ALB metric calls idle."""
+    a task at a request rate the ALB metric calls idle. Scoped to this variant's tasks
+    (runtime/emf.py names the metric and its dimensions for both sides)."""
+    reported = capture.runtime_variant(spec, variant.key)
+    dimensions = emf.scaling_dimensions(spec.model.name, reported)
     metric = Block(
         "customized_metric_specification",
         (),
         [
             {
                 "namespace": spec.metrics_namespace,
-                "metric_name": "QueueDepth",
+                "metric_name": emf.QUEUE_DEPTH,
                 "statistic": "Average",
             },
-            Block("dimensions", (), {"name": "Model", "value": spec.model.name}),
+            *(Block("dimensions", (), {"name": k, "value": v}) for k, v in dimensions.items()),
         ],
     )
     return _policy(variant, "queue", [_cooldowns(spec, spec.scaling.target_queue_depth), metric])

@@ -67,6 +67,11 @@ resource "aws_appautoscaling_policy" "current_queue" {
         name  = "Model"
         value = "clinical-notes-llm"
       }
+
+      dimensions {
+        name  = "Variant"
+        value = "current"
+      }
     }
   }
 }
@@ -136,6 +141,11 @@ resource "aws_appautoscaling_policy" "candidate_queue" {
       dimensions {
         name  = "Model"
         value = "clinical-notes-llm"
+      }
+
+      dimensions {
+        name  = "Variant"
+        value = "candidate"
       }
     }
   }

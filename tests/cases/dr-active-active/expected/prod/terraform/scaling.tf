@@ -67,6 +67,11 @@ resource "aws_appautoscaling_policy" "runtime_queue" {
         name  = "Model"
         value = "smollm2-135m-instruct"
       }
+
+      dimensions {
+        name  = "Variant"
+        value = "default"
+      }
     }
   }
 }

@@ -1,0 +1,105 @@
+"""Each variant's service scales on the queue depth its own runtime writes (issue 15).
+
+The generated target-tracking policy names a metric by namespace, name and dimensions. A
+real runtime, started with the variables that variant's task definition sets, answers a
+real request and writes its EMF line; CloudWatch publishes the line's metrics under each
+of its dimension sets, so the policy's set must be one of them, with the same values, and
+with an A/B split no two variants may track the same series.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pygohcl
+import pytest
+
+from compiler.terraform.stack import common, compute
+from runtime.settings import Settings
+from tests.runtime.conftest import API_KEY, free_port, running
+from tests.terraform.support import artifacts, environments
+
+# Variables that only make sense in AWS: the artifact and keys come from the test, and
+# capture would upload to a bucket this machine cannot reach.
+LOCAL = ("SERVESPEC_ARTIFACT", "SERVESPEC_API_KEYS_SECRET", "SERVESPEC_CACHE_DIR")
+
+
+def _queue_metrics(example: str, env: str) -> dict[str, dict[str, Any]]:
+    """The customized metric of every ``*_queue`` policy of one generated root, by label."""
+    prefix = f"generated/{example}/{env}/terraform/"
+    found = {}
+    for artifact in artifacts(example):
+        if artifact.path.startswith(prefix) and artifact.path.endswith(".tf"):
+            policies = pygohcl.loads(artifact.content).get("resource", {})
+            for label, body in policies.get("aws_appautoscaling_policy", {}).items():
+                if label.endswith("_queue"):
+                    tracking = body["target_tracking_scaling_policy_configuration"]
+                    found[label] = tracking["customized_metric_specification"]
+    return found
+
+
+def _task_environment(values: list[Any]) -> dict[str, str]:
+    return {
+        item["name"]: item["value"]
+        for item in values
+        if isinstance(item["value"], str)
+        and item["name"] not in LOCAL
+        and not item["name"].startswith("SERVESPEC_CAPTURE_")
+    }
+
+
+def _directive(line: dict[str, Any]) -> dict[str, Any]:
+    (directive,) = line["_aws"]["CloudWatchMetrics"]
+    return directive  # type: ignore[no-any-return]
+
+
+def _emf_lines(text: str) -> list[dict[str, Any]]:
+    lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    return [line for line in lines if "_aws" in line]
+
+
+@pytest.mark.parametrize(("example", "env"), [("assistant", "staging"), ("clinical-notes", "prod")])
+def test_each_variants_policy_tracks_the_queue_its_runtime_writes(
+    example: str,
+    env: str,
+    tiny_artifact: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    spec = next(s for s in environments(example) if s.environment == env)
+    metrics = _queue_metrics(example, env)
+    tracked = []
+    for variant in common.variants(spec):
+        metric = metrics[f"{variant.key}_queue"]
+        dimensions = metric["dimensions"]
+        dimensions = dimensions if isinstance(dimensions, list) else [dimensions]
+        wanted = {d["name"]: d["value"] for d in dimensions}
+        environment = compute.environment(spec, variant.model_version, variant.key)
+        for name, value in _task_environment(environment).items():
+            monkeypatch.setenv(name, value)
+        settings = Settings.from_env(
+            artifact=str(tiny_artifact),
+            host="127.0.0.1",
+            port=free_port(),
+            api_keys=(API_KEY,),
+            threads=2,
+            metrics_port=0,
+        )
+        capsys.readouterr()
+        with running(settings) as live, live.http() as http:
+            body = {"model": spec.model.name, "prompt": "Hello", "max_tokens": 2}
+            assert http.post("/v1/completions", json=body).status_code == 200
+        (line,) = [
+            line
+            for line in _emf_lines(capsys.readouterr().out)
+            if metric["metric_name"] in {m["Name"] for m in _directive(line)["Metrics"]}
+        ]
+        directive = _directive(line)
+        assert directive["Namespace"] == metric["namespace"]
+        assert list(wanted) in directive["Dimensions"]
+        assert {name: line[name] for name in wanted} == wanted
+        tracked.append(wanted)
+    assert len(tracked) == len({json.dumps(w, sort_keys=True) for w in tracked})
+    assert all("Variant" in w for w in tracked)
