@@ -199,7 +199,7 @@ class Engine:
         self._report_cached(cached)
         first = len(self._running)
         self._running.extend(joiners)
-        self.masks.fill([g.sampler for g in joiners], logits)
+        self.masks.fill([g.sampler for g in joiners])
         done = {first + i for i, g in enumerate(joiners) if not self._emit(g, logits[i])}
         if done:
             self._keep([i for i in range(len(self._running)) if i not in done])
@@ -217,7 +217,7 @@ class Engine:
         started = time.perf_counter()
         logits = self._batch.step(tokens)
         self._report("decode", len(tokens), started)
-        self.masks.fill([g.sampler for g in self._running], logits)
+        self.masks.fill([g.sampler for g in self._running])
         self._keep([i for i, g in enumerate(self._running) if self._emit(g, logits[i])])
 
     def _emit(self, generation: Generation, logits: np.ndarray) -> bool:

@@ -114,7 +114,6 @@ class ConstrainedSampler(Sampler):
     ) -> None:
         super().__init__(params, choice)
         self.matcher = matcher
-        self.vocab = vocab
         self.bitmask = np.zeros((vocab + 31) // 32, np.int32)
         self.eos = eos
         self.filled: np.ndarray | None = None  # this step's mask, computed by BatchMasks
@@ -150,6 +149,12 @@ class ConstrainedSampler(Sampler):
         self.matcher.consume_token(token)
 
 
+@functools.cache
+def _executor(threads: int) -> llguidance.LLExecutor:
+    """llguidance's thread pool, one per process (every engine's batch shares it)."""
+    return llguidance.LLExecutor(num_threads=threads)
+
+
 class BatchMasks:
     """Computes the masks of every constrained row of a batch at once, after its forward pass.
 
@@ -161,25 +166,23 @@ class BatchMasks:
 
     def __init__(self, threads: int | None = None) -> None:
         self.threads = threads or len(os.sched_getaffinity(0))
-        self._executor: llguidance.LLExecutor | None = None  # made at first use
         self.seconds = 0.0
 
-    def fill(self, samplers: Sequence[object], logits: np.ndarray) -> None:
+    def fill(self, samplers: Sequence[object]) -> None:
         """Compute this step's mask for each live ``ConstrainedSampler`` among ``samplers``
-        (the rows of ``logits``); other rows are left alone."""
+        (a batch's rows, once its forward pass is done); other rows are left alone."""
         rows = [s for s in samplers if isinstance(s, ConstrainedSampler) and s.live]
         if not rows:
             return
         started = time.perf_counter()
-        words = max((logits.shape[-1] + 31) // 32, *((s.vocab + 31) // 32 for s in rows))
-        bitmask = np.zeros((len(rows), words), np.int32)
+        # One engine, one artifact: every row's grammar has the same tokenizer and mask size.
+        bitmask = np.zeros((len(rows), rows[0].bitmask.size), np.int32)
         if len(rows) == 1:  # no pool hand-off for a lone row
             rows[0].matcher.unsafe_compute_mask_ptr(bitmask.ctypes.data, bitmask.nbytes)
         else:
-            if self._executor is None:
-                self._executor = llguidance.LLExecutor(num_threads=self.threads)
             matchers = [(s.matcher, k) for k, s in enumerate(rows)]
-            llguidance.numpy.fill_next_token_bitmask_par(self._executor, matchers, bitmask)
+            pool = _executor(self.threads)
+            llguidance.numpy.fill_next_token_bitmask_par(pool, matchers, bitmask)
         for k, sampler in enumerate(rows):
             sampler.filled = bitmask[k]
         self.seconds += time.perf_counter() - started
