@@ -199,7 +199,6 @@ class Engine:
         self._report_cached(cached)
         first = len(self._running)
         self._running.extend(joiners)
-        self.masks.fill([g.sampler for g in joiners])
         done = {first + i for i, g in enumerate(joiners) if not self._emit(g, logits[i])}
         if done:
             self._keep([i for i in range(len(self._running)) if i not in done])

@@ -3,10 +3,11 @@
 A request with ``response_format`` json_object/json_schema, or with tools, gets a grammar;
 its row's sampler masks every token the grammar forbids before choosing, so the output
 parses (and validates) by construction. Rows with and without grammars share one batch:
-after each batched forward pass, ``BatchMasks`` computes the masks of all constrained rows
+after each batched decode step, ``BatchMasks`` computes the masks of all constrained rows
 in one parallel llguidance call, and each row's sampler applies its mask to a copy of its
-own logits row (the batch's logits, which logprobs read, stay the model's). A sampler used
-outside a batch computes its own mask. EOS is allowed only where the grammar may end.
+own logits row (the batch's logits, which logprobs read, stay the model's). A sampler not
+filled by a batch (a row's first token, after its prefill; a sampler used alone) computes
+its own mask. EOS is allowed only where the grammar may end.
 
 llguidance's tokenizer is built once per artifact from the same ``tokenizer.json`` the
 runtime decodes with (about a second), sized to the model's logits.
@@ -156,7 +157,7 @@ def _executor(threads: int) -> llguidance.LLExecutor:
 
 
 class BatchMasks:
-    """Computes the masks of every constrained row of a batch at once, after its forward pass.
+    """Computes the masks of every constrained row of a batch at once, after a decode step.
 
     One ``fill_next_token_bitmask_par`` call computes all the rows' masks on llguidance's
     own thread pool (the model's threads are idle between forward passes, so it gets every
