@@ -12,6 +12,7 @@ from compiler.terraform.hcl import Block, Expr, Ref, Template, Value, resource
 
 from . import common
 from .buckets import document
+from .cloudwatch import alarm
 from .common import ACCOUNT_ID, PARTITION
 from .dr_plan import (
     RTC_MINUTES,
@@ -214,8 +215,7 @@ def _replication(spec: ResolvedSpec, pair: ReplicationPair) -> Block:
 
 
 def _replication_alarm(spec: ResolvedSpec, pair: ReplicationPair) -> Block:
-    return resource(
-        "aws_cloudwatch_metric_alarm",
+    return alarm(
         f"replication_{pair.label}",
         {
             "alarm_name": Template(f"${{local.name}}-{pair.label}-replication-failed"),
@@ -237,7 +237,5 @@ def _replication_alarm(spec: ResolvedSpec, pair: ReplicationPair) -> Block:
             "threshold": 0,
             "comparison_operator": "GreaterThanThreshold",
             "treat_missing_data": "notBreaching",
-            "alarm_actions": [Ref("aws_sns_topic.alarms.arn")],
-            "ok_actions": [Ref("aws_sns_topic.alarms.arn")],
         },
     )
