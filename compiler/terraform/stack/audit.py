@@ -27,7 +27,7 @@ from compiler.terraform.plan import audit_retention_days as retention_days
 
 from . import audit_key, buckets, common, config_rules_builder, dr_plan
 from .audit_key import trail_arn
-from .cloudwatch import alarm
+from .cloudwatch import alarm, on_any_event
 from .common import ACCOUNT, PARTITION
 from .config_rules_builder import ConfigRule, config_rules
 
@@ -326,12 +326,7 @@ def _filter_alarm(
                 "alarm_description": description,
                 "namespace": namespace,
                 "metric_name": metric,
-                "statistic": "Sum",
-                "period": 300,
-                "evaluation_periods": 1,
-                "threshold": 0,
-                "comparison_operator": "GreaterThanThreshold",
-                "treat_missing_data": "notBreaching",
+                **on_any_event(300),
             },
             notify_ok=False,
         ),

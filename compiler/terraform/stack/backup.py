@@ -19,7 +19,7 @@ from compiler.terraform.plan import copies_backups as copies
 from compiler.terraform.plan import locks_vaults
 
 from . import buckets, common, dr_plan
-from .cloudwatch import alarm
+from .cloudwatch import alarm, on_any_event
 
 __all__ = ["blocks", "copies", "locks_vaults"]
 
@@ -202,12 +202,7 @@ def _alarms(spec: ResolvedSpec) -> list[Block]:
                 "namespace": "AWS/Backup",
                 "metric_name": metric,
                 "dimensions": {"BackupVaultName": Ref("aws_backup_vault.main.name")},
-                "statistic": "Sum",
-                "period": 3600,
-                "evaluation_periods": 1,
-                "threshold": 0,
-                "comparison_operator": "GreaterThanThreshold",
-                "treat_missing_data": "notBreaching",
+                **on_any_event(3600),
             },
             notify_ok=False,
         )

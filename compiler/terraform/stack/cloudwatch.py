@@ -42,6 +42,18 @@ def alarm(
     )
 
 
+def on_any_event(period: int) -> dict[str, Value]:
+    """How an alarm on a count of failures fires: on the first one in `period` seconds."""
+    return {
+        "statistic": "Sum",
+        "period": period,
+        "evaluation_periods": 1,
+        "threshold": 0,
+        "comparison_operator": "GreaterThanThreshold",
+        "treat_missing_data": "notBreaching",
+    }
+
+
 def metric_query(id_: str, metric: dict[str, Value]) -> Block:
     """A metric query of an alarm that reads one metric (`metric`: namespace, name, ...)."""
     return Block("metric_query", (), [{"id": id_}, Block("metric", (), metric)])

@@ -12,7 +12,7 @@ from compiler.terraform.hcl import Block, Expr, Ref, Template, Value, resource
 
 from . import common
 from .buckets import document
-from .cloudwatch import alarm
+from .cloudwatch import alarm, on_any_event
 from .common import ACCOUNT_ID, PARTITION
 from .dr_plan import (
     RTC_MINUTES,
@@ -223,11 +223,6 @@ def _replication_alarm(spec: ResolvedSpec, pair: ReplicationPair) -> Block:
                 "DestinationBucket": Ref(f"aws_s3_bucket.{pair.replica}.bucket"),
                 "RuleId": "to-secondary",
             },
-            "statistic": "Sum",
-            "period": 300,
-            "evaluation_periods": 1,
-            "threshold": 0,
-            "comparison_operator": "GreaterThanThreshold",
-            "treat_missing_data": "notBreaching",
+            **on_any_event(300),
         },
     )
