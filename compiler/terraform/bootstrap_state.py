@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Comment, Ref, Template, Value, jsonencode, resource, skip
-from compiler.terraform.stack import common, contract, storage
+from compiler.terraform.stack import common, contract, kms_keys, storage
 from compiler.terraform.stack.buckets import kms_default_rule
 
 STATE_LABEL = "state"
@@ -88,15 +88,7 @@ def blocks(envs: tuple[ResolvedSpec, ...]) -> list[Block]:
 
 
 def _key(spec: ResolvedSpec) -> list[Block]:
-    key_policy = common.policy(
-        {
-            "Sid": "AccountAdministersTheKey",
-            "Effect": "Allow",
-            "Principal": {"AWS": Template(f"arn:{common.PARTITION}:iam::{common.ACCOUNT}:root")},
-            "Action": "kms:*",
-            "Resource": "*",
-        }
-    )
+    key_policy = common.policy(kms_keys.account_administers())
     return [
         resource(
             "aws_kms_key",

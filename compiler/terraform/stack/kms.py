@@ -9,27 +9,14 @@ from __future__ import annotations
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, data, jsonencode, resource
 
-from . import common
-
-ENCRYPT = [
-    "kms:Encrypt*",
-    "kms:Decrypt*",
-    "kms:ReEncrypt*",
-    "kms:GenerateDataKey*",
-    "kms:Describe*",
-]
+from . import common, kms_keys
 
 
 def blocks(spec: ResolvedSpec) -> list[Block]:
     kms = spec.security.kms
-    body: dict[str, Value] = {
-        "description": Template("${local.name}: model artifacts, logs, images, secrets, alarms"),
-        "enable_key_rotation": kms.rotation,
-    }
-    if kms.rotation:
-        body["rotation_period_in_days"] = kms.rotation_period_days
-    body |= {
-        "deletion_window_in_days": kms.deletion_window_days,
+    description = Template("${local.name}: model artifacts, logs, images, secrets, alarms")
+    body = {
+        **kms_keys.key_settings(kms, description),
         "multi_region": kms.multi_region,
         "policy": jsonencode(key_policy(spec)),
     }
@@ -52,43 +39,9 @@ def blocks(spec: ResolvedSpec) -> list[Block]:
 
 
 def key_policy(spec: ResolvedSpec) -> dict[str, Value]:
-    account = common.ACCOUNT
-    statements: list[dict[str, Value]] = [
-        {
-            # Delegates to IAM: roles of this account use the key only where their IAM
-            # policies allow it (the task and execution roles name this one key).
-            "Sid": "AccountAdministersTheKey",
-            "Effect": "Allow",
-            "Principal": {"AWS": Template(f"arn:{common.PARTITION}:iam::{account}:root")},
-            "Action": "kms:*",
-            "Resource": "*",
-        },
-        {
-            "Sid": "CloudWatchLogsEncryptsThisAccountsLogGroups",
-            "Effect": "Allow",
-            "Principal": {"Service": f"logs.{spec.region}.amazonaws.com"},
-            "Action": ENCRYPT,
-            "Resource": "*",
-            "Condition": {
-                "ArnLike": {
-                    "kms:EncryptionContext:aws:logs:arn": Template(
-                        f"arn:{common.PARTITION}:logs:{spec.region}:{account}:log-group:*"
-                    )
-                }
-            },
-        },
-        {
-            # Alarms publish to the KMS-encrypted SNS topic.
-            "Sid": "CloudWatchAlarmsPublishToTheEncryptedTopic",
-            "Effect": "Allow",
-            "Principal": {"Service": "cloudwatch.amazonaws.com"},
-            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-            "Resource": "*",
-            "Condition": {"StringEquals": {"aws:SourceAccount": common.ACCOUNT_ID}},
-        },
-    ]
+    statements = kms_keys.region_key(spec.region)
     if spec.compute.platform == "ec2":
-        statements.append(_autoscaling_ebs(account))
+        statements.append(_autoscaling_ebs(common.ACCOUNT))
     return common.policy(*statements)
 
 
