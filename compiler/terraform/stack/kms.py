@@ -39,10 +39,9 @@ def blocks(spec: ResolvedSpec) -> list[Block]:
 
 
 def key_policy(spec: ResolvedSpec) -> dict[str, Value]:
-    statements = kms_keys.region_key(spec.region)
-    if spec.compute.platform == "ec2":
-        statements.append(_autoscaling_ebs(common.ACCOUNT))
-    return common.policy(*statements)
+    ec2 = spec.compute.platform == "ec2"
+    extra = [_autoscaling_ebs(common.ACCOUNT)] if ec2 else []
+    return kms_keys.region_key_policy(spec.region, *extra)
 
 
 def _autoscaling_ebs(account: str) -> dict[str, Value]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from compiler.spec.security import Kms
 from compiler.terraform.hcl import Template, Value
 
-from .common import ACCOUNT, ACCOUNT_ID, PARTITION
+from .common import ACCOUNT, ACCOUNT_ID, PARTITION, policy
 
 # What CloudWatch Logs needs to encrypt a log group with a CMK (AWS documents this list).
 LOGS_ENCRYPT = [
@@ -74,6 +74,6 @@ def alarms_publish() -> dict[str, Value]:
     }
 
 
-def region_key(region: str) -> list[dict[str, Value]]:
-    """What a region's deployment key allows in either region: the account, logs, alarms."""
-    return [account_administers(), logs_encrypt(region), alarms_publish()]
+def region_key_policy(region: str, *extra: dict[str, Value]) -> dict[str, Value]:
+    """A region's deployment key (primary or DR): the account, logs and alarms there."""
+    return policy(account_administers(), logs_encrypt(region), alarms_publish(), *extra)

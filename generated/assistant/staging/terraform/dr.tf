@@ -4,14 +4,14 @@
 resource "aws_kms_key" "secondary" {
   provider                = aws.secondary
   description             = "${local.name} secondary region (disaster recovery)"
-  deletion_window_in_days = 30
   enable_key_rotation     = true
   rotation_period_in_days = 365
+  deletion_window_in_days = 30
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [
       {
-        Sid    = "AccountAdministers"
+        Sid    = "AccountAdministersTheKey"
         Effect = "Allow"
         Principal = {
           AWS = "arn:${local.partition}:iam::${local.account_id}:root"
@@ -20,17 +20,17 @@ resource "aws_kms_key" "secondary" {
         Resource = "*"
       },
       {
-        Sid    = "CloudWatchLogsInSecondaryRegion"
+        Sid    = "CloudWatchLogsEncryptsThisAccountsLogGroups"
         Effect = "Allow"
         Principal = {
           Service = "logs.eu-central-1.amazonaws.com"
         }
         Action = [
-          "kms:Encrypt",
-          "kms:Decrypt",
+          "kms:Encrypt*",
+          "kms:Decrypt*",
           "kms:ReEncrypt*",
           "kms:GenerateDataKey*",
-          "kms:DescribeKey",
+          "kms:Describe*",
         ]
         Resource = "*"
         Condition = {

@@ -10,7 +10,7 @@ resource "aws_kms_replica_key" "secondary" {
     Version = "2012-10-17"
     Statement = [
       {
-        Sid    = "AccountAdministers"
+        Sid    = "AccountAdministersTheKey"
         Effect = "Allow"
         Principal = {
           AWS = "arn:${local.partition}:iam::${local.account_id}:root"
@@ -19,17 +19,17 @@ resource "aws_kms_replica_key" "secondary" {
         Resource = "*"
       },
       {
-        Sid    = "CloudWatchLogsInSecondaryRegion"
+        Sid    = "CloudWatchLogsEncryptsThisAccountsLogGroups"
         Effect = "Allow"
         Principal = {
           Service = "logs.us-west-2.amazonaws.com"
         }
         Action = [
-          "kms:Encrypt",
-          "kms:Decrypt",
+          "kms:Encrypt*",
+          "kms:Decrypt*",
           "kms:ReEncrypt*",
           "kms:GenerateDataKey*",
-          "kms:DescribeKey",
+          "kms:Describe*",
         ]
         Resource = "*"
         Condition = {
