@@ -7,7 +7,11 @@ from __future__ import annotations
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Comment, Ref, Template, Value, jsonencode, resource, skip
 from compiler.terraform.stack import common, contract, kms_keys, storage
-from compiler.terraform.stack.buckets import kms_default_rule
+from compiler.terraform.stack.buckets import (
+    kms_default_rule,
+    s3_access_logs_statement,
+    tls_only_statement,
+)
 
 STATE_LABEL = "state"
 STATE_LOGS_LABEL = "state_logs"
@@ -18,15 +22,7 @@ def bucket_arn(local: str) -> str:
 
 
 def _tls_only(local: str) -> dict[str, Value]:
-    arn = bucket_arn(local)
-    return {
-        "Sid": "DenyInsecureTransport",
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:*",
-        "Resource": [Template(arn), Template(f"{arn}/*")],
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    }
+    return tls_only_statement(f"${{local.{local}}}")
 
 
 def _bucket(
@@ -181,14 +177,7 @@ def _logs_bucket() -> list[Block]:
                 "policy": jsonencode(
                     common.policy(
                         _tls_only("state_logs_bucket"),
-                        {
-                            "Sid": "S3DeliversServerAccessLogs",
-                            "Effect": "Allow",
-                            "Principal": {"Service": "logging.s3.amazonaws.com"},
-                            "Action": "s3:PutObject",
-                            "Resource": Template(f"{bucket_arn('state_logs_bucket')}/*"),
-                            "Condition": {"StringEquals": {"aws:SourceAccount": common.ACCOUNT_ID}},
-                        },
+                        s3_access_logs_statement(f"{bucket_arn('state_logs_bucket')}/*"),
                     )
                 ),
                 "depends_on": [Ref("aws_s3_bucket_public_access_block.state_logs")],

@@ -168,17 +168,9 @@ def _config_statements(region: RegionPlan) -> tuple[dict[str, Value], ...]:
 
 def _buckets(account: AccountPlan, region: RegionPlan, label: str) -> list[Block]:
     days = _history_days(account)
-    source = {"aws:SourceAccount": ACCOUNT_ID}
     logs_arn = f"arn:{PARTITION}:s3:::{_logs_name(region)}"
     config_statements = _config_statements(region)
-    access_logs: dict[str, Value] = {
-        "Sid": "S3ServerAccessLogs",
-        "Effect": "Allow",
-        "Principal": {"Service": "logging.s3.amazonaws.com"},
-        "Action": "s3:PutObject",
-        "Resource": f"{logs_arn}/s3-access/*",
-        "Condition": {"StringEquals": source},
-    }
+    access_logs = buckets.s3_access_logs_statement(f"{logs_arn}/s3-access/*")
     no_replication = skip(
         "CKV_AWS_144",
         "AWS Config history of this region; Config itself keeps the configuration "

@@ -23,7 +23,7 @@ from compiler.terraform.hcl import (
     skip,
 )
 
-from .common import PARTITION
+from .common import ACCOUNT, ACCOUNT_ID, PARTITION
 from .dr_plan import SECONDARY
 
 _WHOLE = re.compile(r"\$\{([^{}]+)\}")
@@ -50,15 +50,51 @@ def document(value: object) -> Call:
 
 
 def tls_only_statement(bucket: str) -> dict[str, Value]:
+    """Every bucket's first statement: no request over plain HTTP (`bucket`: a name template)."""
     arn = f"arn:{PARTITION}:s3:::{bucket}"
     return {
         "Sid": "DenyInsecureTransport",
         "Effect": "Deny",
         "Principal": "*",
         "Action": "s3:*",
-        "Resource": [arn, f"{arn}/*"],
+        "Resource": [Template(arn), Template(f"{arn}/*")],
         "Condition": {"Bool": {"aws:SecureTransport": "false"}},
     }
+
+
+def s3_access_logs_statement(objects: str) -> dict[str, Value]:
+    """S3 server access logging delivers into `objects` (an object ARN pattern), from this
+    account's buckets only."""
+    return {
+        "Sid": "S3DeliversServerAccessLogs",
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": Template(objects),
+        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}},
+    }
+
+
+def alb_access_logs_statements(bucket: str, elb_account: Expr) -> list[dict[str, Value]]:
+    """Load balancers deliver access logs under `alb/` of the log bucket (ARN `bucket`):
+    regions older than 2022 as the regional ELB account, newer ones as the service."""
+    objects = Template(f"{bucket}/alb/AWSLogs/{ACCOUNT}/*")
+    return [
+        {
+            "Sid": "LoadBalancerDeliversAccessLogs",
+            "Effect": "Allow",
+            "Principal": {"AWS": elb_account},
+            "Action": "s3:PutObject",
+            "Resource": objects,
+        },
+        {
+            "Sid": "LogDeliveryServiceDeliversAccessLogs",
+            "Effect": "Allow",
+            "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": objects,
+        },
+    ]
 
 
 @dataclass(frozen=True)

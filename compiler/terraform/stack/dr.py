@@ -23,8 +23,14 @@ from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, resource, skip
 
 from . import dr_compute, dr_network, ecr_lifecycle, kms_keys, region, replication
-from .buckets import Bucket, bucket_blocks, document
-from .common import ACCOUNT, ACCOUNT_ID, PARTITION
+from .buckets import (
+    Bucket,
+    alb_access_logs_statements,
+    bucket_blocks,
+    document,
+    s3_access_logs_statement,
+)
+from .common import PARTITION
 from .dr_plan import (
     HEALTH_PATH,
     RTC_MINUTES,
@@ -96,29 +102,9 @@ def secondary_key(spec: ResolvedSpec) -> list[Block]:
 def _logs_secondary(spec: ResolvedSpec) -> list[Block]:
     name = logs_secondary_name()
     arn = f"arn:{PARTITION}:s3:::{name}"
-    delivery: dict[str, Value] = {
-        "Sid": "S3ServerAccessLogs",
-        "Effect": "Allow",
-        "Principal": {"Service": "logging.s3.amazonaws.com"},
-        "Action": "s3:PutObject",
-        "Resource": f"{arn}/s3-access/*",
-        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}},
-    }
-    alb: dict[str, Value] = {
-        "Sid": "LoadBalancerAccessLogs",
-        "Effect": "Allow",
-        # Regions older than 2022 deliver from a regional ELB account, not a service.
-        "Principal": {"AWS": "${data.aws_elb_service_account.secondary.arn}"},
-        "Action": "s3:PutObject",
-        "Resource": f"{arn}/alb/AWSLogs/{ACCOUNT}/*",
-    }
-    alb_service: dict[str, Value] = {
-        "Sid": "LogDeliveryServiceDeliversAccessLogs",
-        "Effect": "Allow",
-        "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
-        "Action": "s3:PutObject",
-        "Resource": f"{arn}/alb/AWSLogs/{ACCOUNT}/*",
-    }
+    elb_account = Ref("data.aws_elb_service_account.secondary.arn")
+    delivery = [s3_access_logs_statement(f"{arn}/s3-access/*")]
+    delivery += alb_access_logs_statements(arn, elb_account)
     region = spec.dr.secondary_region
     bucket = Bucket(
         label="logs_secondary",
@@ -143,10 +129,10 @@ def _logs_secondary(spec: ResolvedSpec) -> list[Block]:
                 "region's traffic and are not part of the recovery set",
             ),
         ),
-        extra_statements=(delivery, alb, alb_service),
+        extra_statements=tuple(delivery),
     )
-    elb_account = Block("data", ("aws_elb_service_account", "secondary"), {"provider": SECONDARY})
-    return [elb_account, *bucket_blocks(bucket)]
+    elb_data = Block("data", ("aws_elb_service_account", "secondary"), {"provider": SECONDARY})
+    return [elb_data, *bucket_blocks(bucket)]
 
 
 def _models_replica(spec: ResolvedSpec) -> list[Block]:

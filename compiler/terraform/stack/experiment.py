@@ -16,7 +16,7 @@ from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, jsonencode, resource, skip
 
 from . import common
-from .buckets import bucket_settings, kms_default_rule
+from .buckets import bucket_settings, kms_default_rule, tls_only_statement
 from .capture import CAPTURE_BUCKET, CAPTURE_PREFIX, capture_uri, environment
 from .cloudwatch import PERIOD_S, alarm, widget
 
@@ -109,14 +109,7 @@ def _bucket(spec: ResolvedSpec) -> list[Block]:
 def _bucket_policy() -> dict[str, Value]:
     arn = f"arn:{common.PARTITION}:s3:::{CAPTURE_BUCKET}"
     return common.policy(
-        {
-            "Sid": "DenyInsecureTransport",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:*",
-            "Resource": [Template(arn), Template(f"{arn}/*")],
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        },
+        tls_only_statement(CAPTURE_BUCKET),
         {
             # Objects are encrypted with KMS or not written at all (no SSE-S3, no plaintext).
             "Sid": "DenyUploadsNotUnderKms",

@@ -192,7 +192,7 @@ resource "aws_s3_bucket_policy" "config_eu_west_1_logs" {
         }
       },
       {
-        Sid    = "S3ServerAccessLogs"
+        Sid    = "S3DeliversServerAccessLogs"
         Effect = "Allow"
         Principal = {
           Service = "logging.s3.amazonaws.com"
@@ -516,7 +516,7 @@ resource "aws_s3_bucket_policy" "config_eu_central_1_logs" {
         }
       },
       {
-        Sid    = "S3ServerAccessLogs"
+        Sid    = "S3DeliversServerAccessLogs"
         Effect = "Allow"
         Principal = {
           Service = "logging.s3.amazonaws.com"

@@ -165,7 +165,7 @@ resource "aws_s3_bucket_policy" "logs_secondary" {
         }
       },
       {
-        Sid    = "S3ServerAccessLogs"
+        Sid    = "S3DeliversServerAccessLogs"
         Effect = "Allow"
         Principal = {
           Service = "logging.s3.amazonaws.com"
@@ -179,7 +179,7 @@ resource "aws_s3_bucket_policy" "logs_secondary" {
         }
       },
       {
-        Sid    = "LoadBalancerAccessLogs"
+        Sid    = "LoadBalancerDeliversAccessLogs"
         Effect = "Allow"
         Principal = {
           AWS = data.aws_elb_service_account.secondary.arn
