@@ -10,6 +10,7 @@ from compiler.terraform.stack import common, contract, kms_keys, storage
 from compiler.terraform.stack.buckets import (
     kms_default_rule,
     s3_access_logs_statement,
+    sse_s3_rule,
     tls_only_statement,
 )
 
@@ -141,11 +142,7 @@ def _state_bucket(envs: tuple[ResolvedSpec, ...]) -> list[Block]:
 
 
 def _logs_bucket() -> list[Block]:
-    s3_sse = Block(
-        "rule",
-        (),
-        [Block("apply_server_side_encryption_by_default", (), {"sse_algorithm": "AES256"})],
-    )
+    s3_sse = sse_s3_rule()
     return [
         *_bucket(
             STATE_LOGS_LABEL,

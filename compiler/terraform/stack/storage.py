@@ -13,6 +13,7 @@ from .buckets import (
     bucket_settings,
     kms_default_rule,
     s3_access_logs_statement,
+    sse_s3_rule,
     sse_s3_skip,
     tls_only_statement,
 )
@@ -99,11 +100,7 @@ def _models(spec: ResolvedSpec) -> list[Block]:
 
 def _logs(spec: ResolvedSpec) -> list[Block]:
     days = spec.observability.log_retention_days
-    sse = Block(
-        "rule",
-        (),
-        [Block("apply_server_side_encryption_by_default", (), {"sse_algorithm": "AES256"})],
-    )
+    sse = sse_s3_rule()
     lifecycle = [
         Block(
             "rule",

@@ -248,12 +248,12 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "config_eu_west_1"
   bucket   = aws_s3_bucket.config_eu_west_1.id
 
   rule {
-    bucket_key_enabled = true
-
     apply_server_side_encryption_by_default {
       sse_algorithm     = "aws:kms"
       kms_master_key_id = aws_kms_key.config_eu_west_1.arn
     }
+
+    bucket_key_enabled = true
   }
 }
 
@@ -572,12 +572,12 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "config_eu_central
   bucket   = aws_s3_bucket.config_eu_central_1.id
 
   rule {
-    bucket_key_enabled = true
-
     apply_server_side_encryption_by_default {
       sse_algorithm     = "aws:kms"
       kms_master_key_id = aws_kms_key.config_eu_central_1.arn
     }
+
+    bucket_key_enabled = true
   }
 }
 

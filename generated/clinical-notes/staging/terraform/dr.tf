@@ -238,12 +238,12 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "models_replica" {
   bucket   = aws_s3_bucket.models_replica.id
 
   rule {
-    bucket_key_enabled = true
-
     apply_server_side_encryption_by_default {
       sse_algorithm     = "aws:kms"
       kms_master_key_id = aws_kms_replica_key.secondary.arn
     }
+
+    bucket_key_enabled = true
   }
 }
 
