@@ -86,27 +86,15 @@ def blocks(envs: tuple[ResolvedSpec, ...]) -> list[Block]:
 
 def _key(spec: ResolvedSpec) -> list[Block]:
     key_policy = common.policy(kms_keys.account_administers())
-    return [
-        resource(
-            "aws_kms_key",
-            "state",
-            {
-                "description": Template("${local.name}: Terraform state"),
-                "enable_key_rotation": True,
-                "rotation_period_in_days": spec.security.kms.rotation_period_days,
-                "deletion_window_in_days": spec.security.kms.deletion_window_days,
-                "policy": jsonencode(key_policy),
-            },
-        ),
-        resource(
-            "aws_kms_alias",
-            "state",
-            {
-                "name": common.state_key_alias(spec),
-                "target_key_id": Ref("aws_kms_key.state.key_id"),
-            },
-        ),
-    ]
+    body: dict[str, Value] = {
+        "description": Template("${local.name}: Terraform state"),
+        # Always rotated, whatever the spec says of the stack's keys: state outlives them.
+        "enable_key_rotation": True,
+        "rotation_period_in_days": spec.security.kms.rotation_period_days,
+        "deletion_window_in_days": spec.security.kms.deletion_window_days,
+        "policy": jsonencode(key_policy),
+    }
+    return kms_keys.key_with_alias("state", body, common.state_key_alias(spec))
 
 
 def _state_bucket(envs: tuple[ResolvedSpec, ...]) -> list[Block]:

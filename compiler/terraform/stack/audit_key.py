@@ -4,7 +4,7 @@ compromised task can neither read nor forge the trail."""
 from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
-from compiler.terraform.hcl import Block, Ref, Template, Value, resource
+from compiler.terraform.hcl import Block, Template, Value
 
 from . import buckets, common, kms_keys
 from .common import ACCOUNT, PARTITION
@@ -60,14 +60,4 @@ def blocks(spec: ResolvedSpec) -> list[Block]:
         **kms_keys.key_settings(spec.security.kms, description),
         "policy": buckets.document(common.policy(*_statements(spec))),
     }
-    return [
-        resource("aws_kms_key", "audit", body),
-        resource(
-            "aws_kms_alias",
-            "audit",
-            {
-                "name": Template("alias/${local.name}-audit"),
-                "target_key_id": Ref("aws_kms_key.audit.key_id"),
-            },
-        ),
-    ]
+    return kms_keys.key_with_alias("audit", body, Template("alias/${local.name}-audit"))

@@ -7,7 +7,7 @@ The key policy is written inline from literals: a key policy's Resource is `*` b
 from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
-from compiler.terraform.hcl import Block, Ref, Template, Value, data, jsonencode, resource
+from compiler.terraform.hcl import Block, Template, Value, data, jsonencode
 
 from . import common, kms_keys
 
@@ -24,18 +24,7 @@ def blocks(spec: ResolvedSpec) -> list[Block]:
     if spec.compute.platform == "ec2":
         # Fails the plan, naming the role, until the account root has created it.
         found.append(data("aws_iam_role", "autoscaling", {"name": "AWSServiceRoleForAutoScaling"}))
-    return [
-        *found,
-        resource("aws_kms_key", "main", body),
-        resource(
-            "aws_kms_alias",
-            "main",
-            {
-                "name": Template("alias/${local.name}"),
-                "target_key_id": Ref("aws_kms_key.main.key_id"),
-            },
-        ),
-    ]
+    return [*found, *kms_keys.key_with_alias("main", body, Template("alias/${local.name}"))]
 
 
 def key_policy(spec: ResolvedSpec) -> dict[str, Value]:

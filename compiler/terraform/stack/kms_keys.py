@@ -1,8 +1,8 @@
 """The stack's KMS keys: their settings and key-policy statements, one shape each.
 
 The deployment key, the DR region's key and the audit key share the spec's rotation and
-deletion settings; they and the state key let the account administer them, and the
-region keys let CloudWatch Logs and alarms of their region use them. Each key used to
+deletion settings; they, the state key and the account root's Config keys are a key with
+an alias that lets the account administer it, and the region keys let CloudWatch Logs and alarms of their region use them. Each key used to
 spell these out again, and the DR key's had drifted from the primary's (narrower Logs
 actions, a rotation period even with rotation off). A key policy's Resource is `*` by
 design: it means "this key".
@@ -11,7 +11,7 @@ design: it means "this key".
 from __future__ import annotations
 
 from compiler.spec.security import Kms
-from compiler.terraform.hcl import Template, Value
+from compiler.terraform.hcl import Block, Ref, Template, Value, resource
 
 from .common import ACCOUNT, ACCOUNT_ID, PARTITION, policy
 
@@ -32,6 +32,12 @@ def key_settings(kms: Kms, description: Value) -> dict[str, Value]:
         body["rotation_period_in_days"] = kms.rotation_period_days
     body["deletion_window_in_days"] = kms.deletion_window_days
     return body
+
+
+def key_with_alias(label: str, body: dict[str, Value], alias: Value) -> list[Block]:
+    """An aws_kms_key and the alias people and policies address it by."""
+    target = {"name": alias, "target_key_id": Ref(f"aws_kms_key.{label}.key_id")}
+    return [resource("aws_kms_key", label, body), resource("aws_kms_alias", label, target)]
 
 
 def account_administers() -> dict[str, Value]:
