@@ -8,6 +8,7 @@ from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Comment, Ref, Template, Value, jsonencode, resource, skip
 from compiler.terraform.stack import common, contract, kms_keys, storage
 from compiler.terraform.stack.buckets import (
+    access_log_bucket_skips,
     kms_default_rule,
     s3_access_logs_statement,
     sse_s3_rule,
@@ -137,16 +138,7 @@ def _logs_bucket() -> list[Block]:
             "state_logs_bucket",
             s3_sse,
             [
-                skip(
-                    "CKV_AWS_145",
-                    "AWS: S3 server access logs are delivered only to buckets encrypted "
-                    "with SSE-S3, not SSE-KMS",
-                ),
-                skip(
-                    "CKV_AWS_18",
-                    "AWS: this is the access-log destination; a log bucket that logs to "
-                    "itself records its own log deliveries without end",
-                ),
+                *access_log_bucket_skips(alb=False),
                 skip(
                     "CKV_AWS_144",
                     "AWS: access logs are operational records of the state bucket's region",

@@ -239,11 +239,25 @@ def _policy(bucket: Bucket, bucket_id: Expr) -> Block:
     )
 
 
+def _sse_s3_only(alb: bool) -> str:
+    what = "ALB access logs and S3 server access logs are" if alb else "S3 server access logs are"
+    return f"AWS: {what} delivered only to buckets encrypted with SSE-S3, not SSE-KMS"
+
+
 def sse_s3_skip() -> Comment:
-    return skip(
-        "SSP_ENC_001",
-        "AWS: ALB access logs and S3 server access logs are delivered only to buckets "
-        "encrypted with SSE-S3, not SSE-KMS",
+    return skip("SSP_ENC_001", _sse_s3_only(alb=True))
+
+
+def access_log_bucket_skips(*, alb: bool) -> tuple[Comment, Comment]:
+    """Why an access-log bucket (of S3 server access logs, and ALB's when `alb`) is not
+    encrypted with KMS and does not log its own access."""
+    return (
+        skip("CKV_AWS_145", _sse_s3_only(alb)),
+        skip(
+            "CKV_AWS_18",
+            "AWS: this is the access-log destination; a log bucket that logs to "
+            "itself records its own log deliveries without end",
+        ),
     )
 
 

@@ -9,6 +9,7 @@ from compiler.terraform.plan import replicates
 
 from . import common
 from .buckets import (
+    access_log_bucket_skips,
     alb_access_logs_statements,
     bucket_settings,
     kms_default_rule,
@@ -120,16 +121,7 @@ def _logs(spec: ResolvedSpec) -> list[Block]:
             "aws_s3_bucket",
             "logs",
             [
-                skip(
-                    "CKV_AWS_145",
-                    "AWS: ALB access logs and S3 server access logs are delivered only to "
-                    "buckets encrypted with SSE-S3, not SSE-KMS",
-                ),
-                skip(
-                    "CKV_AWS_18",
-                    "AWS: this is the access-log destination; a log bucket that logs to "
-                    "itself records its own log deliveries without end",
-                ),
+                *access_log_bucket_skips(alb=True),
                 skip(
                     "CKV_AWS_144",
                     f"access logs are operational records kept {days} days "
