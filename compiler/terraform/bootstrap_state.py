@@ -10,6 +10,7 @@ from compiler.terraform.stack import common, contract, kms_keys, storage
 from compiler.terraform.stack.buckets import (
     access_log_bucket_skips,
     kms_default_rule,
+    lifecycle_rule,
     s3_access_logs_statement,
     sse_s3_rule,
     tls_only_statement,
@@ -31,20 +32,7 @@ def _bucket(
     label: str, local: str, sse: Block, skips: list[Comment], sse_skips: list[Comment]
 ) -> list[Block]:
     # Old state versions are the undo history of every apply: keep them a year.
-    lifecycle = Block(
-        "rule",
-        (),
-        [
-            {"id": "old-versions", "status": "Enabled"},
-            Block("filter", (), {}),
-            Block(
-                "noncurrent_version_expiration",
-                (),
-                {"noncurrent_days": contract.STATE_VERSIONS_DAYS},
-            ),
-            Block("abort_incomplete_multipart_upload", (), {"days_after_initiation": 7}),
-        ],
-    )
+    lifecycle = lifecycle_rule("old-versions", noncurrent_days=contract.STATE_VERSIONS_DAYS)
     return [
         resource(
             "aws_s3_bucket",

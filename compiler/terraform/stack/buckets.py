@@ -27,6 +27,7 @@ from .common import ACCOUNT, ACCOUNT_ID, PARTITION
 from .dr_plan import SECONDARY
 
 _WHOLE = re.compile(r"\$\{([^{}]+)\}")
+ABORT_DAYS = 7  # unfinished multipart uploads go after a week (CKV_AWS_300)
 
 
 def interpolated(value: object) -> Value:
@@ -187,6 +188,19 @@ def _encryption(bucket: Bucket, bucket_id: Expr) -> Block:
     )
 
 
+def lifecycle_rule(id_: str, *, noncurrent_days: int, expire_days: int | None = None) -> Block:
+    """A bucket's one lifecycle rule: objects expire after `expire_days` (None: kept),
+    old versions after `noncurrent_days`, unfinished multipart uploads after 7 days."""
+    items: list[Block | dict[str, Value]] = [{"id": id_, "status": "Enabled"}, Block("filter")]
+    if expire_days is not None:
+        items.append(Block("expiration", (), {"days": expire_days}))
+    items += [
+        Block("noncurrent_version_expiration", (), {"noncurrent_days": noncurrent_days}),
+        Block("abort_incomplete_multipart_upload", (), {"days_after_initiation": ABORT_DAYS}),
+    ]
+    return Block("rule", (), items)
+
+
 def sse_s3_rule() -> Block:
     """SSE-S3 default encryption: what S3 server access and ALB access logs are delivered to."""
     default = Block("apply_server_side_encryption_by_default", (), {"sse_algorithm": "AES256"})
@@ -204,20 +218,15 @@ def kms_default_rule(key_arn: Expr) -> Block:
 
 
 def _lifecycle(bucket: Bucket, bucket_id: Expr) -> Block:
-    items: list[object] = [
-        {"id": "retention", "status": "Enabled"},
-        Block("filter", (), {}),
-        Block("abort_incomplete_multipart_upload", (), {"days_after_initiation": 7}),
-        Block("noncurrent_version_expiration", (), {"noncurrent_days": bucket.noncurrent_days}),
-    ]
-    if bucket.expire_days is not None:
-        items.append(Block("expiration", (), {"days": bucket.expire_days}))
+    rule = lifecycle_rule(
+        "retention", noncurrent_days=bucket.noncurrent_days, expire_days=bucket.expire_days
+    )
     return resource(
         "aws_s3_bucket_lifecycle_configuration",
         bucket.label,
         [
             {**_provider(bucket.secondary), "bucket": bucket_id},
-            Block("rule", (), items),  # type: ignore[arg-type]
+            rule,
             # Versioning first: a lifecycle on an unversioned bucket ignores noncurrent rules.
             {"depends_on": [Ref(f"aws_s3_bucket_versioning.{bucket.label}")]},
         ],

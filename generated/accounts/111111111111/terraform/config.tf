@@ -148,16 +148,16 @@ resource "aws_s3_bucket_lifecycle_configuration" "config_eu_west_1_logs" {
 
     filter {}
 
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
+    expiration {
+      days = 365
     }
 
     noncurrent_version_expiration {
       noncurrent_days = 90
     }
 
-    expiration {
-      days = 365
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
     }
   }
 
@@ -267,16 +267,16 @@ resource "aws_s3_bucket_lifecycle_configuration" "config_eu_west_1" {
 
     filter {}
 
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
+    expiration {
+      days = 365
     }
 
     noncurrent_version_expiration {
       noncurrent_days = 365
     }
 
-    expiration {
-      days = 365
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
     }
   }
 
@@ -472,16 +472,16 @@ resource "aws_s3_bucket_lifecycle_configuration" "config_eu_central_1_logs" {
 
     filter {}
 
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
+    expiration {
+      days = 365
     }
 
     noncurrent_version_expiration {
       noncurrent_days = 90
     }
 
-    expiration {
-      days = 365
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
     }
   }
 
@@ -591,16 +591,16 @@ resource "aws_s3_bucket_lifecycle_configuration" "config_eu_central_1" {
 
     filter {}
 
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
+    expiration {
+      days = 365
     }
 
     noncurrent_version_expiration {
       noncurrent_days = 365
     }
 
-    expiration {
-      days = 365
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
     }
   }
 

@@ -148,16 +148,16 @@ resource "aws_s3_bucket_lifecycle_configuration" "config_us_east_1_logs" {
 
     filter {}
 
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
+    expiration {
+      days = 2192
     }
 
     noncurrent_version_expiration {
       noncurrent_days = 90
     }
 
-    expiration {
-      days = 2192
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
     }
   }
 
@@ -267,16 +267,16 @@ resource "aws_s3_bucket_lifecycle_configuration" "config_us_east_1" {
 
     filter {}
 
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
+    expiration {
+      days = 2192
     }
 
     noncurrent_version_expiration {
       noncurrent_days = 2192
     }
 
-    expiration {
-      days = 2192
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
     }
   }
 
@@ -472,16 +472,16 @@ resource "aws_s3_bucket_lifecycle_configuration" "config_us_west_2_logs" {
 
     filter {}
 
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
+    expiration {
+      days = 2192
     }
 
     noncurrent_version_expiration {
       noncurrent_days = 90
     }
 
-    expiration {
-      days = 2192
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
     }
   }
 
@@ -591,16 +591,16 @@ resource "aws_s3_bucket_lifecycle_configuration" "config_us_west_2" {
 
     filter {}
 
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
+    expiration {
+      days = 2192
     }
 
     noncurrent_version_expiration {
       noncurrent_days = 2192
     }
 
-    expiration {
-      days = 2192
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
     }
   }
 

@@ -120,16 +120,16 @@ resource "aws_s3_bucket_lifecycle_configuration" "logs_secondary" {
 
     filter {}
 
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
+    expiration {
+      days = 2192
     }
 
     noncurrent_version_expiration {
       noncurrent_days = 90
     }
 
-    expiration {
-      days = 2192
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
     }
   }
 
@@ -257,12 +257,12 @@ resource "aws_s3_bucket_lifecycle_configuration" "models_replica" {
 
     filter {}
 
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
-    }
-
     noncurrent_version_expiration {
       noncurrent_days = 90
+    }
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
     }
   }
 
