@@ -7,6 +7,7 @@ a TLS-only policy, access logging and (when a profile asks) S3 Object Lock.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -118,6 +119,38 @@ class Bucket:
     @property
     def ref(self) -> str:
         return f"aws_s3_bucket.{self.label}"
+
+
+def replica(
+    source: str, name: str, key_arn: Expr, region: str, *, like: Bucket | None = None
+) -> Bucket:
+    """The DR region's copy of bucket `source` (of the primary `region`): encrypted with the
+    secondary's key, logging into the secondary's log bucket, with the retention and Object
+    Lock of `like` (a locked source needs a locked destination, AWS)."""
+    copy = Bucket(
+        label=f"{source}_replica",
+        name=name,
+        kms_key_arn=key_arn,
+        log_bucket=Ref("aws_s3_bucket.logs_secondary.id"),
+        log_prefix=f"s3-access/{source}-replica/",
+        secondary=True,
+        skips=(
+            skip(
+                "CKV_AWS_144",
+                f"replica of aws_s3_bucket.{source} in {region}; "
+                "replicating a replica onward is not part of the DR design",
+            ),
+        ),
+    )
+    if like is None:
+        return copy
+    return dataclasses.replace(
+        copy,
+        expire_days=like.expire_days,
+        noncurrent_days=like.noncurrent_days,
+        lock_mode=like.lock_mode,
+        lock_days=like.lock_days,
+    )
 
 
 def _provider(secondary: bool) -> dict[str, Value]:

@@ -29,6 +29,7 @@ from .buckets import (
     alb_access_logs_statements,
     bucket_blocks,
     document,
+    replica,
     s3_access_logs_statement,
 )
 from .common import PARTITION
@@ -128,21 +129,7 @@ def _logs_secondary(spec: ResolvedSpec) -> list[Block]:
 
 
 def _models_replica(spec: ResolvedSpec) -> list[Block]:
-    bucket = Bucket(
-        label="models_replica",
-        name=models_replica_name(),
-        kms_key_arn=secondary_key_arn(spec),
-        log_bucket=Ref("aws_s3_bucket.logs_secondary.id"),
-        log_prefix="s3-access/models-replica/",
-        secondary=True,
-        skips=(
-            skip(
-                "CKV_AWS_144",
-                f"replica of aws_s3_bucket.models in {spec.region}; "
-                "replicating a replica onward is not part of the DR design",
-            ),
-        ),
-    )
+    bucket = replica("models", models_replica_name(), secondary_key_arn(spec), spec.region)
     return bucket_blocks(bucket)
 
 
