@@ -18,7 +18,7 @@ import pytest
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, render
 from compiler.terraform.plan import secondary_capacity
-from compiler.terraform.stack import FILES, dr_plan, network_plan, waf
+from compiler.terraform.stack import FILES, dr_plan, network_plan, security_groups, waf
 from compiler.terraform.stack.region import Region
 
 from .support import EXAMPLES, environments
@@ -208,3 +208,27 @@ def test_an_existing_primary_vpc_still_gets_a_secondary_vpc_of_its_own() -> None
         "resource.aws_vpc_security_group_ingress_rule.tasks_from_alb",
     ):
         assert primary[address].replace("local.vpc_id", "aws_vpc.main.id") == secondary[address]
+
+
+def test_one_rule_per_client_network_labelled_by_the_network() -> None:
+    """Adding a client network adds its rules and renames none; IPv6 gets cidr_ipv6."""
+    spec = CASES[0]
+    given = spec.security.network.model_copy(
+        update={"allowed_cidrs": ["203.0.113.0/24", "2001:db8::/32"]}
+    )
+    spec = spec.model_copy(update={"security": spec.security.model_copy(update={"network": given})})
+    rules = {
+        b.labels[1]: b
+        for b in security_groups.blocks(spec, network_plan.primary(spec))
+        if b.labels[0] == "aws_vpc_security_group_ingress_rule"
+    }
+    assert sorted(label for label in rules if label.startswith("alb_")) == [
+        "alb_http_2001_db8___32",
+        "alb_http_203_0_113_0_24",
+        "alb_https_2001_db8___32",
+        "alb_https_203_0_113_0_24",
+    ]
+    assert rules["alb_https_2001_db8___32"].attribute("cidr_ipv6") == "2001:db8::/32"
+    assert rules["alb_https_203_0_113_0_24"].attribute("cidr_ipv4") == "203.0.113.0/24"
+    # No 0.0.0.0/0: no port-80 waiver on any rule.
+    assert "CKV_AWS_260" not in render(list(rules.values()))
