@@ -6,8 +6,8 @@ and model bucket (regional.py). One role per job means a permission added for th
 (experiment.tf's capture writes) reaches both regions' tasks.
 
 Policies are inline documents of literals and locals (no computed ARNs), so checkov reads
-them. The one key is named through its alias (`kms:ResourceAliases`), whose name is known
-before the key exists.
+them. The primary's key is named through its alias (`kms:ResourceAliases`), whose name is
+known before the key exists; the secondary's key has no alias and is named by its ARN.
 """
 
 from __future__ import annotations
