@@ -38,7 +38,7 @@ BY_DESIGN = {
     "aws_cloudwatch_dashboard": "one dashboard per environment",
     "terraform_data": "one policy contract per root module",
     "aws_sns_topic_policy": "the audit topic (CloudTrail's) exists once, with the one trail",
-    "aws_autoscaling_group": "the secondary runs Fargate (dr_compute docstring)",
+    "aws_autoscaling_group": "the secondary runs Fargate (plan.Fleet)",
     "aws_ecs_capacity_provider": "the secondary runs Fargate",
     "aws_launch_template": "the secondary runs Fargate",
 }
