@@ -8,7 +8,7 @@ import pytest
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Expr, Ref, render
-from compiler.terraform.stack import common, dr, dr_compute, dr_network
+from compiler.terraform.stack import common, dr, dr_compute, network, network_plan
 
 from .support import environments
 
@@ -171,7 +171,10 @@ def test_secondary_serves_the_heaviest_variant_from_the_replica() -> None:
 def test_secondary_vpc_follows_the_primary_block() -> None:
     spec = clinical_prod()  # 10.60.0.0/16
     assert dr.secondary_vpc_cidr(spec) == "10.61.0.0/16"
-    private, public = dr_network.secondary_subnet_cidrs(spec)
+    private, public = network_plan.subnet_cidrs(dr.secondary_vpc_cidr(spec), 2)
+    assert network_plan.secondary(spec).private_cidr == Expr(
+        '["10.61.0.0/20", "10.61.16.0/20"][count.index]'
+    )
     assert private == ["10.61.0.0/20", "10.61.16.0/20"]
     assert public == ["10.61.254.0/24", "10.61.255.0/24"]
 
@@ -189,8 +192,15 @@ def test_restricted_clients_admit_route53_health_checkers() -> None:
     rules = find(blocks, "aws_vpc_security_group_ingress_rule")
     https = [r for r in rules if r.labels[1].startswith("secondary_alb_https_")]
     assert [r.attribute("cidr_ipv4") for r in https] == ["203.0.113.0/24", "198.51.100.0/24"]
+    assert [r.labels[1] for r in https] == [
+        "secondary_alb_https_203_0_113_0_24",
+        "secondary_alb_https_198_51_100_0_24",
+    ]
     checkers = one(blocks, "aws_vpc_security_group_ingress_rule", "secondary_alb_health_checkers")
     assert checkers.attribute("cidr_ipv4") == Expr("each.value")
+    # The primary is judged by an alarm when clients are restricted (dns.py): no checkers.
+    primary = network.blocks(clinical_prod())
+    assert find(primary, "aws_vpc_security_group_ingress_rule", "alb_health_checkers") == []
 
 
 def test_dr_blocks_are_deterministic() -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, resource, skip
 
-from . import dr_compute, dr_network, ecr_lifecycle, region, replication
+from . import dr_compute, ecr_lifecycle, network_plan, region, region_network, replication
 from .buckets import Bucket, bucket_blocks, document
 from .common import ACCOUNT, ACCOUNT_ID, PARTITION
 from .dr_plan import (
@@ -262,5 +262,6 @@ def blocks(spec: ResolvedSpec) -> list[Block]:
         blocks += data_plane(spec)
     capacity = secondary_capacity(spec)
     if capacity is not None:
-        blocks += dr_network.blocks(spec) + dr_compute.blocks(spec, capacity)
+        blocks += region_network.blocks(spec, network_plan.secondary(spec))
+        blocks += dr_compute.blocks(spec, capacity)
     return blocks

@@ -25,7 +25,7 @@ from compiler.terraform.plan import (
     target_groups,
 )
 
-from . import certificate, common, region
+from . import certificate, common, network_plan, region
 from .dr_plan import HEALTH_PATH
 from .region import Region
 
@@ -44,12 +44,10 @@ def blocks(spec: ResolvedSpec) -> list[Block]:
 
 def region_blocks(spec: ResolvedSpec, where: Region) -> list[Block]:
     """One region's load balancer, certificate, listeners and target groups."""
-    found = [
-        _load_balancer(spec, where),
-        *certificate.region_blocks(spec, where),
-        _http_listener(where),
-        _https_listener(spec, where),
-    ]
+    found = [_load_balancer(spec, where), *certificate.region_blocks(spec, where)]
+    if _redirects_http(spec, where):
+        found.append(_http_listener(where))
+    found.append(_https_listener(spec, where))
     if not _serves_one_group(where):
         found.append(_api_rule(spec))
     return found + [
@@ -62,6 +60,12 @@ def _serves_one_group(where: Region) -> bool:
     """The secondary serves plan.serving_variant alone, deployed rolling (A/B splits and
     canaries are the primary's business, dr.py): one target group, forwarded to directly."""
     return where.secondary
+
+
+def _redirects_http(spec: ResolvedSpec, where: Region) -> bool:
+    """Port 80 answers with a redirect where the network opens it (security_groups.py)."""
+    net = network_plan.secondary(spec) if where.secondary else network_plan.primary(spec)
+    return net.redirects_http
 
 
 def _target_groups(spec: ResolvedSpec, where: Region) -> dict[str, str]:

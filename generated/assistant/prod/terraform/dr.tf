@@ -614,7 +614,7 @@ resource "aws_vpc" "secondary" {
   }
 }
 
-resource "aws_default_security_group" "secondary" {
+resource "aws_default_security_group" "default_secondary" {
   provider = aws.secondary
   vpc_id   = aws_vpc.secondary.id
 }
@@ -668,19 +668,19 @@ resource "aws_route" "secondary_public_internet" {
   gateway_id             = aws_internet_gateway.secondary.id
 }
 
+resource "aws_route_table_association" "secondary_public" {
+  provider       = aws.secondary
+  count          = 2
+  subnet_id      = aws_subnet.secondary_public[count.index].id
+  route_table_id = aws_route_table.secondary_public.id
+}
+
 resource "aws_route_table" "secondary_private" {
   provider = aws.secondary
   vpc_id   = aws_vpc.secondary.id
   tags = {
     Name = "${local.name}-dr-private"
   }
-}
-
-resource "aws_route_table_association" "secondary_public" {
-  provider       = aws.secondary
-  count          = 2
-  subnet_id      = aws_subnet.secondary_public[count.index].id
-  route_table_id = aws_route_table.secondary_public.id
 }
 
 resource "aws_route_table_association" "secondary_private" {
@@ -854,31 +854,28 @@ resource "aws_flow_log" "secondary" {
 resource "aws_security_group" "secondary_alb" {
   provider    = aws.secondary
   name        = "${local.name}-dr-alb"
-  description = "DR load balancer: HTTPS from the allowed client networks"
+  description = "Load balancer: HTTPS (and HTTP to redirect) from security.network.allowed_cidrs"
   vpc_id      = aws_vpc.secondary.id
 }
 
-resource "aws_security_group" "secondary_tasks" {
-  provider    = aws.secondary
-  name        = "${local.name}-dr-tasks"
-  description = "DR model server tasks: reached only by the DR load balancer"
-  vpc_id      = aws_vpc.secondary.id
-}
-
-resource "aws_security_group" "secondary_endpoints" {
-  provider    = aws.secondary
-  name        = "${local.name}-dr-endpoints"
-  description = "DR VPC interface endpoints: HTTPS from inside the VPC"
-  vpc_id      = aws_vpc.secondary.id
-}
-
-resource "aws_vpc_security_group_ingress_rule" "secondary_alb_https_0" {
+resource "aws_vpc_security_group_ingress_rule" "secondary_alb_https_0_0_0_0_0" {
   provider          = aws.secondary
   security_group_id = aws_security_group.secondary_alb.id
-  description       = "HTTPS from allowed client network 0.0.0.0/0"
+  description       = "HTTPS from the allowed client network 0.0.0.0/0"
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
+}
+
+resource "aws_vpc_security_group_ingress_rule" "secondary_alb_http_0_0_0_0_0" {
+  #checkov:skip=CKV_AWS_260:security.network.allowed_cidrs admits 0.0.0.0/0; port 80 only answers with a 301 redirect to HTTPS (aws_lb_listener.http), it never forwards
+  provider          = aws.secondary
+  security_group_id = aws_security_group.secondary_alb.id
+  description       = "HTTP from 0.0.0.0/0, answered only with a redirect to HTTPS"
+  ip_protocol       = "tcp"
+  from_port         = 80
+  to_port           = 80
   cidr_ipv4         = "0.0.0.0/0"
 }
 
@@ -890,6 +887,13 @@ resource "aws_vpc_security_group_egress_rule" "secondary_alb_to_tasks" {
   from_port         = 8080
   to_port           = 8080
   cidr_ipv4         = "10.41.0.0/16"
+}
+
+resource "aws_security_group" "secondary_tasks" {
+  provider    = aws.secondary
+  name        = "${local.name}-dr-tasks"
+  description = "Model server tasks: only the load balancer reaches them"
+  vpc_id      = aws_vpc.secondary.id
 }
 
 resource "aws_vpc_security_group_ingress_rule" "secondary_tasks_from_alb" {
@@ -905,7 +909,7 @@ resource "aws_vpc_security_group_ingress_rule" "secondary_tasks_from_alb" {
 resource "aws_vpc_security_group_egress_rule" "secondary_tasks_to_endpoints" {
   provider          = aws.secondary
   security_group_id = aws_security_group.secondary_tasks.id
-  description       = "HTTPS to AWS APIs through the interface endpoints"
+  description       = "HTTPS to AWS APIs through the VPC's interface endpoints"
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443
@@ -915,11 +919,18 @@ resource "aws_vpc_security_group_egress_rule" "secondary_tasks_to_endpoints" {
 resource "aws_vpc_security_group_egress_rule" "secondary_tasks_to_s3" {
   provider          = aws.secondary
   security_group_id = aws_security_group.secondary_tasks.id
-  description       = "HTTPS to S3 through the gateway endpoint (model artifacts, ECR layers)"
+  description       = "HTTPS to S3 via the gateway endpoint (model artifacts, ECR layers)"
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443
   prefix_list_id    = aws_vpc_endpoint.secondary_s3.prefix_list_id
+}
+
+resource "aws_security_group" "secondary_endpoints" {
+  provider    = aws.secondary
+  name        = "${local.name}-dr-endpoints"
+  description = "VPC interface endpoints: HTTPS from inside the VPC"
+  vpc_id      = aws_vpc.secondary.id
 }
 
 resource "aws_vpc_security_group_ingress_rule" "secondary_endpoints_https" {

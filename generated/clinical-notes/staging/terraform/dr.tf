@@ -596,10 +596,6 @@ resource "aws_ecr_lifecycle_policy" "runtime_secondary" {
   })
 }
 
-data "aws_ip_ranges" "route53_healthchecks" {
-  services = ["route53_healthchecks"]
-}
-
 data "aws_availability_zones" "secondary" {
   provider = aws.secondary
   state    = "available"
@@ -620,7 +616,7 @@ resource "aws_vpc" "secondary" {
   }
 }
 
-resource "aws_default_security_group" "secondary" {
+resource "aws_default_security_group" "default_secondary" {
   provider = aws.secondary
   vpc_id   = aws_vpc.secondary.id
 }
@@ -674,19 +670,19 @@ resource "aws_route" "secondary_public_internet" {
   gateway_id             = aws_internet_gateway.secondary.id
 }
 
+resource "aws_route_table_association" "secondary_public" {
+  provider       = aws.secondary
+  count          = 2
+  subnet_id      = aws_subnet.secondary_public[count.index].id
+  route_table_id = aws_route_table.secondary_public.id
+}
+
 resource "aws_route_table" "secondary_private" {
   provider = aws.secondary
   vpc_id   = aws_vpc.secondary.id
   tags = {
     Name = "${local.name}-dr-private"
   }
-}
-
-resource "aws_route_table_association" "secondary_public" {
-  provider       = aws.secondary
-  count          = 2
-  subnet_id      = aws_subnet.secondary_public[count.index].id
-  route_table_id = aws_route_table.secondary_public.id
 }
 
 resource "aws_route_table_association" "secondary_private" {
@@ -860,42 +856,52 @@ resource "aws_flow_log" "secondary" {
 resource "aws_security_group" "secondary_alb" {
   provider    = aws.secondary
   name        = "${local.name}-dr-alb"
-  description = "DR load balancer: HTTPS from the allowed client networks"
+  description = "Load balancer: HTTPS (and HTTP to redirect) from security.network.allowed_cidrs"
   vpc_id      = aws_vpc.secondary.id
 }
 
-resource "aws_security_group" "secondary_tasks" {
-  provider    = aws.secondary
-  name        = "${local.name}-dr-tasks"
-  description = "DR model server tasks: reached only by the DR load balancer"
-  vpc_id      = aws_vpc.secondary.id
-}
-
-resource "aws_security_group" "secondary_endpoints" {
-  provider    = aws.secondary
-  name        = "${local.name}-dr-endpoints"
-  description = "DR VPC interface endpoints: HTTPS from inside the VPC"
-  vpc_id      = aws_vpc.secondary.id
-}
-
-resource "aws_vpc_security_group_ingress_rule" "secondary_alb_https_0" {
+resource "aws_vpc_security_group_ingress_rule" "secondary_alb_https_203_0_113_0_24" {
   provider          = aws.secondary
   security_group_id = aws_security_group.secondary_alb.id
-  description       = "HTTPS from allowed client network 203.0.113.0/24"
+  description       = "HTTPS from the allowed client network 203.0.113.0/24"
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443
   cidr_ipv4         = "203.0.113.0/24"
 }
 
-resource "aws_vpc_security_group_ingress_rule" "secondary_alb_https_1" {
+resource "aws_vpc_security_group_ingress_rule" "secondary_alb_http_203_0_113_0_24" {
   provider          = aws.secondary
   security_group_id = aws_security_group.secondary_alb.id
-  description       = "HTTPS from allowed client network 198.51.100.0/24"
+  description       = "HTTP from 203.0.113.0/24, answered only with a redirect to HTTPS"
+  ip_protocol       = "tcp"
+  from_port         = 80
+  to_port           = 80
+  cidr_ipv4         = "203.0.113.0/24"
+}
+
+resource "aws_vpc_security_group_ingress_rule" "secondary_alb_https_198_51_100_0_24" {
+  provider          = aws.secondary
+  security_group_id = aws_security_group.secondary_alb.id
+  description       = "HTTPS from the allowed client network 198.51.100.0/24"
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443
   cidr_ipv4         = "198.51.100.0/24"
+}
+
+resource "aws_vpc_security_group_ingress_rule" "secondary_alb_http_198_51_100_0_24" {
+  provider          = aws.secondary
+  security_group_id = aws_security_group.secondary_alb.id
+  description       = "HTTP from 198.51.100.0/24, answered only with a redirect to HTTPS"
+  ip_protocol       = "tcp"
+  from_port         = 80
+  to_port           = 80
+  cidr_ipv4         = "198.51.100.0/24"
+}
+
+data "aws_ip_ranges" "route53_healthchecks" {
+  services = ["route53_healthchecks"]
 }
 
 resource "aws_vpc_security_group_ingress_rule" "secondary_alb_health_checkers" {
@@ -919,6 +925,13 @@ resource "aws_vpc_security_group_egress_rule" "secondary_alb_to_tasks" {
   cidr_ipv4         = "10.61.0.0/16"
 }
 
+resource "aws_security_group" "secondary_tasks" {
+  provider    = aws.secondary
+  name        = "${local.name}-dr-tasks"
+  description = "Model server tasks: only the load balancer reaches them"
+  vpc_id      = aws_vpc.secondary.id
+}
+
 resource "aws_vpc_security_group_ingress_rule" "secondary_tasks_from_alb" {
   provider                     = aws.secondary
   security_group_id            = aws_security_group.secondary_tasks.id
@@ -932,7 +945,7 @@ resource "aws_vpc_security_group_ingress_rule" "secondary_tasks_from_alb" {
 resource "aws_vpc_security_group_egress_rule" "secondary_tasks_to_endpoints" {
   provider          = aws.secondary
   security_group_id = aws_security_group.secondary_tasks.id
-  description       = "HTTPS to AWS APIs through the interface endpoints"
+  description       = "HTTPS to AWS APIs through the VPC's interface endpoints"
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443
@@ -942,11 +955,18 @@ resource "aws_vpc_security_group_egress_rule" "secondary_tasks_to_endpoints" {
 resource "aws_vpc_security_group_egress_rule" "secondary_tasks_to_s3" {
   provider          = aws.secondary
   security_group_id = aws_security_group.secondary_tasks.id
-  description       = "HTTPS to S3 through the gateway endpoint (model artifacts, ECR layers)"
+  description       = "HTTPS to S3 via the gateway endpoint (model artifacts, ECR layers)"
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443
   prefix_list_id    = aws_vpc_endpoint.secondary_s3.prefix_list_id
+}
+
+resource "aws_security_group" "secondary_endpoints" {
+  provider    = aws.secondary
+  name        = "${local.name}-dr-endpoints"
+  description = "VPC interface endpoints: HTTPS from inside the VPC"
+  vpc_id      = aws_vpc.secondary.id
 }
 
 resource "aws_vpc_security_group_ingress_rule" "secondary_endpoints_https" {
