@@ -68,6 +68,8 @@ def _waiter(where: Region, label: str, records: str | None) -> Block:
 
 
 def _validation(spec: ResolvedSpec) -> Block:
+    """The CNAMEs of the primary's certificate, which are the secondary's too: its waiter
+    names them, and fails if ACM ever asked that region for another record."""
     return resource(
         "aws_route53_record",
         "certificate_validation",
