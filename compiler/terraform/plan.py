@@ -129,6 +129,11 @@ def elb_name(full: str) -> str:
     return f"{full[: ELB_NAME_LIMIT - 7].rstrip('-')}-{digest}"
 
 
+def load_balancer_name(spec: ResolvedSpec, secondary: bool = False) -> str:
+    """The ALB's name in one region; the secondary's one target group has the same name."""
+    return elb_name(f"{name(spec)}-dr" if secondary else name(spec))
+
+
 def target_groups(spec: ResolvedSpec) -> tuple[str, ...]:
     """Labels of the primary's target groups: one per variant, a pair under blue/green."""
     labels = [v.key for v in variants(spec)]
@@ -349,8 +354,8 @@ def plan(spec: ResolvedSpec) -> Plan:
         blue_green=blue_green(spec),
         api_keys=api_keys(spec),
         model_prefix=model_prefix(spec),
-        load_balancer=elb_name(name(spec)),
-        secondary_load_balancer=elb_name(f"{name(spec)}-dr"),
+        load_balancer=load_balancer_name(spec),
+        secondary_load_balancer=load_balancer_name(spec, secondary=True),
         target_groups=target_groups(spec),
         log_groups=log_group_names(spec),
         secondary_log_groups=secondary_log_group_names(spec),

@@ -241,7 +241,6 @@ def test_environments_serve_distinct_host_names(example: str) -> None:
             str(body["name"])
             for label, body in of_type(example, env, "aws_route53_record").items()
             if label != "certificate_validation"  # names ACM derives from the domain
-            and label != "secondary_certificate_validation"
         }
         names[env] = found
     assert names["staging"] and names["prod"]

@@ -25,8 +25,6 @@ from .support import EXAMPLES, environments
 
 # Blocks one region has and the other not, each with the fact that says why.
 PRIMARY_ONLY = {
-    # network_plan.RegionNetwork.redirects_http: the secondary listens on HTTPS only.
-    r"resource\.aws_vpc_security_group_ingress_rule\.alb_http_\w+",
     # ec2_agent: the secondary runs Fargate.
     r"resource\.aws_vpc_endpoint\.ecs(_agent|_telemetry)?",
 }
@@ -44,7 +42,6 @@ MAY_DIFFER = {
     "resource.aws_subnet.private": ("count", "availability_zone", "cidr_block"),
     "resource.aws_route_table_association.public": ("count",),
     "resource.aws_route_table_association.private": ("count",),
-    "resource.aws_security_group.alb": ("description",),  # "(and HTTP to redirect)"
 }
 NETWORK = re.compile(
     r"aws_(vpc|subnet|route|route_table|route_table_association|internet_gateway|"

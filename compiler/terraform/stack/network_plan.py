@@ -7,7 +7,6 @@ is a fact here, never a second copy of a builder:
 - the secondary always creates its own VPC (the block after the primary's, two zones),
   even when the primary runs in an existing VPC;
 - the secondary runs Fargate, so it needs no ECS agent endpoints;
-- only the primary load balancer redirects HTTP (the secondary listens on HTTPS only);
 - with restricted client networks the secondary admits Route 53's health checkers (the
   primary is judged by a CloudWatch alarm instead: dns.py).
 """
@@ -98,7 +97,7 @@ def secondary(spec: ResolvedSpec) -> RegionNetwork:
         private_cidr=_indexed(private),
         public_cidr=_indexed(public),
         ec2_agent=False,  # the secondary runs Fargate (dr.py)
-        redirects_http=False,
+        redirects_http=True,  # clients sent there on failover get the primary's redirect
         admits_health_checkers=ANYWHERE not in spec.security.network.allowed_cidrs,
     )
 

@@ -854,7 +854,7 @@ resource "aws_flow_log" "secondary" {
 resource "aws_security_group" "secondary_alb" {
   provider    = aws.secondary
   name        = "${local.name}-dr-alb"
-  description = "Load balancer: HTTPS from security.network.allowed_cidrs"
+  description = "Load balancer: HTTPS (and HTTP to redirect) from security.network.allowed_cidrs"
   vpc_id      = aws_vpc.secondary.id
 }
 
@@ -865,6 +865,17 @@ resource "aws_vpc_security_group_ingress_rule" "secondary_alb_https_0_0_0_0_0" {
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
+}
+
+resource "aws_vpc_security_group_ingress_rule" "secondary_alb_http_0_0_0_0_0" {
+  #checkov:skip=CKV_AWS_260:security.network.allowed_cidrs admits 0.0.0.0/0; port 80 only answers with a 301 redirect to HTTPS (aws_lb_listener.http), it never forwards
+  provider          = aws.secondary
+  security_group_id = aws_security_group.secondary_alb.id
+  description       = "HTTP from 0.0.0.0/0, answered only with a redirect to HTTPS"
+  ip_protocol       = "tcp"
+  from_port         = 80
+  to_port           = 80
   cidr_ipv4         = "0.0.0.0/0"
 }
 
@@ -930,73 +941,4 @@ resource "aws_vpc_security_group_ingress_rule" "secondary_endpoints_https" {
   from_port         = 443
   to_port           = 443
   cidr_ipv4         = "10.41.0.0/16"
-}
-
-resource "aws_acm_certificate" "secondary" {
-  provider          = aws.secondary
-  domain_name       = "assistant.example.com"
-  validation_method = "DNS"
-
-  lifecycle {
-    create_before_destroy = true
-  }
-}
-
-resource "aws_acm_certificate_validation" "secondary" {
-  provider        = aws.secondary
-  certificate_arn = aws_acm_certificate.secondary.arn
-}
-
-resource "aws_lb" "secondary" {
-  provider                   = aws.secondary
-  name                       = "assistant-prod-dr"
-  load_balancer_type         = "application"
-  internal                   = false
-  subnets                    = aws_subnet.secondary_public[*].id
-  security_groups            = [aws_security_group.secondary_alb.id]
-  drop_invalid_header_fields = true
-  enable_deletion_protection = true
-  idle_timeout               = 65
-
-  access_logs {
-    bucket  = aws_s3_bucket.logs_secondary.id
-    prefix  = "alb"
-    enabled = true
-  }
-
-  depends_on = [aws_s3_bucket_policy.logs_secondary]
-}
-
-resource "aws_lb_target_group" "secondary" {
-  #checkov:skip=CKV_AWS_378:TLS ends at the load balancer (listener uses ELBSecurityPolicy-TLS13-1-2-2021-06); targets are tasks in private subnets reached over the VPC, and the runtime serves plain HTTP
-  provider             = aws.secondary
-  name                 = "assistant-prod-dr"
-  port                 = 8080
-  protocol             = "HTTP"
-  target_type          = "ip"
-  vpc_id               = aws_vpc.secondary.id
-  deregistration_delay = 30
-
-  health_check {
-    path                = "/readyz"
-    matcher             = "200"
-    interval            = 15
-    timeout             = 5
-    healthy_threshold   = 2
-    unhealthy_threshold = 3
-  }
-}
-
-resource "aws_lb_listener" "secondary_https" {
-  provider          = aws.secondary
-  load_balancer_arn = aws_lb.secondary.arn
-  port              = 443
-  protocol          = "HTTPS"
-  ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
-  certificate_arn   = aws_acm_certificate_validation.secondary.certificate_arn
-
-  default_action {
-    type             = "forward"
-    target_group_arn = aws_lb_target_group.secondary.arn
-  }
 }

@@ -856,7 +856,7 @@ resource "aws_flow_log" "secondary" {
 resource "aws_security_group" "secondary_alb" {
   provider    = aws.secondary
   name        = "${local.name}-dr-alb"
-  description = "Load balancer: HTTPS from security.network.allowed_cidrs"
+  description = "Load balancer: HTTPS (and HTTP to redirect) from security.network.allowed_cidrs"
   vpc_id      = aws_vpc.secondary.id
 }
 
@@ -870,6 +870,16 @@ resource "aws_vpc_security_group_ingress_rule" "secondary_alb_https_203_0_113_0_
   cidr_ipv4         = "203.0.113.0/24"
 }
 
+resource "aws_vpc_security_group_ingress_rule" "secondary_alb_http_203_0_113_0_24" {
+  provider          = aws.secondary
+  security_group_id = aws_security_group.secondary_alb.id
+  description       = "HTTP from 203.0.113.0/24, answered only with a redirect to HTTPS"
+  ip_protocol       = "tcp"
+  from_port         = 80
+  to_port           = 80
+  cidr_ipv4         = "203.0.113.0/24"
+}
+
 resource "aws_vpc_security_group_ingress_rule" "secondary_alb_https_198_51_100_0_24" {
   provider          = aws.secondary
   security_group_id = aws_security_group.secondary_alb.id
@@ -877,6 +887,16 @@ resource "aws_vpc_security_group_ingress_rule" "secondary_alb_https_198_51_100_0
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443
+  cidr_ipv4         = "198.51.100.0/24"
+}
+
+resource "aws_vpc_security_group_ingress_rule" "secondary_alb_http_198_51_100_0_24" {
+  provider          = aws.secondary
+  security_group_id = aws_security_group.secondary_alb.id
+  description       = "HTTP from 198.51.100.0/24, answered only with a redirect to HTTPS"
+  ip_protocol       = "tcp"
+  from_port         = 80
+  to_port           = 80
   cidr_ipv4         = "198.51.100.0/24"
 }
 
@@ -957,85 +977,4 @@ resource "aws_vpc_security_group_ingress_rule" "secondary_endpoints_https" {
   from_port         = 443
   to_port           = 443
   cidr_ipv4         = "10.61.0.0/16"
-}
-
-resource "aws_acm_certificate" "secondary" {
-  provider          = aws.secondary
-  domain_name       = "notes.staging.health.example.com"
-  validation_method = "DNS"
-
-  lifecycle {
-    create_before_destroy = true
-  }
-}
-
-resource "aws_route53_record" "secondary_certificate_validation" {
-  for_each        = { for o in aws_acm_certificate.secondary.domain_validation_options : o.domain_name => o }
-  zone_id         = "Z0STAGING0123456789"
-  name            = each.value.resource_record_name
-  type            = each.value.resource_record_type
-  records         = [each.value.resource_record_value]
-  ttl             = 300
-  allow_overwrite = true
-}
-
-resource "aws_acm_certificate_validation" "secondary" {
-  provider                = aws.secondary
-  certificate_arn         = aws_acm_certificate.secondary.arn
-  validation_record_fqdns = [for r in aws_route53_record.secondary_certificate_validation : r.fqdn]
-}
-
-resource "aws_lb" "secondary" {
-  #checkov:skip=CKV_AWS_150:production is false for staging: its DR load balancer is replaced freely; production environments get deletion protection
-  provider                   = aws.secondary
-  name                       = "clinical-notes-staging-dr"
-  load_balancer_type         = "application"
-  internal                   = false
-  subnets                    = aws_subnet.secondary_public[*].id
-  security_groups            = [aws_security_group.secondary_alb.id]
-  drop_invalid_header_fields = true
-  enable_deletion_protection = false
-  idle_timeout               = 125
-
-  access_logs {
-    bucket  = aws_s3_bucket.logs_secondary.id
-    prefix  = "alb"
-    enabled = true
-  }
-
-  depends_on = [aws_s3_bucket_policy.logs_secondary]
-}
-
-resource "aws_lb_target_group" "secondary" {
-  #checkov:skip=CKV_AWS_378:TLS ends at the load balancer (listener uses ELBSecurityPolicy-TLS13-1-3-2021-06); targets are tasks in private subnets reached over the VPC, and the runtime serves plain HTTP
-  provider             = aws.secondary
-  name                 = "clinical-notes-staging-dr"
-  port                 = 8080
-  protocol             = "HTTP"
-  target_type          = "ip"
-  vpc_id               = aws_vpc.secondary.id
-  deregistration_delay = 60
-
-  health_check {
-    path                = "/readyz"
-    matcher             = "200"
-    interval            = 15
-    timeout             = 5
-    healthy_threshold   = 2
-    unhealthy_threshold = 3
-  }
-}
-
-resource "aws_lb_listener" "secondary_https" {
-  provider          = aws.secondary
-  load_balancer_arn = aws_lb.secondary.arn
-  port              = 443
-  protocol          = "HTTPS"
-  ssl_policy        = "ELBSecurityPolicy-TLS13-1-3-2021-06"
-  certificate_arn   = aws_acm_certificate_validation.secondary.certificate_arn
-
-  default_action {
-    type             = "forward"
-    target_group_arn = aws_lb_target_group.secondary.arn
-  }
 }
