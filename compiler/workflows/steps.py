@@ -81,6 +81,20 @@ def aws_credentials(spec: ResolvedSpec, role: str) -> Step:
     }
 
 
+def upload_plan_summary(key: str) -> Step:
+    """Hand a plan job's resource list (`$RUNNER_TEMP/plan-summary-<key>.md`) to the PR's
+    sticky comment, whose job downloads every `plan-summary-*` artifact."""
+    return {
+        "name": "Hand the resource list to the comment",
+        "uses": actions.UPLOAD_ARTIFACT.ref,
+        "with": {
+            "name": f"plan-summary-{key}",
+            "path": f"${{{{ runner.temp }}}}/plan-summary-{key}.md",
+            "retention-days": 3,
+        },
+    }
+
+
 def setup_terraform() -> Step:
     # The wrapper rewrites stdout and exit codes; -detailed-exitcode and JSON need the real ones.
     return {

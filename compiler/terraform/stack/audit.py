@@ -27,6 +27,7 @@ from compiler.terraform.plan import audit_retention_days as retention_days
 
 from . import audit_key, buckets, common, config_rules_builder, dr_plan
 from .audit_key import trail_arn
+from .cloudwatch import alarm, on_any_event
 from .common import ACCOUNT, PARTITION
 from .config_rules_builder import ConfigRule, config_rules
 
@@ -319,22 +320,15 @@ def _filter_alarm(
                 ),
             ],
         ),
-        resource(
-            "aws_cloudwatch_metric_alarm",
+        alarm(
             label,
             {
-                "alarm_name": Template(f"${{local.name}}-{label.replace('_', '-')}"),
                 "alarm_description": description,
                 "namespace": namespace,
                 "metric_name": metric,
-                "statistic": "Sum",
-                "period": 300,
-                "evaluation_periods": 1,
-                "threshold": 0,
-                "comparison_operator": "GreaterThanThreshold",
-                "treat_missing_data": "notBreaching",
-                "alarm_actions": [Ref("aws_sns_topic.alarms.arn")],
+                **on_any_event(300),
             },
+            notify_ok=False,
         ),
     ]
 

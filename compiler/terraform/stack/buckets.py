@@ -23,7 +23,7 @@ from compiler.terraform.hcl import (
     skip,
 )
 
-from .common import PARTITION
+from .common import ACCOUNT, ACCOUNT_ID, PARTITION
 from .dr_plan import SECONDARY
 
 _WHOLE = re.compile(r"\$\{([^{}]+)\}")
@@ -50,15 +50,51 @@ def document(value: object) -> Call:
 
 
 def tls_only_statement(bucket: str) -> dict[str, Value]:
+    """Every bucket's first statement: no request over plain HTTP (`bucket`: a name template)."""
     arn = f"arn:{PARTITION}:s3:::{bucket}"
     return {
         "Sid": "DenyInsecureTransport",
         "Effect": "Deny",
         "Principal": "*",
         "Action": "s3:*",
-        "Resource": [arn, f"{arn}/*"],
+        "Resource": [Template(arn), Template(f"{arn}/*")],
         "Condition": {"Bool": {"aws:SecureTransport": "false"}},
     }
+
+
+def s3_access_logs_statement(objects: str) -> dict[str, Value]:
+    """S3 server access logging delivers into `objects` (an object ARN pattern), from this
+    account's buckets only."""
+    return {
+        "Sid": "S3DeliversServerAccessLogs",
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": Template(objects),
+        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}},
+    }
+
+
+def alb_access_logs_statements(bucket: str, elb_account: Expr) -> list[dict[str, Value]]:
+    """Load balancers deliver access logs under `alb/` of the log bucket (ARN `bucket`):
+    regions older than 2022 as the regional ELB account, newer ones as the service."""
+    objects = Template(f"{bucket}/alb/AWSLogs/{ACCOUNT}/*")
+    return [
+        {
+            "Sid": "LoadBalancerDeliversAccessLogs",
+            "Effect": "Allow",
+            "Principal": {"AWS": elb_account},
+            "Action": "s3:PutObject",
+            "Resource": objects,
+        },
+        {
+            "Sid": "LogDeliveryServiceDeliversAccessLogs",
+            "Effect": "Allow",
+            "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": objects,
+        },
+    ]
 
 
 @dataclass(frozen=True)
@@ -95,43 +131,15 @@ def bucket_blocks(bucket: Bucket) -> list[Block]:
     main: list[object] = [*bucket.skips, {**on, "bucket": Template(bucket.name)}]
     if bucket.lock_mode:
         main.append({"object_lock_enabled": True})
+    head = {**on, "bucket": bucket_id}
     blocks = [
         resource("aws_s3_bucket", bucket.label, main),  # type: ignore[arg-type]
-        resource(
-            "aws_s3_bucket_public_access_block",
-            bucket.label,
-            {
-                **on,
-                "bucket": bucket_id,
-                "block_public_acls": True,
-                "block_public_policy": True,
-                "ignore_public_acls": True,
-                "restrict_public_buckets": True,
-            },
-        ),
-        resource(
-            "aws_s3_bucket_ownership_controls",
-            bucket.label,
-            [
-                {**on, "bucket": bucket_id},
-                Block("rule", (), {"object_ownership": "BucketOwnerEnforced"}),
-            ],
-        ),
-        resource(
-            "aws_s3_bucket_versioning",
-            bucket.label,
-            [
-                {**on, "bucket": bucket_id},
-                Block("versioning_configuration", (), {"status": "Enabled"}),
-            ],
-        ),
+        _public_access_block(bucket.label, head),
+        _ownership(bucket.label, head),
+        _versioning(bucket.label, head),
         _encryption(bucket, bucket_id),
         _lifecycle(bucket, bucket_id),
-        resource(
-            "aws_s3_bucket_notification",
-            bucket.label,
-            {**on, "bucket": bucket_id, "eventbridge": True},
-        ),
+        _notification(bucket.label, head),
         _policy(bucket, bucket_id),
     ]
     return [*blocks, *_logging_and_lock(bucket, bucket_id)]
@@ -170,21 +178,19 @@ def _logging_and_lock(bucket: Bucket, bucket_id: Expr) -> list[Block]:
 
 
 def _encryption(bucket: Bucket, bucket_id: Expr) -> Block:
-    if bucket.kms_key_arn is None:
-        default = Block("apply_server_side_encryption_by_default", (), {"sse_algorithm": "AES256"})
-        rule = Block("rule", (), [default])
-    else:
-        default = Block(
-            "apply_server_side_encryption_by_default",
-            (),
-            {"sse_algorithm": "aws:kms", "kms_master_key_id": bucket.kms_key_arn},
-        )
-        rule = Block("rule", (), [{"bucket_key_enabled": True}, default])
+    key = bucket.kms_key_arn
+    rule = sse_s3_rule() if key is None else kms_default_rule(key)
     return resource(
         "aws_s3_bucket_server_side_encryption_configuration",
         bucket.label,
         [{**_provider(bucket.secondary), "bucket": bucket_id}, rule],
     )
+
+
+def sse_s3_rule() -> Block:
+    """SSE-S3 default encryption: what S3 server access and ALB access logs are delivered to."""
+    default = Block("apply_server_side_encryption_by_default", (), {"sse_algorithm": "AES256"})
+    return Block("rule", (), [default])
 
 
 def kms_default_rule(key_arn: Expr) -> Block:
@@ -244,38 +250,46 @@ def sse_s3_skip() -> Comment:
 def bucket_settings(
     label: str, sse: Block, lifecycle: list[Block], sse_skips: list[Comment]
 ) -> list[Block]:
-    bucket = Ref(f"aws_s3_bucket.{label}.id")
+    """The settings of a primary-region bucket with its own encryption rule and lifecycle
+    (the model, log, capture and state buckets); `bucket_blocks` builds the same settings
+    from a `Bucket`."""
+    head: dict[str, Value] = {"bucket": Ref(f"aws_s3_bucket.{label}.id")}
     return [
+        _versioning(label, head),
         resource(
-            "aws_s3_bucket_versioning",
-            label,
-            [{"bucket": bucket}, Block("versioning_configuration", (), {"status": "Enabled"})],
+            "aws_s3_bucket_server_side_encryption_configuration", label, [*sse_skips, head, sse]
         ),
-        resource(
-            "aws_s3_bucket_server_side_encryption_configuration",
-            label,
-            [*sse_skips, {"bucket": bucket}, sse],
-        ),
-        resource(
-            "aws_s3_bucket_public_access_block",
-            label,
-            {
-                "bucket": bucket,
-                "block_public_acls": True,
-                "block_public_policy": True,
-                "ignore_public_acls": True,
-                "restrict_public_buckets": True,
-            },
-        ),
-        resource(
-            "aws_s3_bucket_ownership_controls",
-            label,
-            [{"bucket": bucket}, Block("rule", (), {"object_ownership": "BucketOwnerEnforced"})],
-        ),
-        resource(
-            "aws_s3_bucket_lifecycle_configuration",
-            label,
-            [{"bucket": bucket}, *lifecycle],
-        ),
-        resource("aws_s3_bucket_notification", label, {"bucket": bucket, "eventbridge": True}),
+        _public_access_block(label, head),
+        _ownership(label, head),
+        resource("aws_s3_bucket_lifecycle_configuration", label, [head, *lifecycle]),
+        _notification(label, head),
     ]
+
+
+# `head`: the bucket reference, and the secondary's provider where the bucket lives there.
+def _public_access_block(label: str, head: dict[str, Value]) -> Block:
+    return resource(
+        "aws_s3_bucket_public_access_block",
+        label,
+        {
+            **head,
+            "block_public_acls": True,
+            "block_public_policy": True,
+            "ignore_public_acls": True,
+            "restrict_public_buckets": True,
+        },
+    )
+
+
+def _ownership(label: str, head: dict[str, Value]) -> Block:
+    rule = Block("rule", (), {"object_ownership": "BucketOwnerEnforced"})
+    return resource("aws_s3_bucket_ownership_controls", label, [head, rule])
+
+
+def _versioning(label: str, head: dict[str, Value]) -> Block:
+    enabled = Block("versioning_configuration", (), {"status": "Enabled"})
+    return resource("aws_s3_bucket_versioning", label, [head, enabled])
+
+
+def _notification(label: str, head: dict[str, Value]) -> Block:
+    return resource("aws_s3_bucket_notification", label, {**head, "eventbridge": True})

@@ -21,9 +21,15 @@ from __future__ import annotations
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, resource, skip
 
-from . import ecr_lifecycle, network_plan, region, region_network, replication
-from .buckets import Bucket, bucket_blocks, document
-from .common import ACCOUNT, ACCOUNT_ID, PARTITION
+from . import ecr_lifecycle, kms_keys, network_plan, region, region_network, replication
+from .buckets import (
+    Bucket,
+    alb_access_logs_statements,
+    bucket_blocks,
+    document,
+    s3_access_logs_statement,
+)
+from .common import PARTITION
 from .dr_plan import (
     HEALTH_PATH,
     RTC_MINUTES,
@@ -65,109 +71,39 @@ def _tags(spec: ResolvedSpec, role: str) -> dict[str, Value]:
 
 
 def _key_policy(spec: ResolvedSpec) -> dict[str, Value]:
-    region = spec.dr.secondary_region
-    root = f"arn:{PARTITION}:iam::{ACCOUNT}:root"
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "AccountAdministers",
-                "Effect": "Allow",
-                "Principal": {"AWS": root},
-                "Action": "kms:*",
-                "Resource": "*",
-            },
-            {
-                "Sid": "CloudWatchLogsInSecondaryRegion",
-                "Effect": "Allow",
-                "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-                "Action": [
-                    "kms:Encrypt",
-                    "kms:Decrypt",
-                    "kms:ReEncrypt*",
-                    "kms:GenerateDataKey*",
-                    "kms:DescribeKey",
-                ],
-                "Resource": "*",
-                "Condition": {
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": (
-                            f"arn:{PARTITION}:logs:{region}:{ACCOUNT}:log-group:*"
-                        )
-                    }
-                },
-            },
-            {
-                # The DR region's alarms publish to its KMS-encrypted topic.
-                "Sid": "CloudWatchAlarmsPublishToTheEncryptedTopic",
-                "Effect": "Allow",
-                "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-                "Resource": "*",
-                "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}},
-            },
-        ],
-    }
+    """The primary key's policy, for the secondary region (Fargate there: no EC2 volumes)."""
+    assert spec.dr.secondary_region is not None
+    return kms_keys.region_key_policy(spec.dr.secondary_region)
 
 
 def secondary_key(spec: ResolvedSpec) -> list[Block]:
     """A replica of the multi-Region key, or (single-Region keys) a key of its own."""
     kms = spec.security.kms
-    base: dict[str, Value] = {
-        "provider": SECONDARY,
-        "description": Template("${local.name} secondary region (disaster recovery)"),
-        "deletion_window_in_days": kms.deletion_window_days,
-    }
+    description = Template("${local.name} secondary region (disaster recovery)")
     policy: dict[str, Value] = {"policy": document(_key_policy(spec)), "tags": _tags(spec, "dr")}
+    settings: dict[str, Value]
     if kms.multi_region:
-        # Same key material as aws_kms_key.main: replicas decrypt the primary's ciphertext.
-        return [
-            resource(
-                "aws_kms_replica_key",
-                "secondary",
-                {**base, "primary_key_arn": Ref("aws_kms_key.main.arn"), **policy},
-            )
-        ]
-    return [
-        resource(
-            "aws_kms_key",
-            "secondary",
+        # Same key material as aws_kms_key.main (rotation follows it): replicas decrypt
+        # the primary's ciphertext.
+        kind, settings = (
+            "aws_kms_replica_key",
             {
-                **base,
-                "enable_key_rotation": kms.rotation,
-                "rotation_period_in_days": kms.rotation_period_days,
-                **policy,
+                "description": description,
+                "deletion_window_in_days": kms.deletion_window_days,
+                "primary_key_arn": Ref("aws_kms_key.main.arn"),
             },
-        ),
-    ]
+        )
+    else:
+        kind, settings = "aws_kms_key", kms_keys.key_settings(kms, description)
+    return [resource(kind, "secondary", {"provider": SECONDARY, **settings, **policy})]
 
 
 def _logs_secondary(spec: ResolvedSpec) -> list[Block]:
     name = logs_secondary_name()
     arn = f"arn:{PARTITION}:s3:::{name}"
-    delivery: dict[str, Value] = {
-        "Sid": "S3ServerAccessLogs",
-        "Effect": "Allow",
-        "Principal": {"Service": "logging.s3.amazonaws.com"},
-        "Action": "s3:PutObject",
-        "Resource": f"{arn}/s3-access/*",
-        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}},
-    }
-    alb: dict[str, Value] = {
-        "Sid": "LoadBalancerAccessLogs",
-        "Effect": "Allow",
-        # Regions older than 2022 deliver from a regional ELB account, not a service.
-        "Principal": {"AWS": "${data.aws_elb_service_account.secondary.arn}"},
-        "Action": "s3:PutObject",
-        "Resource": f"{arn}/alb/AWSLogs/{ACCOUNT}/*",
-    }
-    alb_service: dict[str, Value] = {
-        "Sid": "LogDeliveryServiceDeliversAccessLogs",
-        "Effect": "Allow",
-        "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
-        "Action": "s3:PutObject",
-        "Resource": f"{arn}/alb/AWSLogs/{ACCOUNT}/*",
-    }
+    elb_account = Ref("data.aws_elb_service_account.secondary.arn")
+    delivery = [s3_access_logs_statement(f"{arn}/s3-access/*")]
+    delivery += alb_access_logs_statements(arn, elb_account)
     region = spec.dr.secondary_region
     bucket = Bucket(
         label="logs_secondary",
@@ -192,10 +128,10 @@ def _logs_secondary(spec: ResolvedSpec) -> list[Block]:
                 "region's traffic and are not part of the recovery set",
             ),
         ),
-        extra_statements=(delivery, alb, alb_service),
+        extra_statements=tuple(delivery),
     )
-    elb_account = Block("data", ("aws_elb_service_account", "secondary"), {"provider": SECONDARY})
-    return [elb_account, *bucket_blocks(bucket)]
+    elb_data = Block("data", ("aws_elb_service_account", "secondary"), {"provider": SECONDARY})
+    return [elb_data, *bucket_blocks(bucket)]
 
 
 def _models_replica(spec: ResolvedSpec) -> list[Block]:

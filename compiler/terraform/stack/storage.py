@@ -8,7 +8,15 @@ from compiler.terraform.hcl import Block, Comment, Ref, Template, Value, jsonenc
 from compiler.terraform.plan import replicates
 
 from . import common
-from .buckets import bucket_settings, kms_default_rule, sse_s3_skip
+from .buckets import (
+    alb_access_logs_statements,
+    bucket_settings,
+    kms_default_rule,
+    s3_access_logs_statement,
+    sse_s3_rule,
+    sse_s3_skip,
+    tls_only_statement,
+)
 from .common import LOGS_BUCKET, MODELS_BUCKET, artifact_uri, model_prefix
 
 __all__ = [
@@ -41,20 +49,6 @@ def _abort_multipart() -> Block:
     return Block(
         "abort_incomplete_multipart_upload", (), {"days_after_initiation": ABORT_MULTIPART_DAYS}
     )
-
-
-def _tls_only(bucket: str) -> dict[str, Value]:
-    return {
-        "Sid": "DenyInsecureTransport",
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:*",
-        "Resource": [
-            Template(f"arn:{common.PARTITION}:s3:::{bucket}"),
-            Template(f"arn:{common.PARTITION}:s3:::{bucket}/*"),
-        ],
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    }
 
 
 def _models(spec: ResolvedSpec) -> list[Block]:
@@ -97,7 +91,7 @@ def _models(spec: ResolvedSpec) -> list[Block]:
             "models",
             {
                 "bucket": Ref("aws_s3_bucket.models.id"),
-                "policy": jsonencode(common.policy(_tls_only(MODELS_BUCKET))),
+                "policy": jsonencode(common.policy(tls_only_statement(MODELS_BUCKET))),
                 "depends_on": [Ref("aws_s3_bucket_public_access_block.models")],
             },
         ),
@@ -106,11 +100,7 @@ def _models(spec: ResolvedSpec) -> list[Block]:
 
 def _logs(spec: ResolvedSpec) -> list[Block]:
     days = spec.observability.log_retention_days
-    sse = Block(
-        "rule",
-        (),
-        [Block("apply_server_side_encryption_by_default", (), {"sse_algorithm": "AES256"})],
-    )
+    sse = sse_s3_rule()
     lifecycle = [
         Block(
             "rule",
@@ -164,28 +154,7 @@ def _logs(spec: ResolvedSpec) -> list[Block]:
 def _log_delivery_policy(spec: ResolvedSpec) -> dict[str, Value]:
     bucket = f"arn:{common.PARTITION}:s3:::{LOGS_BUCKET}"
     return common.policy(
-        _tls_only(LOGS_BUCKET),
-        {
-            # Regions older than 2022 deliver ALB logs as the regional ELB account.
-            "Sid": "LoadBalancerDeliversAccessLogs",
-            "Effect": "Allow",
-            "Principal": {"AWS": Ref("data.aws_elb_service_account.main.arn")},
-            "Action": "s3:PutObject",
-            "Resource": Template(f"{bucket}/alb/AWSLogs/{common.ACCOUNT}/*"),
-        },
-        {
-            "Sid": "LogDeliveryServiceDeliversAccessLogs",
-            "Effect": "Allow",
-            "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
-            "Action": "s3:PutObject",
-            "Resource": Template(f"{bucket}/alb/AWSLogs/{common.ACCOUNT}/*"),
-        },
-        {
-            "Sid": "S3DeliversServerAccessLogs",
-            "Effect": "Allow",
-            "Principal": {"Service": "logging.s3.amazonaws.com"},
-            "Action": "s3:PutObject",
-            "Resource": Template(f"{bucket}/s3-access/*"),
-            "Condition": {"StringEquals": {"aws:SourceAccount": common.ACCOUNT_ID}},
-        },
+        tls_only_statement(LOGS_BUCKET),
+        *alb_access_logs_statements(bucket, Ref("data.aws_elb_service_account.main.arn")),
+        s3_access_logs_statement(f"{bucket}/s3-access/*"),
     )

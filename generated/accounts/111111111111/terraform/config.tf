@@ -192,7 +192,7 @@ resource "aws_s3_bucket_policy" "config_eu_west_1_logs" {
         }
       },
       {
-        Sid    = "S3ServerAccessLogs"
+        Sid    = "S3DeliversServerAccessLogs"
         Effect = "Allow"
         Principal = {
           Service = "logging.s3.amazonaws.com"
@@ -248,12 +248,12 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "config_eu_west_1"
   bucket   = aws_s3_bucket.config_eu_west_1.id
 
   rule {
-    bucket_key_enabled = true
-
     apply_server_side_encryption_by_default {
       sse_algorithm     = "aws:kms"
       kms_master_key_id = aws_kms_key.config_eu_west_1.arn
     }
+
+    bucket_key_enabled = true
   }
 }
 
@@ -516,7 +516,7 @@ resource "aws_s3_bucket_policy" "config_eu_central_1_logs" {
         }
       },
       {
-        Sid    = "S3ServerAccessLogs"
+        Sid    = "S3DeliversServerAccessLogs"
         Effect = "Allow"
         Principal = {
           Service = "logging.s3.amazonaws.com"
@@ -572,12 +572,12 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "config_eu_central
   bucket   = aws_s3_bucket.config_eu_central_1.id
 
   rule {
-    bucket_key_enabled = true
-
     apply_server_side_encryption_by_default {
       sse_algorithm     = "aws:kms"
       kms_master_key_id = aws_kms_key.config_eu_central_1.arn
     }
+
+    bucket_key_enabled = true
   }
 }
 

@@ -4,14 +4,14 @@
 resource "aws_kms_key" "secondary" {
   provider                = aws.secondary
   description             = "${local.name} secondary region (disaster recovery)"
-  deletion_window_in_days = 30
   enable_key_rotation     = true
   rotation_period_in_days = 365
+  deletion_window_in_days = 30
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [
       {
-        Sid    = "AccountAdministers"
+        Sid    = "AccountAdministersTheKey"
         Effect = "Allow"
         Principal = {
           AWS = "arn:${local.partition}:iam::${local.account_id}:root"
@@ -20,17 +20,17 @@ resource "aws_kms_key" "secondary" {
         Resource = "*"
       },
       {
-        Sid    = "CloudWatchLogsInSecondaryRegion"
+        Sid    = "CloudWatchLogsEncryptsThisAccountsLogGroups"
         Effect = "Allow"
         Principal = {
           Service = "logs.eu-central-1.amazonaws.com"
         }
         Action = [
-          "kms:Encrypt",
-          "kms:Decrypt",
+          "kms:Encrypt*",
+          "kms:Decrypt*",
           "kms:ReEncrypt*",
           "kms:GenerateDataKey*",
-          "kms:DescribeKey",
+          "kms:Describe*",
         ]
         Resource = "*"
         Condition = {
@@ -165,7 +165,7 @@ resource "aws_s3_bucket_policy" "logs_secondary" {
         }
       },
       {
-        Sid    = "S3ServerAccessLogs"
+        Sid    = "S3DeliversServerAccessLogs"
         Effect = "Allow"
         Principal = {
           Service = "logging.s3.amazonaws.com"
@@ -179,7 +179,7 @@ resource "aws_s3_bucket_policy" "logs_secondary" {
         }
       },
       {
-        Sid    = "LoadBalancerAccessLogs"
+        Sid    = "LoadBalancerDeliversAccessLogs"
         Effect = "Allow"
         Principal = {
           AWS = data.aws_elb_service_account.secondary.arn
@@ -239,12 +239,12 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "models_replica" {
   bucket   = aws_s3_bucket.models_replica.id
 
   rule {
-    bucket_key_enabled = true
-
     apply_server_side_encryption_by_default {
       sse_algorithm     = "aws:kms"
       kms_master_key_id = aws_kms_key.secondary.arn
     }
+
+    bucket_key_enabled = true
   }
 }
 

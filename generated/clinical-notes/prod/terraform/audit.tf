@@ -125,12 +125,12 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "audit" {
   bucket = aws_s3_bucket.audit.id
 
   rule {
-    bucket_key_enabled = true
-
     apply_server_side_encryption_by_default {
       sse_algorithm     = "aws:kms"
       kms_master_key_id = aws_kms_key.audit.arn
     }
+
+    bucket_key_enabled = true
   }
 }
 
@@ -274,12 +274,12 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "audit_replica" {
   bucket   = aws_s3_bucket.audit_replica.id
 
   rule {
-    bucket_key_enabled = true
-
     apply_server_side_encryption_by_default {
       sse_algorithm     = "aws:kms"
       kms_master_key_id = aws_kms_replica_key.secondary.arn
     }
+
+    bucket_key_enabled = true
   }
 }
 

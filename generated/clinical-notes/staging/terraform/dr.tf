@@ -10,7 +10,7 @@ resource "aws_kms_replica_key" "secondary" {
     Version = "2012-10-17"
     Statement = [
       {
-        Sid    = "AccountAdministers"
+        Sid    = "AccountAdministersTheKey"
         Effect = "Allow"
         Principal = {
           AWS = "arn:${local.partition}:iam::${local.account_id}:root"
@@ -19,17 +19,17 @@ resource "aws_kms_replica_key" "secondary" {
         Resource = "*"
       },
       {
-        Sid    = "CloudWatchLogsInSecondaryRegion"
+        Sid    = "CloudWatchLogsEncryptsThisAccountsLogGroups"
         Effect = "Allow"
         Principal = {
           Service = "logs.us-west-2.amazonaws.com"
         }
         Action = [
-          "kms:Encrypt",
-          "kms:Decrypt",
+          "kms:Encrypt*",
+          "kms:Decrypt*",
           "kms:ReEncrypt*",
           "kms:GenerateDataKey*",
-          "kms:DescribeKey",
+          "kms:Describe*",
         ]
         Resource = "*"
         Condition = {
@@ -164,7 +164,7 @@ resource "aws_s3_bucket_policy" "logs_secondary" {
         }
       },
       {
-        Sid    = "S3ServerAccessLogs"
+        Sid    = "S3DeliversServerAccessLogs"
         Effect = "Allow"
         Principal = {
           Service = "logging.s3.amazonaws.com"
@@ -178,7 +178,7 @@ resource "aws_s3_bucket_policy" "logs_secondary" {
         }
       },
       {
-        Sid    = "LoadBalancerAccessLogs"
+        Sid    = "LoadBalancerDeliversAccessLogs"
         Effect = "Allow"
         Principal = {
           AWS = data.aws_elb_service_account.secondary.arn
@@ -238,12 +238,12 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "models_replica" {
   bucket   = aws_s3_bucket.models_replica.id
 
   rule {
-    bucket_key_enabled = true
-
     apply_server_side_encryption_by_default {
       sse_algorithm     = "aws:kms"
       kms_master_key_id = aws_kms_replica_key.secondary.arn
     }
+
+    bucket_key_enabled = true
   }
 }
 
