@@ -8,13 +8,12 @@ differs is compute, sized by `secondary_capacity`:
     backup-restore  no compute: the stack is re-applied there from backups and replicas
     pilot-light     service, load balancer and network exist; 0 tasks until failover
     warm-standby    the spec's minimum tasks, held there until failover raises the range
-
-The secondary runs one service with the variant that has most traffic: A/B splits and
-canaries are the primary's business, a regional failover serves the proven model.
     active-active   the primary's full capacity (every variant's min..max), serving always
 
-The secondary service runs on Fargate even when the primary uses EC2: a GPU fleet per
-region is the core stack's job, and onnxruntime serves the same artifact on CPU.
+This view builds the key, the data plane and the network there. The secondary's load
+balancer, service, scaling and WAF come from the primary's builders, called again with the
+secondary `Region` by their own views (load_balancer.tf, compute.tf, scaling.tf, waf.tf);
+what differs (Fargate, one variant, rolling, the DR capacity) is `plan.secondary_fleet`.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from __future__ import annotations
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, resource, skip
 
-from . import dr_compute, dr_network, ecr_lifecycle, kms_keys, region, replication
+from . import ecr_lifecycle, kms_keys, network_plan, region, region_network, replication
 from .buckets import (
     Bucket,
     access_log_bucket_skips,
@@ -175,7 +174,8 @@ def blocks(spec: ResolvedSpec) -> list[Block]:
     blocks = secondary_key(spec)
     if replicates(spec):
         blocks += data_plane(spec)
-    capacity = secondary_capacity(spec)
-    if capacity is not None:
-        blocks += dr_network.blocks(spec) + dr_compute.blocks(spec, capacity)
+    if secondary_capacity(spec) is not None:
+        # Its load balancer, service, scaling and WAF are the primary's builders' (their
+        # views build them for both regions); its network is built here.
+        blocks += region_network.blocks(spec, network_plan.secondary(spec))
     return blocks

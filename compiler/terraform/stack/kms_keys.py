@@ -1,11 +1,12 @@
 """The stack's KMS keys: their settings and key-policy statements, one shape each.
 
 The deployment key, the DR region's key and the audit key share the spec's rotation and
-deletion settings. They, the state key and the account root's Config keys are each a key
-with an alias, which the account administers; the region keys let CloudWatch Logs and
+deletion settings; they, the state key and the account root's Config keys are a key with
+an alias that lets the account administer it, and the region keys let CloudWatch Logs and
 alarms of their region use them. Each key used to spell these out again, and the DR key's
-had drifted from the primary's (narrower Logs actions, a rotation period even with
-rotation off). A key policy's Resource is `*` by design: it means "this key".
+had drifted from the primary's (narrower Logs actions, a rotation period even with rotation
+off). A key policy's Resource is `*` by
+design: it means "this key".
 """
 
 from __future__ import annotations
