@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runtime.asgi import header, send_error
+from runtime.sendwatch import WatchedSend
 
 
 class BodyTooLarge(Exception):
@@ -24,7 +25,6 @@ class BodyLimitMiddleware:
             await self._reject(send)
             return
         seen = 0
-        started = False
 
         async def limited_receive() -> Message:
             # Chunked bodies carry no length: count what actually arrives.
@@ -36,15 +36,11 @@ class BodyLimitMiddleware:
                     raise BodyTooLarge
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        watched = WatchedSend(send)
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            await self.app(scope, limited_receive, watched)
         except BodyTooLarge:
-            if not started:
+            if not watched.started:
                 await self._reject(send)
 
     async def _reject(self, send: Send) -> None:

@@ -10,7 +10,9 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from runtime.sendwatch import WatchedSend
 
 log = logging.getLogger("servespec.errors")
 
@@ -97,18 +99,12 @@ class ContainErrors:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        watched = WatchedSend(send)
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, watched)
         except Exception:
             log.exception("unhandled error", extra={"path": scope.get("path")})
-            if not started:
+            if not watched.started:
                 response = error_response(
                     APIError(500, "internal server error", code="internal_error")
                 )

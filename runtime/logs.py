@@ -9,10 +9,11 @@ import sys
 import time
 import uuid
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runtime.asgi import header
 from runtime.auth import KEY_ID
+from runtime.sendwatch import WatchedSend
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 access = logging.getLogger("servespec.access")
@@ -69,25 +70,17 @@ class RequestContextMiddleware:
         rid = rid or uuid.uuid4().hex
         token = request_id.set(rid)
         started = time.perf_counter()
-        status = 500
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
-            await send(message)
-
+        watched = WatchedSend(send, [(b"x-request-id", rid.encode())])
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive, watched)
         finally:
             access.info(
                 "request",
                 extra={
                     "method": scope["method"],
                     "path": scope["path"],
-                    "status": status,
+                    # Nothing sent: ContainErrors (outside this layer) answers 500.
+                    "status": watched.status or 500,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 1),
                     "key_id": scope.get(KEY_ID),
                 },

@@ -6,8 +6,15 @@ from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Comment, Ref, Template, Value, jsonencode, resource, skip
-from compiler.terraform.stack import common, contract, storage
-from compiler.terraform.stack.buckets import kms_default_rule
+from compiler.terraform.stack import common, contract, kms_keys, storage
+from compiler.terraform.stack.buckets import (
+    access_log_bucket_skips,
+    kms_default_rule,
+    lifecycle_rule,
+    s3_access_logs_statement,
+    sse_s3_rule,
+    tls_only_statement,
+)
 
 STATE_LABEL = "state"
 STATE_LOGS_LABEL = "state_logs"
@@ -18,35 +25,14 @@ def bucket_arn(local: str) -> str:
 
 
 def _tls_only(local: str) -> dict[str, Value]:
-    arn = bucket_arn(local)
-    return {
-        "Sid": "DenyInsecureTransport",
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:*",
-        "Resource": [Template(arn), Template(f"{arn}/*")],
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    }
+    return tls_only_statement(f"${{local.{local}}}")
 
 
 def _bucket(
     label: str, local: str, sse: Block, skips: list[Comment], sse_skips: list[Comment]
 ) -> list[Block]:
     # Old state versions are the undo history of every apply: keep them a year.
-    lifecycle = Block(
-        "rule",
-        (),
-        [
-            {"id": "old-versions", "status": "Enabled"},
-            Block("filter", (), {}),
-            Block(
-                "noncurrent_version_expiration",
-                (),
-                {"noncurrent_days": contract.STATE_VERSIONS_DAYS},
-            ),
-            Block("abort_incomplete_multipart_upload", (), {"days_after_initiation": 7}),
-        ],
-    )
+    lifecycle = lifecycle_rule("old-versions", noncurrent_days=contract.STATE_VERSIONS_DAYS)
     return [
         resource(
             "aws_s3_bucket",
@@ -88,36 +74,16 @@ def blocks(envs: tuple[ResolvedSpec, ...]) -> list[Block]:
 
 
 def _key(spec: ResolvedSpec) -> list[Block]:
-    key_policy = common.policy(
-        {
-            "Sid": "AccountAdministersTheKey",
-            "Effect": "Allow",
-            "Principal": {"AWS": Template(f"arn:{common.PARTITION}:iam::{common.ACCOUNT}:root")},
-            "Action": "kms:*",
-            "Resource": "*",
-        }
-    )
-    return [
-        resource(
-            "aws_kms_key",
-            "state",
-            {
-                "description": Template("${local.name}: Terraform state"),
-                "enable_key_rotation": True,
-                "rotation_period_in_days": spec.security.kms.rotation_period_days,
-                "deletion_window_in_days": spec.security.kms.deletion_window_days,
-                "policy": jsonencode(key_policy),
-            },
-        ),
-        resource(
-            "aws_kms_alias",
-            "state",
-            {
-                "name": common.state_key_alias(spec),
-                "target_key_id": Ref("aws_kms_key.state.key_id"),
-            },
-        ),
-    ]
+    key_policy = common.policy(kms_keys.account_administers())
+    body: dict[str, Value] = {
+        "description": Template("${local.name}: Terraform state"),
+        # Always rotated, whatever the spec says of the stack's keys: state outlives them.
+        "enable_key_rotation": True,
+        "rotation_period_in_days": spec.security.kms.rotation_period_days,
+        "deletion_window_in_days": spec.security.kms.deletion_window_days,
+        "policy": jsonencode(key_policy),
+    }
+    return kms_keys.key_with_alias("state", body, common.state_key_alias(spec))
 
 
 def _state_bucket(envs: tuple[ResolvedSpec, ...]) -> list[Block]:
@@ -153,27 +119,14 @@ def _state_bucket(envs: tuple[ResolvedSpec, ...]) -> list[Block]:
 
 
 def _logs_bucket() -> list[Block]:
-    s3_sse = Block(
-        "rule",
-        (),
-        [Block("apply_server_side_encryption_by_default", (), {"sse_algorithm": "AES256"})],
-    )
+    s3_sse = sse_s3_rule()
     return [
         *_bucket(
             STATE_LOGS_LABEL,
             "state_logs_bucket",
             s3_sse,
             [
-                skip(
-                    "CKV_AWS_145",
-                    "AWS: S3 server access logs are delivered only to buckets encrypted "
-                    "with SSE-S3, not SSE-KMS",
-                ),
-                skip(
-                    "CKV_AWS_18",
-                    "AWS: this is the access-log destination; a log bucket that logs to "
-                    "itself records its own log deliveries without end",
-                ),
+                *access_log_bucket_skips(alb=False),
                 skip(
                     "CKV_AWS_144",
                     "AWS: access logs are operational records of the state bucket's region",
@@ -189,14 +142,7 @@ def _logs_bucket() -> list[Block]:
                 "policy": jsonencode(
                     common.policy(
                         _tls_only("state_logs_bucket"),
-                        {
-                            "Sid": "S3DeliversServerAccessLogs",
-                            "Effect": "Allow",
-                            "Principal": {"Service": "logging.s3.amazonaws.com"},
-                            "Action": "s3:PutObject",
-                            "Resource": Template(f"{bucket_arn('state_logs_bucket')}/*"),
-                            "Condition": {"StringEquals": {"aws:SourceAccount": common.ACCOUNT_ID}},
-                        },
+                        s3_access_logs_statement(f"{bucket_arn('state_logs_bucket')}/*"),
                     )
                 ),
                 "depends_on": [Ref("aws_s3_bucket_public_access_block.state_logs")],

@@ -18,6 +18,7 @@ import hashlib
 from dataclasses import dataclass
 
 from compiler.spec import ResolvedSpec
+from compiler.spec.model import FARGATE_MEMORY_MIB
 
 # Elastic Load Balancing names (load balancers, target groups) are at most 32 characters.
 ELB_NAME_LIMIT = 32
@@ -128,6 +129,11 @@ def elb_name(full: str) -> str:
     return f"{full[: ELB_NAME_LIMIT - 7].rstrip('-')}-{digest}"
 
 
+def load_balancer_name(spec: ResolvedSpec, secondary: bool = False) -> str:
+    """The ALB's name in one region; the secondary's one target group has the same name."""
+    return elb_name(f"{name(spec)}-dr" if secondary else name(spec))
+
+
 def target_groups(spec: ResolvedSpec) -> tuple[str, ...]:
     """Labels of the primary's target groups: one per variant, a pair under blue/green."""
     labels = [v.key for v in variants(spec)]
@@ -171,6 +177,63 @@ def secondary_capacity(spec: ResolvedSpec) -> Capacity | None:
 def serving_variant(spec: ResolvedSpec) -> Variant:
     """The variant the secondary serves: the one with most traffic (first on a tie)."""
     return max(variants(spec), key=lambda variant: variant.weight)
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """What one region's ECS cluster runs; the same builders render it in either region.
+
+    The primary runs every variant on the spec's platform with its deployment strategy,
+    min..max tasks each. The secondary runs Fargate (a GPU fleet per region is the core
+    stack's job; onnxruntime serves the same artifact on CPU), one service with the serving
+    variant (A/B splits and canaries are the primary's business), rolling deployments, and
+    the DR strategy's capacity."""
+
+    platform: str  # "fargate" or "ec2"
+    variants: tuple[Variant, ...]
+    blue_green: bool
+    capacity: Capacity  # per service
+    memory_mib: int
+    names_variants: bool  # each service tells the runtime its A/B variant
+
+
+def fargate_memory(cpu: int, memory_mib: int) -> int:
+    """The spec's memory, moved into Fargate's range for the CPU size (1 GiB steps)."""
+    low, high = FARGATE_MEMORY_MIB[cpu]
+    rounded = -(-memory_mib // 1024) * 1024
+    return min(max(rounded, low), high)
+
+
+def primary_fleet(spec: ResolvedSpec) -> Fleet:
+    scaling = spec.scaling
+    return Fleet(
+        platform=spec.compute.platform,
+        variants=variants(spec),
+        blue_green=blue_green(spec),
+        capacity=Capacity(scaling.min, scaling.min, scaling.max),
+        memory_mib=spec.compute.memory_mib,
+        names_variants=True,
+    )
+
+
+def secondary_fleet(spec: ResolvedSpec) -> Fleet | None:
+    """None: no secondary compute. Memory is the spec's when the primary runs Fargate too
+    (the spec rules checked it), else moved into Fargate's range."""
+    capacity = secondary_capacity(spec)
+    if capacity is None or spec.dr.secondary_region is None:
+        return None
+    compute = spec.compute
+    memory = compute.memory_mib
+    if compute.platform != "fargate":
+        memory = fargate_memory(compute.cpu, memory)
+    return Fleet(
+        platform="fargate",
+        variants=(serving_variant(spec),),
+        blue_green=False,
+        capacity=capacity,
+        memory_mib=memory,
+        names_variants=False,
+    )
 
 
 def uses_rtc(spec: ResolvedSpec) -> bool:
@@ -268,6 +331,8 @@ class Plan:
     uses_rtc: bool
     secondary_capacity: Capacity | None
     failover_capacity: Capacity
+    fleet: Fleet
+    secondary_fleet: Fleet | None
     routes_api: bool
     routing: str
     primary_checked_by_alarm: bool
@@ -289,8 +354,8 @@ def plan(spec: ResolvedSpec) -> Plan:
         blue_green=blue_green(spec),
         api_keys=api_keys(spec),
         model_prefix=model_prefix(spec),
-        load_balancer=elb_name(name(spec)),
-        secondary_load_balancer=elb_name(f"{name(spec)}-dr"),
+        load_balancer=load_balancer_name(spec),
+        secondary_load_balancer=load_balancer_name(spec, secondary=True),
         target_groups=target_groups(spec),
         log_groups=log_group_names(spec),
         secondary_log_groups=secondary_log_group_names(spec),
@@ -299,6 +364,8 @@ def plan(spec: ResolvedSpec) -> Plan:
         uses_rtc=uses_rtc(spec),
         secondary_capacity=secondary_capacity(spec),
         failover_capacity=failover_capacity(spec),
+        fleet=primary_fleet(spec),
+        secondary_fleet=secondary_fleet(spec),
         routes_api=routes_api(spec),
         routing=routing(spec),
         primary_checked_by_alarm=primary_checked_by_alarm(spec),

@@ -267,11 +267,14 @@ _REFERENCE = re.compile(
     r"(?<![\w.\-/:])(data\.)?((?:aws|terraform)_[a-z0-9_]+)\.([A-Za-z_][A-Za-z0-9_-]*)"
     r"|(?<![\w.])(local|var)\.([A-Za-z_][A-Za-z0-9_]*)"
 )
+# `from = <address>` in moved and removed blocks names what the module no longer declares.
+_FORMER_ADDRESS = re.compile(r"\s*from\s*=")
 
 
 def dangling_references(texts: Mapping[str, str]) -> list[SchemaProblem]:
     """References in one root module (file name -> text) to things it does not declare:
-    `aws_x.y`, `data.aws_x.y`, `local.x`, `var.x`. Comment lines are ignored."""
+    `aws_x.y`, `data.aws_x.y`, `local.x`, `var.x`. Comment lines, and the former addresses
+    of moved and removed blocks, are ignored."""
     declared: set[str] = set()
     for text in texts.values():
         doc = pygohcl.loads(text)
@@ -285,7 +288,7 @@ def dangling_references(texts: Mapping[str, str]) -> list[SchemaProblem]:
     problems = []
     for file, text in sorted(texts.items()):
         for line in text.splitlines():
-            if line.lstrip().startswith("#"):
+            if line.lstrip().startswith("#") or _FORMER_ADDRESS.match(line):
                 continue
             for match in _REFERENCE.finditer(line):
                 data, type_name, name, kind, local = match.groups()

@@ -13,7 +13,7 @@ from typing import Any
 
 from compiler.spec import ResolvedSpec
 
-from . import actions, names, steps
+from . import names, steps
 
 CHANGED = """
 changed=true
@@ -70,16 +70,7 @@ def pr_job(spec: ResolvedSpec, summary: str, if_: str) -> dict[str, Any]:
             steps.run(
                 "terraform plan", "terraform plan -input=false -no-color -lock=false -out=tfplan"
             ),
-            steps.run("The resources it changes", summary, env={"ENVIRONMENT": key}),
-            {
-                "name": "Hand the resource list to the comment",
-                "uses": actions.UPLOAD_ARTIFACT.ref,
-                "with": {
-                    "name": f"plan-summary-{key}",
-                    "path": f"${{{{ runner.temp }}}}/plan-summary-{key}.md",
-                    "retention-days": 3,
-                },
-            },
+            *steps.plan_summary(key, summary),
         ],
         needs=["changes", "validate"],
         if_=f"needs.changes.outputs.{key} == 'true' && {if_}",

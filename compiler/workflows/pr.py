@@ -172,16 +172,7 @@ def _plan_job(spec: ResolvedSpec) -> dict[str, Any]:
                 ),
                 env={"IMAGE_TAG": "${{ steps.deployed.outputs.image_tag }}"},
             ),
-            steps.run("The resources it changes", PLAN, id="counts", env={"ENVIRONMENT": env}),
-            {
-                "name": "Hand the resource list to the comment",
-                "uses": actions.UPLOAD_ARTIFACT.ref,
-                "with": {
-                    "name": f"plan-summary-{env}",
-                    "path": f"${{{{ runner.temp }}}}/plan-summary-{env}.md",
-                    "retention-days": 3,
-                },
-            },
+            *steps.plan_summary(env, PLAN, id="counts"),
         ],
         needs=["changes", "validate"],
         if_=f"{TOUCHED} && {SAME_REPO}",

@@ -81,6 +81,22 @@ def aws_credentials(spec: ResolvedSpec, role: str) -> Step:
     }
 
 
+def plan_summary(key: str, script: str, *, id: str | None = None) -> list[Step]:
+    """List the resources a saved plan changes (`script`: pr.PLAN, which writes
+    `$RUNNER_TEMP/plan-summary-<key>.md`) and hand the list to the PR's sticky comment,
+    whose job downloads every `plan-summary-*` artifact."""
+    upload = {
+        "name": "Hand the resource list to the comment",
+        "uses": actions.UPLOAD_ARTIFACT.ref,
+        "with": {
+            "name": f"plan-summary-{key}",
+            "path": f"${{{{ runner.temp }}}}/plan-summary-{key}.md",
+            "retention-days": 3,
+        },
+    }
+    return [run("The resources it changes", script, id=id, env={"ENVIRONMENT": key}), upload]
+
+
 def setup_terraform() -> Step:
     # The wrapper rewrites stdout and exit codes; -detailed-exitcode and JSON need the real ones.
     return {

@@ -1,22 +1,25 @@
-"""Each variant's service scales on the queue depth its own runtime writes (issue 15).
+"""Each service scales on the queue depth its own runtime writes (issue 15).
 
-The generated target-tracking policy names a metric by namespace, name and dimensions. A
-real runtime, started with the variables that variant's task definition sets, answers a
-real request and writes its EMF line; CloudWatch publishes the line's metrics under each
-of its dimension sets, so the policy's set must be one of them, with the same values, and
-with an A/B split no two variants may track the same series.
+The generated target-tracking policy of every service (each A/B variant's, the DR region's)
+names a metric by namespace, name and dimensions. A real runtime, started with the
+variables that service's task definition sets, answers a real request and writes its EMF
+line; CloudWatch publishes the line's metrics under each of its dimension sets, so the
+policy's set must be one of them, with the same values, and no two services of a region
+may track the same series.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pygohcl
 import pytest
 
-from compiler.terraform.stack import common, compute
+from compiler.spec import ResolvedSpec
+from compiler.terraform.stack import container, regional, scaling
 from runtime.settings import Settings
 from tests.runtime.conftest import API_KEY, free_port, running
 from tests.terraform.support import artifacts, environments
@@ -24,6 +27,66 @@ from tests.terraform.support import artifacts, environments
 # Variables that only make sense in AWS: the artifact and keys come from the test, and
 # capture would upload to a bucket this machine cannot reach.
 LOCAL = ("SERVESPEC_ARTIFACT", "SERVESPEC_API_KEYS_SECRET", "SERVESPEC_CACHE_DIR")
+
+
+@pytest.mark.parametrize(("example", "env"), [("assistant", "staging"), ("clinical-notes", "prod")])
+def test_each_services_policy_tracks_the_queue_its_runtime_writes(
+    example: str,
+    env: str,
+    tiny_artifact: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    spec = next(s for s in environments(example) if s.environment == env)
+    metrics = _queue_metrics(example, env)
+    tracked: dict[str, list[str]] = {}
+    for where, fleet in regional.fleets(spec):
+        for variant in fleet.variants:
+            place = container.place(spec, where, fleet, variant)
+            environment = container.environment(
+                spec, place.artifact, variant.model_version, place.variant
+            )
+            for name in [name for name in os.environ if name.startswith("SERVESPEC_")]:
+                monkeypatch.delenv(name)  # the task's variables only, not the last one's
+            for name, value in _task_environment(environment).items():
+                monkeypatch.setenv(name, value)
+            metric = metrics[f"{scaling.Scaled(where, fleet, variant).label}_queue"]
+            line = _served_line(spec, tiny_artifact, metric["metric_name"], capsys)
+            directive = _directive(line)
+            wanted = {d["name"]: d["value"] for d in _listed(metric["dimensions"])}
+            assert directive["Namespace"] == metric["namespace"]
+            assert list(wanted) in directive["Dimensions"]
+            assert {name: line[name] for name in wanted} == wanted
+            tracked.setdefault(where.name, []).append(json.dumps(wanted, sort_keys=True))
+    assert len(tracked) == len(regional.fleets(spec))
+    for series in tracked.values():
+        assert len(series) == len(set(series))
+        assert all('"Variant"' in wanted for wanted in series)
+
+
+def _served_line(
+    spec: ResolvedSpec, artifact: Path, metric: str, capsys: pytest.CaptureFixture[str]
+) -> dict[str, Any]:
+    """The one EMF line naming ``metric`` that a runtime configured from the environment
+    writes for one real completion."""
+    settings = Settings.from_env(
+        artifact=str(artifact),
+        host="127.0.0.1",
+        port=free_port(),
+        api_keys=(API_KEY,),
+        threads=2,
+        metrics_port=0,
+    )
+    capsys.readouterr()
+    with running(settings) as live, live.http() as http:
+        body = {"model": spec.model.name, "prompt": "Hello", "max_tokens": 2}
+        assert http.post("/v1/completions", json=body).status_code == 200
+    (line,) = [
+        line
+        for line in _emf_lines(capsys.readouterr().out)
+        if metric in {m["Name"] for m in _directive(line)["Metrics"]}
+    ]
+    return line
 
 
 def _queue_metrics(example: str, env: str) -> dict[str, dict[str, Any]]:
@@ -38,6 +101,10 @@ def _queue_metrics(example: str, env: str) -> dict[str, dict[str, Any]]:
                     tracking = body["target_tracking_scaling_policy_configuration"]
                     found[label] = tracking["customized_metric_specification"]
     return found
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 def _task_environment(values: list[Any]) -> dict[str, str]:
@@ -58,48 +125,3 @@ def _directive(line: dict[str, Any]) -> dict[str, Any]:
 def _emf_lines(text: str) -> list[dict[str, Any]]:
     lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
     return [line for line in lines if "_aws" in line]
-
-
-@pytest.mark.parametrize(("example", "env"), [("assistant", "staging"), ("clinical-notes", "prod")])
-def test_each_variants_policy_tracks_the_queue_its_runtime_writes(
-    example: str,
-    env: str,
-    tiny_artifact: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    spec = next(s for s in environments(example) if s.environment == env)
-    metrics = _queue_metrics(example, env)
-    tracked = []
-    for variant in common.variants(spec):
-        metric = metrics[f"{variant.key}_queue"]
-        dimensions = metric["dimensions"]
-        dimensions = dimensions if isinstance(dimensions, list) else [dimensions]
-        wanted = {d["name"]: d["value"] for d in dimensions}
-        environment = compute.environment(spec, variant.model_version, variant.key)
-        for name, value in _task_environment(environment).items():
-            monkeypatch.setenv(name, value)
-        settings = Settings.from_env(
-            artifact=str(tiny_artifact),
-            host="127.0.0.1",
-            port=free_port(),
-            api_keys=(API_KEY,),
-            threads=2,
-            metrics_port=0,
-        )
-        capsys.readouterr()
-        with running(settings) as live, live.http() as http:
-            body = {"model": spec.model.name, "prompt": "Hello", "max_tokens": 2}
-            assert http.post("/v1/completions", json=body).status_code == 200
-        (line,) = [
-            line
-            for line in _emf_lines(capsys.readouterr().out)
-            if metric["metric_name"] in {m["Name"] for m in _directive(line)["Metrics"]}
-        ]
-        directive = _directive(line)
-        assert directive["Namespace"] == metric["namespace"]
-        assert list(wanted) in directive["Dimensions"]
-        assert {name: line[name] for name in wanted} == wanted
-        tracked.append(wanted)
-    assert len(tracked) == len({json.dumps(w, sort_keys=True) for w in tracked})
-    assert all("Variant" in w for w in tracked)

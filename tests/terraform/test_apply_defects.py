@@ -151,13 +151,13 @@ def test_services_wait_for_their_roles_permissions(example: str, env: str) -> No
     # IAM is eventually consistent: a service created before its roles' policies are
     # attached fails (blue/green: ECS may not rewrite the listener rule).
     found = resources(example, env)
+    tasks = of_type(example, env, "aws_ecs_task_definition")
     for label, service in of_type(example, env, "aws_ecs_service").items():
         waits = set(service["depends_on"])
-        suffix = "_secondary" if label == "secondary" else ""
-        assert {
-            f"aws_iam_role_policy.execution{suffix}",
-            f"aws_iam_role_policy.task{suffix}",
-        } <= waits
+        task = tasks[service["task_definition"].split(".")[1]]
+        # The policies of the roles the service's tasks assume (in either region).
+        roles = {task[key].split(".")[1] for key in ("execution_role_arn", "task_role_arn")}
+        assert {f"aws_iam_role_policy.{role}" for role in roles} <= waits, label
         config = service.get("load_balancer", {}).get("advanced_configuration")
         if config:  # ECS-native blue/green
             assert "aws_iam_role_policy_attachment.ecs_load_balancers" in waits, label
@@ -238,7 +238,6 @@ def test_environments_serve_distinct_host_names(example: str) -> None:
             str(body["name"])
             for label, body in of_type(example, env, "aws_route53_record").items()
             if label != "certificate_validation"  # names ACM derives from the domain
-            and label != "secondary_certificate_validation"
         }
         names[env] = found
     assert names["staging"] and names["prod"]

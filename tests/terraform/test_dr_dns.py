@@ -8,7 +8,7 @@ import pytest
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref
-from compiler.terraform.stack import dns, load_balancer
+from compiler.terraform.stack import dns, load_balancer, region
 
 from .support import environments
 
@@ -98,7 +98,8 @@ def test_restricted_primary_is_judged_by_its_healthy_targets() -> None:
     assert check.attribute("insufficient_data_health_status") == "Unhealthy"
     alarm = resources(blocks, "aws_cloudwatch_metric_alarm")["primary_healthy"]
     # One query per target group of the primary (variants, blue/green pairs), then the sum.
-    groups = [b for b in load_balancer.blocks(spec) if b.labels[0] == "aws_lb_target_group"]
+    primary = load_balancer.region_blocks(spec, region.primary(spec.region))
+    groups = [b for b in primary if b.labels[0] == "aws_lb_target_group"]
     queries = children(alarm, "metric_query")
     assert len(groups) >= 2 and len(queries) == len(groups) + 1
     ids = ", ".join(f"m{i}" for i in range(len(groups)))

@@ -8,7 +8,8 @@ import pytest
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Expr, Ref, render
-from compiler.terraform.stack import common, dr, dr_compute, dr_network
+from compiler.terraform.plan import fargate_memory
+from compiler.terraform.stack import FILES, common, dr, network, network_plan
 
 from .support import environments
 
@@ -26,6 +27,12 @@ def with_strategy(spec: ResolvedSpec, strategy: str, **backups: Any) -> Resolved
     if backups:
         update["backups"] = spec.backups.model_copy(update=backups)
     return spec.model_copy(update=update)
+
+
+def stack(spec: ResolvedSpec) -> list[Block]:
+    """Every view's blocks: the secondary's service, scaling and roles are built by the
+    primary's views (compute.tf, scaling.tf, iam.tf), not dr.tf."""
+    return [block for _, view in FILES for block in view(spec)]
 
 
 def find(blocks: list[Block], kind: str, label: str | None = None) -> list[Block]:
@@ -58,7 +65,7 @@ def nested(block: Block, *path: str) -> Block:
 )
 def test_secondary_capacity_follows_the_strategy(strategy: str, expected: tuple[int, ...]) -> None:
     spec = with_strategy(assistant_prod(), strategy)
-    blocks = dr.blocks(spec)
+    blocks = stack(spec)
     service = one(blocks, "aws_ecs_service", "secondary")
     target = one(blocks, "aws_appautoscaling_target", "secondary")
     found = (
@@ -72,15 +79,15 @@ def test_secondary_capacity_follows_the_strategy(strategy: str, expected: tuple[
 
 def test_active_active_carries_every_variant() -> None:
     spec = clinical_prod()  # active-active, two variants, scaling 3..12 each
-    target = one(dr.blocks(spec), "aws_appautoscaling_target", "secondary")
+    target = one(stack(spec), "aws_appautoscaling_target", "secondary")
     assert (target.attribute("min_capacity"), target.attribute("max_capacity")) == (6, 24)
 
 
 @pytest.mark.parametrize("strategy", ["backup-restore", "none"])
 def test_no_secondary_compute_without_a_running_strategy(strategy: str) -> None:
-    blocks = dr.blocks(with_strategy(assistant_prod(), strategy))
+    blocks = stack(with_strategy(assistant_prod(), strategy))
     for kind in ("aws_ecs_service", "aws_lb", "aws_vpc", "aws_ecs_cluster"):
-        assert find(blocks, kind) == [], kind
+        assert find(blocks, kind, "secondary") == [], kind
 
 
 def test_backup_restore_still_replicates_data() -> None:
@@ -160,7 +167,7 @@ def test_secondary_resources_use_the_secondary_provider(example: str) -> None:
 def test_secondary_serves_the_heaviest_variant_from_the_replica() -> None:
     spec = clinical_prod()  # current 90 %, candidate 10 %
     assert dr.serving_variant(spec).key == "current"
-    task = one(dr.blocks(spec), "aws_ecs_task_definition", "secondary")
+    task = one(stack(spec), "aws_ecs_task_definition", "secondary")
     text = render([task])
     assert "-models-dr-${local.account_id}/models/clinical-notes-llm/2026-11-01/" in text
     assert ".dkr.ecr.us-west-2.amazonaws.com/" in text
@@ -171,7 +178,10 @@ def test_secondary_serves_the_heaviest_variant_from_the_replica() -> None:
 def test_secondary_vpc_follows_the_primary_block() -> None:
     spec = clinical_prod()  # 10.60.0.0/16
     assert dr.secondary_vpc_cidr(spec) == "10.61.0.0/16"
-    private, public = dr_network.secondary_subnet_cidrs(spec)
+    private, public = network_plan.subnet_cidrs(dr.secondary_vpc_cidr(spec), 2)
+    assert network_plan.secondary(spec).private_cidr == Expr(
+        '["10.61.0.0/20", "10.61.16.0/20"][count.index]'
+    )
     assert private == ["10.61.0.0/20", "10.61.16.0/20"]
     assert public == ["10.61.254.0/24", "10.61.255.0/24"]
 
@@ -181,7 +191,7 @@ def test_secondary_vpc_follows_the_primary_block() -> None:
     [(4096, 15360, 15360), (1024, 1000, 2048), (512, 9000, 4096), (2048, 5000, 5120)],
 )
 def test_fargate_memory_is_moved_into_range(cpu: int, memory: int, expected: int) -> None:
-    assert dr_compute.fargate_memory(cpu, memory) == expected
+    assert fargate_memory(cpu, memory) == expected
 
 
 def test_restricted_clients_admit_route53_health_checkers() -> None:
@@ -189,8 +199,15 @@ def test_restricted_clients_admit_route53_health_checkers() -> None:
     rules = find(blocks, "aws_vpc_security_group_ingress_rule")
     https = [r for r in rules if r.labels[1].startswith("secondary_alb_https_")]
     assert [r.attribute("cidr_ipv4") for r in https] == ["203.0.113.0/24", "198.51.100.0/24"]
+    assert [r.labels[1] for r in https] == [
+        "secondary_alb_https_203_0_113_0_24",
+        "secondary_alb_https_198_51_100_0_24",
+    ]
     checkers = one(blocks, "aws_vpc_security_group_ingress_rule", "secondary_alb_health_checkers")
     assert checkers.attribute("cidr_ipv4") == Expr("each.value")
+    # The primary is judged by an alarm when clients are restricted (dns.py): no checkers.
+    primary = network.blocks(clinical_prod())
+    assert find(primary, "aws_vpc_security_group_ingress_rule", "alb_health_checkers") == []
 
 
 def test_dr_blocks_are_deterministic() -> None:

@@ -3,7 +3,8 @@
 Every resource type the primary region of an environment with secondary compute builds
 must also exist in the secondary (provider `aws.secondary`), unless it is listed below
 with its reason. A new resource in one region only fails here until it is built in both
-(through the region builders: waf.region_blocks, container.definition) or explained.
+(through the region builders: region_network.blocks, waf.region_blocks,
+container.definition) or explained.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ BY_DESIGN = {
     "aws_cloudwatch_dashboard": "one dashboard per environment",
     "terraform_data": "one policy contract per root module",
     "aws_sns_topic_policy": "the audit topic (CloudTrail's) exists once, with the one trail",
-    "aws_autoscaling_group": "the secondary runs Fargate (dr_compute docstring)",
+    "aws_autoscaling_group": "the secondary runs Fargate (plan.Fleet)",
     "aws_ecs_capacity_provider": "the secondary runs Fargate",
     "aws_launch_template": "the secondary runs Fargate",
 }
@@ -45,11 +46,9 @@ BY_DESIGN = {
 # can only shrink. (Types are compared: the secondary has the API alarms, not yet the
 # per-service CPU, memory and runtime-metric alarms.)
 KNOWN_GAPS: dict[str, str] = {}
-# Secondary-only: the secondary's hand-built network uses separate rule resources.
+# Secondary-only by design.
 SECONDARY_ONLY = {
     "aws_kms_replica_key": "the replica of the multi-Region key",
-    "aws_vpc_security_group_egress_rule": "dr_network.py writes rules as separate resources",
-    "aws_vpc_security_group_ingress_rule": "dr_network.py writes rules as separate resources",
 }
 
 

@@ -256,18 +256,23 @@ def test_required_check(runner: Runner, results: dict[str, str], code: int) -> N
     assert runner.run(required["run"], {"RESULTS": needs}).returncode == code
 
 
-def test_the_comment_carries_each_environments_resource_list(runner: Runner) -> None:
+def _write_the_comment(runner: Runner) -> str:
+    """Run the PR's sticky-comment step (diff summary and gh faked) and return comment.md."""
     fake(runner.bin, "servespec", 'printf "### plan\\n"\n')
     fake(runner.bin, "gh", f'{LOG_GH}[ "$2" = "--paginate" ] && exit 0\n:\n')
-    summaries = runner.tmp / "plan-summaries"
-    summaries.mkdir()
-    (summaries / "plan-summary-prod.md").write_text("- 🔁 replace `aws_lb.main`\n")
     comment = step("servespec-assistant-pr.yml", "comment", "Write or update the sticky comment")
     env = {**comment["env"], "GH_TOKEN": "t", "PR_NUMBER": "7", "BASE_SHA": "abc", "RUN_URL": "u"}
     env = {k: v for k, v in env.items() if "${{" not in v}
     result = runner.run(comment["run"], env)
     assert result.returncode == 0, result.stderr
-    body = (runner.tmp / "comment.md").read_text()
+    return (runner.tmp / "comment.md").read_text()
+
+
+def test_the_comment_carries_each_environments_resource_list(runner: Runner) -> None:
+    summaries = runner.tmp / "plan-summaries"
+    summaries.mkdir()
+    (summaries / "plan-summary-prod.md").write_text("- 🔁 replace `aws_lb.main`\n")
+    body = _write_the_comment(runner)
     assert body == "### plan\n\n- 🔁 replace `aws_lb.main`\n\n[Workflow run](u)\n"
 
 
@@ -303,8 +308,6 @@ def test_rollback_restores_the_previous_release_together(runner: Runner) -> None
 
 
 def test_the_comment_flags_administrator_roots(runner: Runner) -> None:
-    fake(runner.bin, "servespec", 'printf "### plan\\n"\n')
-    fake(runner.bin, "gh", f'{LOG_GH}[ "$2" = "--paginate" ] && exit 0\n:\n')
     fake(
         runner.bin,
         "git",
@@ -312,12 +315,7 @@ def test_the_comment_flags_administrator_roots(runner: Runner) -> None:
         "printf 'generated/assistant/bootstrap/222222222222/state.tf\\n"
         "generated/assistant/bootstrap/222222222222/x.tf\\n'\n",
     )
-    comment = step("servespec-assistant-pr.yml", "comment", "Write or update the sticky comment")
-    env = {**comment["env"], "GH_TOKEN": "t", "PR_NUMBER": "7", "BASE_SHA": "abc", "RUN_URL": "u"}
-    env = {k: v for k, v in env.items() if "${{" not in v}
-    result = runner.run(comment["run"], env)
-    assert result.returncode == 0, result.stderr
-    body = (runner.tmp / "comment.md").read_text()
+    body = _write_the_comment(runner)
     assert body.count("root changed") == 1
     # One bootstrap per account: the comment names the account's root.
     assert "**`bootstrap/222222222222` root changed** (its read-only plan is above)" in body

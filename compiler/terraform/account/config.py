@@ -9,7 +9,7 @@ and not one that an environment's destroy would take with it.
 from __future__ import annotations
 
 from compiler.terraform.hcl import Attribute, Block, Comment, Ref, Template, Value, resource, skip
-from compiler.terraform.stack import buckets, common
+from compiler.terraform.stack import buckets, common, kms_keys
 from compiler.terraform.stack.common import ACCOUNT, ACCOUNT_ID, PARTITION
 
 from .plan import AccountPlan, RegionPlan
@@ -109,37 +109,14 @@ def _region(account: AccountPlan, region: RegionPlan) -> list[Block]:
 
 
 def _key(region: RegionPlan, label: str) -> list[Block]:
-    admin: dict[str, Value] = {
-        "Sid": "AccountAdministersTheKey",
-        "Effect": "Allow",
-        "Principal": {"AWS": Template(f"arn:{PARTITION}:iam::{ACCOUNT}:root")},
-        "Action": "kms:*",
-        "Resource": "*",
+    body: dict[str, Value] = {
+        "description": f"AWS Config snapshots and history in {region.name}",
+        "enable_key_rotation": True,
+        "rotation_period_in_days": 365,
+        "deletion_window_in_days": 30,
+        "policy": buckets.document(common.policy(kms_keys.account_administers())),
     }
-    return _in_region(
-        region,
-        [
-            resource(
-                "aws_kms_key",
-                label,
-                {
-                    "description": f"AWS Config snapshots and history in {region.name}",
-                    "enable_key_rotation": True,
-                    "rotation_period_in_days": 365,
-                    "deletion_window_in_days": 30,
-                    "policy": buckets.document(common.policy(admin)),
-                },
-            ),
-            resource(
-                "aws_kms_alias",
-                label,
-                {
-                    "name": "alias/servespec-config",
-                    "target_key_id": Ref(f"aws_kms_key.{label}.key_id"),
-                },
-            ),
-        ],
-    )
+    return _in_region(region, kms_keys.key_with_alias(label, body, "alias/servespec-config"))
 
 
 def _config_statements(region: RegionPlan) -> tuple[dict[str, Value], ...]:
@@ -168,17 +145,9 @@ def _config_statements(region: RegionPlan) -> tuple[dict[str, Value], ...]:
 
 def _buckets(account: AccountPlan, region: RegionPlan, label: str) -> list[Block]:
     days = _history_days(account)
-    source = {"aws:SourceAccount": ACCOUNT_ID}
     logs_arn = f"arn:{PARTITION}:s3:::{_logs_name(region)}"
     config_statements = _config_statements(region)
-    access_logs: dict[str, Value] = {
-        "Sid": "S3ServerAccessLogs",
-        "Effect": "Allow",
-        "Principal": {"Service": "logging.s3.amazonaws.com"},
-        "Action": "s3:PutObject",
-        "Resource": f"{logs_arn}/s3-access/*",
-        "Condition": {"StringEquals": source},
-    }
+    access_logs = buckets.s3_access_logs_statement(f"{logs_arn}/s3-access/*")
     no_replication = skip(
         "CKV_AWS_144",
         "AWS Config history of this region; Config itself keeps the configuration "
@@ -196,8 +165,7 @@ def _buckets(account: AccountPlan, region: RegionPlan, label: str) -> list[Block
                 "S3 access logs of the Config bucket: operational records of this region, "
                 "not part of any recovery set",
             ),
-            skip("CKV_AWS_145", "S3 server access logs are delivered only to SSE-S3 buckets"),
-            skip("CKV_AWS_18", "the access-log bucket itself; logging it into itself loops"),
+            *buckets.access_log_bucket_skips(alb=False),
         ),
         extra_statements=(access_logs,),
     )

@@ -27,6 +27,7 @@ from compiler.terraform.plan import audit_retention_days as retention_days
 
 from . import audit_key, buckets, common, config_rules_builder, dr_plan
 from .audit_key import trail_arn
+from .cloudwatch import alarm, on_any_event
 from .common import ACCOUNT, PARTITION
 from .config_rules_builder import ConfigRule, config_rules
 
@@ -151,26 +152,9 @@ def _buckets(spec: ResolvedSpec) -> list[Block]:
     )
     found = buckets.bucket_blocks(source)
     if replicated:
-        replica = buckets.Bucket(
-            label="audit_replica",
-            name=dr_plan.audit_replica_name(),
-            kms_key_arn=dr_plan.secondary_key_arn(spec),
-            log_bucket=Ref("aws_s3_bucket.logs_secondary.id"),
-            log_prefix="s3-access/audit-replica/",
-            secondary=True,
-            expire_days=days,
-            noncurrent_days=days,
-            # Replicating locked objects needs a locked destination (AWS).
-            lock_mode=mode,
-            lock_days=days,
-            skips=(
-                skip(
-                    "CKV_AWS_144",
-                    f"replica of aws_s3_bucket.audit in {spec.region}; "
-                    "replicating a replica onward is not part of the DR design",
-                ),
-            ),
-        )
+        key = dr_plan.secondary_key_arn(spec)
+        name = dr_plan.audit_replica_name()
+        replica = buckets.replica("audit", name, key, spec.region, like=source)
         found += buckets.bucket_blocks(replica)
     return found
 
@@ -319,22 +303,15 @@ def _filter_alarm(
                 ),
             ],
         ),
-        resource(
-            "aws_cloudwatch_metric_alarm",
+        alarm(
             label,
             {
-                "alarm_name": Template(f"${{local.name}}-{label.replace('_', '-')}"),
                 "alarm_description": description,
                 "namespace": namespace,
                 "metric_name": metric,
-                "statistic": "Sum",
-                "period": 300,
-                "evaluation_periods": 1,
-                "threshold": 0,
-                "comparison_operator": "GreaterThanThreshold",
-                "treat_missing_data": "notBreaching",
-                "alarm_actions": [Ref("aws_sns_topic.alarms.arn")],
+                **on_any_event(300),
             },
+            notify_ok=False,
         ),
     ]
 

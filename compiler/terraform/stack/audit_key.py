@@ -4,9 +4,9 @@ compromised task can neither read nor forge the trail."""
 from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
-from compiler.terraform.hcl import Block, Ref, Template, Value, resource
+from compiler.terraform.hcl import Block, Template, Value
 
-from . import buckets, common
+from . import buckets, common, kms_keys
 from .common import ACCOUNT, PARTITION
 
 
@@ -15,15 +15,8 @@ def trail_arn(spec: ResolvedSpec) -> str:
 
 
 def _statements(spec: ResolvedSpec) -> list[dict[str, Value]]:
-    logs = f"arn:{PARTITION}:logs:{spec.region}:{ACCOUNT}:log-group:*"
     statements: list[dict[str, Value]] = [
-        {
-            "Sid": "AccountAdministersTheKey",
-            "Effect": "Allow",
-            "Principal": {"AWS": Template(f"arn:{PARTITION}:iam::{ACCOUNT}:root")},
-            "Action": "kms:*",
-            "Resource": "*",
-        },
+        kms_keys.account_administers(),
         {
             "Sid": "CloudTrailEncryptsThisAccountsTrails",
             "Effect": "Allow",
@@ -56,45 +49,15 @@ def _statements(spec: ResolvedSpec) -> list[dict[str, Value]]:
             "Resource": "*",
             "Condition": {"StringEquals": {"aws:SourceArn": Template(trail_arn(spec))}},
         },
-        {
-            "Sid": "CloudWatchLogsEncryptsTheTrailLogGroup",
-            "Effect": "Allow",
-            "Principal": {"Service": f"logs.{spec.region}.amazonaws.com"},
-            "Action": [
-                "kms:Encrypt*",
-                "kms:Decrypt*",
-                "kms:ReEncrypt*",
-                "kms:GenerateDataKey*",
-                "kms:Describe*",
-            ],
-            "Resource": "*",
-            "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": Template(logs)}},
-        },
+        kms_keys.logs_encrypt(spec.region, "CloudWatchLogsEncryptsTheTrailLogGroup"),
     ]
     return statements
 
 
 def blocks(spec: ResolvedSpec) -> list[Block]:
-    kms = spec.security.kms
-    statements = _statements(spec)
-    body: dict[str, Value] = {
-        "description": Template("${local.name}: audit records (CloudTrail, AWS Config)"),
-        "enable_key_rotation": kms.rotation,
+    description = Template("${local.name}: audit records (CloudTrail, AWS Config)")
+    body = {
+        **kms_keys.key_settings(spec.security.kms, description),
+        "policy": buckets.document(common.policy(*_statements(spec))),
     }
-    if kms.rotation:
-        body["rotation_period_in_days"] = kms.rotation_period_days
-    body |= {
-        "deletion_window_in_days": kms.deletion_window_days,
-        "policy": buckets.document(common.policy(*statements)),
-    }
-    return [
-        resource("aws_kms_key", "audit", body),
-        resource(
-            "aws_kms_alias",
-            "audit",
-            {
-                "name": Template("alias/${local.name}-audit"),
-                "target_key_id": Ref("aws_kms_key.audit.key_id"),
-            },
-        ),
-    ]
+    return kms_keys.key_with_alias("audit", body, Template("alias/${local.name}-audit"))

@@ -19,6 +19,7 @@ from compiler.terraform.plan import copies_backups as copies
 from compiler.terraform.plan import locks_vaults
 
 from . import buckets, common, dr_plan
+from .cloudwatch import alarm, on_any_event
 
 __all__ = ["blocks", "copies", "locks_vaults"]
 
@@ -190,11 +191,9 @@ def _alarms(spec: ResolvedSpec) -> list[Block]:
             )
         )
     return [
-        resource(
-            "aws_cloudwatch_metric_alarm",
+        alarm(
             label,
             {
-                "alarm_name": Template(f"${{local.name}}-{label.replace('_', '-')}"),
                 "alarm_description": (
                     f"{what} for vault {common.name(spec)}: the newest recovery point is "
                     f"older than the schedule ({spec.backups.schedule}) promises. See "
@@ -203,14 +202,9 @@ def _alarms(spec: ResolvedSpec) -> list[Block]:
                 "namespace": "AWS/Backup",
                 "metric_name": metric,
                 "dimensions": {"BackupVaultName": Ref("aws_backup_vault.main.name")},
-                "statistic": "Sum",
-                "period": 3600,
-                "evaluation_periods": 1,
-                "threshold": 0,
-                "comparison_operator": "GreaterThanThreshold",
-                "treat_missing_data": "notBreaching",
-                "alarm_actions": [Ref("aws_sns_topic.alarms.arn")],
+                **on_any_event(3600),
             },
+            notify_ok=False,
         )
         for label, metric, what in metrics
     ]

@@ -7,6 +7,7 @@ a TLS-only policy, access logging and (when a profile asks) S3 Object Lock.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -23,10 +24,11 @@ from compiler.terraform.hcl import (
     skip,
 )
 
-from .common import PARTITION
+from .common import ACCOUNT, ACCOUNT_ID, PARTITION
 from .dr_plan import SECONDARY
 
 _WHOLE = re.compile(r"\$\{([^{}]+)\}")
+ABORT_DAYS = 7  # unfinished multipart uploads go after a week (CKV_AWS_300)
 
 
 def interpolated(value: object) -> Value:
@@ -50,15 +52,51 @@ def document(value: object) -> Call:
 
 
 def tls_only_statement(bucket: str) -> dict[str, Value]:
+    """Every bucket's first statement: no request over plain HTTP (`bucket`: a name template)."""
     arn = f"arn:{PARTITION}:s3:::{bucket}"
     return {
         "Sid": "DenyInsecureTransport",
         "Effect": "Deny",
         "Principal": "*",
         "Action": "s3:*",
-        "Resource": [arn, f"{arn}/*"],
+        "Resource": [Template(arn), Template(f"{arn}/*")],
         "Condition": {"Bool": {"aws:SecureTransport": "false"}},
     }
+
+
+def s3_access_logs_statement(objects: str) -> dict[str, Value]:
+    """S3 server access logging delivers into `objects` (an object ARN pattern), from this
+    account's buckets only."""
+    return {
+        "Sid": "S3DeliversServerAccessLogs",
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": Template(objects),
+        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}},
+    }
+
+
+def alb_access_logs_statements(bucket: str, elb_account: Expr) -> list[dict[str, Value]]:
+    """Load balancers deliver access logs under `alb/` of the log bucket (ARN `bucket`):
+    regions older than 2022 as the regional ELB account, newer ones as the service."""
+    objects = Template(f"{bucket}/alb/AWSLogs/{ACCOUNT}/*")
+    return [
+        {
+            "Sid": "LoadBalancerDeliversAccessLogs",
+            "Effect": "Allow",
+            "Principal": {"AWS": elb_account},
+            "Action": "s3:PutObject",
+            "Resource": objects,
+        },
+        {
+            "Sid": "LogDeliveryServiceDeliversAccessLogs",
+            "Effect": "Allow",
+            "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": objects,
+        },
+    ]
 
 
 @dataclass(frozen=True)
@@ -83,6 +121,38 @@ class Bucket:
         return f"aws_s3_bucket.{self.label}"
 
 
+def replica(
+    source: str, name: str, key_arn: Expr, region: str, *, like: Bucket | None = None
+) -> Bucket:
+    """The DR region's copy of bucket `source` (of the primary `region`): encrypted with the
+    secondary's key, logging into the secondary's log bucket, with the retention and Object
+    Lock of `like` (a locked source needs a locked destination, AWS)."""
+    copy = Bucket(
+        label=f"{source}_replica",
+        name=name,
+        kms_key_arn=key_arn,
+        log_bucket=Ref("aws_s3_bucket.logs_secondary.id"),
+        log_prefix=f"s3-access/{source}-replica/",
+        secondary=True,
+        skips=(
+            skip(
+                "CKV_AWS_144",
+                f"replica of aws_s3_bucket.{source} in {region}; "
+                "replicating a replica onward is not part of the DR design",
+            ),
+        ),
+    )
+    if like is None:
+        return copy
+    return dataclasses.replace(
+        copy,
+        expire_days=like.expire_days,
+        noncurrent_days=like.noncurrent_days,
+        lock_mode=like.lock_mode,
+        lock_days=like.lock_days,
+    )
+
+
 def _provider(secondary: bool) -> dict[str, Value]:
     return {"provider": SECONDARY} if secondary else {}
 
@@ -95,43 +165,15 @@ def bucket_blocks(bucket: Bucket) -> list[Block]:
     main: list[object] = [*bucket.skips, {**on, "bucket": Template(bucket.name)}]
     if bucket.lock_mode:
         main.append({"object_lock_enabled": True})
+    head = {**on, "bucket": bucket_id}
     blocks = [
         resource("aws_s3_bucket", bucket.label, main),  # type: ignore[arg-type]
-        resource(
-            "aws_s3_bucket_public_access_block",
-            bucket.label,
-            {
-                **on,
-                "bucket": bucket_id,
-                "block_public_acls": True,
-                "block_public_policy": True,
-                "ignore_public_acls": True,
-                "restrict_public_buckets": True,
-            },
-        ),
-        resource(
-            "aws_s3_bucket_ownership_controls",
-            bucket.label,
-            [
-                {**on, "bucket": bucket_id},
-                Block("rule", (), {"object_ownership": "BucketOwnerEnforced"}),
-            ],
-        ),
-        resource(
-            "aws_s3_bucket_versioning",
-            bucket.label,
-            [
-                {**on, "bucket": bucket_id},
-                Block("versioning_configuration", (), {"status": "Enabled"}),
-            ],
-        ),
+        _public_access_block(bucket.label, head),
+        _ownership(bucket.label, head),
+        _versioning(bucket.label, head),
         _encryption(bucket, bucket_id),
         _lifecycle(bucket, bucket_id),
-        resource(
-            "aws_s3_bucket_notification",
-            bucket.label,
-            {**on, "bucket": bucket_id, "eventbridge": True},
-        ),
+        _notification(bucket.label, head),
         _policy(bucket, bucket_id),
     ]
     return [*blocks, *_logging_and_lock(bucket, bucket_id)]
@@ -170,21 +212,32 @@ def _logging_and_lock(bucket: Bucket, bucket_id: Expr) -> list[Block]:
 
 
 def _encryption(bucket: Bucket, bucket_id: Expr) -> Block:
-    if bucket.kms_key_arn is None:
-        default = Block("apply_server_side_encryption_by_default", (), {"sse_algorithm": "AES256"})
-        rule = Block("rule", (), [default])
-    else:
-        default = Block(
-            "apply_server_side_encryption_by_default",
-            (),
-            {"sse_algorithm": "aws:kms", "kms_master_key_id": bucket.kms_key_arn},
-        )
-        rule = Block("rule", (), [{"bucket_key_enabled": True}, default])
+    key = bucket.kms_key_arn
+    rule = sse_s3_rule() if key is None else kms_default_rule(key)
     return resource(
         "aws_s3_bucket_server_side_encryption_configuration",
         bucket.label,
         [{**_provider(bucket.secondary), "bucket": bucket_id}, rule],
     )
+
+
+def lifecycle_rule(id_: str, *, noncurrent_days: int, expire_days: int | None = None) -> Block:
+    """A bucket's one lifecycle rule: objects expire after `expire_days` (None: kept),
+    old versions after `noncurrent_days`, unfinished multipart uploads after 7 days."""
+    items: list[Block | dict[str, Value]] = [{"id": id_, "status": "Enabled"}, Block("filter")]
+    if expire_days is not None:
+        items.append(Block("expiration", (), {"days": expire_days}))
+    items += [
+        Block("noncurrent_version_expiration", (), {"noncurrent_days": noncurrent_days}),
+        Block("abort_incomplete_multipart_upload", (), {"days_after_initiation": ABORT_DAYS}),
+    ]
+    return Block("rule", (), items)
+
+
+def sse_s3_rule() -> Block:
+    """SSE-S3 default encryption: what S3 server access and ALB access logs are delivered to."""
+    default = Block("apply_server_side_encryption_by_default", (), {"sse_algorithm": "AES256"})
+    return Block("rule", (), [default])
 
 
 def kms_default_rule(key_arn: Expr) -> Block:
@@ -198,20 +251,15 @@ def kms_default_rule(key_arn: Expr) -> Block:
 
 
 def _lifecycle(bucket: Bucket, bucket_id: Expr) -> Block:
-    items: list[object] = [
-        {"id": "retention", "status": "Enabled"},
-        Block("filter", (), {}),
-        Block("abort_incomplete_multipart_upload", (), {"days_after_initiation": 7}),
-        Block("noncurrent_version_expiration", (), {"noncurrent_days": bucket.noncurrent_days}),
-    ]
-    if bucket.expire_days is not None:
-        items.append(Block("expiration", (), {"days": bucket.expire_days}))
+    rule = lifecycle_rule(
+        "retention", noncurrent_days=bucket.noncurrent_days, expire_days=bucket.expire_days
+    )
     return resource(
         "aws_s3_bucket_lifecycle_configuration",
         bucket.label,
         [
             {**_provider(bucket.secondary), "bucket": bucket_id},
-            Block("rule", (), items),  # type: ignore[arg-type]
+            rule,
             # Versioning first: a lifecycle on an unversioned bucket ignores noncurrent rules.
             {"depends_on": [Ref(f"aws_s3_bucket_versioning.{bucket.label}")]},
         ],
@@ -233,49 +281,71 @@ def _policy(bucket: Bucket, bucket_id: Expr) -> Block:
     )
 
 
+def _sse_s3_only(alb: bool) -> str:
+    what = "ALB access logs and S3 server access logs are" if alb else "S3 server access logs are"
+    return f"AWS: {what} delivered only to buckets encrypted with SSE-S3, not SSE-KMS"
+
+
 def sse_s3_skip() -> Comment:
-    return skip(
-        "SSP_ENC_001",
-        "AWS: ALB access logs and S3 server access logs are delivered only to buckets "
-        "encrypted with SSE-S3, not SSE-KMS",
+    return skip("SSP_ENC_001", _sse_s3_only(alb=True))
+
+
+def access_log_bucket_skips(*, alb: bool) -> tuple[Comment, Comment]:
+    """Why an access-log bucket (of S3 server access logs, and ALB's when `alb`) is not
+    encrypted with KMS and does not log its own access."""
+    return (
+        skip("CKV_AWS_145", _sse_s3_only(alb)),
+        skip(
+            "CKV_AWS_18",
+            "AWS: this is the access-log destination; a log bucket that logs to "
+            "itself records its own log deliveries without end",
+        ),
     )
 
 
 def bucket_settings(
     label: str, sse: Block, lifecycle: list[Block], sse_skips: list[Comment]
 ) -> list[Block]:
-    bucket = Ref(f"aws_s3_bucket.{label}.id")
+    """The settings of a primary-region bucket with its own encryption rule and lifecycle
+    (the model, log, capture and state buckets); `bucket_blocks` builds the same settings
+    from a `Bucket`."""
+    head: dict[str, Value] = {"bucket": Ref(f"aws_s3_bucket.{label}.id")}
     return [
+        _versioning(label, head),
         resource(
-            "aws_s3_bucket_versioning",
-            label,
-            [{"bucket": bucket}, Block("versioning_configuration", (), {"status": "Enabled"})],
+            "aws_s3_bucket_server_side_encryption_configuration", label, [*sse_skips, head, sse]
         ),
-        resource(
-            "aws_s3_bucket_server_side_encryption_configuration",
-            label,
-            [*sse_skips, {"bucket": bucket}, sse],
-        ),
-        resource(
-            "aws_s3_bucket_public_access_block",
-            label,
-            {
-                "bucket": bucket,
-                "block_public_acls": True,
-                "block_public_policy": True,
-                "ignore_public_acls": True,
-                "restrict_public_buckets": True,
-            },
-        ),
-        resource(
-            "aws_s3_bucket_ownership_controls",
-            label,
-            [{"bucket": bucket}, Block("rule", (), {"object_ownership": "BucketOwnerEnforced"})],
-        ),
-        resource(
-            "aws_s3_bucket_lifecycle_configuration",
-            label,
-            [{"bucket": bucket}, *lifecycle],
-        ),
-        resource("aws_s3_bucket_notification", label, {"bucket": bucket, "eventbridge": True}),
+        _public_access_block(label, head),
+        _ownership(label, head),
+        resource("aws_s3_bucket_lifecycle_configuration", label, [head, *lifecycle]),
+        _notification(label, head),
     ]
+
+
+# `head`: the bucket reference, and the secondary's provider where the bucket lives there.
+def _public_access_block(label: str, head: dict[str, Value]) -> Block:
+    return resource(
+        "aws_s3_bucket_public_access_block",
+        label,
+        {
+            **head,
+            "block_public_acls": True,
+            "block_public_policy": True,
+            "ignore_public_acls": True,
+            "restrict_public_buckets": True,
+        },
+    )
+
+
+def _ownership(label: str, head: dict[str, Value]) -> Block:
+    rule = Block("rule", (), {"object_ownership": "BucketOwnerEnforced"})
+    return resource("aws_s3_bucket_ownership_controls", label, [head, rule])
+
+
+def _versioning(label: str, head: dict[str, Value]) -> Block:
+    enabled = Block("versioning_configuration", (), {"status": "Enabled"})
+    return resource("aws_s3_bucket_versioning", label, [head, enabled])
+
+
+def _notification(label: str, head: dict[str, Value]) -> Block:
+    return resource("aws_s3_bucket_notification", label, {**head, "eventbridge": True})

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from compiler.image.emit import CACHE_DIR
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Template, Value
-from compiler.terraform.plan import Variant, api_keys
+from compiler.terraform.plan import Fleet, Variant, api_keys, model_prefix
 
-from . import capture, common
+from . import capture, common, regional
+from .region import Region
 
 # ECS caps a container health check's start period at 300 s.
 HEALTH_START_PERIOD_S = 300
@@ -31,8 +32,23 @@ class Place:
     log_group: str
     log_region: str
     api_keys: Value
-    gpus: bool  # the DR region runs Fargate: no GPUs there
+    gpus: bool  # the DR region runs Fargate: no GPUs there (plan.Fleet)
     variant: str = ""  # the A/B variant the runtime says it is ("": the DR's single service)
+
+
+def place(spec: ResolvedSpec, where: Region, fleet: Fleet, variant: Variant) -> Place:
+    """Where `variant` runs in `where`: its registry, model bucket (the replica in the
+    secondary), log group and key secret; GPUs only on an EC2 fleet."""
+    bucket = regional.models_bucket(where)
+    return Place(
+        image=regional.image(where),
+        artifact=Template(f"s3://{bucket}/{model_prefix(spec)}{variant.model_version}/"),
+        log_group=regional.log_group_name(spec, where, "runtime"),
+        log_region=where.name,
+        api_keys=regional.api_keys_arn(spec, where),
+        gpus=fleet.platform == "ec2",
+        variant=variant.key if fleet.names_variants else "",
+    )
 
 
 def volumes() -> list[Block]:

@@ -29,6 +29,7 @@ from compiler.terraform.plan import (
 )
 
 from . import dr_plan
+from .cloudwatch import PERIOD_S, alarm, expression_query, metric_query
 
 __all__ = [
     "blocks",
@@ -99,33 +100,19 @@ def _healthy_targets_alarm(spec: ResolvedSpec) -> Block:
     for index, group in enumerate(_target_groups(spec)):
         query_id = f"m{index}"
         ids.append(query_id)
-        metric = Block(
-            "metric",
-            (),
-            {
-                "namespace": "AWS/ApplicationELB",
-                "metric_name": "HealthyHostCount",
-                "dimensions": {
-                    "LoadBalancer": Ref("aws_lb.main.arn_suffix"),
-                    "TargetGroup": Ref(f"aws_lb_target_group.{group}.arn_suffix"),
-                },
-                "period": 60,
-                "stat": "Minimum",
+        metric: dict[str, Value] = {
+            "namespace": "AWS/ApplicationELB",
+            "metric_name": "HealthyHostCount",
+            "dimensions": {
+                "LoadBalancer": Ref("aws_lb.main.arn_suffix"),
+                "TargetGroup": Ref(f"aws_lb_target_group.{group}.arn_suffix"),
             },
-        )
-        queries.append(Block("metric_query", (), [{"id": query_id}, metric]))
-    total = Block(
-        "metric_query",
-        (),
-        {
-            "id": "healthy",
-            "expression": f"SUM([{', '.join(ids)}])",
-            "label": "Healthy targets",
-            "return_data": True,
-        },
-    )
+            "period": PERIOD_S,
+            "stat": "Minimum",
+        }
+        queries.append(metric_query(query_id, metric))
+    total = expression_query("healthy", f"SUM([{', '.join(ids)}])", "Healthy targets")
     body: dict[str, Value] = {
-        "alarm_name": Template("${local.name}-primary-healthy"),
         "alarm_description": (
             f"No healthy API task in {spec.region}. Route 53 treats the primary as down "
             "and sends traffic to the secondary region. See RUNBOOK.md, 'Primary region "
@@ -135,10 +122,8 @@ def _healthy_targets_alarm(spec: ResolvedSpec) -> Block:
         "threshold": 1,
         "evaluation_periods": FAILURE_THRESHOLD,
         "treat_missing_data": "breaching",
-        "alarm_actions": [Ref("aws_sns_topic.alarms.arn")],
-        "ok_actions": [Ref("aws_sns_topic.alarms.arn")],
     }
-    return resource("aws_cloudwatch_metric_alarm", "primary_healthy", [body, *queries, total])
+    return alarm("primary_healthy", body, *queries, total)
 
 
 def _records(spec: ResolvedSpec) -> list[Block]:

@@ -8,13 +8,12 @@ differs is compute, sized by `secondary_capacity`:
     backup-restore  no compute: the stack is re-applied there from backups and replicas
     pilot-light     service, load balancer and network exist; 0 tasks until failover
     warm-standby    the spec's minimum tasks, held there until failover raises the range
-
-The secondary runs one service with the variant that has most traffic: A/B splits and
-canaries are the primary's business, a regional failover serves the proven model.
     active-active   the primary's full capacity (every variant's min..max), serving always
 
-The secondary service runs on Fargate even when the primary uses EC2: a GPU fleet per
-region is the core stack's job, and onnxruntime serves the same artifact on CPU.
+This view builds the key, the data plane and the network there. The secondary's load
+balancer, service, scaling and WAF come from the primary's builders, called again with the
+secondary `Region` by their own views (load_balancer.tf, compute.tf, scaling.tf, waf.tf);
+what differs (Fargate, one variant, rolling, the DR capacity) is `plan.secondary_fleet`.
 """
 
 from __future__ import annotations
@@ -22,9 +21,17 @@ from __future__ import annotations
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, resource, skip
 
-from . import dr_compute, dr_network, ecr_lifecycle, region, replication
-from .buckets import Bucket, bucket_blocks, document
-from .common import ACCOUNT, ACCOUNT_ID, PARTITION
+from . import ecr_lifecycle, kms_keys, network_plan, region, region_network, replication
+from .buckets import (
+    Bucket,
+    access_log_bucket_skips,
+    alb_access_logs_statements,
+    bucket_blocks,
+    document,
+    replica,
+    s3_access_logs_statement,
+)
+from .common import PARTITION
 from .dr_plan import (
     HEALTH_PATH,
     RTC_MINUTES,
@@ -66,110 +73,39 @@ def _tags(spec: ResolvedSpec, role: str) -> dict[str, Value]:
 
 
 def _key_policy(spec: ResolvedSpec) -> dict[str, Value]:
-    region = spec.dr.secondary_region
-    root = f"arn:{PARTITION}:iam::{ACCOUNT}:root"
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "AccountAdministers",
-                "Effect": "Allow",
-                "Principal": {"AWS": root},
-                "Action": "kms:*",
-                "Resource": "*",
-            },
-            {
-                "Sid": "CloudWatchLogsInSecondaryRegion",
-                "Effect": "Allow",
-                "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-                "Action": [
-                    "kms:Encrypt",
-                    "kms:Decrypt",
-                    "kms:ReEncrypt*",
-                    "kms:GenerateDataKey*",
-                    "kms:DescribeKey",
-                ],
-                "Resource": "*",
-                "Condition": {
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": (
-                            f"arn:{PARTITION}:logs:{region}:{ACCOUNT}:log-group:*"
-                        )
-                    }
-                },
-            },
-            {
-                # The DR region's alarms publish to its KMS-encrypted topic.
-                "Sid": "CloudWatchAlarmsPublishToTheEncryptedTopic",
-                "Effect": "Allow",
-                "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-                "Resource": "*",
-                "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}},
-            },
-        ],
-    }
+    """The primary key's policy, for the secondary region (Fargate there: no EC2 volumes)."""
+    assert spec.dr.secondary_region is not None
+    return kms_keys.region_key_policy(spec.dr.secondary_region)
 
 
 def secondary_key(spec: ResolvedSpec) -> list[Block]:
     """A replica of the multi-Region key, or (single-Region keys) a key of its own."""
     kms = spec.security.kms
-    base: dict[str, Value] = {
-        "provider": SECONDARY,
-        "description": Template("${local.name} secondary region (disaster recovery)"),
-        "deletion_window_in_days": kms.deletion_window_days,
-    }
+    description = Template("${local.name} secondary region (disaster recovery)")
     policy: dict[str, Value] = {"policy": document(_key_policy(spec)), "tags": _tags(spec, "dr")}
+    settings: dict[str, Value]
     if kms.multi_region:
-        # Same key material as aws_kms_key.main: replicas decrypt the primary's ciphertext.
-        return [
-            resource(
-                "aws_kms_replica_key",
-                "secondary",
-                {**base, "primary_key_arn": Ref("aws_kms_key.main.arn"), **policy},
-            )
-        ]
-    return [
-        resource(
-            "aws_kms_key",
-            "secondary",
+        # Same key material as aws_kms_key.main (rotation follows it): replicas decrypt
+        # the primary's ciphertext.
+        kind, settings = (
+            "aws_kms_replica_key",
             {
-                **base,
-                "enable_key_rotation": kms.rotation,
-                "rotation_period_in_days": kms.rotation_period_days,
-                **policy,
+                "description": description,
+                "deletion_window_in_days": kms.deletion_window_days,
+                "primary_key_arn": Ref("aws_kms_key.main.arn"),
             },
-        ),
-    ]
+        )
+    else:
+        kind, settings = "aws_kms_key", kms_keys.key_settings(kms, description)
+    return [resource(kind, "secondary", {"provider": SECONDARY, **settings, **policy})]
 
 
 def _logs_secondary(spec: ResolvedSpec) -> list[Block]:
     name = logs_secondary_name()
     arn = f"arn:{PARTITION}:s3:::{name}"
-    delivery: dict[str, Value] = {
-        "Sid": "S3ServerAccessLogs",
-        "Effect": "Allow",
-        "Principal": {"Service": "logging.s3.amazonaws.com"},
-        "Action": "s3:PutObject",
-        "Resource": f"{arn}/s3-access/*",
-        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}},
-    }
-    alb: dict[str, Value] = {
-        "Sid": "LoadBalancerAccessLogs",
-        "Effect": "Allow",
-        # Regions older than 2022 deliver from a regional ELB account, not a service.
-        "Principal": {"AWS": "${data.aws_elb_service_account.secondary.arn}"},
-        "Action": "s3:PutObject",
-        "Resource": f"{arn}/alb/AWSLogs/{ACCOUNT}/*",
-    }
-    alb_service: dict[str, Value] = {
-        "Sid": "LogDeliveryServiceDeliversAccessLogs",
-        "Effect": "Allow",
-        "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
-        "Action": "s3:PutObject",
-        "Resource": f"{arn}/alb/AWSLogs/{ACCOUNT}/*",
-    }
-    region = spec.dr.secondary_region
+    elb_account = Ref("data.aws_elb_service_account.secondary.arn")
+    delivery = [s3_access_logs_statement(f"{arn}/s3-access/*")]
+    delivery += alb_access_logs_statements(arn, elb_account)
     bucket = Bucket(
         label="logs_secondary",
         name=name,
@@ -178,43 +114,21 @@ def _logs_secondary(spec: ResolvedSpec) -> list[Block]:
         secondary=True,
         expire_days=max(spec.observability.log_retention_days, 365),
         skips=(
-            skip(
-                "CKV_AWS_145",
-                "S3 server access logs and ALB access logs are delivered "
-                "only to SSE-S3 buckets (AWS); this bucket receives both",
-            ),
-            skip(
-                "CKV_AWS_18",
-                f"the access-log bucket of {region}; logging it into itself would loop",
-            ),
+            *access_log_bucket_skips(alb=True),
             skip(
                 "CKV_AWS_144",
                 "access logs of the secondary region; they describe that "
                 "region's traffic and are not part of the recovery set",
             ),
         ),
-        extra_statements=(delivery, alb, alb_service),
+        extra_statements=tuple(delivery),
     )
-    elb_account = Block("data", ("aws_elb_service_account", "secondary"), {"provider": SECONDARY})
-    return [elb_account, *bucket_blocks(bucket)]
+    elb_data = Block("data", ("aws_elb_service_account", "secondary"), {"provider": SECONDARY})
+    return [elb_data, *bucket_blocks(bucket)]
 
 
 def _models_replica(spec: ResolvedSpec) -> list[Block]:
-    bucket = Bucket(
-        label="models_replica",
-        name=models_replica_name(),
-        kms_key_arn=secondary_key_arn(spec),
-        log_bucket=Ref("aws_s3_bucket.logs_secondary.id"),
-        log_prefix="s3-access/models-replica/",
-        secondary=True,
-        skips=(
-            skip(
-                "CKV_AWS_144",
-                f"replica of aws_s3_bucket.models in {spec.region}; "
-                "replicating a replica onward is not part of the DR design",
-            ),
-        ),
-    )
+    bucket = replica("models", models_replica_name(), secondary_key_arn(spec), spec.region)
     return bucket_blocks(bucket)
 
 
@@ -260,7 +174,8 @@ def blocks(spec: ResolvedSpec) -> list[Block]:
     blocks = secondary_key(spec)
     if replicates(spec):
         blocks += data_plane(spec)
-    capacity = secondary_capacity(spec)
-    if capacity is not None:
-        blocks += dr_network.blocks(spec) + dr_compute.blocks(spec, capacity)
+    if secondary_capacity(spec) is not None:
+        # Its load balancer, service, scaling and WAF are the primary's builders' (their
+        # views build them for both regions); its network is built here.
+        blocks += region_network.blocks(spec, network_plan.secondary(spec))
     return blocks

@@ -12,9 +12,9 @@ from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Expr, Ref, Value, resource
 from compiler.terraform.plan import (
     Capacity,
-    elb_name,
     failover_capacity,
     has_secondary,
+    load_balancer_name,
     replicates,
     secondary_capacity,
     serving_variant,
@@ -72,7 +72,7 @@ def logs_secondary_name() -> str:
 
 def secondary_elb_name(spec: ResolvedSpec) -> str:
     """Load balancer and target group names (at most 32 characters)."""
-    return elb_name(f"{common.name(spec)}-dr")
+    return load_balancer_name(spec, secondary=True)
 
 
 def secondary_log_groups(spec: ResolvedSpec) -> dict[str, str]:

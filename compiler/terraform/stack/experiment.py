@@ -16,8 +16,9 @@ from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, jsonencode, resource, skip
 
 from . import common
-from .buckets import bucket_settings, kms_default_rule
+from .buckets import bucket_settings, kms_default_rule, lifecycle_rule, tls_only_statement
 from .capture import CAPTURE_BUCKET, CAPTURE_PREFIX, capture_uri, environment
+from .cloudwatch import PERIOD_S, alarm, widget
 
 __all__ = ["CAPTURE_BUCKET", "CAPTURE_PREFIX", "blocks", "capture_uri", "environment"]
 
@@ -59,20 +60,8 @@ def _pin_rule(variant: str, index: int) -> Block:
 def _bucket(spec: ResolvedSpec) -> list[Block]:
     days = spec.observability.capture.retention_days
     sse = kms_default_rule(Ref("aws_kms_key.main.arn"))
-    lifecycle = [
-        Block(
-            "rule",
-            (),
-            [
-                {"id": "expire-capture", "status": "Enabled"},
-                Block("filter", (), {}),
-                # observability.capture.retention_days: records (and old versions) go.
-                Block("expiration", (), {"days": days}),
-                Block("noncurrent_version_expiration", (), {"noncurrent_days": 1}),
-                Block("abort_incomplete_multipart_upload", (), {"days_after_initiation": 7}),
-            ],
-        )
-    ]
+    # observability.capture.retention_days: records (and old versions) go.
+    lifecycle = [lifecycle_rule("expire-capture", expire_days=days, noncurrent_days=1)]
     reason = (
         f"capture records are analysis data kept {days} days "
         "(observability.capture.retention_days) in the region that served the requests"
@@ -108,14 +97,7 @@ def _bucket(spec: ResolvedSpec) -> list[Block]:
 def _bucket_policy() -> dict[str, Value]:
     arn = f"arn:{common.PARTITION}:s3:::{CAPTURE_BUCKET}"
     return common.policy(
-        {
-            "Sid": "DenyInsecureTransport",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:*",
-            "Resource": [Template(arn), Template(f"{arn}/*")],
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        },
+        tls_only_statement(CAPTURE_BUCKET),
         {
             # Objects are encrypted with KMS or not written at all (no SSE-S3, no plaintext).
             "Sid": "DenyUploadsNotUnderKms",
@@ -160,13 +142,10 @@ def _variant_alarms(spec: ResolvedSpec, variant: str) -> list[Block]:
         ("Latency", "p99", alarms.p99_latency_ms, "p99 latency"),
         ("TimeToFirstToken", "p95", alarms.ttft_p95_ms, "p95 time to first token"),
     ):
-        label = f"{variant}_{metric.lower()}".replace("-", "_")
         found.append(
-            resource(
-                "aws_cloudwatch_metric_alarm",
-                label,
+            alarm(
+                f"{variant}_{metric.lower()}".replace("-", "_"),
                 {
-                    "alarm_name": Template(f"${{local.name}}-{label.replace('_', '-')}"),
                     "alarm_description": (
                         f"variant {variant}: {what} above {threshold} ms for 5 minutes "
                         f"({spec.metadata.name} {spec.environment}). Runbook: compare the "
@@ -177,13 +156,11 @@ def _variant_alarms(spec: ResolvedSpec, variant: str) -> list[Block]:
                     "metric_name": metric,
                     "dimensions": dimensions,
                     "extended_statistic": stat,
-                    "period": 60,
+                    "period": PERIOD_S,
                     "evaluation_periods": 5,
                     "threshold": threshold,
                     "comparison_operator": "GreaterThanThreshold",
                     "treat_missing_data": "notBreaching",
-                    "alarm_actions": [Ref("aws_sns_topic.alarms.arn")],
-                    "ok_actions": [Ref("aws_sns_topic.alarms.arn")],
                 },
             )
         )
@@ -193,31 +170,18 @@ def _variant_alarms(spec: ResolvedSpec, variant: str) -> list[Block]:
 def _dashboard(spec: ResolvedSpec) -> Block:
     namespace, model = spec.metrics_namespace, spec.model.name
 
-    def widget(title: str, metric: str, stat: str, x: int, y: int) -> dict[str, Value]:
+    def panel(title: str, metric: str, stat: str, x: int, y: int) -> dict[str, Value]:
         lines: list[Value] = [
             [namespace, metric, "Model", model, "Variant", v.name] for v in spec.variants
         ]
-        return {
-            "type": "metric",
-            "x": x,
-            "y": y,
-            "width": 12,
-            "height": 6,
-            "properties": {
-                "title": title,
-                "region": spec.region,
-                "stat": stat,
-                "period": 60,
-                "metrics": lines,
-            },
-        }
+        return widget(spec.region, title, lines, x, y, stat)
 
     body = {
         "widgets": [
-            widget("p95 latency per variant (ms)", "Latency", "p95", 0, 0),
-            widget("p95 time to first token per variant (ms)", "TimeToFirstToken", "p95", 12, 0),
-            widget("Errors per variant", "Errors", "Sum", 0, 6),
-            widget("Tokens out per variant", "TokensOut", "Sum", 12, 6),
+            panel("p95 latency per variant (ms)", "Latency", "p95", 0, 0),
+            panel("p95 time to first token per variant (ms)", "TimeToFirstToken", "p95", 12, 0),
+            panel("Errors per variant", "Errors", "Sum", 0, 6),
+            panel("Tokens out per variant", "TokensOut", "Sum", 12, 6),
         ]
     }
     return resource(

@@ -1,8 +1,13 @@
 """iam.tf: the roles the stack's services assume, each allowed exactly what it needs.
 
+IAM is global: the secondary region's tasks assume the same execution and task roles as the
+primary's, whose statements name each serving region's repository, log group, key, secret
+and model bucket (regional.py). One role per job means a permission added for the task
+(experiment.tf's capture writes) reaches both regions' tasks.
+
 Policies are inline documents of literals and locals (no computed ARNs), so checkov reads
-them. The one key is named through its alias (`kms:ResourceAliases`), whose name is known
-before the key exists.
+them. The primary's key is named through its alias (`kms:ResourceAliases`), whose name is
+known before the key exists; the secondary's key has no alias and is named by its ARN.
 """
 
 from __future__ import annotations
@@ -11,7 +16,8 @@ from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, jsonencode, resource
 from compiler.terraform.plan import api_keys, blue_green, model_prefix
 
-from . import common
+from . import common, regional
+from .region import Region
 
 
 def blocks(spec: ResolvedSpec) -> list[Block]:
@@ -77,63 +83,91 @@ def _managed(label: str, policy: str) -> Block:
     )
 
 
-def decrypt_with_the_key(spec: ResolvedSpec) -> dict[str, Value]:
+def _serving_regions(spec: ResolvedSpec) -> list[Region]:
+    """The regions whose tasks assume the roles: IAM is global, so the secondary's tasks
+    assume the primary's two roles, and their statements name each region's resources."""
+    return [where for where, _ in regional.fleets(spec)]
+
+
+def _each(resources: list[Value]) -> Value:
+    """The statement's Resource: a string for one region (as it always was), else a list."""
+    return resources[0] if len(resources) == 1 else resources
+
+
+def decrypt_with_the_key(spec: ResolvedSpec, where: Region) -> dict[str, Value]:
+    """Decrypt with the region's key: the primary's by its alias (known before the key
+    exists); the secondary's key or replica has no alias, so its ARN."""
+    if where.secondary:
+        return common.statement(
+            "DecryptWithTheSecondaryKey", ["kms:Decrypt"], regional.key_arn(spec, where)
+        )
     return common.statement(
         "DecryptWithTheDeploymentKey",
         ["kms:Decrypt"],
-        common.arn("kms", "key/*", spec.region),
+        common.arn("kms", "key/*", where.name),
         {"ForAnyValue:StringEquals": {"kms:ResourceAliases": Template("alias/${local.name}")}},
     )
 
 
 def _execution_policy(spec: ResolvedSpec) -> dict[str, Value]:
-    group = common.log_group_names(spec)["runtime"]
+    regions = _serving_regions(spec)
     found = [
         # GetAuthorizationToken has no resource type: AWS accepts only "*" for it.
         common.statement("EcrLogin", ["ecr:GetAuthorizationToken"], "*"),
         common.statement(
             "PullTheRuntimeImage",
             ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-            common.arn("ecr", "repository/${local.name}", spec.region),
+            # Registry replication keeps the repository's name in the secondary.
+            _each([common.arn("ecr", "repository/${local.name}", r.name) for r in regions]),
         ),
         common.statement(
             "WriteTheRuntimeLogGroup",
             ["logs:CreateLogStream", "logs:PutLogEvents"],
-            common.log_group_arn(spec, f"{group}:log-stream:*"),
+            _each([_runtime_log_streams(spec, r) for r in regions]),
         ),
-        decrypt_with_the_key(spec),
+        *(decrypt_with_the_key(spec, r) for r in regions),
     ]
     if api_keys(spec):
-        found.append(read_the_api_keys(spec))
+        found.append(read_the_api_keys(spec, regions))
     return common.policy(*found)
 
 
-def read_the_api_keys(spec: ResolvedSpec) -> dict[str, Value]:
-    # Secrets Manager appends six random characters to the secret's ARN.
+def _runtime_log_streams(spec: ResolvedSpec, where: Region) -> Template:
+    group = regional.log_group_name(spec, where, "runtime")
+    return common.arn("logs", f"log-group:{group}:log-stream:*", where.name)
+
+
+def read_the_api_keys(spec: ResolvedSpec, regions: list[Region]) -> dict[str, Value]:
+    # Secrets Manager appends six random characters to the secret's ARN; the secondary's
+    # replica keeps the name.
+    secret = f"secret:{common.API_KEYS_SECRET}-??????"
     return common.statement(
         "ReadTheApiKeys",
         ["secretsmanager:GetSecretValue"],
-        common.arn("secretsmanager", f"secret:{common.API_KEYS_SECRET}-??????", spec.region),
+        _each([common.arn("secretsmanager", secret, r.name) for r in regions]),
     )
 
 
 def _task_policy(spec: ResolvedSpec) -> dict[str, Value]:
-    bucket = f"arn:{common.PARTITION}:s3:::{common.MODELS_BUCKET}"
+    regions = _serving_regions(spec)
+    buckets = [f"arn:{common.PARTITION}:s3:::{regional.models_bucket(r)}" for r in regions]
     prefix = model_prefix(spec)
     # The runtime re-reads the API keys itself (runtime/auth.py): ECS injects them only at start.
-    keys = [read_the_api_keys(spec)] if api_keys(spec) else []
+    keys = [read_the_api_keys(spec, regions)] if api_keys(spec) else []
     return common.policy(
         *keys,
         common.statement(
-            "ReadTheModelArtifacts", ["s3:GetObject"], Template(f"{bucket}/{prefix}*")
+            "ReadTheModelArtifacts",
+            ["s3:GetObject"],
+            _each([Template(f"{bucket}/{prefix}*") for bucket in buckets]),
         ),
         common.statement(
             "ListTheModelPrefix",
             ["s3:ListBucket"],
-            Template(bucket),
+            _each([Template(bucket) for bucket in buckets]),
             {"StringLike": {"s3:prefix": [f"{prefix}*"]}},
         ),
-        decrypt_with_the_key(spec),
+        *(decrypt_with_the_key(spec, r) for r in regions),
         # PutMetricData has no resource type; the namespace condition is its scope.
         common.statement(
             "PutMetricsInTheDeploymentNamespace",

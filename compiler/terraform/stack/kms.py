@@ -7,29 +7,16 @@ The key policy is written inline from literals: a key policy's Resource is `*` b
 from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
-from compiler.terraform.hcl import Block, Ref, Template, Value, data, jsonencode, resource
+from compiler.terraform.hcl import Block, Template, Value, data, jsonencode
 
-from . import common
-
-ENCRYPT = [
-    "kms:Encrypt*",
-    "kms:Decrypt*",
-    "kms:ReEncrypt*",
-    "kms:GenerateDataKey*",
-    "kms:Describe*",
-]
+from . import common, kms_keys
 
 
 def blocks(spec: ResolvedSpec) -> list[Block]:
     kms = spec.security.kms
-    body: dict[str, Value] = {
-        "description": Template("${local.name}: model artifacts, logs, images, secrets, alarms"),
-        "enable_key_rotation": kms.rotation,
-    }
-    if kms.rotation:
-        body["rotation_period_in_days"] = kms.rotation_period_days
-    body |= {
-        "deletion_window_in_days": kms.deletion_window_days,
+    description = Template("${local.name}: model artifacts, logs, images, secrets, alarms")
+    body = {
+        **kms_keys.key_settings(kms, description),
         "multi_region": kms.multi_region,
         "policy": jsonencode(key_policy(spec)),
     }
@@ -37,59 +24,13 @@ def blocks(spec: ResolvedSpec) -> list[Block]:
     if spec.compute.platform == "ec2":
         # Fails the plan, naming the role, until the account root has created it.
         found.append(data("aws_iam_role", "autoscaling", {"name": "AWSServiceRoleForAutoScaling"}))
-    return [
-        *found,
-        resource("aws_kms_key", "main", body),
-        resource(
-            "aws_kms_alias",
-            "main",
-            {
-                "name": Template("alias/${local.name}"),
-                "target_key_id": Ref("aws_kms_key.main.key_id"),
-            },
-        ),
-    ]
+    return [*found, *kms_keys.key_with_alias("main", body, Template("alias/${local.name}"))]
 
 
 def key_policy(spec: ResolvedSpec) -> dict[str, Value]:
-    account = common.ACCOUNT
-    statements: list[dict[str, Value]] = [
-        {
-            # Delegates to IAM: roles of this account use the key only where their IAM
-            # policies allow it (the task and execution roles name this one key).
-            "Sid": "AccountAdministersTheKey",
-            "Effect": "Allow",
-            "Principal": {"AWS": Template(f"arn:{common.PARTITION}:iam::{account}:root")},
-            "Action": "kms:*",
-            "Resource": "*",
-        },
-        {
-            "Sid": "CloudWatchLogsEncryptsThisAccountsLogGroups",
-            "Effect": "Allow",
-            "Principal": {"Service": f"logs.{spec.region}.amazonaws.com"},
-            "Action": ENCRYPT,
-            "Resource": "*",
-            "Condition": {
-                "ArnLike": {
-                    "kms:EncryptionContext:aws:logs:arn": Template(
-                        f"arn:{common.PARTITION}:logs:{spec.region}:{account}:log-group:*"
-                    )
-                }
-            },
-        },
-        {
-            # Alarms publish to the KMS-encrypted SNS topic.
-            "Sid": "CloudWatchAlarmsPublishToTheEncryptedTopic",
-            "Effect": "Allow",
-            "Principal": {"Service": "cloudwatch.amazonaws.com"},
-            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-            "Resource": "*",
-            "Condition": {"StringEquals": {"aws:SourceAccount": common.ACCOUNT_ID}},
-        },
-    ]
-    if spec.compute.platform == "ec2":
-        statements.append(_autoscaling_ebs(account))
-    return common.policy(*statements)
+    ec2 = spec.compute.platform == "ec2"
+    extra = [_autoscaling_ebs(common.ACCOUNT)] if ec2 else []
+    return kms_keys.region_key_policy(spec.region, *extra)
 
 
 def _autoscaling_ebs(account: str) -> dict[str, Value]:

@@ -1,35 +1,97 @@
-"""load_balancer.tf: the public ALB (HTTPS only, HTTP redirects), its certificate, and one
-target group per variant with the spec's weights on the production listener rule."""
+"""load_balancer.tf: each serving region's public ALB (HTTPS only, HTTP redirects), its
+certificate, and its target groups.
+
+One builder (`region_blocks`) for the primary and, when it serves (pilot light and up),
+the secondary region: the same TLS policy, access logs, deletion protection, health check,
+draining and idle timeout in both. What differs is decided here, each in one function:
+
+    target groups  primary: one per variant (a blue/green pair each) behind a weighted,
+                   sticky listener rule; secondary: one, for plan.serving_variant, that the
+                   HTTPS listener forwards to directly (`_serves_one_group`)
+    names          plan.load_balancer / plan.secondary_load_balancer
+    Route 53       global, so written once, with the primary (certificate.py)
+"""
 
 from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Expr, Ref, Value, resource, skip
-from compiler.terraform.plan import TLS_POLICIES, blue_green, elb_name, routes_api, target_groups
+from compiler.terraform.plan import (
+    TLS_POLICIES,
+    blue_green,
+    elb_name,
+    load_balancer_name,
+    secondary_capacity,
+    target_groups,
+)
 
-from . import common
+from . import certificate, common, network_plan, region
+from .dr_plan import HEALTH_PATH
+from .region import Region
 
-__all__ = ["TLS_POLICIES", "blocks", "certificate_arn", "elb_name"]
-
-
-def certificate_arn(spec: ResolvedSpec) -> Expr:
-    """The certificate as ACM issued it: listeners wait for validation (ELB refuses a
-    certificate that is still pending with UnsupportedCertificate)."""
-    return Ref("aws_acm_certificate_validation.api.certificate_arn")
+__all__ = ["TLS_POLICIES", "blocks", "elb_name", "region_blocks"]
 
 
 def blocks(spec: ResolvedSpec) -> list[Block]:
-    return [
-        _load_balancer(spec),
-        *_certificate(spec),
-        _http_listener(),
-        _https_listener(spec),
-        _api_rule(spec),
-        *_target_groups(spec),
+    """The primary's load balancer, and the same one in the secondary region when it serves."""
+    found = region_blocks(spec, region.primary(spec.region))
+    if spec.dr.secondary_region is not None and secondary_capacity(spec) is not None:
+        found += region_blocks(spec, region.secondary(spec.dr.secondary_region))
+        if spec.security.tls.hosted_zone_id:
+            found.append(certificate.forget_old_records())
+    return found
+
+
+def region_blocks(spec: ResolvedSpec, where: Region) -> list[Block]:
+    """One region's load balancer, certificate, listeners and target groups."""
+    found = [_load_balancer(spec, where), *certificate.region_blocks(spec, where)]
+    if _redirects_http(spec, where):
+        found.append(_http_listener(where))
+    found.append(_https_listener(spec, where))
+    if not _serves_one_group(where):
+        found.append(_api_rule(spec))
+    return found + [
+        _target_group(spec, where, label, name)
+        for label, name in _target_groups(spec, where).items()
     ]
 
 
-def _load_balancer(spec: ResolvedSpec) -> Block:
+def _serves_one_group(where: Region) -> bool:
+    """The secondary serves plan.serving_variant alone, deployed rolling (A/B splits and
+    canaries are the primary's business, dr.py): one target group, forwarded to directly."""
+    return where.secondary
+
+
+def _redirects_http(spec: ResolvedSpec, where: Region) -> bool:
+    """Port 80 answers with a redirect where the network opens it (security_groups.py)."""
+    net = network_plan.secondary(spec) if where.secondary else network_plan.primary(spec)
+    return net.redirects_http
+
+
+def _target_groups(spec: ResolvedSpec, where: Region) -> dict[str, str]:
+    """Target group label -> AWS name."""
+    if _serves_one_group(where):
+        return {where.main: load_balancer_name(spec, secondary=True)}
+    return {
+        label: elb_name(f"{common.name(spec)}-{label.replace('_alt', '-g').replace('_', '-')}")
+        for label in target_groups(spec)
+    }
+
+
+def _subnets(where: Region) -> Expr:
+    # The secondary always has a VPC of its own (dr_network.py); the primary's may be given.
+    return (
+        Expr("aws_subnet.secondary_public[*].id")
+        if where.secondary
+        else Ref("local.public_subnet_ids")
+    )
+
+
+def _vpc_id(where: Region) -> Expr:
+    return Ref("aws_vpc.secondary.id") if where.secondary else Ref("local.vpc_id")
+
+
+def _load_balancer(spec: ResolvedSpec, where: Region) -> Block:
     skips = []
     if not spec.production:
         skips.append(
@@ -39,115 +101,47 @@ def _load_balancer(spec: ResolvedSpec) -> Block:
                 "its load balancer may be replaced without a manual step",
             )
         )
+    logs = where.label("logs")
     return resource(
         "aws_lb",
-        "main",
+        where.main,
         [
             *skips,
-            {
-                "name": elb_name(common.name(spec)),
-                "load_balancer_type": "application",
-                "internal": False,
-                "security_groups": [Ref("aws_security_group.alb.id")],
-                "subnets": Ref("local.public_subnet_ids"),
-                "drop_invalid_header_fields": True,
-                "enable_deletion_protection": spec.production,
-                # Streams stay open for the whole request; the ALB must not cut them first.
-                "idle_timeout": max(60, spec.serving.request_timeout_s + 5),
-            },
+            where.on(
+                {
+                    "name": load_balancer_name(spec, secondary=where.secondary),
+                    "load_balancer_type": "application",
+                    "internal": False,
+                    "security_groups": [Ref(f"aws_security_group.{where.prefixed('alb')}.id")],
+                    "subnets": _subnets(where),
+                    "drop_invalid_header_fields": True,
+                    "enable_deletion_protection": spec.production,
+                    # Streams stay open for the whole request; the ALB must not cut them first.
+                    "idle_timeout": max(60, spec.serving.request_timeout_s + 5),
+                }
+            ),
             Block(
                 "access_logs",
                 (),
-                {"bucket": Ref("aws_s3_bucket.logs.id"), "prefix": "alb", "enabled": True},
+                {"bucket": Ref(f"aws_s3_bucket.{logs}.id"), "prefix": "alb", "enabled": True},
             ),
-            {"depends_on": [Ref("aws_s3_bucket_policy.logs")]},
+            {"depends_on": [Ref(f"aws_s3_bucket_policy.{logs}")]},
         ],
     )
 
 
-def _certificate(spec: ResolvedSpec) -> list[Block]:
-    tls = spec.security.tls
-    found = [
-        resource(
-            "aws_acm_certificate",
-            "api",
-            [
-                {"domain_name": tls.domain, "validation_method": "DNS"},
-                Block("lifecycle", (), {"create_before_destroy": True}),
-            ],
-        )
-    ]
-    if not tls.hosted_zone_id:
-        # No zone to write the validation record into: the operator creates the CNAME that
-        # the `certificate_validation_records` output names (RUNBOOK.md, "First apply"),
-        # and apply waits here until ACM has issued the certificate.
-        return [*found, _waiter("api", "aws_acm_certificate.api.arn", None)]
-    return [*found, *_validation(spec), *([] if _dns_routes_api(spec) else [_alias(spec)])]
-
-
-def _waiter(label: str, certificate: str, records: str | None) -> Block:
-    body: dict[str, Value] = {"certificate_arn": Ref(certificate)}
-    if records is not None:
-        body["validation_record_fqdns"] = Expr(f"[for record in {records} : record.fqdn]")
-    return resource("aws_acm_certificate_validation", label, body)
-
-
-def _dns_routes_api(spec: ResolvedSpec) -> bool:
-    return routes_api(spec)
-
-
-def _validation(spec: ResolvedSpec) -> list[Block]:
-    tls = spec.security.tls
-    return [
-        resource(
-            "aws_route53_record",
-            "certificate_validation",
-            {
-                "for_each": Expr(
-                    "{\n"
-                    "    for option in aws_acm_certificate.api.domain_validation_options :"
-                    " option.domain_name => option\n"
-                    "  }"
-                ),
-                "zone_id": tls.hosted_zone_id,
-                "name": Expr("each.value.resource_record_name"),
-                "type": Expr("each.value.resource_record_type"),
-                "records": [Expr("each.value.resource_record_value")],
-                "ttl": 300,
-                "allow_overwrite": True,
-            },
-        ),
-        _waiter("api", "aws_acm_certificate.api.arn", "aws_route53_record.certificate_validation"),
-    ]
-
-
-def _alias(spec: ResolvedSpec) -> Block:
-    """The API name, when no DR routing (dns.tf) owns it."""
-    tls = spec.security.tls
-    return resource(
-        "aws_route53_record",
-        "api",
-        [
-            {"zone_id": tls.hosted_zone_id, "name": tls.domain, "type": "A"},
-            Block(
-                "alias",
-                (),
-                {
-                    "name": Ref("aws_lb.main.dns_name"),
-                    "zone_id": Ref("aws_lb.main.zone_id"),
-                    "evaluate_target_health": True,
-                },
-            ),
-        ],
-    )
-
-
-def _http_listener() -> Block:
+def _http_listener(where: Region) -> Block:
     return resource(
         "aws_lb_listener",
-        "http",
+        where.prefixed("http"),
         [
-            {"load_balancer_arn": Ref("aws_lb.main.arn"), "port": 80, "protocol": "HTTP"},
+            where.on(
+                {
+                    "load_balancer_arn": Ref(f"aws_lb.{where.main}.arn"),
+                    "port": 80,
+                    "protocol": "HTTP",
+                }
+            ),
             Block(
                 "default_action",
                 (),
@@ -164,34 +158,46 @@ def _http_listener() -> Block:
     )
 
 
-def _https_listener(spec: ResolvedSpec) -> Block:
+def _https_listener(spec: ResolvedSpec, where: Region) -> Block:
     return resource(
         "aws_lb_listener",
-        "https",
+        where.prefixed("https"),
         [
-            {
-                "load_balancer_arn": Ref("aws_lb.main.arn"),
-                "port": 443,
-                "protocol": "HTTPS",
-                "ssl_policy": TLS_POLICIES[spec.security.tls.min_version],
-                "certificate_arn": certificate_arn(spec),
-            },
-            # Requests match the API rule below; anything else is a JSON 404.
+            where.on(
+                {
+                    "load_balancer_arn": Ref(f"aws_lb.{where.main}.arn"),
+                    "port": 443,
+                    "protocol": "HTTPS",
+                    "ssl_policy": TLS_POLICIES[spec.security.tls.min_version],
+                    "certificate_arn": certificate.certificate_arn(where),
+                }
+            ),
+            _default_action(where),
+        ],
+    )
+
+
+def _default_action(where: Region) -> Block:
+    if _serves_one_group(where):
+        target: dict[str, Value] = {
+            "type": "forward",
+            "target_group_arn": Ref(f"aws_lb_target_group.{where.main}.arn"),
+        }
+        return Block("default_action", (), target)
+    # Requests match the API rule; anything else is a JSON 404.
+    return Block(
+        "default_action",
+        (),
+        [
+            {"type": "fixed-response"},
             Block(
-                "default_action",
+                "fixed_response",
                 (),
-                [
-                    {"type": "fixed-response"},
-                    Block(
-                        "fixed_response",
-                        (),
-                        {
-                            "content_type": "application/json",
-                            "message_body": '{"error":{"message":"not found","type":"not_found"}}',
-                            "status_code": "404",
-                        },
-                    ),
-                ],
+                {
+                    "content_type": "application/json",
+                    "message_body": '{"error":{"message":"not found","type":"not_found"}}',
+                    "status_code": "404",
+                },
             ),
         ],
     )
@@ -246,12 +252,7 @@ def _api_rule(spec: ResolvedSpec) -> Block:
     return resource("aws_lb_listener_rule", "api", body)
 
 
-def _target_groups(spec: ResolvedSpec) -> list[Block]:
-    return [_target_group(spec, label) for label in target_groups(spec)]
-
-
-def _target_group(spec: ResolvedSpec, label: str) -> Block:
-    suffix = label.replace("_alt", "-g").replace("_", "-")
+def _target_group(spec: ResolvedSpec, where: Region, label: str, name: str) -> Block:
     return resource(
         "aws_lb_target_group",
         label,
@@ -262,21 +263,23 @@ def _target_group(spec: ResolvedSpec, label: str) -> Block:
                 f"(security.tls); targets sit in private subnets and accept only the load "
                 f"balancer's security group on serving.port {spec.serving.port}",
             ),
-            {
-                "name": elb_name(f"{common.name(spec)}-{suffix}"),
-                "port": spec.serving.port,
-                "protocol": "HTTP",
-                "target_type": "ip",
-                "vpc_id": Ref("local.vpc_id"),
-                # In-flight streams get the runtime's whole shutdown grace to finish.
-                "deregistration_delay": spec.serving.shutdown_grace_s,
-            },
+            where.on(
+                {
+                    "name": name,
+                    "port": spec.serving.port,
+                    "protocol": "HTTP",
+                    "target_type": "ip",
+                    "vpc_id": _vpc_id(where),
+                    # In-flight streams get the runtime's whole shutdown grace to finish.
+                    "deregistration_delay": spec.serving.shutdown_grace_s,
+                }
+            ),
             Block(
                 "health_check",
                 (),
                 {
                     "enabled": True,
-                    "path": "/readyz",
+                    "path": HEALTH_PATH,
                     "protocol": "HTTP",
                     "matcher": "200",
                     "interval": 15,

@@ -14,12 +14,8 @@ from compiler.terraform.hcl import Block, Ref, Template, Value, jsonencode, reso
 from compiler.terraform.plan import blue_green, secondary_capacity
 
 from . import common, dr_plan, region
+from .cloudwatch import PERIOD_S, PRIMARY, alarm, expression_query, metric_query, widget
 from .region import Region
-
-PERIOD_S = 60
-# Alarms built without a region are the primary's; Region only needs its name for the
-# provider of the secondary, so the primary's placeholder name is never rendered.
-PRIMARY = Region("primary", secondary=False)
 
 
 def blocks(spec: ResolvedSpec) -> list[Block]:
@@ -72,25 +68,13 @@ def _runbook(spec: ResolvedSpec, what: str, steps: str) -> str:
     )
 
 
-def _alarm(label: str, body: dict[str, Value], *extra: Block, where: Region | None = None) -> Block:
-    """An alarm that notifies its region's topic (the primary's unless `where` says)."""
-    where = where or PRIMARY
-    topic = Ref(f"aws_sns_topic.{where.label('alarms')}.arn")
-    head = {"alarm_name": where.aws_name(f"-{label.replace('_', '-')}"), **body}
-    return resource(
-        "aws_cloudwatch_metric_alarm",
-        where.label(label),
-        [where.on({**head, "alarm_actions": [topic], "ok_actions": [topic]}), *extra],
-    )
-
-
 def _lb(where: Region) -> dict[str, Value]:
     return {"LoadBalancer": Ref(f"aws_lb.{where.main}.arn_suffix")}
 
 
 def _api_alarms(spec: ResolvedSpec, where: Region) -> list[Block]:
     alarms = spec.observability.alarms
-    p99 = _alarm(
+    p99 = alarm(
         "p99_latency",
         {
             "alarm_description": _runbook(
@@ -112,7 +96,7 @@ def _api_alarms(spec: ResolvedSpec, where: Region) -> list[Block]:
         },
         where=where,
     )
-    error_rate = _alarm(
+    error_rate = alarm(
         "error_rate",
         {
             "alarm_description": _runbook(
@@ -127,7 +111,9 @@ def _api_alarms(spec: ResolvedSpec, where: Region) -> list[Block]:
             "comparison_operator": "GreaterThanThreshold",
             "treat_missing_data": "notBreaching",
         },
-        _query("rate", "100 * (FILL(target, 0) + FILL(elb, 0)) / requests", "5xx percent"),
+        expression_query(
+            "rate", "100 * (FILL(target, 0) + FILL(elb, 0)) / requests", "5xx percent"
+        ),
         _metric_query("target", "HTTPCode_Target_5XX_Count", where),
         _metric_query("elb", "HTTPCode_ELB_5XX_Count", where),
         _metric_query("requests", "RequestCount", where),
@@ -136,32 +122,16 @@ def _api_alarms(spec: ResolvedSpec, where: Region) -> list[Block]:
     return [p99, error_rate]
 
 
-def _query(id_: str, expression: str, label: str) -> Block:
-    return Block(
-        "metric_query",
-        (),
-        {"id": id_, "expression": expression, "label": label, "return_data": True},
-    )
-
-
 def _metric_query(id_: str, metric: str, where: Region) -> Block:
-    return Block(
-        "metric_query",
-        (),
-        [
-            {"id": id_},
-            Block(
-                "metric",
-                (),
-                {
-                    "namespace": "AWS/ApplicationELB",
-                    "metric_name": metric,
-                    "dimensions": _lb(where),
-                    "period": PERIOD_S,
-                    "stat": "Sum",
-                },
-            ),
-        ],
+    return metric_query(
+        id_,
+        {
+            "namespace": "AWS/ApplicationELB",
+            "metric_name": metric,
+            "dimensions": _lb(where),
+            "period": PERIOD_S,
+            "stat": "Sum",
+        },
     )
 
 
@@ -169,7 +139,7 @@ def _runtime_alarms(spec: ResolvedSpec) -> list[Block]:
     alarms = spec.observability.alarms
     model = {"Model": spec.model.name}
     return [
-        _alarm(
+        alarm(
             "time_to_first_token",
             {
                 "alarm_description": _runbook(
@@ -189,7 +159,7 @@ def _runtime_alarms(spec: ResolvedSpec) -> list[Block]:
                 "treat_missing_data": "notBreaching",
             },
         ),
-        _alarm(
+        alarm(
             "queue_depth",
             {
                 "alarm_description": _runbook(
@@ -218,7 +188,7 @@ def _service_alarms(spec: ResolvedSpec, variant: common.Variant) -> list[Block]:
         "ClusterName": Ref("aws_ecs_cluster.main.name"),
         "ServiceName": Ref(f"aws_ecs_service.{key}.name"),
     }
-    unhealthy = _alarm(
+    unhealthy = alarm(
         f"{key}_unhealthy_hosts",
         {
             "alarm_description": _runbook(
@@ -237,7 +207,7 @@ def _service_alarms(spec: ResolvedSpec, variant: common.Variant) -> list[Block]:
         *_unhealthy_queries(spec, key),
     )
     usage = [
-        _alarm(
+        alarm(
             f"{key}_{metric.lower()}",
             {
                 "alarm_description": _runbook(
@@ -289,49 +259,23 @@ def _unhealthy_queries(spec: ResolvedSpec, key: str) -> list[Block]:
     """With ECS blue/green the variant serves from either target group: watch both."""
     if not blue_green(spec):
         return []
-    queries = [_query("worst", "MAX([FILL(blue, 0), FILL(green, 0)])", "unhealthy targets")]
+    queries = [
+        expression_query("worst", "MAX([FILL(blue, 0), FILL(green, 0)])", "unhealthy targets")
+    ]
     for id_, target_group in (("blue", key), ("green", f"{key}_alt")):
         queries.append(
-            Block(
-                "metric_query",
-                (),
-                [
-                    {"id": id_},
-                    Block(
-                        "metric",
-                        (),
-                        {
-                            "namespace": "AWS/ApplicationELB",
-                            "metric_name": "UnHealthyHostCount",
-                            "dimensions": _unhealthy_dimensions(target_group),
-                            "period": PERIOD_S,
-                            "stat": "Maximum",
-                        },
-                    ),
-                ],
+            metric_query(
+                id_,
+                {
+                    "namespace": "AWS/ApplicationELB",
+                    "metric_name": "UnHealthyHostCount",
+                    "dimensions": _unhealthy_dimensions(target_group),
+                    "period": PERIOD_S,
+                    "stat": "Maximum",
+                },
             )
         )
     return queries
-
-
-def _widget(
-    spec: ResolvedSpec, title: str, metrics: list[Value], x: int, y: int, stat: str
-) -> dict[str, Value]:
-    """One 12x6 metric widget of the dashboard."""
-    return {
-        "type": "metric",
-        "x": x,
-        "y": y,
-        "width": 12,
-        "height": 6,
-        "properties": {
-            "title": title,
-            "region": spec.region,
-            "stat": stat,
-            "period": PERIOD_S,
-            "metrics": metrics,
-        },
-    }
 
 
 def _dashboard(spec: ResolvedSpec) -> Block:
@@ -339,8 +283,8 @@ def _dashboard(spec: ResolvedSpec) -> Block:
     model = spec.model.name
     namespace = spec.metrics_namespace
 
-    def widget(title: str, metrics: list[Value], x: int, y: int, stat: str) -> dict[str, Value]:
-        return _widget(spec, title, metrics, x, y, stat)
+    def panel(title: str, metrics: list[Value], x: int, y: int, stat: str) -> dict[str, Value]:
+        return widget(spec.region, title, metrics, x, y, stat)
 
     services: list[Value] = [
         [
@@ -355,7 +299,7 @@ def _dashboard(spec: ResolvedSpec) -> Block:
     ]
     body = {
         "widgets": [
-            widget(
+            panel(
                 "Requests and 5xx",
                 [
                     ["AWS/ApplicationELB", "RequestCount", "LoadBalancer", Template(lb)],
@@ -366,22 +310,22 @@ def _dashboard(spec: ResolvedSpec) -> Block:
                 0,
                 "Sum",
             ),
-            widget(
+            panel(
                 "p99 response time (s)",
                 [["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", Template(lb)]],
                 12,
                 0,
                 "p99",
             ),
-            widget(
+            panel(
                 "Time to first token p95 (ms)",
                 [[namespace, "TimeToFirstToken", "Model", model]],
                 0,
                 6,
                 "p95",
             ),
-            widget("Queue depth", [[namespace, "QueueDepth", "Model", model]], 12, 6, "Maximum"),
-            widget("CPU per variant (%)", services, 0, 12, "Average"),
+            panel("Queue depth", [[namespace, "QueueDepth", "Model", model]], 12, 6, "Maximum"),
+            panel("CPU per variant (%)", services, 0, 12, "Average"),
         ]
     }
     return resource(

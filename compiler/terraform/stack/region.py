@@ -33,6 +33,16 @@ class Region:
         whose secondary labels lead with the region (`secondary_public`)."""
         return f"secondary_{base}" if self.secondary else base
 
+    def service(self, variant: str) -> str:
+        """The label of the ECS service that serves `variant` (and of its task definition,
+        target group and scaling target): the variant's key in the primary; the secondary
+        runs one service, `secondary`."""
+        return "secondary" if self.secondary else variant
+
+    def service_name(self, variant: str, suffix: str = "") -> Value:
+        """The AWS name of that service (`<name>-<variant>`, `<name>-dr`), then the suffix."""
+        return self.aws_name(("" if self.secondary else f"-{variant}") + suffix)
+
     def aws_name(self, suffix: str = "") -> Value:
         """An AWS name: the deployment's, `-dr` in the secondary, then the suffix."""
         if not (self.secondary or suffix):

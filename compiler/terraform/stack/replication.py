@@ -12,6 +12,7 @@ from compiler.terraform.hcl import Block, Expr, Ref, Template, Value, resource
 
 from . import common
 from .buckets import document
+from .cloudwatch import alarm, on_any_event
 from .common import ACCOUNT_ID, PARTITION
 from .dr_plan import (
     RTC_MINUTES,
@@ -32,41 +33,33 @@ def blocks(spec: ResolvedSpec) -> list[Block]:
 
 @dataclass(frozen=True)
 class ReplicationPair:
-    """A source bucket in the primary region and its replica in the secondary."""
+    """A source bucket in the primary region and its replica in the secondary.
 
-    label: str  # of the aws_s3_bucket_replication_configuration
-    source: str  # aws_s3_bucket label
+    One label names the source bucket and its replication configuration; the replica's
+    bucket label is the same with `_replica`.
+    """
+
+    label: str  # of the source's aws_s3_bucket and its replication configuration
     source_name: str  # bucket name template
     source_key_arn: Expr
-    replica: str
     replica_name: str
     object_lock: bool = False
+
+    @property
+    def replica(self) -> str:
+        return f"{self.label}_replica"
 
 
 def replication_pairs(spec: ResolvedSpec) -> list[ReplicationPair]:
     """Model bucket always (for DR); the audit bucket too when audit logs are written."""
-    pairs = [
-        ReplicationPair(
-            label="models",
-            source="models",
-            source_name=common.MODELS_BUCKET,
-            source_key_arn=Ref("aws_kms_key.main.arn"),
-            replica="models_replica",
-            replica_name=models_replica_name(),
-        )
-    ]
+    main_key, audit_key = Ref("aws_kms_key.main.arn"), Ref("aws_kms_key.audit.arn")
+    pairs = [ReplicationPair("models", common.MODELS_BUCKET, main_key, models_replica_name())]
     if common.has_audit_bucket(spec):
-        pairs.append(
-            ReplicationPair(
-                label="audit",
-                source="audit",
-                source_name=common.AUDIT_BUCKET,
-                source_key_arn=Ref("aws_kms_key.audit.arn"),
-                replica="audit_replica",
-                replica_name=audit_replica_name(),
-                object_lock=common.audit_lock_mode(spec) is not None,
-            )
+        locked = common.audit_lock_mode(spec) is not None
+        audit = ReplicationPair(
+            "audit", common.AUDIT_BUCKET, audit_key, audit_replica_name(), locked
         )
+        pairs.append(audit)
     return pairs
 
 
@@ -199,13 +192,13 @@ def _replication(spec: ResolvedSpec, pair: ReplicationPair) -> Block:
         pair.label,
         [
             {
-                "bucket": Ref(f"aws_s3_bucket.{pair.source}.id"),
+                "bucket": Ref(f"aws_s3_bucket.{pair.label}.id"),
                 "role": Ref("aws_iam_role.replication.arn"),
             },
             rule,
             {
                 "depends_on": [
-                    Ref(f"aws_s3_bucket_versioning.{pair.source}"),
+                    Ref(f"aws_s3_bucket_versioning.{pair.label}"),
                     Ref(f"aws_s3_bucket_versioning.{pair.replica}"),
                 ]
             },
@@ -214,8 +207,7 @@ def _replication(spec: ResolvedSpec, pair: ReplicationPair) -> Block:
 
 
 def _replication_alarm(spec: ResolvedSpec, pair: ReplicationPair) -> Block:
-    return resource(
-        "aws_cloudwatch_metric_alarm",
+    return alarm(
         f"replication_{pair.label}",
         {
             "alarm_name": Template(f"${{local.name}}-{pair.label}-replication-failed"),
@@ -227,17 +219,10 @@ def _replication_alarm(spec: ResolvedSpec, pair: ReplicationPair) -> Block:
             "namespace": "AWS/S3",
             "metric_name": "OperationsFailedReplication",
             "dimensions": {
-                "SourceBucket": Ref(f"aws_s3_bucket.{pair.source}.bucket"),
+                "SourceBucket": Ref(f"aws_s3_bucket.{pair.label}.bucket"),
                 "DestinationBucket": Ref(f"aws_s3_bucket.{pair.replica}.bucket"),
                 "RuleId": "to-secondary",
             },
-            "statistic": "Sum",
-            "period": 300,
-            "evaluation_periods": 1,
-            "threshold": 0,
-            "comparison_operator": "GreaterThanThreshold",
-            "treat_missing_data": "notBreaching",
-            "alarm_actions": [Ref("aws_sns_topic.alarms.arn")],
-            "ok_actions": [Ref("aws_sns_topic.alarms.arn")],
+            **on_any_event(300),
         },
     )

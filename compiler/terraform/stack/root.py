@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
-from compiler.terraform.hcl import Block, Ref, Template, Value, data
+from compiler.terraform.hcl import Block, Ref, Value, data
 
 from . import common
 
@@ -79,10 +79,6 @@ def locals_(spec: ResolvedSpec) -> list[Block]:
         "name": common.name(spec),
         "account_id": Ref("data.aws_caller_identity.current.account_id"),
         "partition": Ref("data.aws_partition.current.partition"),
-        "image": Template(
-            f"${{local.account_id}}.dkr.ecr.{spec.region}.amazonaws.com/"
-            "${local.name}:${var.image_tag}"
-        ),
     }
     return [
         Block(

@@ -8,7 +8,17 @@ from compiler.terraform.hcl import Block, Comment, Ref, Template, Value, jsonenc
 from compiler.terraform.plan import replicates
 
 from . import common
-from .buckets import bucket_settings, kms_default_rule, sse_s3_skip
+from .buckets import (
+    access_log_bucket_skips,
+    alb_access_logs_statements,
+    bucket_settings,
+    kms_default_rule,
+    lifecycle_rule,
+    s3_access_logs_statement,
+    sse_s3_rule,
+    sse_s3_skip,
+    tls_only_statement,
+)
 from .common import LOGS_BUCKET, MODELS_BUCKET, artifact_uri, model_prefix
 
 __all__ = [
@@ -20,8 +30,6 @@ __all__ = [
     "model_prefix",
     "sse_s3_skip",
 ]
-
-ABORT_MULTIPART_DAYS = 7
 
 
 def blocks(spec: ResolvedSpec) -> list[Block]:
@@ -37,42 +45,11 @@ def replication_skips(spec: ResolvedSpec) -> list[Comment]:
     return [skip("CKV_AWS_144", reason)]
 
 
-def _abort_multipart() -> Block:
-    return Block(
-        "abort_incomplete_multipart_upload", (), {"days_after_initiation": ABORT_MULTIPART_DAYS}
-    )
-
-
-def _tls_only(bucket: str) -> dict[str, Value]:
-    return {
-        "Sid": "DenyInsecureTransport",
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:*",
-        "Resource": [
-            Template(f"arn:{common.PARTITION}:s3:::{bucket}"),
-            Template(f"arn:{common.PARTITION}:s3:::{bucket}/*"),
-        ],
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    }
-
-
 def _models(spec: ResolvedSpec) -> list[Block]:
     retention = spec.backups.retention_days
     sse = kms_default_rule(Ref("aws_kms_key.main.arn"))
-    lifecycle = [
-        Block(
-            "rule",
-            (),
-            [
-                {"id": "noncurrent-versions", "status": "Enabled"},
-                Block("filter", (), {}),
-                # Overwritten or deleted artifacts stay recoverable for backups.retention_days.
-                Block("noncurrent_version_expiration", (), {"noncurrent_days": retention}),
-                _abort_multipart(),
-            ],
-        )
-    ]
+    # Overwritten or deleted artifacts stay recoverable for backups.retention_days.
+    lifecycle = [lifecycle_rule("noncurrent-versions", noncurrent_days=retention)]
     return [
         resource(
             "aws_s3_bucket",
@@ -97,7 +74,7 @@ def _models(spec: ResolvedSpec) -> list[Block]:
             "models",
             {
                 "bucket": Ref("aws_s3_bucket.models.id"),
-                "policy": jsonencode(common.policy(_tls_only(MODELS_BUCKET))),
+                "policy": jsonencode(common.policy(tls_only_statement(MODELS_BUCKET))),
                 "depends_on": [Ref("aws_s3_bucket_public_access_block.models")],
             },
         ),
@@ -106,40 +83,15 @@ def _models(spec: ResolvedSpec) -> list[Block]:
 
 def _logs(spec: ResolvedSpec) -> list[Block]:
     days = spec.observability.log_retention_days
-    sse = Block(
-        "rule",
-        (),
-        [Block("apply_server_side_encryption_by_default", (), {"sse_algorithm": "AES256"})],
-    )
-    lifecycle = [
-        Block(
-            "rule",
-            (),
-            [
-                {"id": "expire-logs", "status": "Enabled"},
-                Block("filter", (), {}),
-                # Access logs are kept as long as the spec keeps every other log.
-                Block("expiration", (), {"days": days}),
-                Block("noncurrent_version_expiration", (), {"noncurrent_days": 1}),
-                _abort_multipart(),
-            ],
-        )
-    ]
+    sse = sse_s3_rule()
+    # Access logs are kept as long as the spec keeps every other log.
+    lifecycle = [lifecycle_rule("expire-logs", expire_days=days, noncurrent_days=1)]
     return [
         resource(
             "aws_s3_bucket",
             "logs",
             [
-                skip(
-                    "CKV_AWS_145",
-                    "AWS: ALB access logs and S3 server access logs are delivered only to "
-                    "buckets encrypted with SSE-S3, not SSE-KMS",
-                ),
-                skip(
-                    "CKV_AWS_18",
-                    "AWS: this is the access-log destination; a log bucket that logs to "
-                    "itself records its own log deliveries without end",
-                ),
+                *access_log_bucket_skips(alb=True),
                 skip(
                     "CKV_AWS_144",
                     f"access logs are operational records kept {days} days "
@@ -164,28 +116,7 @@ def _logs(spec: ResolvedSpec) -> list[Block]:
 def _log_delivery_policy(spec: ResolvedSpec) -> dict[str, Value]:
     bucket = f"arn:{common.PARTITION}:s3:::{LOGS_BUCKET}"
     return common.policy(
-        _tls_only(LOGS_BUCKET),
-        {
-            # Regions older than 2022 deliver ALB logs as the regional ELB account.
-            "Sid": "LoadBalancerDeliversAccessLogs",
-            "Effect": "Allow",
-            "Principal": {"AWS": Ref("data.aws_elb_service_account.main.arn")},
-            "Action": "s3:PutObject",
-            "Resource": Template(f"{bucket}/alb/AWSLogs/{common.ACCOUNT}/*"),
-        },
-        {
-            "Sid": "LogDeliveryServiceDeliversAccessLogs",
-            "Effect": "Allow",
-            "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
-            "Action": "s3:PutObject",
-            "Resource": Template(f"{bucket}/alb/AWSLogs/{common.ACCOUNT}/*"),
-        },
-        {
-            "Sid": "S3DeliversServerAccessLogs",
-            "Effect": "Allow",
-            "Principal": {"Service": "logging.s3.amazonaws.com"},
-            "Action": "s3:PutObject",
-            "Resource": Template(f"{bucket}/s3-access/*"),
-            "Condition": {"StringEquals": {"aws:SourceAccount": common.ACCOUNT_ID}},
-        },
+        tls_only_statement(LOGS_BUCKET),
+        *alb_access_logs_statements(bucket, Ref("data.aws_elb_service_account.main.arn")),
+        s3_access_logs_statement(f"{bucket}/s3-access/*"),
     )

@@ -1,11 +1,12 @@
-"""The pieces of a VPC that both regions build alike: subnets, route tables, their
-associations, the internet gateway and its route. Addresses keep the stack's labels
+"""The VPC that both regions build alike: the VPC, its zones and subnets, route tables,
+their associations, the internet gateway and its route. Addresses keep the stack's labels
 (`aws_subnet.public` / `aws_subnet.secondary_public`)."""
 
 from __future__ import annotations
 
-from compiler.terraform.hcl import Block, Expr, Ref, resource
+from compiler.terraform.hcl import Block, Expr, Ref, data, resource
 
+from .network_plan import RegionNetwork
 from .region import Region
 
 
@@ -56,7 +57,7 @@ def association(where: Region, tier: str, count: int) -> Block:
 
 def internet_gateway(where: Region) -> list[Block]:
     """The gateway of the public subnets, and their default route through it."""
-    name = where.aws_name() if where.secondary else Ref("local.name")
+    name = where.aws_name()
     return [
         resource(
             "aws_internet_gateway",
@@ -78,4 +79,53 @@ def internet_gateway(where: Region) -> list[Block]:
     ]
 
 
-__all__ = ["association", "internet_gateway", "route_table", "subnets"]
+def blocks(net: RegionNetwork) -> list[Block]:
+    """A VPC of our own: public subnets behind the internet gateway (the load balancer),
+    private ones with no route out (tasks reach AWS through the endpoints)."""
+    assert net.cidr is not None, "an existing VPC is the spec's, not ours to build"
+    where, count = net.where, net.az_count
+    return [
+        *_zones(net),
+        resource(
+            "aws_vpc",
+            where.main,
+            where.on(
+                {
+                    "cidr_block": net.cidr,
+                    "enable_dns_support": True,
+                    "enable_dns_hostnames": True,
+                    "tags": {"Name": where.aws_name()},
+                }
+            ),
+        ),
+        # The default security group is never used; with no rules it admits nothing.
+        resource(
+            "aws_default_security_group", where.label("default"), where.on({"vpc_id": net.vpc_id})
+        ),
+        subnets(where, "public", count, net.zone, net.public_cidr),
+        subnets(where, "private", count, net.zone, net.private_cidr),
+        *internet_gateway(where),
+        association(where, "public", count),
+        # Private subnets have no route to the internet: AWS APIs are reached via endpoints.
+        route_table(where, "private"),
+        association(where, "private", count),
+    ]
+
+
+def _zones(net: RegionNetwork) -> list[Block]:
+    if not net.zone_candidates:
+        return []
+    where = net.where
+    return [
+        data(
+            "aws_availability_zones",
+            where.main,
+            [
+                where.on({"state": "available"}),
+                Block("filter", (), {"name": "zone-name", "values": list(net.zone_candidates)}),
+            ],
+        )
+    ]
+
+
+__all__ = ["association", "blocks", "internet_gateway", "route_table", "subnets"]

@@ -56,7 +56,7 @@ resource "aws_ecs_task_definition" "runtime" {
   container_definitions = jsonencode([
     {
       name                   = "runtime"
-      image                  = local.image
+      image                  = "${local.account_id}.dkr.ecr.eu-west-1.amazonaws.com/${local.name}:${var.image_tag}"
       essential              = true
       user                   = "10001"
       privileged             = false
@@ -296,5 +296,295 @@ resource "aws_ecs_service" "runtime" {
     aws_iam_role_policy.execution,
     aws_iam_role_policy.task,
     aws_iam_role_policy_attachment.ecs_load_balancers,
+  ]
+}
+
+resource "aws_cloudwatch_log_group" "runtime_secondary" {
+  provider          = aws.secondary
+  name              = "/servespec/assistant-prod/runtime"
+  retention_in_days = 365
+  kms_key_id        = aws_kms_replica_key.secondary.arn
+}
+
+resource "aws_cloudwatch_log_group" "ecs_exec_secondary" {
+  provider          = aws.secondary
+  name              = "/servespec/assistant-prod/ecs-exec"
+  retention_in_days = 365
+  kms_key_id        = aws_kms_replica_key.secondary.arn
+}
+
+resource "aws_ecs_cluster" "secondary" {
+  provider = aws.secondary
+  name     = "${local.name}-dr"
+
+  setting {
+    name  = "containerInsights"
+    value = "enabled"
+  }
+
+  configuration {
+    execute_command_configuration {
+      kms_key_id = aws_kms_replica_key.secondary.arn
+      logging    = "OVERRIDE"
+
+      log_configuration {
+        cloud_watch_encryption_enabled = true
+        cloud_watch_log_group_name     = aws_cloudwatch_log_group.ecs_exec_secondary.name
+      }
+    }
+  }
+}
+
+resource "aws_ecs_cluster_capacity_providers" "secondary" {
+  provider           = aws.secondary
+  cluster_name       = aws_ecs_cluster.secondary.name
+  capacity_providers = ["FARGATE"]
+
+  default_capacity_provider_strategy {
+    capacity_provider = "FARGATE"
+    weight            = 1
+    base              = 0
+  }
+}
+
+resource "aws_ecs_task_definition" "secondary" {
+  provider                 = aws.secondary
+  family                   = "${local.name}-dr"
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = "4096"
+  memory                   = "16384"
+  execution_role_arn       = aws_iam_role.execution.arn
+  task_role_arn            = aws_iam_role.task.arn
+  container_definitions = jsonencode([
+    {
+      name                   = "runtime"
+      image                  = "${local.account_id}.dkr.ecr.eu-central-1.amazonaws.com/${local.name}:${var.image_tag}"
+      essential              = true
+      user                   = "10001"
+      privileged             = false
+      readonlyRootFilesystem = true
+      stopTimeout            = 30
+      portMappings = [
+        {
+          containerPort = 8080
+          hostPort      = 8080
+          protocol      = "tcp"
+        },
+      ]
+      environment = [
+        {
+          name  = "SERVESPEC_API_KEYS_RELOAD_S"
+          value = "30"
+        },
+        {
+          name  = "SERVESPEC_API_KEYS_SECRET"
+          value = "${local.name}/api-keys"
+        },
+        {
+          name  = "SERVESPEC_ARTIFACT"
+          value = "s3://${local.name}-models-dr-${local.account_id}/models/smollm2-135m-instruct/2026-11-20/"
+        },
+        {
+          name  = "SERVESPEC_AUTH"
+          value = "api_key"
+        },
+        {
+          name  = "SERVESPEC_CACHE_DIR"
+          value = "/var/cache/servespec"
+        },
+        {
+          name  = "SERVESPEC_CAPTURE_KEEP_TEXT"
+          value = "false"
+        },
+        {
+          name  = "SERVESPEC_CAPTURE_KMS_KEY_ID"
+          value = "arn:${local.partition}:kms:eu-west-1:${local.account_id}:alias/${local.name}"
+        },
+        {
+          name  = "SERVESPEC_CAPTURE_SAMPLE_PERCENT"
+          value = "100"
+        },
+        {
+          name  = "SERVESPEC_CAPTURE_URI"
+          value = "s3://${local.name}-capture-${local.account_id}/capture/"
+        },
+        {
+          name  = "SERVESPEC_DETERMINISTIC"
+          value = "false"
+        },
+        {
+          name  = "SERVESPEC_LOG_PROMPTS"
+          value = "false"
+        },
+        {
+          name  = "SERVESPEC_MAX_BODY_BYTES"
+          value = "1048576"
+        },
+        {
+          name  = "SERVESPEC_MAX_CONCURRENT_REQUESTS"
+          value = "16"
+        },
+        {
+          name  = "SERVESPEC_MAX_OUTPUT_TOKENS"
+          value = "512"
+        },
+        {
+          name  = "SERVESPEC_MAX_QUEUE"
+          value = "32"
+        },
+        {
+          name  = "SERVESPEC_METRICS_NAMESPACE"
+          value = "servespec/assistant"
+        },
+        {
+          name  = "SERVESPEC_MODEL_VERSION"
+          value = "2026-11-20"
+        },
+        {
+          name  = "SERVESPEC_PORT"
+          value = "8080"
+        },
+        {
+          name  = "SERVESPEC_PREFILL_CHUNK_TOKENS"
+          value = "256"
+        },
+        {
+          name  = "SERVESPEC_PREFIX_CACHE_MB"
+          value = "64"
+        },
+        {
+          name  = "SERVESPEC_RATE_LIMIT_PER_KEY_RPM"
+          value = "600"
+        },
+        {
+          name  = "SERVESPEC_REQUEST_TIMEOUT_S"
+          value = "60"
+        },
+        {
+          name  = "SERVESPEC_SERVED_MODEL_NAME"
+          value = "smollm2-135m-instruct"
+        },
+        {
+          name  = "SERVESPEC_SHUTDOWN_GRACE_S"
+          value = "30"
+        },
+      ]
+      mountPoints = [
+        {
+          sourceVolume  = "tmp"
+          containerPath = "/tmp"
+          readOnly      = false
+        },
+        {
+          sourceVolume  = "model-cache"
+          containerPath = "/var/cache/servespec"
+          readOnly      = false
+        },
+      ]
+      healthCheck = {
+        command = [
+          "CMD",
+          "python",
+          "-c",
+          "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/readyz', timeout=4)",
+        ]
+        interval    = 15
+        timeout     = 5
+        retries     = 3
+        startPeriod = 300
+      }
+      logConfiguration = {
+        logDriver = "awslogs"
+        options = {
+          awslogs-group         = "/servespec/assistant-prod/runtime"
+          awslogs-region        = "eu-central-1"
+          awslogs-stream-prefix = "runtime"
+        }
+      }
+      secrets = [
+        {
+          name      = "SERVESPEC_API_KEYS"
+          valueFrom = replace(aws_secretsmanager_secret.api_keys.arn, ":eu-west-1:", ":eu-central-1:")
+        },
+      ]
+    },
+  ])
+
+  volume {
+    name = "tmp"
+  }
+
+  volume {
+    name = "model-cache"
+  }
+
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = "X86_64"
+  }
+}
+
+resource "aws_ecs_service" "secondary" {
+  provider                          = aws.secondary
+  name                              = "${local.name}-dr"
+  cluster                           = aws_ecs_cluster.secondary.arn
+  task_definition                   = aws_ecs_task_definition.secondary.arn
+  desired_count                     = 2
+  health_check_grace_period_seconds = 300
+  enable_execute_command            = false
+  propagate_tags                    = "SERVICE"
+  wait_for_steady_state             = false
+  platform_version                  = "LATEST"
+
+  capacity_provider_strategy {
+    capacity_provider = "FARGATE"
+    weight            = 1
+    base              = 0
+  }
+
+  network_configuration {
+    subnets          = aws_subnet.secondary_private[*].id
+    security_groups  = [aws_security_group.secondary_tasks.id]
+    assign_public_ip = false
+  }
+
+  load_balancer {
+    target_group_arn = aws_lb_target_group.secondary.arn
+    container_name   = "runtime"
+    container_port   = 8080
+  }
+
+  deployment_controller {
+    type = "ECS"
+  }
+
+  deployment_configuration {
+    strategy = "ROLLING"
+  }
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
+  alarms {
+    alarm_names = [
+      aws_cloudwatch_metric_alarm.error_rate_secondary.alarm_name,
+      aws_cloudwatch_metric_alarm.p99_latency_secondary.alarm_name,
+    ]
+    enable   = true
+    rollback = true
+  }
+
+  lifecycle {
+    ignore_changes = [desired_count]
+  }
+
+  depends_on = [
+    aws_ecs_cluster_capacity_providers.secondary,
+    aws_lb_listener.secondary_https,
+    aws_iam_role_policy.execution,
+    aws_iam_role_policy.task,
   ]
 }

@@ -10,7 +10,7 @@ resource "aws_kms_replica_key" "secondary" {
     Version = "2012-10-17"
     Statement = [
       {
-        Sid    = "AccountAdministers"
+        Sid    = "AccountAdministersTheKey"
         Effect = "Allow"
         Principal = {
           AWS = "arn:${local.partition}:iam::${local.account_id}:root"
@@ -19,17 +19,17 @@ resource "aws_kms_replica_key" "secondary" {
         Resource = "*"
       },
       {
-        Sid    = "CloudWatchLogsInSecondaryRegion"
+        Sid    = "CloudWatchLogsEncryptsThisAccountsLogGroups"
         Effect = "Allow"
         Principal = {
           Service = "logs.eu-central-1.amazonaws.com"
         }
         Action = [
-          "kms:Encrypt",
-          "kms:Decrypt",
+          "kms:Encrypt*",
+          "kms:Decrypt*",
           "kms:ReEncrypt*",
           "kms:GenerateDataKey*",
-          "kms:DescribeKey",
+          "kms:Describe*",
         ]
         Resource = "*"
         Condition = {
@@ -65,8 +65,8 @@ data "aws_elb_service_account" "secondary" {
 }
 
 resource "aws_s3_bucket" "logs_secondary" {
-  #checkov:skip=CKV_AWS_145:S3 server access logs and ALB access logs are delivered only to SSE-S3 buckets (AWS); this bucket receives both
-  #checkov:skip=CKV_AWS_18:the access-log bucket of eu-central-1; logging it into itself would loop
+  #checkov:skip=CKV_AWS_145:AWS: ALB access logs and S3 server access logs are delivered only to buckets encrypted with SSE-S3, not SSE-KMS
+  #checkov:skip=CKV_AWS_18:AWS: this is the access-log destination; a log bucket that logs to itself records its own log deliveries without end
   #checkov:skip=CKV_AWS_144:access logs of the secondary region; they describe that region's traffic and are not part of the recovery set
   provider = aws.secondary
   bucket   = "${local.name}-logs-dr-${local.account_id}"
@@ -120,16 +120,16 @@ resource "aws_s3_bucket_lifecycle_configuration" "logs_secondary" {
 
     filter {}
 
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
+    expiration {
+      days = 365
     }
 
     noncurrent_version_expiration {
       noncurrent_days = 90
     }
 
-    expiration {
-      days = 365
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
     }
   }
 
@@ -164,7 +164,7 @@ resource "aws_s3_bucket_policy" "logs_secondary" {
         }
       },
       {
-        Sid    = "S3ServerAccessLogs"
+        Sid    = "S3DeliversServerAccessLogs"
         Effect = "Allow"
         Principal = {
           Service = "logging.s3.amazonaws.com"
@@ -178,7 +178,7 @@ resource "aws_s3_bucket_policy" "logs_secondary" {
         }
       },
       {
-        Sid    = "LoadBalancerAccessLogs"
+        Sid    = "LoadBalancerDeliversAccessLogs"
         Effect = "Allow"
         Principal = {
           AWS = data.aws_elb_service_account.secondary.arn
@@ -238,12 +238,12 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "models_replica" {
   bucket   = aws_s3_bucket.models_replica.id
 
   rule {
-    bucket_key_enabled = true
-
     apply_server_side_encryption_by_default {
       sse_algorithm     = "aws:kms"
       kms_master_key_id = aws_kms_replica_key.secondary.arn
     }
+
+    bucket_key_enabled = true
   }
 }
 
@@ -257,12 +257,12 @@ resource "aws_s3_bucket_lifecycle_configuration" "models_replica" {
 
     filter {}
 
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
-    }
-
     noncurrent_version_expiration {
       noncurrent_days = 90
+    }
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
     }
   }
 
@@ -614,7 +614,7 @@ resource "aws_vpc" "secondary" {
   }
 }
 
-resource "aws_default_security_group" "secondary" {
+resource "aws_default_security_group" "default_secondary" {
   provider = aws.secondary
   vpc_id   = aws_vpc.secondary.id
 }
@@ -668,19 +668,19 @@ resource "aws_route" "secondary_public_internet" {
   gateway_id             = aws_internet_gateway.secondary.id
 }
 
+resource "aws_route_table_association" "secondary_public" {
+  provider       = aws.secondary
+  count          = 2
+  subnet_id      = aws_subnet.secondary_public[count.index].id
+  route_table_id = aws_route_table.secondary_public.id
+}
+
 resource "aws_route_table" "secondary_private" {
   provider = aws.secondary
   vpc_id   = aws_vpc.secondary.id
   tags = {
     Name = "${local.name}-dr-private"
   }
-}
-
-resource "aws_route_table_association" "secondary_public" {
-  provider       = aws.secondary
-  count          = 2
-  subnet_id      = aws_subnet.secondary_public[count.index].id
-  route_table_id = aws_route_table.secondary_public.id
 }
 
 resource "aws_route_table_association" "secondary_private" {
@@ -854,31 +854,28 @@ resource "aws_flow_log" "secondary" {
 resource "aws_security_group" "secondary_alb" {
   provider    = aws.secondary
   name        = "${local.name}-dr-alb"
-  description = "DR load balancer: HTTPS from the allowed client networks"
+  description = "Load balancer: HTTPS (and HTTP to redirect) from security.network.allowed_cidrs"
   vpc_id      = aws_vpc.secondary.id
 }
 
-resource "aws_security_group" "secondary_tasks" {
-  provider    = aws.secondary
-  name        = "${local.name}-dr-tasks"
-  description = "DR model server tasks: reached only by the DR load balancer"
-  vpc_id      = aws_vpc.secondary.id
-}
-
-resource "aws_security_group" "secondary_endpoints" {
-  provider    = aws.secondary
-  name        = "${local.name}-dr-endpoints"
-  description = "DR VPC interface endpoints: HTTPS from inside the VPC"
-  vpc_id      = aws_vpc.secondary.id
-}
-
-resource "aws_vpc_security_group_ingress_rule" "secondary_alb_https_0" {
+resource "aws_vpc_security_group_ingress_rule" "secondary_alb_https_0_0_0_0_0" {
   provider          = aws.secondary
   security_group_id = aws_security_group.secondary_alb.id
-  description       = "HTTPS from allowed client network 0.0.0.0/0"
+  description       = "HTTPS from the allowed client network 0.0.0.0/0"
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
+}
+
+resource "aws_vpc_security_group_ingress_rule" "secondary_alb_http_0_0_0_0_0" {
+  #checkov:skip=CKV_AWS_260:security.network.allowed_cidrs admits 0.0.0.0/0; port 80 only answers with a 301 redirect to HTTPS (aws_lb_listener.http), it never forwards
+  provider          = aws.secondary
+  security_group_id = aws_security_group.secondary_alb.id
+  description       = "HTTP from 0.0.0.0/0, answered only with a redirect to HTTPS"
+  ip_protocol       = "tcp"
+  from_port         = 80
+  to_port           = 80
   cidr_ipv4         = "0.0.0.0/0"
 }
 
@@ -890,6 +887,13 @@ resource "aws_vpc_security_group_egress_rule" "secondary_alb_to_tasks" {
   from_port         = 8080
   to_port           = 8080
   cidr_ipv4         = "10.41.0.0/16"
+}
+
+resource "aws_security_group" "secondary_tasks" {
+  provider    = aws.secondary
+  name        = "${local.name}-dr-tasks"
+  description = "Model server tasks: only the load balancer reaches them"
+  vpc_id      = aws_vpc.secondary.id
 }
 
 resource "aws_vpc_security_group_ingress_rule" "secondary_tasks_from_alb" {
@@ -905,7 +909,7 @@ resource "aws_vpc_security_group_ingress_rule" "secondary_tasks_from_alb" {
 resource "aws_vpc_security_group_egress_rule" "secondary_tasks_to_endpoints" {
   provider          = aws.secondary
   security_group_id = aws_security_group.secondary_tasks.id
-  description       = "HTTPS to AWS APIs through the interface endpoints"
+  description       = "HTTPS to AWS APIs through the VPC's interface endpoints"
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443
@@ -915,11 +919,18 @@ resource "aws_vpc_security_group_egress_rule" "secondary_tasks_to_endpoints" {
 resource "aws_vpc_security_group_egress_rule" "secondary_tasks_to_s3" {
   provider          = aws.secondary
   security_group_id = aws_security_group.secondary_tasks.id
-  description       = "HTTPS to S3 through the gateway endpoint (model artifacts, ECR layers)"
+  description       = "HTTPS to S3 via the gateway endpoint (model artifacts, ECR layers)"
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443
   prefix_list_id    = aws_vpc_endpoint.secondary_s3.prefix_list_id
+}
+
+resource "aws_security_group" "secondary_endpoints" {
+  provider    = aws.secondary
+  name        = "${local.name}-dr-endpoints"
+  description = "VPC interface endpoints: HTTPS from inside the VPC"
+  vpc_id      = aws_vpc.secondary.id
 }
 
 resource "aws_vpc_security_group_ingress_rule" "secondary_endpoints_https" {
@@ -930,516 +941,4 @@ resource "aws_vpc_security_group_ingress_rule" "secondary_endpoints_https" {
   from_port         = 443
   to_port           = 443
   cidr_ipv4         = "10.41.0.0/16"
-}
-
-resource "aws_acm_certificate" "secondary" {
-  provider          = aws.secondary
-  domain_name       = "assistant.example.com"
-  validation_method = "DNS"
-
-  lifecycle {
-    create_before_destroy = true
-  }
-}
-
-resource "aws_acm_certificate_validation" "secondary" {
-  provider        = aws.secondary
-  certificate_arn = aws_acm_certificate.secondary.arn
-}
-
-resource "aws_lb" "secondary" {
-  provider                   = aws.secondary
-  name                       = "assistant-prod-dr"
-  load_balancer_type         = "application"
-  internal                   = false
-  subnets                    = aws_subnet.secondary_public[*].id
-  security_groups            = [aws_security_group.secondary_alb.id]
-  drop_invalid_header_fields = true
-  enable_deletion_protection = true
-  idle_timeout               = 65
-
-  access_logs {
-    bucket  = aws_s3_bucket.logs_secondary.id
-    prefix  = "alb"
-    enabled = true
-  }
-
-  depends_on = [aws_s3_bucket_policy.logs_secondary]
-}
-
-resource "aws_lb_target_group" "secondary" {
-  #checkov:skip=CKV_AWS_378:TLS ends at the load balancer (listener uses ELBSecurityPolicy-TLS13-1-2-2021-06); targets are tasks in private subnets reached over the VPC, and the runtime serves plain HTTP
-  provider             = aws.secondary
-  name                 = "assistant-prod-dr"
-  port                 = 8080
-  protocol             = "HTTP"
-  target_type          = "ip"
-  vpc_id               = aws_vpc.secondary.id
-  deregistration_delay = 30
-
-  health_check {
-    path                = "/readyz"
-    matcher             = "200"
-    interval            = 15
-    timeout             = 5
-    healthy_threshold   = 2
-    unhealthy_threshold = 3
-  }
-}
-
-resource "aws_lb_listener" "secondary_https" {
-  provider          = aws.secondary
-  load_balancer_arn = aws_lb.secondary.arn
-  port              = 443
-  protocol          = "HTTPS"
-  ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
-  certificate_arn   = aws_acm_certificate_validation.secondary.certificate_arn
-
-  default_action {
-    type             = "forward"
-    target_group_arn = aws_lb_target_group.secondary.arn
-  }
-}
-
-resource "aws_iam_role" "execution_secondary" {
-  name = "${local.name}-dr-execution"
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid    = "AssumeFromService"
-        Effect = "Allow"
-        Principal = {
-          Service = "ecs-tasks.amazonaws.com"
-        }
-        Action = "sts:AssumeRole"
-        Condition = {
-          StringEquals = {
-            "aws:SourceAccount" = local.account_id
-          }
-        }
-      },
-    ]
-  })
-  permissions_boundary = "arn:${local.partition}:iam::${local.account_id}:policy/assistant-prod-deploy-boundary"
-}
-
-resource "aws_iam_role_policy" "execution_secondary" {
-  name = "execution"
-  role = aws_iam_role.execution_secondary.id
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid      = "PullTheImage"
-        Effect   = "Allow"
-        Action   = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
-        Resource = aws_ecr_repository.runtime_secondary.arn
-      },
-      {
-        Sid      = "AuthenticateToEcr"
-        Effect   = "Allow"
-        Action   = ["ecr:GetAuthorizationToken"]
-        Resource = "*"
-      },
-      {
-        Sid      = "WriteLogs"
-        Effect   = "Allow"
-        Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-        Resource = "arn:${local.partition}:logs:eu-central-1:${local.account_id}:log-group:/servespec/assistant-prod/runtime:log-stream:*"
-      },
-      {
-        Sid      = "ReadTheApiKeys"
-        Effect   = "Allow"
-        Action   = ["secretsmanager:GetSecretValue"]
-        Resource = replace(aws_secretsmanager_secret.api_keys.arn, ":eu-west-1:", ":eu-central-1:")
-      },
-      {
-        Sid      = "DecryptTheApiKeys"
-        Effect   = "Allow"
-        Action   = ["kms:Decrypt"]
-        Resource = aws_kms_replica_key.secondary.arn
-        Condition = {
-          StringEquals = {
-            "kms:ViaService" = "secretsmanager.eu-central-1.amazonaws.com"
-          }
-        }
-      },
-    ]
-  })
-}
-
-resource "aws_iam_role" "task_secondary" {
-  name = "${local.name}-dr-task"
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid    = "AssumeFromService"
-        Effect = "Allow"
-        Principal = {
-          Service = "ecs-tasks.amazonaws.com"
-        }
-        Action = "sts:AssumeRole"
-        Condition = {
-          StringEquals = {
-            "aws:SourceAccount" = local.account_id
-          }
-        }
-      },
-    ]
-  })
-  permissions_boundary = "arn:${local.partition}:iam::${local.account_id}:policy/assistant-prod-deploy-boundary"
-}
-
-resource "aws_iam_role_policy" "task_secondary" {
-  name = "task"
-  role = aws_iam_role.task_secondary.id
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid      = "ListTheModelPrefix"
-        Effect   = "Allow"
-        Action   = ["s3:ListBucket"]
-        Resource = "arn:${local.partition}:s3:::${local.name}-models-dr-${local.account_id}"
-        Condition = {
-          StringLike = {
-            "s3:prefix" = ["models/smollm2-135m-instruct/*"]
-          }
-        }
-      },
-      {
-        Sid      = "ReadTheModel"
-        Effect   = "Allow"
-        Action   = ["s3:GetObject"]
-        Resource = "arn:${local.partition}:s3:::${local.name}-models-dr-${local.account_id}/models/smollm2-135m-instruct/*"
-      },
-      {
-        Sid      = "DecryptTheModelAndTheApiKeys"
-        Effect   = "Allow"
-        Action   = ["kms:Decrypt"]
-        Resource = aws_kms_replica_key.secondary.arn
-        Condition = {
-          StringEquals = {
-            "kms:ViaService" = ["s3.eu-central-1.amazonaws.com", "secretsmanager.eu-central-1.amazonaws.com"]
-          }
-        }
-      },
-      {
-        Sid      = "PutRuntimeMetrics"
-        Effect   = "Allow"
-        Action   = ["cloudwatch:PutMetricData"]
-        Resource = "*"
-        Condition = {
-          StringEquals = {
-            "cloudwatch:namespace" = "servespec/assistant"
-          }
-        }
-      },
-      {
-        Sid      = "ReadTheApiKeys"
-        Effect   = "Allow"
-        Action   = ["secretsmanager:GetSecretValue"]
-        Resource = "arn:${local.partition}:secretsmanager:eu-central-1:${local.account_id}:secret:${local.name}/api-keys-??????"
-      },
-    ]
-  })
-}
-
-resource "aws_cloudwatch_log_group" "runtime_secondary" {
-  provider          = aws.secondary
-  name              = "/servespec/assistant-prod/runtime"
-  retention_in_days = 365
-  kms_key_id        = aws_kms_replica_key.secondary.arn
-}
-
-resource "aws_cloudwatch_log_group" "ecs_exec_secondary" {
-  provider          = aws.secondary
-  name              = "/servespec/assistant-prod/ecs-exec"
-  retention_in_days = 365
-  kms_key_id        = aws_kms_replica_key.secondary.arn
-}
-
-resource "aws_ecs_cluster" "secondary" {
-  provider = aws.secondary
-  name     = "${local.name}-dr"
-
-  setting {
-    name  = "containerInsights"
-    value = "enabled"
-  }
-
-  configuration {
-    execute_command_configuration {
-      kms_key_id = aws_kms_replica_key.secondary.arn
-      logging    = "OVERRIDE"
-
-      log_configuration {
-        cloud_watch_encryption_enabled = true
-        cloud_watch_log_group_name     = aws_cloudwatch_log_group.ecs_exec_secondary.name
-      }
-    }
-  }
-}
-
-resource "aws_ecs_cluster_capacity_providers" "secondary" {
-  provider           = aws.secondary
-  cluster_name       = aws_ecs_cluster.secondary.name
-  capacity_providers = ["FARGATE"]
-
-  default_capacity_provider_strategy {
-    capacity_provider = "FARGATE"
-    weight            = 1
-    base              = 0
-  }
-}
-
-resource "aws_ecs_task_definition" "secondary" {
-  provider                 = aws.secondary
-  family                   = "${local.name}-dr"
-  requires_compatibilities = ["FARGATE"]
-  network_mode             = "awsvpc"
-  cpu                      = "4096"
-  memory                   = "16384"
-  execution_role_arn       = aws_iam_role.execution_secondary.arn
-  task_role_arn            = aws_iam_role.task_secondary.arn
-  container_definitions = jsonencode([
-    {
-      name                   = "runtime"
-      image                  = "${local.account_id}.dkr.ecr.eu-central-1.amazonaws.com/${local.name}:${var.image_tag}"
-      essential              = true
-      user                   = "10001"
-      privileged             = false
-      readonlyRootFilesystem = true
-      stopTimeout            = 30
-      portMappings = [
-        {
-          containerPort = 8080
-          hostPort      = 8080
-          protocol      = "tcp"
-        },
-      ]
-      environment = [
-        {
-          name  = "SERVESPEC_API_KEYS_RELOAD_S"
-          value = "30"
-        },
-        {
-          name  = "SERVESPEC_API_KEYS_SECRET"
-          value = "${local.name}/api-keys"
-        },
-        {
-          name  = "SERVESPEC_ARTIFACT"
-          value = "s3://${local.name}-models-dr-${local.account_id}/models/smollm2-135m-instruct/2026-11-20/"
-        },
-        {
-          name  = "SERVESPEC_AUTH"
-          value = "api_key"
-        },
-        {
-          name  = "SERVESPEC_CACHE_DIR"
-          value = "/var/cache/servespec"
-        },
-        {
-          name  = "SERVESPEC_CAPTURE_KEEP_TEXT"
-          value = "false"
-        },
-        {
-          name  = "SERVESPEC_CAPTURE_KMS_KEY_ID"
-          value = "arn:${local.partition}:kms:eu-west-1:${local.account_id}:alias/${local.name}"
-        },
-        {
-          name  = "SERVESPEC_CAPTURE_SAMPLE_PERCENT"
-          value = "100"
-        },
-        {
-          name  = "SERVESPEC_CAPTURE_URI"
-          value = "s3://${local.name}-capture-${local.account_id}/capture/"
-        },
-        {
-          name  = "SERVESPEC_DETERMINISTIC"
-          value = "false"
-        },
-        {
-          name  = "SERVESPEC_LOG_PROMPTS"
-          value = "false"
-        },
-        {
-          name  = "SERVESPEC_MAX_BODY_BYTES"
-          value = "1048576"
-        },
-        {
-          name  = "SERVESPEC_MAX_CONCURRENT_REQUESTS"
-          value = "16"
-        },
-        {
-          name  = "SERVESPEC_MAX_OUTPUT_TOKENS"
-          value = "512"
-        },
-        {
-          name  = "SERVESPEC_MAX_QUEUE"
-          value = "32"
-        },
-        {
-          name  = "SERVESPEC_METRICS_NAMESPACE"
-          value = "servespec/assistant"
-        },
-        {
-          name  = "SERVESPEC_MODEL_VERSION"
-          value = "2026-11-20"
-        },
-        {
-          name  = "SERVESPEC_PORT"
-          value = "8080"
-        },
-        {
-          name  = "SERVESPEC_PREFILL_CHUNK_TOKENS"
-          value = "256"
-        },
-        {
-          name  = "SERVESPEC_PREFIX_CACHE_MB"
-          value = "64"
-        },
-        {
-          name  = "SERVESPEC_RATE_LIMIT_PER_KEY_RPM"
-          value = "600"
-        },
-        {
-          name  = "SERVESPEC_REQUEST_TIMEOUT_S"
-          value = "60"
-        },
-        {
-          name  = "SERVESPEC_SERVED_MODEL_NAME"
-          value = "smollm2-135m-instruct"
-        },
-        {
-          name  = "SERVESPEC_SHUTDOWN_GRACE_S"
-          value = "30"
-        },
-      ]
-      mountPoints = [
-        {
-          sourceVolume  = "tmp"
-          containerPath = "/tmp"
-          readOnly      = false
-        },
-        {
-          sourceVolume  = "model-cache"
-          containerPath = "/var/cache/servespec"
-          readOnly      = false
-        },
-      ]
-      healthCheck = {
-        command = [
-          "CMD",
-          "python",
-          "-c",
-          "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/readyz', timeout=4)",
-        ]
-        interval    = 15
-        timeout     = 5
-        retries     = 3
-        startPeriod = 300
-      }
-      logConfiguration = {
-        logDriver = "awslogs"
-        options = {
-          awslogs-group         = "/servespec/assistant-prod/runtime"
-          awslogs-region        = "eu-central-1"
-          awslogs-stream-prefix = "runtime"
-        }
-      }
-      secrets = [
-        {
-          name      = "SERVESPEC_API_KEYS"
-          valueFrom = replace(aws_secretsmanager_secret.api_keys.arn, ":eu-west-1:", ":eu-central-1:")
-        },
-      ]
-    },
-  ])
-
-  volume {
-    name = "tmp"
-  }
-
-  volume {
-    name = "model-cache"
-  }
-
-  runtime_platform {
-    operating_system_family = "LINUX"
-    cpu_architecture        = "X86_64"
-  }
-}
-
-resource "aws_ecs_service" "secondary" {
-  provider                          = aws.secondary
-  name                              = "${local.name}-dr"
-  cluster                           = aws_ecs_cluster.secondary.arn
-  task_definition                   = aws_ecs_task_definition.secondary.arn
-  desired_count                     = 2
-  launch_type                       = "FARGATE"
-  platform_version                  = "LATEST"
-  health_check_grace_period_seconds = 300
-  enable_execute_command            = false
-  propagate_tags                    = "SERVICE"
-  wait_for_steady_state             = false
-
-  network_configuration {
-    subnets          = aws_subnet.secondary_private[*].id
-    security_groups  = [aws_security_group.secondary_tasks.id]
-    assign_public_ip = false
-  }
-
-  load_balancer {
-    target_group_arn = aws_lb_target_group.secondary.arn
-    container_name   = "runtime"
-    container_port   = 8080
-  }
-
-  deployment_circuit_breaker {
-    enable   = true
-    rollback = true
-  }
-
-  lifecycle {
-    ignore_changes = [desired_count]
-  }
-
-  depends_on = [
-    aws_lb_listener.secondary_https,
-    aws_iam_role_policy.execution_secondary,
-    aws_iam_role_policy.task_secondary,
-  ]
-}
-
-resource "aws_appautoscaling_target" "secondary" {
-  provider           = aws.secondary
-  service_namespace  = "ecs"
-  scalable_dimension = "ecs:service:DesiredCount"
-  resource_id        = "service/${aws_ecs_cluster.secondary.name}/${aws_ecs_service.secondary.name}"
-  min_capacity       = 2
-  max_capacity       = 2
-}
-
-resource "aws_appautoscaling_policy" "secondary_cpu" {
-  provider           = aws.secondary
-  name               = "${local.name}-dr-cpu"
-  policy_type        = "TargetTrackingScaling"
-  service_namespace  = "ecs"
-  scalable_dimension = "ecs:service:DesiredCount"
-  resource_id        = "service/${aws_ecs_cluster.secondary.name}/${aws_ecs_service.secondary.name}"
-
-  target_tracking_scaling_policy_configuration {
-    target_value       = 70
-    scale_in_cooldown  = 300
-    scale_out_cooldown = 60
-
-    predefined_metric_specification {
-      predefined_metric_type = "ECSServiceAverageCPUUtilization"
-    }
-  }
-
-  depends_on = [aws_appautoscaling_target.secondary]
 }

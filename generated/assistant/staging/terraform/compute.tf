@@ -56,7 +56,7 @@ resource "aws_ecs_task_definition" "runtime" {
   container_definitions = jsonencode([
     {
       name                   = "runtime"
-      image                  = local.image
+      image                  = "${local.account_id}.dkr.ecr.eu-west-1.amazonaws.com/${local.name}:${var.image_tag}"
       essential              = true
       user                   = "10001"
       privileged             = false

@@ -4,14 +4,14 @@
 resource "aws_kms_key" "secondary" {
   provider                = aws.secondary
   description             = "${local.name} secondary region (disaster recovery)"
-  deletion_window_in_days = 30
   enable_key_rotation     = true
   rotation_period_in_days = 365
+  deletion_window_in_days = 30
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [
       {
-        Sid    = "AccountAdministers"
+        Sid    = "AccountAdministersTheKey"
         Effect = "Allow"
         Principal = {
           AWS = "arn:${local.partition}:iam::${local.account_id}:root"
@@ -20,17 +20,17 @@ resource "aws_kms_key" "secondary" {
         Resource = "*"
       },
       {
-        Sid    = "CloudWatchLogsInSecondaryRegion"
+        Sid    = "CloudWatchLogsEncryptsThisAccountsLogGroups"
         Effect = "Allow"
         Principal = {
           Service = "logs.eu-central-1.amazonaws.com"
         }
         Action = [
-          "kms:Encrypt",
-          "kms:Decrypt",
+          "kms:Encrypt*",
+          "kms:Decrypt*",
           "kms:ReEncrypt*",
           "kms:GenerateDataKey*",
-          "kms:DescribeKey",
+          "kms:Describe*",
         ]
         Resource = "*"
         Condition = {
@@ -66,8 +66,8 @@ data "aws_elb_service_account" "secondary" {
 }
 
 resource "aws_s3_bucket" "logs_secondary" {
-  #checkov:skip=CKV_AWS_145:S3 server access logs and ALB access logs are delivered only to SSE-S3 buckets (AWS); this bucket receives both
-  #checkov:skip=CKV_AWS_18:the access-log bucket of eu-central-1; logging it into itself would loop
+  #checkov:skip=CKV_AWS_145:AWS: ALB access logs and S3 server access logs are delivered only to buckets encrypted with SSE-S3, not SSE-KMS
+  #checkov:skip=CKV_AWS_18:AWS: this is the access-log destination; a log bucket that logs to itself records its own log deliveries without end
   #checkov:skip=CKV_AWS_144:access logs of the secondary region; they describe that region's traffic and are not part of the recovery set
   provider = aws.secondary
   bucket   = "${local.name}-logs-dr-${local.account_id}"
@@ -121,16 +121,16 @@ resource "aws_s3_bucket_lifecycle_configuration" "logs_secondary" {
 
     filter {}
 
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
+    expiration {
+      days = 365
     }
 
     noncurrent_version_expiration {
       noncurrent_days = 90
     }
 
-    expiration {
-      days = 365
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
     }
   }
 
@@ -165,7 +165,7 @@ resource "aws_s3_bucket_policy" "logs_secondary" {
         }
       },
       {
-        Sid    = "S3ServerAccessLogs"
+        Sid    = "S3DeliversServerAccessLogs"
         Effect = "Allow"
         Principal = {
           Service = "logging.s3.amazonaws.com"
@@ -179,7 +179,7 @@ resource "aws_s3_bucket_policy" "logs_secondary" {
         }
       },
       {
-        Sid    = "LoadBalancerAccessLogs"
+        Sid    = "LoadBalancerDeliversAccessLogs"
         Effect = "Allow"
         Principal = {
           AWS = data.aws_elb_service_account.secondary.arn
@@ -239,12 +239,12 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "models_replica" {
   bucket   = aws_s3_bucket.models_replica.id
 
   rule {
-    bucket_key_enabled = true
-
     apply_server_side_encryption_by_default {
       sse_algorithm     = "aws:kms"
       kms_master_key_id = aws_kms_key.secondary.arn
     }
+
+    bucket_key_enabled = true
   }
 }
 
@@ -258,12 +258,12 @@ resource "aws_s3_bucket_lifecycle_configuration" "models_replica" {
 
     filter {}
 
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
-    }
-
     noncurrent_version_expiration {
       noncurrent_days = 90
+    }
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
     }
   }
 

@@ -11,7 +11,6 @@ locals {
   name       = "assistant-staging"
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
-  image      = "${local.account_id}.dkr.ecr.eu-west-1.amazonaws.com/${local.name}:${var.image_tag}"
 }
 
 data "aws_caller_identity" "current" {}

@@ -239,76 +239,83 @@ resource "aws_flow_log" "main" {
 }
 
 resource "aws_security_group" "alb" {
-  #checkov:skip=CKV_AWS_260:security.network.allowed_cidrs admits 0.0.0.0/0; port 80 only answers with a 301 redirect to HTTPS (aws_lb_listener.http), it never forwards
   name        = "${local.name}-alb"
   description = "Load balancer: HTTPS (and HTTP to redirect) from security.network.allowed_cidrs"
-  vpc_id      = local.vpc_id
+  vpc_id      = aws_vpc.main.id
+}
 
-  ingress {
-    description = "HTTPS from the allowed client networks"
-    protocol    = "tcp"
-    from_port   = 443
-    to_port     = 443
-    cidr_blocks = ["0.0.0.0/0"]
-  }
+resource "aws_vpc_security_group_ingress_rule" "alb_https_0_0_0_0_0" {
+  security_group_id = aws_security_group.alb.id
+  description       = "HTTPS from the allowed client network 0.0.0.0/0"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
+}
 
-  ingress {
-    description = "HTTP, answered only with a redirect to HTTPS"
-    protocol    = "tcp"
-    from_port   = 80
-    to_port     = 80
-    cidr_blocks = ["0.0.0.0/0"]
-  }
+resource "aws_vpc_security_group_ingress_rule" "alb_http_0_0_0_0_0" {
+  #checkov:skip=CKV_AWS_260:security.network.allowed_cidrs admits 0.0.0.0/0; port 80 only answers with a 301 redirect to HTTPS (aws_lb_listener.http), it never forwards
+  security_group_id = aws_security_group.alb.id
+  description       = "HTTP from 0.0.0.0/0, answered only with a redirect to HTTPS"
+  ip_protocol       = "tcp"
+  from_port         = 80
+  to_port           = 80
+  cidr_ipv4         = "0.0.0.0/0"
+}
 
-  egress {
-    description = "To the tasks on the serving port"
-    protocol    = "tcp"
-    from_port   = 8080
-    to_port     = 8080
-    cidr_blocks = [local.vpc_cidr]
-  }
+resource "aws_vpc_security_group_egress_rule" "alb_to_tasks" {
+  security_group_id = aws_security_group.alb.id
+  description       = "To the tasks on the serving port"
+  ip_protocol       = "tcp"
+  from_port         = 8080
+  to_port           = 8080
+  cidr_ipv4         = "10.40.0.0/16"
 }
 
 resource "aws_security_group" "tasks" {
   name        = "${local.name}-tasks"
   description = "Model server tasks: only the load balancer reaches them"
-  vpc_id      = local.vpc_id
+  vpc_id      = aws_vpc.main.id
+}
 
-  ingress {
-    description     = "From the load balancer on the serving port"
-    protocol        = "tcp"
-    from_port       = 8080
-    to_port         = 8080
-    security_groups = [aws_security_group.alb.id]
-  }
+resource "aws_vpc_security_group_ingress_rule" "tasks_from_alb" {
+  security_group_id            = aws_security_group.tasks.id
+  description                  = "From the load balancer on the serving port"
+  ip_protocol                  = "tcp"
+  from_port                    = 8080
+  to_port                      = 8080
+  referenced_security_group_id = aws_security_group.alb.id
+}
 
-  egress {
-    description = "HTTPS to AWS APIs through the VPC's interface endpoints"
-    protocol    = "tcp"
-    from_port   = 443
-    to_port     = 443
-    cidr_blocks = [local.vpc_cidr]
-  }
+resource "aws_vpc_security_group_egress_rule" "tasks_to_endpoints" {
+  security_group_id = aws_security_group.tasks.id
+  description       = "HTTPS to AWS APIs through the VPC's interface endpoints"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = "10.40.0.0/16"
+}
 
-  egress {
-    description     = "HTTPS to S3 via the gateway endpoint (model artifacts, ECR layers)"
-    protocol        = "tcp"
-    from_port       = 443
-    to_port         = 443
-    prefix_list_ids = [aws_vpc_endpoint.s3.prefix_list_id]
-  }
+resource "aws_vpc_security_group_egress_rule" "tasks_to_s3" {
+  security_group_id = aws_security_group.tasks.id
+  description       = "HTTPS to S3 via the gateway endpoint (model artifacts, ECR layers)"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  prefix_list_id    = aws_vpc_endpoint.s3.prefix_list_id
 }
 
 resource "aws_security_group" "endpoints" {
   name        = "${local.name}-endpoints"
   description = "VPC interface endpoints: HTTPS from inside the VPC"
   vpc_id      = aws_vpc.main.id
+}
 
-  ingress {
-    description = "HTTPS from the VPC"
-    protocol    = "tcp"
-    from_port   = 443
-    to_port     = 443
-    cidr_blocks = ["10.40.0.0/16"]
-  }
+resource "aws_vpc_security_group_ingress_rule" "endpoints_https" {
+  security_group_id = aws_security_group.endpoints.id
+  description       = "HTTPS from the VPC"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = "10.40.0.0/16"
 }

@@ -153,3 +153,100 @@ resource "aws_lb_target_group" "candidate" {
     unhealthy_threshold = 3
   }
 }
+
+resource "aws_lb" "secondary" {
+  provider                   = aws.secondary
+  name                       = "clinical-notes-prod-dr"
+  load_balancer_type         = "application"
+  internal                   = false
+  security_groups            = [aws_security_group.secondary_alb.id]
+  subnets                    = aws_subnet.secondary_public[*].id
+  drop_invalid_header_fields = true
+  enable_deletion_protection = true
+  idle_timeout               = 125
+
+  access_logs {
+    bucket  = aws_s3_bucket.logs_secondary.id
+    prefix  = "alb"
+    enabled = true
+  }
+
+  depends_on = [aws_s3_bucket_policy.logs_secondary]
+}
+
+resource "aws_acm_certificate" "secondary" {
+  provider          = aws.secondary
+  domain_name       = "notes.health.example.com"
+  validation_method = "DNS"
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_acm_certificate_validation" "secondary" {
+  provider                = aws.secondary
+  certificate_arn         = aws_acm_certificate.secondary.arn
+  validation_record_fqdns = [for record in aws_route53_record.certificate_validation : record.fqdn]
+}
+
+resource "aws_lb_listener" "secondary_http" {
+  provider          = aws.secondary
+  load_balancer_arn = aws_lb.secondary.arn
+  port              = 80
+  protocol          = "HTTP"
+
+  default_action {
+    type = "redirect"
+
+    redirect {
+      port        = "443"
+      protocol    = "HTTPS"
+      status_code = "HTTP_301"
+    }
+  }
+}
+
+resource "aws_lb_listener" "secondary_https" {
+  provider          = aws.secondary
+  load_balancer_arn = aws_lb.secondary.arn
+  port              = 443
+  protocol          = "HTTPS"
+  ssl_policy        = "ELBSecurityPolicy-TLS13-1-3-2021-06"
+  certificate_arn   = aws_acm_certificate_validation.secondary.certificate_arn
+
+  default_action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.secondary.arn
+  }
+}
+
+resource "aws_lb_target_group" "secondary" {
+  #checkov:skip=CKV_AWS_378:TLS 1.3+ terminates at the load balancer (security.tls); targets sit in private subnets and accept only the load balancer's security group on serving.port 8080
+  provider             = aws.secondary
+  name                 = "clinical-notes-prod-dr"
+  port                 = 8080
+  protocol             = "HTTP"
+  target_type          = "ip"
+  vpc_id               = aws_vpc.secondary.id
+  deregistration_delay = 60
+
+  health_check {
+    enabled             = true
+    path                = "/readyz"
+    protocol            = "HTTP"
+    matcher             = "200"
+    interval            = 15
+    timeout             = 5
+    healthy_threshold   = 2
+    unhealthy_threshold = 3
+  }
+}
+
+removed {
+  from = aws_route53_record.secondary_certificate_validation
+
+  lifecycle {
+    destroy = false
+  }
+}

@@ -125,12 +125,12 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "audit" {
   bucket = aws_s3_bucket.audit.id
 
   rule {
-    bucket_key_enabled = true
-
     apply_server_side_encryption_by_default {
       sse_algorithm     = "aws:kms"
       kms_master_key_id = aws_kms_key.audit.arn
     }
+
+    bucket_key_enabled = true
   }
 }
 
@@ -143,16 +143,16 @@ resource "aws_s3_bucket_lifecycle_configuration" "audit" {
 
     filter {}
 
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
+    expiration {
+      days = 2192
     }
 
     noncurrent_version_expiration {
       noncurrent_days = 2192
     }
 
-    expiration {
-      days = 2192
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
     }
   }
 
@@ -274,12 +274,12 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "audit_replica" {
   bucket   = aws_s3_bucket.audit_replica.id
 
   rule {
-    bucket_key_enabled = true
-
     apply_server_side_encryption_by_default {
       sse_algorithm     = "aws:kms"
       kms_master_key_id = aws_kms_replica_key.secondary.arn
     }
+
+    bucket_key_enabled = true
   }
 }
 
@@ -293,16 +293,16 @@ resource "aws_s3_bucket_lifecycle_configuration" "audit_replica" {
 
     filter {}
 
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
+    expiration {
+      days = 2192
     }
 
     noncurrent_version_expiration {
       noncurrent_days = 2192
     }
 
-    expiration {
-      days = 2192
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
     }
   }
 

@@ -45,13 +45,19 @@ resource "aws_iam_role_policy" "execution" {
           "ecr:BatchGetImage",
           "ecr:GetDownloadUrlForLayer",
         ]
-        Resource = "arn:${local.partition}:ecr:us-east-1:${local.account_id}:repository/${local.name}"
+        Resource = [
+          "arn:${local.partition}:ecr:us-east-1:${local.account_id}:repository/${local.name}",
+          "arn:${local.partition}:ecr:us-west-2:${local.account_id}:repository/${local.name}",
+        ]
       },
       {
-        Sid      = "WriteTheRuntimeLogGroup"
-        Effect   = "Allow"
-        Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-        Resource = "arn:${local.partition}:logs:us-east-1:${local.account_id}:log-group:/servespec/clinical-notes-staging/runtime:log-stream:*"
+        Sid    = "WriteTheRuntimeLogGroup"
+        Effect = "Allow"
+        Action = ["logs:CreateLogStream", "logs:PutLogEvents"]
+        Resource = [
+          "arn:${local.partition}:logs:us-east-1:${local.account_id}:log-group:/servespec/clinical-notes-staging/runtime:log-stream:*",
+          "arn:${local.partition}:logs:us-west-2:${local.account_id}:log-group:/servespec/clinical-notes-staging/runtime:log-stream:*",
+        ]
       },
       {
         Sid      = "DecryptWithTheDeploymentKey"
@@ -65,10 +71,19 @@ resource "aws_iam_role_policy" "execution" {
         }
       },
       {
-        Sid      = "ReadTheApiKeys"
+        Sid      = "DecryptWithTheSecondaryKey"
         Effect   = "Allow"
-        Action   = ["secretsmanager:GetSecretValue"]
-        Resource = "arn:${local.partition}:secretsmanager:us-east-1:${local.account_id}:secret:${local.name}/api-keys-??????"
+        Action   = ["kms:Decrypt"]
+        Resource = aws_kms_replica_key.secondary.arn
+      },
+      {
+        Sid    = "ReadTheApiKeys"
+        Effect = "Allow"
+        Action = ["secretsmanager:GetSecretValue"]
+        Resource = [
+          "arn:${local.partition}:secretsmanager:us-east-1:${local.account_id}:secret:${local.name}/api-keys-??????",
+          "arn:${local.partition}:secretsmanager:us-west-2:${local.account_id}:secret:${local.name}/api-keys-??????",
+        ]
       },
     ]
   })
@@ -105,22 +120,31 @@ resource "aws_iam_role_policy" "task" {
     Version = "2012-10-17"
     Statement = [
       {
-        Sid      = "ReadTheApiKeys"
-        Effect   = "Allow"
-        Action   = ["secretsmanager:GetSecretValue"]
-        Resource = "arn:${local.partition}:secretsmanager:us-east-1:${local.account_id}:secret:${local.name}/api-keys-??????"
+        Sid    = "ReadTheApiKeys"
+        Effect = "Allow"
+        Action = ["secretsmanager:GetSecretValue"]
+        Resource = [
+          "arn:${local.partition}:secretsmanager:us-east-1:${local.account_id}:secret:${local.name}/api-keys-??????",
+          "arn:${local.partition}:secretsmanager:us-west-2:${local.account_id}:secret:${local.name}/api-keys-??????",
+        ]
       },
       {
-        Sid      = "ReadTheModelArtifacts"
-        Effect   = "Allow"
-        Action   = ["s3:GetObject"]
-        Resource = "arn:${local.partition}:s3:::${local.name}-models-${local.account_id}/models/clinical-notes-llm/*"
+        Sid    = "ReadTheModelArtifacts"
+        Effect = "Allow"
+        Action = ["s3:GetObject"]
+        Resource = [
+          "arn:${local.partition}:s3:::${local.name}-models-${local.account_id}/models/clinical-notes-llm/*",
+          "arn:${local.partition}:s3:::${local.name}-models-dr-${local.account_id}/models/clinical-notes-llm/*",
+        ]
       },
       {
-        Sid      = "ListTheModelPrefix"
-        Effect   = "Allow"
-        Action   = ["s3:ListBucket"]
-        Resource = "arn:${local.partition}:s3:::${local.name}-models-${local.account_id}"
+        Sid    = "ListTheModelPrefix"
+        Effect = "Allow"
+        Action = ["s3:ListBucket"]
+        Resource = [
+          "arn:${local.partition}:s3:::${local.name}-models-${local.account_id}",
+          "arn:${local.partition}:s3:::${local.name}-models-dr-${local.account_id}",
+        ]
         Condition = {
           StringLike = {
             "s3:prefix" = ["models/clinical-notes-llm/*"]
@@ -137,6 +161,12 @@ resource "aws_iam_role_policy" "task" {
             "kms:ResourceAliases" = "alias/${local.name}"
           }
         }
+      },
+      {
+        Sid      = "DecryptWithTheSecondaryKey"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt"]
+        Resource = aws_kms_replica_key.secondary.arn
       },
       {
         Sid      = "PutMetricsInTheDeploymentNamespace"

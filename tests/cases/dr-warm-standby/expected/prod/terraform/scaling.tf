@@ -75,3 +75,82 @@ resource "aws_appautoscaling_policy" "runtime_queue" {
     }
   }
 }
+
+resource "aws_appautoscaling_target" "secondary" {
+  provider           = aws.secondary
+  service_namespace  = "ecs"
+  scalable_dimension = "ecs:service:DesiredCount"
+  resource_id        = "service/${aws_ecs_cluster.secondary.name}/${aws_ecs_service.secondary.name}"
+  min_capacity       = 1
+  max_capacity       = 1
+}
+
+resource "aws_appautoscaling_policy" "secondary_requests" {
+  provider           = aws.secondary
+  name               = "${local.name}-dr-requests"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = aws_appautoscaling_target.secondary.service_namespace
+  scalable_dimension = aws_appautoscaling_target.secondary.scalable_dimension
+  resource_id        = aws_appautoscaling_target.secondary.resource_id
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = 50
+    scale_in_cooldown  = 300
+    scale_out_cooldown = 60
+
+    predefined_metric_specification {
+      predefined_metric_type = "ALBRequestCountPerTarget"
+      resource_label         = "${aws_lb.secondary.arn_suffix}/${aws_lb_target_group.secondary.arn_suffix}"
+    }
+  }
+}
+
+resource "aws_appautoscaling_policy" "secondary_cpu" {
+  provider           = aws.secondary
+  name               = "${local.name}-dr-cpu"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = aws_appautoscaling_target.secondary.service_namespace
+  scalable_dimension = aws_appautoscaling_target.secondary.scalable_dimension
+  resource_id        = aws_appautoscaling_target.secondary.resource_id
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = 70
+    scale_in_cooldown  = 300
+    scale_out_cooldown = 60
+
+    predefined_metric_specification {
+      predefined_metric_type = "ECSServiceAverageCPUUtilization"
+    }
+  }
+}
+
+resource "aws_appautoscaling_policy" "secondary_queue" {
+  provider           = aws.secondary
+  name               = "${local.name}-dr-queue"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = aws_appautoscaling_target.secondary.service_namespace
+  scalable_dimension = aws_appautoscaling_target.secondary.scalable_dimension
+  resource_id        = aws_appautoscaling_target.secondary.resource_id
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = 4
+    scale_in_cooldown  = 300
+    scale_out_cooldown = 60
+
+    customized_metric_specification {
+      namespace   = "servespec/dr-warm-standby"
+      metric_name = "QueueDepth"
+      statistic   = "Average"
+
+      dimensions {
+        name  = "Model"
+        value = "smollm2-135m-instruct"
+      }
+
+      dimensions {
+        name  = "Variant"
+        value = "default"
+      }
+    }
+  }
+}

@@ -126,12 +126,12 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "audit" {
   bucket = aws_s3_bucket.audit.id
 
   rule {
-    bucket_key_enabled = true
-
     apply_server_side_encryption_by_default {
       sse_algorithm     = "aws:kms"
       kms_master_key_id = aws_kms_key.audit.arn
     }
+
+    bucket_key_enabled = true
   }
 }
 
@@ -144,16 +144,16 @@ resource "aws_s3_bucket_lifecycle_configuration" "audit" {
 
     filter {}
 
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
+    expiration {
+      days = 2192
     }
 
     noncurrent_version_expiration {
       noncurrent_days = 2192
     }
 
-    expiration {
-      days = 2192
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
     }
   }
 
