@@ -77,9 +77,11 @@ def _lifespan(
         loader = asyncio.create_task(asyncio.to_thread(_load, service))
         experiment.recorder.start()
         exporter = _metrics_exporter(settings, metrics)
+        reporter = asyncio.create_task(_report_load(service, metrics, settings.load_report_s))
         try:
             yield
         finally:
+            reporter.cancel()
             service.drain()
             if exporter is not None:
                 exporter.shutdown()
@@ -89,6 +91,16 @@ def _lifespan(
             await asyncio.to_thread(experiment.recorder.close)
 
     return lifespan
+
+
+async def _report_load(service: ModelService, metrics: Metrics, every_s: float) -> None:
+    """Write the scaling signal every ``every_s`` seconds, from start to shutdown: before
+    the model loads and while idle it is 0, so CloudWatch always has the data points that
+    target tracking needs to scale in."""
+    while True:
+        engine = service.engine
+        metrics.emit_load(engine.waiting if engine else 0)
+        await asyncio.sleep(every_s)
 
 
 def _routes() -> list[Route]:

@@ -48,11 +48,9 @@ class Call:
         metrics.generation_tokens.labels(key_id).inc(self.completion_tokens)
         if self.ttft is not None:
             metrics.ttft.observe(self.ttft)
-        engine = service.engine
         metrics.emit_emf(
             latency_s=latency,
             ttft_s=self.ttft,
-            queue_depth=engine.waiting if engine else 0,
             error=status >= 500,
             tokens_out=self.completion_tokens,
         )

@@ -133,36 +133,41 @@ class Metrics:
         *,
         latency_s: float,
         ttft_s: float | None,
-        queue_depth: int,
         error: bool,
         tokens_out: int,
     ) -> None:
         values: dict[str, tuple[float, str]] = {
             "Latency": (latency_s * 1000, "Milliseconds"),
-            emf.QUEUE_DEPTH: (queue_depth, "Count"),
             "Errors": (1 if error else 0, "Count"),
             "TokensOut": (tokens_out, "Count"),
         }
         if ttft_s is not None:
             values["TimeToFirstToken"] = (ttft_s * 1000, "Milliseconds")
-        # Model alone: the model-wide alarms and dashboard; Model and Variant: each variant's
-        # own scaling (emf.scaling_dimensions, which the compiler's policy names too).
-        dimensions = emf.scaling_dimensions(self.model, self.variant)
+        self._write_emf(values, scaled=bool(self.variant))
+
+    def emit_load(self, queue_depth: int) -> None:
+        """The scaling signal, written on a timer (runtime/app.py) rather than per request:
+        an idle task must still report 0, or its target-tracking alarm has no data and ECS
+        never scales the service in (AWS scales in only when every policy agrees)."""
+        self._write_emf({emf.QUEUE_DEPTH: (queue_depth, "Count")}, scaled=True)
+
+    def _write_emf(self, values: dict[str, tuple[float, str]], *, scaled: bool) -> None:
+        """One EMF line. Model alone: the model-wide alarms and dashboard; Model and Variant:
+        each variant's own scaling (emf.scaling_dimensions, which the compiler's policy names)."""
+        dimensions = emf.scaling_dimensions(self.model, self.variant or emf.DEFAULT_VARIANT)
         line = {
             "_aws": {
                 "Timestamp": int(time.time() * 1000),
                 "CloudWatchMetrics": [
                     {
                         "Namespace": self.namespace,
-                        "Dimensions": [[emf.MODEL], list(dimensions)]
-                        if self.variant
-                        else [[emf.MODEL]],
+                        "Dimensions": [[emf.MODEL], list(dimensions)] if scaled else [[emf.MODEL]],
                         "Metrics": [{"Name": k, "Unit": u} for k, (_, u) in values.items()],
                     }
                 ],
             },
             emf.MODEL: self.model,
-            **(dimensions if self.variant else {}),
+            **(dimensions if scaled else {}),
             **{k: round(v, 3) for k, (v, _) in values.items()},
         }
         self.emf_stream.write(json.dumps(line) + "\n")

@@ -56,6 +56,9 @@ class Settings:
     threads: int = 0  # 0: one per available core
     served_model_name: str = ""  # empty: the manifest's model name
     metrics_namespace: str = "servespec"
+    # How often the queue depth goes out as EMF, busy or idle: a target-tracking alarm with
+    # no data points cannot scale in, so the scaling signal must not depend on traffic.
+    load_report_s: float = 10.0
     s3_endpoint_url: str | None = None
     cache_dir: Path = Path("/tmp/servespec-artifact")  # scratch space for s3://
     log_level: str = "INFO"
@@ -80,6 +83,8 @@ class Settings:
                 raise SettingsError(f"{PREFIX}{name.upper()} must not be negative")
         if self.header_timeout_s <= 0:
             raise SettingsError(f"{PREFIX}HEADER_TIMEOUT_S must be positive")
+        if self.load_report_s <= 0:
+            raise SettingsError(f"{PREFIX}LOAD_REPORT_S must be positive")
         if self.api_keys_reload_s <= 0:
             raise SettingsError(f"{PREFIX}API_KEYS_RELOAD_S must be positive")
         if self.request_timeout_s <= 0 or self.shutdown_grace_s < 0:

@@ -139,8 +139,9 @@ class Scaling(Strict):
     scale_out_cooldown_s: Annotated[int, Field(ge=0, le=3600)] = 60
     target_queue_depth: Annotated[int, Field(ge=1, le=4096)] = 4
     """Requests waiting for a batch slot per task (the runtime's QueueDepth metric, per
-    variant: each A/B variant's service scales on its own tasks' queue) that target
-    tracking holds, alongside requests and CPU: LLM load is tokens, not requests."""
+    variant: each A/B variant's service scales on its own tasks' queue, sampled every 10 s
+    idle or busy) that target tracking holds, alongside requests and CPU: LLM load is
+    tokens, not requests."""
 
 
 class Serving(Strict):

@@ -150,7 +150,7 @@ def test_emf_carries_the_variant_dimension() -> None:
     stream = io.StringIO()
     metrics = Metrics("servespec/x", "m", emf_stream=stream)
     metrics.variant = "b"
-    metrics.emit_emf(latency_s=0.1, ttft_s=None, queue_depth=0, error=False, tokens_out=1)
+    metrics.emit_emf(latency_s=0.1, ttft_s=None, error=False, tokens_out=1)
     line = json.loads(stream.getvalue())
     assert line["Variant"] == "b"
     assert line["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Model"], ["Model", "Variant"]]

@@ -11,7 +11,7 @@ from runtime.metrics import Metrics
 def test_emf_line_declares_the_alarm_metrics() -> None:
     stream = io.StringIO()
     metrics = Metrics("servespec/assistant", "smollm2", emf_stream=stream)
-    metrics.emit_emf(latency_s=1.5, ttft_s=0.25, queue_depth=3, error=False, tokens_out=42)
+    metrics.emit_emf(latency_s=1.5, ttft_s=0.25, error=False, tokens_out=42)
     line = json.loads(stream.getvalue())
     directive = line["_aws"]["CloudWatchMetrics"][0]
     assert directive["Namespace"] == "servespec/assistant"
@@ -20,12 +20,23 @@ def test_emf_line_declares_the_alarm_metrics() -> None:
     assert names == {
         "Latency": "Milliseconds",
         "TimeToFirstToken": "Milliseconds",
-        "QueueDepth": "Count",
         "Errors": "Count",
         "TokensOut": "Count",
     }
     assert (line["Model"], line["Latency"], line["TimeToFirstToken"]) == ("smollm2", 1500, 250)
-    assert (line["QueueDepth"], line["Errors"], line["TokensOut"]) == (3, 0, 42)
+    assert (line["Errors"], line["TokensOut"]) == (0, 42)
+
+
+def test_the_load_line_carries_the_scaling_series_even_without_a_variant() -> None:
+    """The queue depth is what ECS scales on: it always names Model and Variant (the
+    default variant when the spec has no split), the series the compiler's policy tracks."""
+    stream = io.StringIO()
+    Metrics("servespec/assistant", "smollm2", emf_stream=stream).emit_load(2)
+    line = json.loads(stream.getvalue())
+    directive = line["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Dimensions"] == [["Model"], ["Model", "Variant"]]
+    assert directive["Metrics"] == [{"Name": "QueueDepth", "Unit": "Count"}]
+    assert (line["Model"], line["Variant"], line["QueueDepth"]) == ("smollm2", "default", 2)
 
 
 def test_two_apps_do_not_share_a_registry() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -81,12 +82,39 @@ def _served_line(
     with running(settings) as live, live.http() as http:
         body = {"model": spec.model.name, "prompt": "Hello", "max_tokens": 2}
         assert http.post("/v1/completions", json=body).status_code == 200
-    (line,) = [
+    lines = [
         line
         for line in _emf_lines(capsys.readouterr().out)
         if metric in {m["Name"] for m in _directive(line)["Metrics"]}
     ]
-    return line
+    assert lines, f"the runtime wrote no {metric} line"
+    return lines[-1]
+
+
+def test_an_idle_runtime_keeps_reporting_its_queue(
+    tiny_artifact: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Target tracking scales in only when every policy's alarm has data saying so: a task
+    that reported its queue only per finished request would leave an idle service at its
+    peak size. The runtime writes the queue depth on a timer, requests or not."""
+    settings = Settings(
+        artifact=str(tiny_artifact),
+        host="127.0.0.1",
+        port=free_port(),
+        api_keys=(API_KEY,),
+        threads=2,
+        metrics_port=0,
+        load_report_s=0.2,
+    )
+    capsys.readouterr()
+    with running(settings) as live, live.http() as http:
+        assert http.get("/readyz").status_code == 200
+        time.sleep(1.5)
+    depths = [
+        line["QueueDepth"] for line in _emf_lines(capsys.readouterr().out) if "QueueDepth" in line
+    ]
+    assert len(depths) >= 4
+    assert set(depths) == {0}
 
 
 def _queue_metrics(example: str, env: str) -> dict[str, dict[str, Any]]:
