@@ -909,6 +909,7 @@ resource "aws_ecs_service" "secondary" {
     alarm_names = [
       aws_cloudwatch_metric_alarm.error_rate_secondary.alarm_name,
       aws_cloudwatch_metric_alarm.p99_latency_secondary.alarm_name,
+      aws_cloudwatch_metric_alarm.current_unhealthy_hosts_secondary.alarm_name,
     ]
     enable   = true
     rollback = true
