@@ -8,7 +8,9 @@ from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Comment, Ref, Template, Value, jsonencode, resource, skip
 from compiler.terraform.stack import common, contract, kms_keys, storage
 from compiler.terraform.stack.buckets import (
+    access_log_bucket_skips,
     kms_default_rule,
+    lifecycle_rule,
     s3_access_logs_statement,
     sse_s3_rule,
     tls_only_statement,
@@ -30,20 +32,7 @@ def _bucket(
     label: str, local: str, sse: Block, skips: list[Comment], sse_skips: list[Comment]
 ) -> list[Block]:
     # Old state versions are the undo history of every apply: keep them a year.
-    lifecycle = Block(
-        "rule",
-        (),
-        [
-            {"id": "old-versions", "status": "Enabled"},
-            Block("filter", (), {}),
-            Block(
-                "noncurrent_version_expiration",
-                (),
-                {"noncurrent_days": contract.STATE_VERSIONS_DAYS},
-            ),
-            Block("abort_incomplete_multipart_upload", (), {"days_after_initiation": 7}),
-        ],
-    )
+    lifecycle = lifecycle_rule("old-versions", noncurrent_days=contract.STATE_VERSIONS_DAYS)
     return [
         resource(
             "aws_s3_bucket",
@@ -137,16 +126,7 @@ def _logs_bucket() -> list[Block]:
             "state_logs_bucket",
             s3_sse,
             [
-                skip(
-                    "CKV_AWS_145",
-                    "AWS: S3 server access logs are delivered only to buckets encrypted "
-                    "with SSE-S3, not SSE-KMS",
-                ),
-                skip(
-                    "CKV_AWS_18",
-                    "AWS: this is the access-log destination; a log bucket that logs to "
-                    "itself records its own log deliveries without end",
-                ),
+                *access_log_bucket_skips(alb=False),
                 skip(
                     "CKV_AWS_144",
                     "AWS: access logs are operational records of the state bucket's region",

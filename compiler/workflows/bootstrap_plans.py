@@ -70,8 +70,7 @@ def pr_job(spec: ResolvedSpec, summary: str, if_: str) -> dict[str, Any]:
             steps.run(
                 "terraform plan", "terraform plan -input=false -no-color -lock=false -out=tfplan"
             ),
-            steps.run("The resources it changes", summary, env={"ENVIRONMENT": key}),
-            steps.upload_plan_summary(key),
+            *steps.plan_summary(key, summary),
         ],
         needs=["changes", "validate"],
         if_=f"needs.changes.outputs.{key} == 'true' && {if_}",

@@ -81,10 +81,11 @@ def aws_credentials(spec: ResolvedSpec, role: str) -> Step:
     }
 
 
-def upload_plan_summary(key: str) -> Step:
-    """Hand a plan job's resource list (`$RUNNER_TEMP/plan-summary-<key>.md`) to the PR's
-    sticky comment, whose job downloads every `plan-summary-*` artifact."""
-    return {
+def plan_summary(key: str, script: str, *, id: str | None = None) -> list[Step]:
+    """List the resources a saved plan changes (`script`: pr.PLAN, which writes
+    `$RUNNER_TEMP/plan-summary-<key>.md`) and hand the list to the PR's sticky comment,
+    whose job downloads every `plan-summary-*` artifact."""
+    upload = {
         "name": "Hand the resource list to the comment",
         "uses": actions.UPLOAD_ARTIFACT.ref,
         "with": {
@@ -93,6 +94,7 @@ def upload_plan_summary(key: str) -> Step:
             "retention-days": 3,
         },
     }
+    return [run("The resources it changes", script, id=id, env={"ENVIRONMENT": key}), upload]
 
 
 def setup_terraform() -> Step:

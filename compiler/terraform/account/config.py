@@ -165,8 +165,7 @@ def _buckets(account: AccountPlan, region: RegionPlan, label: str) -> list[Block
                 "S3 access logs of the Config bucket: operational records of this region, "
                 "not part of any recovery set",
             ),
-            skip("CKV_AWS_145", "S3 server access logs are delivered only to SSE-S3 buckets"),
-            skip("CKV_AWS_18", "the access-log bucket itself; logging it into itself loops"),
+            *buckets.access_log_bucket_skips(alb=False),
         ),
         extra_statements=(access_logs,),
     )

@@ -152,26 +152,9 @@ def _buckets(spec: ResolvedSpec) -> list[Block]:
     )
     found = buckets.bucket_blocks(source)
     if replicated:
-        replica = buckets.Bucket(
-            label="audit_replica",
-            name=dr_plan.audit_replica_name(),
-            kms_key_arn=dr_plan.secondary_key_arn(spec),
-            log_bucket=Ref("aws_s3_bucket.logs_secondary.id"),
-            log_prefix="s3-access/audit-replica/",
-            secondary=True,
-            expire_days=days,
-            noncurrent_days=days,
-            # Replicating locked objects needs a locked destination (AWS).
-            lock_mode=mode,
-            lock_days=days,
-            skips=(
-                skip(
-                    "CKV_AWS_144",
-                    f"replica of aws_s3_bucket.audit in {spec.region}; "
-                    "replicating a replica onward is not part of the DR design",
-                ),
-            ),
-        )
+        key = dr_plan.secondary_key_arn(spec)
+        name = dr_plan.audit_replica_name()
+        replica = buckets.replica("audit", name, key, spec.region, like=source)
         found += buckets.bucket_blocks(replica)
     return found
 

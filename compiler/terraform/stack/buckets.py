@@ -7,6 +7,7 @@ a TLS-only policy, access logging and (when a profile asks) S3 Object Lock.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ from .common import ACCOUNT, ACCOUNT_ID, PARTITION
 from .dr_plan import SECONDARY
 
 _WHOLE = re.compile(r"\$\{([^{}]+)\}")
+ABORT_DAYS = 7  # unfinished multipart uploads go after a week (CKV_AWS_300)
 
 
 def interpolated(value: object) -> Value:
@@ -119,6 +121,38 @@ class Bucket:
         return f"aws_s3_bucket.{self.label}"
 
 
+def replica(
+    source: str, name: str, key_arn: Expr, region: str, *, like: Bucket | None = None
+) -> Bucket:
+    """The DR region's copy of bucket `source` (of the primary `region`): encrypted with the
+    secondary's key, logging into the secondary's log bucket, with the retention and Object
+    Lock of `like` (a locked source needs a locked destination, AWS)."""
+    copy = Bucket(
+        label=f"{source}_replica",
+        name=name,
+        kms_key_arn=key_arn,
+        log_bucket=Ref("aws_s3_bucket.logs_secondary.id"),
+        log_prefix=f"s3-access/{source}-replica/",
+        secondary=True,
+        skips=(
+            skip(
+                "CKV_AWS_144",
+                f"replica of aws_s3_bucket.{source} in {region}; "
+                "replicating a replica onward is not part of the DR design",
+            ),
+        ),
+    )
+    if like is None:
+        return copy
+    return dataclasses.replace(
+        copy,
+        expire_days=like.expire_days,
+        noncurrent_days=like.noncurrent_days,
+        lock_mode=like.lock_mode,
+        lock_days=like.lock_days,
+    )
+
+
 def _provider(secondary: bool) -> dict[str, Value]:
     return {"provider": SECONDARY} if secondary else {}
 
@@ -187,6 +221,19 @@ def _encryption(bucket: Bucket, bucket_id: Expr) -> Block:
     )
 
 
+def lifecycle_rule(id_: str, *, noncurrent_days: int, expire_days: int | None = None) -> Block:
+    """A bucket's one lifecycle rule: objects expire after `expire_days` (None: kept),
+    old versions after `noncurrent_days`, unfinished multipart uploads after 7 days."""
+    items: list[Block | dict[str, Value]] = [{"id": id_, "status": "Enabled"}, Block("filter")]
+    if expire_days is not None:
+        items.append(Block("expiration", (), {"days": expire_days}))
+    items += [
+        Block("noncurrent_version_expiration", (), {"noncurrent_days": noncurrent_days}),
+        Block("abort_incomplete_multipart_upload", (), {"days_after_initiation": ABORT_DAYS}),
+    ]
+    return Block("rule", (), items)
+
+
 def sse_s3_rule() -> Block:
     """SSE-S3 default encryption: what S3 server access and ALB access logs are delivered to."""
     default = Block("apply_server_side_encryption_by_default", (), {"sse_algorithm": "AES256"})
@@ -204,20 +251,15 @@ def kms_default_rule(key_arn: Expr) -> Block:
 
 
 def _lifecycle(bucket: Bucket, bucket_id: Expr) -> Block:
-    items: list[object] = [
-        {"id": "retention", "status": "Enabled"},
-        Block("filter", (), {}),
-        Block("abort_incomplete_multipart_upload", (), {"days_after_initiation": 7}),
-        Block("noncurrent_version_expiration", (), {"noncurrent_days": bucket.noncurrent_days}),
-    ]
-    if bucket.expire_days is not None:
-        items.append(Block("expiration", (), {"days": bucket.expire_days}))
+    rule = lifecycle_rule(
+        "retention", noncurrent_days=bucket.noncurrent_days, expire_days=bucket.expire_days
+    )
     return resource(
         "aws_s3_bucket_lifecycle_configuration",
         bucket.label,
         [
             {**_provider(bucket.secondary), "bucket": bucket_id},
-            Block("rule", (), items),  # type: ignore[arg-type]
+            rule,
             # Versioning first: a lifecycle on an unversioned bucket ignores noncurrent rules.
             {"depends_on": [Ref(f"aws_s3_bucket_versioning.{bucket.label}")]},
         ],
@@ -239,11 +281,25 @@ def _policy(bucket: Bucket, bucket_id: Expr) -> Block:
     )
 
 
+def _sse_s3_only(alb: bool) -> str:
+    what = "ALB access logs and S3 server access logs are" if alb else "S3 server access logs are"
+    return f"AWS: {what} delivered only to buckets encrypted with SSE-S3, not SSE-KMS"
+
+
 def sse_s3_skip() -> Comment:
-    return skip(
-        "SSP_ENC_001",
-        "AWS: ALB access logs and S3 server access logs are delivered only to buckets "
-        "encrypted with SSE-S3, not SSE-KMS",
+    return skip("SSP_ENC_001", _sse_s3_only(alb=True))
+
+
+def access_log_bucket_skips(*, alb: bool) -> tuple[Comment, Comment]:
+    """Why an access-log bucket (of S3 server access logs, and ALB's when `alb`) is not
+    encrypted with KMS and does not log its own access."""
+    return (
+        skip("CKV_AWS_145", _sse_s3_only(alb)),
+        skip(
+            "CKV_AWS_18",
+            "AWS: this is the access-log destination; a log bucket that logs to "
+            "itself records its own log deliveries without end",
+        ),
     )
 
 

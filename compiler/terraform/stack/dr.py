@@ -24,9 +24,11 @@ from compiler.terraform.hcl import Block, Ref, Template, Value, resource, skip
 from . import ecr_lifecycle, kms_keys, network_plan, region, region_network, replication
 from .buckets import (
     Bucket,
+    access_log_bucket_skips,
     alb_access_logs_statements,
     bucket_blocks,
     document,
+    replica,
     s3_access_logs_statement,
 )
 from .common import PARTITION
@@ -104,7 +106,6 @@ def _logs_secondary(spec: ResolvedSpec) -> list[Block]:
     elb_account = Ref("data.aws_elb_service_account.secondary.arn")
     delivery = [s3_access_logs_statement(f"{arn}/s3-access/*")]
     delivery += alb_access_logs_statements(arn, elb_account)
-    region = spec.dr.secondary_region
     bucket = Bucket(
         label="logs_secondary",
         name=name,
@@ -113,15 +114,7 @@ def _logs_secondary(spec: ResolvedSpec) -> list[Block]:
         secondary=True,
         expire_days=max(spec.observability.log_retention_days, 365),
         skips=(
-            skip(
-                "CKV_AWS_145",
-                "S3 server access logs and ALB access logs are delivered "
-                "only to SSE-S3 buckets (AWS); this bucket receives both",
-            ),
-            skip(
-                "CKV_AWS_18",
-                f"the access-log bucket of {region}; logging it into itself would loop",
-            ),
+            *access_log_bucket_skips(alb=True),
             skip(
                 "CKV_AWS_144",
                 "access logs of the secondary region; they describe that "
@@ -135,21 +128,7 @@ def _logs_secondary(spec: ResolvedSpec) -> list[Block]:
 
 
 def _models_replica(spec: ResolvedSpec) -> list[Block]:
-    bucket = Bucket(
-        label="models_replica",
-        name=models_replica_name(),
-        kms_key_arn=secondary_key_arn(spec),
-        log_bucket=Ref("aws_s3_bucket.logs_secondary.id"),
-        log_prefix="s3-access/models-replica/",
-        secondary=True,
-        skips=(
-            skip(
-                "CKV_AWS_144",
-                f"replica of aws_s3_bucket.models in {spec.region}; "
-                "replicating a replica onward is not part of the DR design",
-            ),
-        ),
-    )
+    bucket = replica("models", models_replica_name(), secondary_key_arn(spec), spec.region)
     return bucket_blocks(bucket)
 
 

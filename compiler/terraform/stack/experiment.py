@@ -16,7 +16,7 @@ from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, jsonencode, resource, skip
 
 from . import common
-from .buckets import bucket_settings, kms_default_rule, tls_only_statement
+from .buckets import bucket_settings, kms_default_rule, lifecycle_rule, tls_only_statement
 from .capture import CAPTURE_BUCKET, CAPTURE_PREFIX, capture_uri, environment
 from .cloudwatch import PERIOD_S, alarm, widget
 
@@ -60,20 +60,8 @@ def _pin_rule(variant: str, index: int) -> Block:
 def _bucket(spec: ResolvedSpec) -> list[Block]:
     days = spec.observability.capture.retention_days
     sse = kms_default_rule(Ref("aws_kms_key.main.arn"))
-    lifecycle = [
-        Block(
-            "rule",
-            (),
-            [
-                {"id": "expire-capture", "status": "Enabled"},
-                Block("filter", (), {}),
-                # observability.capture.retention_days: records (and old versions) go.
-                Block("expiration", (), {"days": days}),
-                Block("noncurrent_version_expiration", (), {"noncurrent_days": 1}),
-                Block("abort_incomplete_multipart_upload", (), {"days_after_initiation": 7}),
-            ],
-        )
-    ]
+    # observability.capture.retention_days: records (and old versions) go.
+    lifecycle = [lifecycle_rule("expire-capture", expire_days=days, noncurrent_days=1)]
     reason = (
         f"capture records are analysis data kept {days} days "
         "(observability.capture.retention_days) in the region that served the requests"

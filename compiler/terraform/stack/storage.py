@@ -9,9 +9,11 @@ from compiler.terraform.plan import replicates
 
 from . import common
 from .buckets import (
+    access_log_bucket_skips,
     alb_access_logs_statements,
     bucket_settings,
     kms_default_rule,
+    lifecycle_rule,
     s3_access_logs_statement,
     sse_s3_rule,
     sse_s3_skip,
@@ -29,8 +31,6 @@ __all__ = [
     "sse_s3_skip",
 ]
 
-ABORT_MULTIPART_DAYS = 7
-
 
 def blocks(spec: ResolvedSpec) -> list[Block]:
     return [*_models(spec), *_logs(spec)]
@@ -45,28 +45,11 @@ def replication_skips(spec: ResolvedSpec) -> list[Comment]:
     return [skip("CKV_AWS_144", reason)]
 
 
-def _abort_multipart() -> Block:
-    return Block(
-        "abort_incomplete_multipart_upload", (), {"days_after_initiation": ABORT_MULTIPART_DAYS}
-    )
-
-
 def _models(spec: ResolvedSpec) -> list[Block]:
     retention = spec.backups.retention_days
     sse = kms_default_rule(Ref("aws_kms_key.main.arn"))
-    lifecycle = [
-        Block(
-            "rule",
-            (),
-            [
-                {"id": "noncurrent-versions", "status": "Enabled"},
-                Block("filter", (), {}),
-                # Overwritten or deleted artifacts stay recoverable for backups.retention_days.
-                Block("noncurrent_version_expiration", (), {"noncurrent_days": retention}),
-                _abort_multipart(),
-            ],
-        )
-    ]
+    # Overwritten or deleted artifacts stay recoverable for backups.retention_days.
+    lifecycle = [lifecycle_rule("noncurrent-versions", noncurrent_days=retention)]
     return [
         resource(
             "aws_s3_bucket",
@@ -101,35 +84,14 @@ def _models(spec: ResolvedSpec) -> list[Block]:
 def _logs(spec: ResolvedSpec) -> list[Block]:
     days = spec.observability.log_retention_days
     sse = sse_s3_rule()
-    lifecycle = [
-        Block(
-            "rule",
-            (),
-            [
-                {"id": "expire-logs", "status": "Enabled"},
-                Block("filter", (), {}),
-                # Access logs are kept as long as the spec keeps every other log.
-                Block("expiration", (), {"days": days}),
-                Block("noncurrent_version_expiration", (), {"noncurrent_days": 1}),
-                _abort_multipart(),
-            ],
-        )
-    ]
+    # Access logs are kept as long as the spec keeps every other log.
+    lifecycle = [lifecycle_rule("expire-logs", expire_days=days, noncurrent_days=1)]
     return [
         resource(
             "aws_s3_bucket",
             "logs",
             [
-                skip(
-                    "CKV_AWS_145",
-                    "AWS: ALB access logs and S3 server access logs are delivered only to "
-                    "buckets encrypted with SSE-S3, not SSE-KMS",
-                ),
-                skip(
-                    "CKV_AWS_18",
-                    "AWS: this is the access-log destination; a log bucket that logs to "
-                    "itself records its own log deliveries without end",
-                ),
+                *access_log_bucket_skips(alb=True),
                 skip(
                     "CKV_AWS_144",
                     f"access logs are operational records kept {days} days "

@@ -95,8 +95,8 @@ resource "aws_kms_alias" "config_us_east_1" {
 resource "aws_s3_bucket" "config_us_east_1_logs" {
   provider = aws.us_east_1
   #checkov:skip=CKV_AWS_144:S3 access logs of the Config bucket: operational records of this region, not part of any recovery set
-  #checkov:skip=CKV_AWS_145:S3 server access logs are delivered only to SSE-S3 buckets
-  #checkov:skip=CKV_AWS_18:the access-log bucket itself; logging it into itself loops
+  #checkov:skip=CKV_AWS_145:AWS: S3 server access logs are delivered only to buckets encrypted with SSE-S3, not SSE-KMS
+  #checkov:skip=CKV_AWS_18:AWS: this is the access-log destination; a log bucket that logs to itself records its own log deliveries without end
   bucket = "servespec-config-logs-${local.account_id}-us-east-1"
 }
 
@@ -148,16 +148,16 @@ resource "aws_s3_bucket_lifecycle_configuration" "config_us_east_1_logs" {
 
     filter {}
 
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
+    expiration {
+      days = 2192
     }
 
     noncurrent_version_expiration {
       noncurrent_days = 90
     }
 
-    expiration {
-      days = 2192
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
     }
   }
 
@@ -267,16 +267,16 @@ resource "aws_s3_bucket_lifecycle_configuration" "config_us_east_1" {
 
     filter {}
 
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
+    expiration {
+      days = 2192
     }
 
     noncurrent_version_expiration {
       noncurrent_days = 2192
     }
 
-    expiration {
-      days = 2192
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
     }
   }
 
@@ -419,8 +419,8 @@ resource "aws_kms_alias" "config_us_west_2" {
 resource "aws_s3_bucket" "config_us_west_2_logs" {
   provider = aws.us_west_2
   #checkov:skip=CKV_AWS_144:S3 access logs of the Config bucket: operational records of this region, not part of any recovery set
-  #checkov:skip=CKV_AWS_145:S3 server access logs are delivered only to SSE-S3 buckets
-  #checkov:skip=CKV_AWS_18:the access-log bucket itself; logging it into itself loops
+  #checkov:skip=CKV_AWS_145:AWS: S3 server access logs are delivered only to buckets encrypted with SSE-S3, not SSE-KMS
+  #checkov:skip=CKV_AWS_18:AWS: this is the access-log destination; a log bucket that logs to itself records its own log deliveries without end
   bucket = "servespec-config-logs-${local.account_id}-us-west-2"
 }
 
@@ -472,16 +472,16 @@ resource "aws_s3_bucket_lifecycle_configuration" "config_us_west_2_logs" {
 
     filter {}
 
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
+    expiration {
+      days = 2192
     }
 
     noncurrent_version_expiration {
       noncurrent_days = 90
     }
 
-    expiration {
-      days = 2192
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
     }
   }
 
@@ -591,16 +591,16 @@ resource "aws_s3_bucket_lifecycle_configuration" "config_us_west_2" {
 
     filter {}
 
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
+    expiration {
+      days = 2192
     }
 
     noncurrent_version_expiration {
       noncurrent_days = 2192
     }
 
-    expiration {
-      days = 2192
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
     }
   }
 

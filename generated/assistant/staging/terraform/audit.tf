@@ -142,16 +142,16 @@ resource "aws_s3_bucket_lifecycle_configuration" "audit" {
 
     filter {}
 
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
+    expiration {
+      days = 365
     }
 
     noncurrent_version_expiration {
       noncurrent_days = 365
     }
 
-    expiration {
-      days = 365
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
     }
   }
 
@@ -280,16 +280,16 @@ resource "aws_s3_bucket_lifecycle_configuration" "audit_replica" {
 
     filter {}
 
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
+    expiration {
+      days = 365
     }
 
     noncurrent_version_expiration {
       noncurrent_days = 365
     }
 
-    expiration {
-      days = 365
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
     }
   }
 

@@ -144,16 +144,16 @@ resource "aws_s3_bucket_lifecycle_configuration" "audit" {
 
     filter {}
 
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
+    expiration {
+      days = 2192
     }
 
     noncurrent_version_expiration {
       noncurrent_days = 2192
     }
 
-    expiration {
-      days = 2192
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
     }
   }
 
