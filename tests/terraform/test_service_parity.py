@@ -4,7 +4,7 @@ Its log groups, ECS cluster, task definition, service, scaling and alarms (the l
 balancer's, the runtime metrics' and the service's) must equal the primary's
 (serving variant's) once the region is normalised away: the provider, the labels and names
 (`secondary`, `-dr`), and the region-scoped addresses (its key, subnets, security group,
-listener, model replica, secret replica, registry). What may differ is plan.Fleet's:
+listener, model replica, secret replica, registry, capture bucket). What may differ is plan.Fleet's:
 capacity (the DR strategy's), and for primaries that are not like the secondary (EC2, blue/
 green, A/B variants) the spec is first made like it. A builder that grows a branch for one
 region, or a secondary built by hand again (how dr_service.py drifted: no queue or request
@@ -53,6 +53,7 @@ ADDRESSES = {
     "aws_security_group.secondary_tasks.id": "aws_security_group.tasks.id",
     "aws_lb_listener.secondary_https": "aws_lb_listener_rule.api",
     "-models-dr-": "-models-",
+    "-capture-dr-": "-capture-",
 }
 SECRET_REPLICA = re.compile(
     r'replace\((aws_secretsmanager_secret\.api_keys\.arn), "[^"]*", "[^"]*"\)'
@@ -155,7 +156,8 @@ def _pairs(spec: ResolvedSpec) -> list[tuple[Block, Block]]:
         if kind in SUFFIXED:
             base = label.removesuffix("_secondary")
             log_group = kind == "aws_cloudwatch_log_group"
-            if base != label and (base in LOG_GROUPS or not log_group):
+            # (The secondary's own alarms, capture replication's, have no primary twin.)
+            if (kind, base) in blocks and base != label and (base in LOG_GROUPS or not log_group):
                 pairs.append((blocks[(kind, base)], block))
             continue
         if label == "secondary" or label.startswith("secondary_"):
