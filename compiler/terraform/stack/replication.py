@@ -164,6 +164,13 @@ def _kms_statements(spec: ResolvedSpec, pairs: Sequence[ReplicationPair]) -> lis
     return found
 
 
+def _role_description(pairs: Sequence[ReplicationPair]) -> str:
+    text = "S3 replication of model artifacts and audit logs to the DR region"
+    if any(pair.into_primary for pair in pairs):
+        text += ", and of its capture records back"
+    return text
+
+
 def _replication_role(spec: ResolvedSpec, pairs: Sequence[ReplicationPair]) -> list[Block]:
     statements: list[Value] = [stmt for pair in pairs for stmt in _pair_statements(pair)]
     statements += _kms_statements(spec, pairs)
@@ -184,7 +191,7 @@ def _replication_role(spec: ResolvedSpec, pairs: Sequence[ReplicationPair]) -> l
             "replication",
             {
                 "name": Template("${local.name}-s3-replication"),
-                "description": "S3 replication of model artifacts and audit logs to the DR region",
+                "description": _role_description(pairs),
                 "assume_role_policy": document(trust),
             },
         ),

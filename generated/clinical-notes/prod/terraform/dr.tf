@@ -316,7 +316,7 @@ resource "aws_s3_bucket_logging" "models_replica" {
 
 resource "aws_iam_role" "replication" {
   name        = "${local.name}-s3-replication"
-  description = "S3 replication of model artifacts and audit logs to the DR region"
+  description = "S3 replication of model artifacts and audit logs to the DR region, and of its capture records back"
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [
