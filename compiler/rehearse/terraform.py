@@ -43,6 +43,7 @@ class Deploy:
     grace_period_s: int
     deregistration_delay_s: int
     locals: dict[str, str]
+    variables: dict[str, str]  # `var.*` the deploy workflow passes (the image tag)
     secret_name: str | None
     bucket: str
     key_alias: str
@@ -55,7 +56,11 @@ class Deploy:
             return [self.resolve(item, refs) for item in value]
         if not isinstance(value, str):
             return value
-        names = {**{f"local.{k}": v for k, v in self.locals.items()}, **refs}
+        names = {
+            **{f"local.{k}": v for k, v in self.locals.items()},
+            **{f"var.{k}": v for k, v in self.variables.items()},
+            **refs,
+        }
         if value in names:
             return names[value]
         return INTERPOLATION.sub(lambda m: str(_lookup(names, m.group(1))), value)
@@ -74,7 +79,6 @@ def read(directory: Path, account_id: str, image: str) -> Deploy:
     raw_locals = files["locals"]["locals"]
     known = {"account_id": account_id}
     locals_ = _resolve_locals(raw_locals, known)
-    locals_["image"] = image
     compute = files["compute"]["resource"]
     task = compute["aws_ecs_task_definition"]
     label = "runtime" if "runtime" in task else sorted(task)[0]
@@ -102,10 +106,12 @@ def read(directory: Path, account_id: str, image: str) -> Deploy:
         grace_period_s=int(service.get("health_check_grace_period_seconds", 0)),
         deregistration_delay_s=int(group.get("deregistration_delay", 300)),
         locals=locals_,
+        variables={"image_tag": image.rsplit(":", 1)[-1]},
         secret_name=None,
         bucket="",
         key_alias="",
     )
+    _check_image(deploy, _load(directory / "registry.tf"), account_id)
     bucket = files["storage"]["resource"]["aws_s3_bucket"]["models"]["bucket"]
     return dataclasses.replace(
         deploy,
@@ -113,6 +119,19 @@ def read(directory: Path, account_id: str, image: str) -> Deploy:
         bucket=deploy.resolve(bucket, {}),
         key_alias=deploy.resolve(kms["name"], {}),
     )
+
+
+def _check_image(deploy: Deploy, registry: dict[str, Any], account_id: str) -> None:
+    """The task pulls the image the pipeline pushes: the stack's ECR repository, in the
+    account, with the tag the deploy passes (the rehearsal then runs its local build)."""
+    repository = deploy.resolve(registry["resource"]["aws_ecr_repository"]["runtime"]["name"], {})
+    named = str(deploy.resolve(deploy.container["image"], {}))
+    tag = deploy.variables["image_tag"]
+    if not (named.startswith(f"{account_id}.dkr.ecr.") and named.endswith(f"/{repository}:{tag}")):
+        raise TerraformError(
+            f"the task definition's image {named!r} is not the stack's ECR repository "
+            f"{repository!r} with the deployed tag"
+        )
 
 
 def _load(path: Path) -> dict[str, Any]:

@@ -28,13 +28,29 @@ def test_names_probe_and_grace_come_from_the_generated_terraform() -> None:
     env = {e["name"]: e["value"] for e in resolved["environment"]}
     assert env["SERVESPEC_ARTIFACT"].startswith("s3://assistant-staging-models-123456789012/")
     assert env["SERVESPEC_API_KEYS_SECRET"] == "assistant-staging/api-keys"
+    # The task pulls the stack's repository at the deployed tag (the rehearsal runs its
+    # local build of that tag).
     assert (
-        resolved["image"] == "localhost/x:rehearse" and resolved["secrets"][0]["valueFrom"] == "ARN"
+        resolved["image"]
+        == "123456789012.dkr.ecr.eu-west-1.amazonaws.com/assistant-staging:rehearse"
     )
+    assert resolved["secrets"][0]["valueFrom"] == "ARN"
     assert resolved["readonlyRootFilesystem"] is True and set(deploy.volumes) == {
         "tmp",
         "model-cache",
     }
+
+
+def test_an_image_from_another_repository_fails_the_read(tmp_path: Path) -> None:
+    """A task definition that pulls anything but the repository the pipeline pushes to
+    would never start: the rehearsal refuses it before building anything."""
+    for path in STAGING.glob("*.tf"):
+        text = path.read_text()
+        if path.name == "compute.tf":
+            text = text.replace("/${local.name}:${var.image_tag}", "/other:${var.image_tag}")
+        (tmp_path / path.name).write_text(text)
+    with pytest.raises(terraform.TerraformError, match="not the stack's ECR repository"):
+        terraform.read(tmp_path, "123456789012", "localhost/x:rehearse")
 
 
 def test_every_writable_path_is_a_declared_volume_with_a_mount() -> None:

@@ -107,7 +107,7 @@ def test_no_dr_and_no_copy_means_no_secondary_region() -> None:
 def test_no_dr_but_backup_copies_keep_only_the_key() -> None:
     spec = with_strategy(assistant_prod(), "none", copy_to_secondary=True)
     kinds = {b.labels[0] for b in dr.blocks(spec)}
-    assert kinds == {"aws_kms_replica_key"}
+    assert kinds == {"aws_kms_replica_key", "aws_kms_alias"}  # the key and its alias there
 
 
 @pytest.mark.parametrize(
@@ -125,7 +125,10 @@ def test_replicas_are_encrypted_with_the_secondary_key(example: str, index: int,
     wanted = Ref(f"{key}.secondary.arn")
     for config in find(blocks, "aws_s3_bucket_replication_configuration"):
         encryption = nested(config, "rule", "destination", "encryption_configuration")
-        assert encryption.attribute("replica_kms_key_id") == wanted
+        # Capture records replicate the other way, into the primary (capture.py).
+        into_primary = config.labels[1] == "capture_secondary"
+        expected = Ref("aws_kms_key.main.arn") if into_primary else wanted
+        assert encryption.attribute("replica_kms_key_id") == expected
         criteria = nested(config, "rule", "source_selection_criteria", "sse_kms_encrypted_objects")
         assert criteria.attribute("status") == "Enabled"
     assert dr.secondary_key_arn(spec) == wanted

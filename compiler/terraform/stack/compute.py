@@ -151,11 +151,10 @@ def _task_definition(spec: ResolvedSpec, where: Region, fleet: Fleet, variant: V
 
 
 def deployment_alarms(where: Region, variant: Variant) -> list[Value]:
-    """The alarms that roll a deployment back: the region's API alarms, and in the primary
-    the variant's unhealthy targets (per-service alarms are the primary's: observability)."""
-    labels = [where.label("error_rate"), where.label("p99_latency")]
-    if not where.secondary:
-        labels.append(f"{variant.key}_unhealthy_hosts")
+    """The alarms that roll a deployment back: the region's API alarms and the variant's
+    unhealthy targets there (observability.py builds them in every region that serves)."""
+    labels = ["error_rate", "p99_latency", f"{variant.key}_unhealthy_hosts"]
+    labels = [where.label(label) for label in labels]
     return [Ref(f"aws_cloudwatch_metric_alarm.{label}.alarm_name") for label in labels]
 
 

@@ -34,6 +34,7 @@ class Place:
     api_keys: Value
     gpus: bool  # the DR region runs Fargate: no GPUs there (plan.Fleet)
     variant: str = ""  # the A/B variant the runtime says it is ("": the DR's single service)
+    where: Region | None = None  # the region (capture writes stay in it); None: the primary
 
 
 def place(spec: ResolvedSpec, where: Region, fleet: Fleet, variant: Variant) -> Place:
@@ -48,6 +49,7 @@ def place(spec: ResolvedSpec, where: Region, fleet: Fleet, variant: Variant) -> 
         api_keys=regional.api_keys_arn(spec, where),
         gpus=fleet.platform == "ec2",
         variant=variant.key if fleet.names_variants else "",
+        where=where,
     )
 
 
@@ -57,7 +59,11 @@ def volumes() -> list[Block]:
 
 
 def environment(
-    spec: ResolvedSpec, artifact: Value, model_version: str, variant: str = ""
+    spec: ResolvedSpec,
+    artifact: Value,
+    model_version: str,
+    variant: str = "",
+    where: Region | None = None,
 ) -> list[Value]:
     """The runtime's settings (runtime/settings.py reads SERVESPEC_<FIELD>), sorted by name."""
     serving = spec.serving
@@ -80,7 +86,7 @@ def environment(
         "SERVESPEC_SERVED_MODEL_NAME": spec.model.name,
         "SERVESPEC_SHUTDOWN_GRACE_S": str(serving.shutdown_grace_s),
         "SERVESPEC_MODEL_VERSION": model_version,
-        **capture.environment(spec, variant),
+        **capture.environment(spec, variant, where),
     }
     if api_keys(spec):
         # ECS resolves `secrets` once, at task start: the runtime re-reads the secret itself
@@ -105,7 +111,9 @@ def definition(spec: ResolvedSpec, variant: Variant, place: Place) -> dict[str, 
         "readonlyRootFilesystem": True,
         "stopTimeout": spec.serving.shutdown_grace_s,
         "portMappings": [{"containerPort": port, "hostPort": port, "protocol": "tcp"}],
-        "environment": environment(spec, place.artifact, variant.model_version, place.variant),
+        "environment": environment(
+            spec, place.artifact, variant.model_version, place.variant, place.where
+        ),
         # The root filesystem is read-only: the artifact cache and temp files live here.
         "mountPoints": [
             {"sourceVolume": name, "containerPath": path, "readOnly": False}

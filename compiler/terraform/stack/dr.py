@@ -31,6 +31,7 @@ from .buckets import (
     replica,
     s3_access_logs_statement,
 )
+from .capture import KEY_ALIAS
 from .common import PARTITION
 from .dr_plan import (
     HEALTH_PATH,
@@ -97,7 +98,16 @@ def secondary_key(spec: ResolvedSpec) -> list[Block]:
         )
     else:
         kind, settings = "aws_kms_key", kms_keys.key_settings(kms, description)
-    return [resource(kind, "secondary", {"provider": SECONDARY, **settings, **policy})]
+    # The primary's alias, in this region (aliases are regional): the runtime names its key
+    # for capture writes by alias ARN (capture.py), known before the key exists.
+    alias: dict[str, Value] = {
+        "name": Template(KEY_ALIAS),
+        "target_key_id": Ref(f"{kind}.secondary.key_id"),
+    }
+    return [
+        resource(kind, "secondary", {"provider": SECONDARY, **settings, **policy}),
+        resource("aws_kms_alias", "secondary", {"provider": SECONDARY, **alias}),
+    ]
 
 
 def _logs_secondary(spec: ResolvedSpec) -> list[Block]:

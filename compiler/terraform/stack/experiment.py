@@ -3,6 +3,8 @@
 - The capture bucket (``observability.capture``): private, versioned, encrypted with the
   deployment's key by default, TLS-only, records expire after ``capture.retention_days``;
   the task role may only put objects under ``capture/`` (and make data keys for that).
+  Where tasks also run in the secondary, that region gets a capture bucket of its own
+  (capture.py: its VPC reaches only same-Region S3), replicated into this one.
 - One listener rule per A/B variant that routes a request pinned with the
   ``X-Servespec-Variant`` header to that variant's service (evaluation, ``servespec eval``).
 - Per-variant alarms (p99 latency, p95 time to first token) and an experiment dashboard:
@@ -12,12 +14,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, jsonencode, resource, skip
 
-from . import common
+from . import common, regional
 from .buckets import bucket_settings, kms_default_rule, lifecycle_rule, tls_only_statement
-from .capture import CAPTURE_BUCKET, CAPTURE_PREFIX, capture_uri, environment
+from .capture import (
+    CAPTURE_BUCKET,
+    CAPTURE_PREFIX,
+    KEY_ALIAS,
+    bucket_name,
+    capture_uri,
+    captures_in_secondary,
+    environment,
+    kms_only_statement,
+    secondary_bucket,
+)
 from .cloudwatch import PERIOD_S, alarm, widget
 
 __all__ = ["CAPTURE_BUCKET", "CAPTURE_PREFIX", "blocks", "capture_uri", "environment"]
@@ -34,6 +48,8 @@ def blocks(spec: ResolvedSpec) -> list[Block]:
         found.append(_dashboard(spec))
     if spec.observability.capture.enabled:
         found += [*_bucket(spec), _task_may_write(spec)]
+    if captures_in_secondary(spec):
+        found += secondary_bucket(spec)
     return found
 
 
@@ -66,6 +82,8 @@ def _bucket(spec: ResolvedSpec) -> list[Block]:
         f"capture records are analysis data kept {days} days "
         "(observability.capture.retention_days) in the region that served the requests"
     )
+    if captures_in_secondary(spec):
+        reason += " (the DR region's records replicate into this bucket, the learning loop's)"
     return [
         resource(
             "aws_s3_bucket",
@@ -95,32 +113,25 @@ def _bucket(spec: ResolvedSpec) -> list[Block]:
 
 
 def _bucket_policy() -> dict[str, Value]:
-    arn = f"arn:{common.PARTITION}:s3:::{CAPTURE_BUCKET}"
-    return common.policy(
-        tls_only_statement(CAPTURE_BUCKET),
-        {
-            # Objects are encrypted with KMS or not written at all (no SSE-S3, no plaintext).
-            "Sid": "DenyUploadsNotUnderKms",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:PutObject",
-            "Resource": Template(f"{arn}/*"),
-            "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}},
-        },
-    )
+    return common.policy(tls_only_statement(CAPTURE_BUCKET), kms_only_statement(CAPTURE_BUCKET))
 
 
 def _task_may_write(spec: ResolvedSpec) -> Block:
-    arn = f"arn:{common.PARTITION}:s3:::{CAPTURE_BUCKET}"
+    """Each region's tasks write to their region's bucket under their region's key (both
+    regions' tasks assume the one task role: iam.py)."""
+    regions = [where for where, _ in regional.fleets(spec)]
+    objects = [
+        Template(f"arn:{common.PARTITION}:s3:::{bucket_name(where)}/{CAPTURE_PREFIX}*")
+        for where in regions
+    ]
+    keys = [common.arn("kms", "key/*", where.name) for where in regions]
     document = common.policy(
-        common.statement(
-            "WriteCaptureRecords", ["s3:PutObject"], Template(f"{arn}/{CAPTURE_PREFIX}*")
-        ),
+        common.statement("WriteCaptureRecords", ["s3:PutObject"], _one_or_all(objects)),
         common.statement(
             "EncryptCaptureRecords",
             ["kms:GenerateDataKey"],
-            common.arn("kms", "key/*", spec.region),
-            {"ForAnyValue:StringEquals": {"kms:ResourceAliases": Template("alias/${local.name}")}},
+            _one_or_all(keys),
+            {"ForAnyValue:StringEquals": {"kms:ResourceAliases": Template(KEY_ALIAS)}},
         ),
     )
     return resource(
@@ -132,6 +143,10 @@ def _task_may_write(spec: ResolvedSpec) -> Block:
             "policy": jsonencode(document),
         },
     )
+
+
+def _one_or_all(items: Sequence[Value]) -> Value:
+    return items[0] if len(items) == 1 else list(items)
 
 
 def _variant_alarms(spec: ResolvedSpec, variant: str) -> list[Block]:

@@ -2,7 +2,10 @@
 
 Load-balancer alarms watch the whole API; each variant's service gets its own health,
 CPU and memory alarms; the runtime's own EMF metrics (namespace `metrics_namespace`,
-dimension `Model`) cover time to first token and queue depth.
+dimension `Model`) cover time to first token and queue depth. Every region that serves
+(regional.fleets) gets all of them, on its own topic, from the same builders: CloudWatch
+alarms notify only SNS topics in their own region, and the runtime's EMF metrics land in
+the region its tasks run in.
 """
 
 from __future__ import annotations
@@ -11,26 +14,29 @@ import re
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, jsonencode, resource
-from compiler.terraform.plan import blue_green, secondary_capacity
+from compiler.terraform.plan import Fleet, Variant
 
-from . import common, dr_plan, region
-from .cloudwatch import PERIOD_S, PRIMARY, alarm, expression_query, metric_query, widget
+from . import common, dr_plan, regional
+from .cloudwatch import PERIOD_S, alarm, expression_query, metric_query, widget
 from .region import Region
 
 
 def blocks(spec: ResolvedSpec) -> list[Block]:
-    here = region.primary(spec.region)
-    found = [_topic(spec, here), *_subscriptions(spec, here), *_api_alarms(spec, here)]
-    found += _runtime_alarms(spec)
-    for variant in common.variants(spec):
-        found += _service_alarms(spec, variant)
-    if spec.observability.dashboard:
-        found.append(_dashboard(spec))
-    if spec.dr.secondary_region is not None and secondary_capacity(spec) is not None:
-        # The DR load balancer gets the primary's API alarms, on a topic of its region
-        # (CloudWatch alarms notify only topics in their own region).
-        there = region.secondary(spec.dr.secondary_region)
-        found += [_topic(spec, there), *_subscriptions(spec, there), *_api_alarms(spec, there)]
+    found: list[Block] = []
+    for where, fleet in regional.fleets(spec):
+        found += region_blocks(spec, where, fleet)
+        if not where.secondary and spec.observability.dashboard:
+            found.append(_dashboard(spec))
+    return found
+
+
+def region_blocks(spec: ResolvedSpec, where: Region, fleet: Fleet) -> list[Block]:
+    """One region's alarm topic and the alarms on its load balancer, runtime metrics and
+    each service it runs (the secondary: its one service, plan.Fleet)."""
+    found = [_topic(spec, where), *_subscriptions(spec, where), *_api_alarms(spec, where)]
+    found += _runtime_alarms(spec, where)
+    for variant in fleet.variants:
+        found += _service_alarms(spec, where, fleet, variant)
     return found
 
 
@@ -135,7 +141,7 @@ def _metric_query(id_: str, metric: str, where: Region) -> Block:
     )
 
 
-def _runtime_alarms(spec: ResolvedSpec) -> list[Block]:
+def _runtime_alarms(spec: ResolvedSpec, where: Region) -> list[Block]:
     alarms = spec.observability.alarms
     model = {"Model": spec.model.name}
     return [
@@ -158,6 +164,7 @@ def _runtime_alarms(spec: ResolvedSpec) -> list[Block]:
                 "comparison_operator": "GreaterThanThreshold",
                 "treat_missing_data": "notBreaching",
             },
+            where=where,
         ),
         alarm(
             "queue_depth",
@@ -178,34 +185,21 @@ def _runtime_alarms(spec: ResolvedSpec) -> list[Block]:
                 "comparison_operator": "GreaterThanThreshold",
                 "treat_missing_data": "notBreaching",
             },
+            where=where,
         ),
     ]
 
 
-def _service_alarms(spec: ResolvedSpec, variant: common.Variant) -> list[Block]:
+def _service_alarms(
+    spec: ResolvedSpec, where: Region, fleet: Fleet, variant: Variant
+) -> list[Block]:
+    """Unhealthy targets, CPU and memory of the service that runs `variant` in `where`
+    (the unhealthy-targets alarm also rolls its deployments back: compute.py)."""
     key = variant.key
     service = {
-        "ClusterName": Ref("aws_ecs_cluster.main.name"),
-        "ServiceName": Ref(f"aws_ecs_service.{key}.name"),
+        "ClusterName": Ref(f"aws_ecs_cluster.{where.main}.name"),
+        "ServiceName": Ref(f"aws_ecs_service.{where.service(key)}.name"),
     }
-    unhealthy = alarm(
-        f"{key}_unhealthy_hosts",
-        {
-            "alarm_description": _runbook(
-                spec,
-                f"variant {key} (model {variant.model_version}) has unhealthy targets "
-                "for 3 minutes",
-                "tasks fail /readyz: the model artifact may be missing or fail its checksum "
-                "(see the runtime log group), or tasks run out of memory (memory alarm).",
-            ),
-            **_unhealthy_metric(spec, key),
-            "evaluation_periods": 3,
-            "threshold": 0,
-            "comparison_operator": "GreaterThanThreshold",
-            "treat_missing_data": "notBreaching",
-        },
-        *_unhealthy_queries(spec, key),
-    )
     usage = [
         alarm(
             f"{key}_{metric.lower()}",
@@ -225,6 +219,7 @@ def _service_alarms(spec: ResolvedSpec, variant: common.Variant) -> list[Block]:
                 "comparison_operator": "GreaterThanThreshold",
                 "treat_missing_data": "notBreaching",
             },
+            where=where,
         )
         for metric, threshold, advice in (
             ("CPU", 90, "autoscaling should add tasks; if at scaling.max, raise it."),
@@ -236,28 +231,52 @@ def _service_alarms(spec: ResolvedSpec, variant: common.Variant) -> list[Block]:
             ),
         )
     ]
-    return [unhealthy, *usage]
+    return [_unhealthy_alarm(spec, where, fleet, variant), *usage]
 
 
-def _unhealthy_dimensions(target_group: str) -> dict[str, Value]:
-    return {**_lb(PRIMARY), "TargetGroup": Ref(f"aws_lb_target_group.{target_group}.arn_suffix")}
+def _unhealthy_alarm(spec: ResolvedSpec, where: Region, fleet: Fleet, variant: Variant) -> Block:
+    key = variant.key
+    label = where.service(key)
+    return alarm(
+        f"{key}_unhealthy_hosts",
+        {
+            "alarm_description": _runbook(
+                spec,
+                f"variant {key} (model {variant.model_version}) has unhealthy targets "
+                "for 3 minutes",
+                "tasks fail /readyz: the model artifact may be missing or fail its checksum "
+                "(see the runtime log group), or tasks run out of memory (memory alarm).",
+            ),
+            **_unhealthy_metric(where, fleet, label),
+            "evaluation_periods": 3,
+            "threshold": 0,
+            "comparison_operator": "GreaterThanThreshold",
+            "treat_missing_data": "notBreaching",
+        },
+        *_unhealthy_queries(where, fleet, label),
+        where=where,
+    )
 
 
-def _unhealthy_metric(spec: ResolvedSpec, key: str) -> dict[str, Value]:
-    if blue_green(spec):
+def _unhealthy_dimensions(where: Region, target_group: str) -> dict[str, Value]:
+    return {**_lb(where), "TargetGroup": Ref(f"aws_lb_target_group.{target_group}.arn_suffix")}
+
+
+def _unhealthy_metric(where: Region, fleet: Fleet, key: str) -> dict[str, Value]:
+    if fleet.blue_green:
         return {}  # metric queries below: the live target group alternates
     return {
         "namespace": "AWS/ApplicationELB",
         "metric_name": "UnHealthyHostCount",
-        "dimensions": _unhealthy_dimensions(key),
+        "dimensions": _unhealthy_dimensions(where, key),
         "statistic": "Maximum",
         "period": PERIOD_S,
     }
 
 
-def _unhealthy_queries(spec: ResolvedSpec, key: str) -> list[Block]:
+def _unhealthy_queries(where: Region, fleet: Fleet, key: str) -> list[Block]:
     """With ECS blue/green the variant serves from either target group: watch both."""
-    if not blue_green(spec):
+    if not fleet.blue_green:
         return []
     queries = [
         expression_query("worst", "MAX([FILL(blue, 0), FILL(green, 0)])", "unhealthy targets")
@@ -269,7 +288,7 @@ def _unhealthy_queries(spec: ResolvedSpec, key: str) -> list[Block]:
                 {
                     "namespace": "AWS/ApplicationELB",
                     "metric_name": "UnHealthyHostCount",
-                    "dimensions": _unhealthy_dimensions(target_group),
+                    "dimensions": _unhealthy_dimensions(where, target_group),
                     "period": PERIOD_S,
                     "stat": "Maximum",
                 },

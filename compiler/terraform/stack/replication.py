@@ -1,6 +1,7 @@
-"""S3 replication into the DR region: the models and audit buckets, the role S3 replicates
-with, and an alarm per replication when objects fail to arrive. DR-only: nothing here has a
-counterpart in the primary region."""
+"""S3 replication between the regions: the models and audit buckets into the DR region, the
+DR region's capture bucket back into the primary's (the learning loop reads one bucket),
+the role S3 replicates with, and an alarm per replication when objects fail to arrive.
+DR-only: nothing here has a counterpart in the primary region."""
 
 from __future__ import annotations
 
@@ -10,17 +11,19 @@ from dataclasses import dataclass
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Expr, Ref, Template, Value, resource
 
-from . import common
+from . import capture, common, region
 from .buckets import document
 from .cloudwatch import alarm, on_any_event
 from .common import ACCOUNT_ID, PARTITION
 from .dr_plan import (
     RTC_MINUTES,
+    SECONDARY,
     audit_replica_name,
     models_replica_name,
     secondary_key_arn,
     uses_rtc,
 )
+from .region import Region
 
 
 def blocks(spec: ResolvedSpec) -> list[Block]:
@@ -33,10 +36,11 @@ def blocks(spec: ResolvedSpec) -> list[Block]:
 
 @dataclass(frozen=True)
 class ReplicationPair:
-    """A source bucket in the primary region and its replica in the secondary.
+    """A source bucket and its replica in the other region: the primary's into the
+    secondary, or (`into_primary`) the secondary's capture bucket into the primary's.
 
     One label names the source bucket and its replication configuration; the replica's
-    bucket label is the same with `_replica`.
+    bucket label is the same with `_replica` unless `replica_label` says otherwise.
     """
 
     label: str  # of the source's aws_s3_bucket and its replication configuration
@@ -44,14 +48,37 @@ class ReplicationPair:
     source_key_arn: Expr
     replica_name: str
     object_lock: bool = False
+    into_primary: bool = False
+    replica_label: str = ""
+    replica_key_arn: Expr | None = None  # None: the secondary's key
 
     @property
     def replica(self) -> str:
-        return f"{self.label}_replica"
+        return self.replica_label or f"{self.label}_replica"
+
+    @property
+    def what(self) -> str:
+        """The bucket's kind (models, audit, capture), for statement ids and alarms."""
+        return self.label.removesuffix("_secondary")
+
+    @property
+    def rule_id(self) -> str:
+        return "to-primary" if self.into_primary else "to-secondary"
+
+    def source(self, spec: ResolvedSpec) -> Region:
+        assert spec.dr.secondary_region is not None
+        if self.into_primary:
+            return region.secondary(spec.dr.secondary_region)
+        return region.primary(spec.region)
+
+    def key(self, spec: ResolvedSpec) -> Expr:
+        """The key the replica's objects are encrypted with (its region's)."""
+        return self.replica_key_arn or secondary_key_arn(spec)
 
 
 def replication_pairs(spec: ResolvedSpec) -> list[ReplicationPair]:
-    """Model bucket always (for DR); the audit bucket too when audit logs are written."""
+    """Model bucket always (for DR); the audit bucket too when audit logs are written; the
+    secondary's capture bucket when tasks there capture (capture.py)."""
     main_key, audit_key = Ref("aws_kms_key.main.arn"), Ref("aws_kms_key.audit.arn")
     pairs = [ReplicationPair("models", common.MODELS_BUCKET, main_key, models_replica_name())]
     if common.has_audit_bucket(spec):
@@ -60,6 +87,19 @@ def replication_pairs(spec: ResolvedSpec) -> list[ReplicationPair]:
             "audit", common.AUDIT_BUCKET, audit_key, audit_replica_name(), locked
         )
         pairs.append(audit)
+    if capture.captures_in_secondary(spec):
+        assert spec.dr.secondary_region is not None
+        there = region.secondary(spec.dr.secondary_region)
+        back = ReplicationPair(
+            "capture_secondary",
+            capture.bucket_name(there),
+            secondary_key_arn(spec),
+            capture.CAPTURE_BUCKET,
+            into_primary=True,
+            replica_label="capture",
+            replica_key_arn=main_key,
+        )
+        pairs.append(back)
     return pairs
 
 
@@ -76,19 +116,19 @@ def _pair_statements(pair: ReplicationPair) -> list[dict[str, Value]]:
         read += ["s3:GetObjectRetention", "s3:GetObjectLegalHold"]
     return [
         {
-            "Sid": f"Read{pair.label.capitalize()}Configuration",
+            "Sid": f"Read{pair.what.capitalize()}Configuration",
             "Effect": "Allow",
             "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"],
             "Resource": source,
         },
         {
-            "Sid": f"Read{pair.label.capitalize()}Versions",
+            "Sid": f"Read{pair.what.capitalize()}Versions",
             "Effect": "Allow",
             "Action": read,
             "Resource": f"{source}/*",
         },
         {
-            "Sid": f"Write{pair.label.capitalize()}Replica",
+            "Sid": f"Write{pair.what.capitalize()}Replica",
             "Effect": "Allow",
             "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
             "Resource": f"{replica}/*",
@@ -96,26 +136,44 @@ def _pair_statements(pair: ReplicationPair) -> list[dict[str, Value]]:
     ]
 
 
-def _replication_role(spec: ResolvedSpec, pairs: Sequence[ReplicationPair]) -> list[Block]:
-    statements = [stmt for pair in pairs for stmt in _pair_statements(pair)]
-    statements += [
-        {
-            "Sid": "DecryptSource",
-            "Effect": "Allow",
-            "Action": "kms:Decrypt",
-            "Resource": [pair.source_key_arn for pair in pairs],
-            "Condition": {"StringEquals": {"kms:ViaService": f"s3.{spec.region}.amazonaws.com"}},
-        },
-        {
-            "Sid": "EncryptReplica",
-            "Effect": "Allow",
-            "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
-            "Resource": secondary_key_arn(spec),
-            "Condition": {
-                "StringEquals": {"kms:ViaService": f"s3.{spec.dr.secondary_region}.amazonaws.com"}
+def _kms_statements(spec: ResolvedSpec, pairs: Sequence[ReplicationPair]) -> list[Value]:
+    """Decrypt each source in its region, encrypt each replica under its region's key."""
+    found: list[Value] = []
+    for into_primary, suffix in ((False, ""), (True, "IntoPrimary")):
+        chosen = [pair for pair in pairs if pair.into_primary == into_primary]
+        if not chosen:
+            continue
+        source = chosen[0].source(spec).name
+        target = spec.region if into_primary else spec.dr.secondary_region
+        found += [
+            {
+                "Sid": f"DecryptSource{suffix}",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": [pair.source_key_arn for pair in chosen],
+                "Condition": {"StringEquals": {"kms:ViaService": f"s3.{source}.amazonaws.com"}},
             },
-        },
-    ]
+            {
+                "Sid": f"EncryptReplica{suffix}",
+                "Effect": "Allow",
+                "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
+                "Resource": chosen[0].key(spec),
+                "Condition": {"StringEquals": {"kms:ViaService": f"s3.{target}.amazonaws.com"}},
+            },
+        ]
+    return found
+
+
+def _role_description(pairs: Sequence[ReplicationPair]) -> str:
+    text = "S3 replication of model artifacts and audit logs to the DR region"
+    if any(pair.into_primary for pair in pairs):
+        text += ", and of its capture records back"
+    return text
+
+
+def _replication_role(spec: ResolvedSpec, pairs: Sequence[ReplicationPair]) -> list[Block]:
+    statements: list[Value] = [stmt for pair in pairs for stmt in _pair_statements(pair)]
+    statements += _kms_statements(spec, pairs)
     trust = {
         "Version": "2012-10-17",
         "Statement": [
@@ -133,7 +191,7 @@ def _replication_role(spec: ResolvedSpec, pairs: Sequence[ReplicationPair]) -> l
             "replication",
             {
                 "name": Template("${local.name}-s3-replication"),
-                "description": "S3 replication of model artifacts and audit logs to the DR region",
+                "description": _role_description(pairs),
                 "assume_role_policy": document(trust),
             },
         ),
@@ -155,7 +213,7 @@ def _replication(spec: ResolvedSpec, pair: ReplicationPair) -> Block:
             "bucket": Ref(f"aws_s3_bucket.{pair.replica}.arn"),
             "storage_class": "STANDARD",
         },
-        Block("encryption_configuration", (), {"replica_kms_key_id": secondary_key_arn(spec)}),
+        Block("encryption_configuration", (), {"replica_kms_key_id": pair.key(spec)}),
     ]
     # Replication metrics feed the failed-replication alarm, with or without RTC; the
     # missed-threshold event (event_threshold) exists only with Replication Time Control,
@@ -175,9 +233,9 @@ def _replication(spec: ResolvedSpec, pair: ReplicationPair) -> Block:
         "rule",
         (),
         [
-            {"id": "to-secondary", "status": "Enabled"},
+            {"id": pair.rule_id, "status": "Enabled"},
             Block("filter", (), {}),
-            # A delete in the primary must not reach the DR copy.
+            # A delete in the source must not reach its copy.
             Block("delete_marker_replication", (), {"status": "Disabled"}),
             Block(
                 "source_selection_criteria",
@@ -187,14 +245,15 @@ def _replication(spec: ResolvedSpec, pair: ReplicationPair) -> Block:
             Block("destination", (), destination),  # type: ignore[arg-type]
         ],
     )
+    head: dict[str, Value] = {
+        "bucket": Ref(f"aws_s3_bucket.{pair.label}.id"),
+        "role": Ref("aws_iam_role.replication.arn"),
+    }
     return resource(
         "aws_s3_bucket_replication_configuration",
         pair.label,
         [
-            {
-                "bucket": Ref(f"aws_s3_bucket.{pair.label}.id"),
-                "role": Ref("aws_iam_role.replication.arn"),
-            },
+            {"provider": SECONDARY, **head} if pair.into_primary else head,
             rule,
             {
                 "depends_on": [
@@ -207,22 +266,32 @@ def _replication(spec: ResolvedSpec, pair: ReplicationPair) -> Block:
 
 
 def _replication_alarm(spec: ResolvedSpec, pair: ReplicationPair) -> Block:
+    """In the source's region: S3 reports replication metrics there."""
+    source = pair.source(spec)
+    if pair.into_primary:
+        what = (
+            f"Capture records written in {source.name} failed to replicate to the capture "
+            f"bucket in {spec.region}: the learning loop misses them until they arrive."
+        )
+    else:
+        what = (
+            f"Objects of the {pair.label} bucket failed to replicate to "
+            f"{spec.dr.secondary_region}: the DR copy is behind (RPO "
+            f"{spec.dr.rpo_minutes} min at risk)."
+        )
     return alarm(
-        f"replication_{pair.label}",
+        f"replication_{pair.what}",
         {
-            "alarm_name": Template(f"${{local.name}}-{pair.label}-replication-failed"),
-            "alarm_description": (
-                f"Objects of the {pair.label} bucket failed to replicate to "
-                f"{spec.dr.secondary_region}: the DR copy is behind (RPO "
-                f"{spec.dr.rpo_minutes} min at risk). See RUNBOOK.md, 'Replication failing'."
-            ),
+            "alarm_name": Template(f"${{local.name}}-{pair.what}-replication-failed"),
+            "alarm_description": f"{what} See RUNBOOK.md, 'Replication failing'.",
             "namespace": "AWS/S3",
             "metric_name": "OperationsFailedReplication",
             "dimensions": {
                 "SourceBucket": Ref(f"aws_s3_bucket.{pair.label}.bucket"),
                 "DestinationBucket": Ref(f"aws_s3_bucket.{pair.replica}.bucket"),
-                "RuleId": "to-secondary",
+                "RuleId": pair.rule_id,
             },
             **on_any_event(300),
         },
+        where=source if source.secondary else None,
     )

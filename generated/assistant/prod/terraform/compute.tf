@@ -399,7 +399,7 @@ resource "aws_ecs_task_definition" "secondary" {
         },
         {
           name  = "SERVESPEC_CAPTURE_KMS_KEY_ID"
-          value = "arn:${local.partition}:kms:eu-west-1:${local.account_id}:alias/${local.name}"
+          value = "arn:${local.partition}:kms:eu-central-1:${local.account_id}:alias/${local.name}"
         },
         {
           name  = "SERVESPEC_CAPTURE_SAMPLE_PERCENT"
@@ -407,7 +407,7 @@ resource "aws_ecs_task_definition" "secondary" {
         },
         {
           name  = "SERVESPEC_CAPTURE_URI"
-          value = "s3://${local.name}-capture-${local.account_id}/capture/"
+          value = "s3://${local.name}-capture-dr-${local.account_id}/capture/"
         },
         {
           name  = "SERVESPEC_DETERMINISTIC"
@@ -572,6 +572,7 @@ resource "aws_ecs_service" "secondary" {
     alarm_names = [
       aws_cloudwatch_metric_alarm.error_rate_secondary.alarm_name,
       aws_cloudwatch_metric_alarm.p99_latency_secondary.alarm_name,
+      aws_cloudwatch_metric_alarm.runtime_unhealthy_hosts_secondary.alarm_name,
     ]
     enable   = true
     rollback = true

@@ -407,3 +407,101 @@ resource "aws_cloudwatch_metric_alarm" "error_rate_secondary" {
     }
   }
 }
+
+resource "aws_cloudwatch_metric_alarm" "time_to_first_token_secondary" {
+  provider          = aws.secondary
+  alarm_name        = "${local.name}-dr-time-to-first-token"
+  alarm_description = "p95 time to first token above 1500 ms for 5 minutes (assistant prod, owner ml-platform). Runbook: prompts are waiting for a batch slot or prefill is slow: compare QueueDepth; scale out (scaling.max) or lower model.context_tokens."
+  namespace         = "servespec/assistant"
+  metric_name       = "TimeToFirstToken"
+  dimensions = {
+    Model = "smollm2-135m-instruct"
+  }
+  extended_statistic  = "p95"
+  period              = 60
+  evaluation_periods  = 5
+  threshold           = 1500
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms_secondary.arn]
+  ok_actions          = [aws_sns_topic.alarms_secondary.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "queue_depth_secondary" {
+  provider          = aws.secondary
+  alarm_name        = "${local.name}-dr-queue-depth"
+  alarm_description = "more than 16 requests queued for 5 minutes (assistant prod, owner ml-platform). Runbook: demand exceeds capacity: check that autoscaling is not at scaling.max; raise it, or serving.max_concurrent_requests if CPU/GPU has headroom."
+  namespace         = "servespec/assistant"
+  metric_name       = "QueueDepth"
+  dimensions = {
+    Model = "smollm2-135m-instruct"
+  }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 5
+  threshold           = 16
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms_secondary.arn]
+  ok_actions          = [aws_sns_topic.alarms_secondary.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "runtime_unhealthy_hosts_secondary" {
+  provider          = aws.secondary
+  alarm_name        = "${local.name}-dr-runtime-unhealthy-hosts"
+  alarm_description = "variant runtime (model 2026-11-20) has unhealthy targets for 3 minutes (assistant prod, owner ml-platform). Runbook: tasks fail /readyz: the model artifact may be missing or fail its checksum (see the runtime log group), or tasks run out of memory (memory alarm)."
+  namespace         = "AWS/ApplicationELB"
+  metric_name       = "UnHealthyHostCount"
+  dimensions = {
+    LoadBalancer = aws_lb.secondary.arn_suffix
+    TargetGroup  = aws_lb_target_group.secondary.arn_suffix
+  }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 3
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms_secondary.arn]
+  ok_actions          = [aws_sns_topic.alarms_secondary.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "runtime_cpu_secondary" {
+  provider          = aws.secondary
+  alarm_name        = "${local.name}-dr-runtime-cpu"
+  alarm_description = "variant runtime: average CPU above 90% for 10 minutes (assistant prod, owner ml-platform). Runbook: autoscaling should add tasks; if at scaling.max, raise it."
+  namespace         = "AWS/ECS"
+  metric_name       = "CPUUtilization"
+  dimensions = {
+    ClusterName = aws_ecs_cluster.secondary.name
+    ServiceName = aws_ecs_service.secondary.name
+  }
+  statistic           = "Average"
+  period              = 300
+  evaluation_periods  = 2
+  threshold           = 90
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms_secondary.arn]
+  ok_actions          = [aws_sns_topic.alarms_secondary.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "runtime_memory_secondary" {
+  provider          = aws.secondary
+  alarm_name        = "${local.name}-dr-runtime-memory"
+  alarm_description = "variant runtime: average Memory above 90% for 10 minutes (assistant prod, owner ml-platform). Runbook: a task near its limit is killed by the kernel: raise compute.memory_mib or lower serving.max_concurrent_requests."
+  namespace         = "AWS/ECS"
+  metric_name       = "MemoryUtilization"
+  dimensions = {
+    ClusterName = aws_ecs_cluster.secondary.name
+    ServiceName = aws_ecs_service.secondary.name
+  }
+  statistic           = "Average"
+  period              = 300
+  evaluation_periods  = 2
+  threshold           = 90
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms_secondary.arn]
+  ok_actions          = [aws_sns_topic.alarms_secondary.arn]
+}

@@ -61,6 +61,12 @@ resource "aws_kms_key" "secondary" {
   }
 }
 
+resource "aws_kms_alias" "secondary" {
+  provider      = aws.secondary
+  name          = "alias/${local.name}"
+  target_key_id = aws_kms_key.secondary.key_id
+}
+
 data "aws_elb_service_account" "secondary" {
   provider = aws.secondary
 }

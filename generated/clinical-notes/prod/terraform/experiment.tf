@@ -244,7 +244,7 @@ resource "aws_cloudwatch_dashboard" "experiment" {
 }
 
 resource "aws_s3_bucket" "capture" {
-  #checkov:skip=CKV_AWS_144:capture records are analysis data kept 365 days (observability.capture.retention_days) in the region that served the requests
+  #checkov:skip=CKV_AWS_144:capture records are analysis data kept 365 days (observability.capture.retention_days) in the region that served the requests (the DR region's records replicate into this bucket, the learning loop's)
   bucket = "${local.name}-capture-${local.account_id}"
 }
 
@@ -363,16 +363,22 @@ resource "aws_iam_role_policy" "task_capture" {
     Version = "2012-10-17"
     Statement = [
       {
-        Sid      = "WriteCaptureRecords"
-        Effect   = "Allow"
-        Action   = ["s3:PutObject"]
-        Resource = "arn:${local.partition}:s3:::${local.name}-capture-${local.account_id}/capture/*"
+        Sid    = "WriteCaptureRecords"
+        Effect = "Allow"
+        Action = ["s3:PutObject"]
+        Resource = [
+          "arn:${local.partition}:s3:::${local.name}-capture-${local.account_id}/capture/*",
+          "arn:${local.partition}:s3:::${local.name}-capture-dr-${local.account_id}/capture/*",
+        ]
       },
       {
-        Sid      = "EncryptCaptureRecords"
-        Effect   = "Allow"
-        Action   = ["kms:GenerateDataKey"]
-        Resource = "arn:${local.partition}:kms:us-east-1:${local.account_id}:key/*"
+        Sid    = "EncryptCaptureRecords"
+        Effect = "Allow"
+        Action = ["kms:GenerateDataKey"]
+        Resource = [
+          "arn:${local.partition}:kms:us-east-1:${local.account_id}:key/*",
+          "arn:${local.partition}:kms:us-west-2:${local.account_id}:key/*",
+        ]
         Condition = {
           "ForAnyValue:StringEquals" = {
             "kms:ResourceAliases" = "alias/${local.name}"
@@ -381,4 +387,127 @@ resource "aws_iam_role_policy" "task_capture" {
       },
     ]
   })
+}
+
+resource "aws_s3_bucket" "capture_secondary" {
+  provider = aws.secondary
+  bucket   = "${local.name}-capture-dr-${local.account_id}"
+}
+
+resource "aws_s3_bucket_public_access_block" "capture_secondary" {
+  provider                = aws.secondary
+  bucket                  = aws_s3_bucket.capture_secondary.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_ownership_controls" "capture_secondary" {
+  provider = aws.secondary
+  bucket   = aws_s3_bucket.capture_secondary.id
+
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_versioning" "capture_secondary" {
+  provider = aws.secondary
+  bucket   = aws_s3_bucket.capture_secondary.id
+
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "capture_secondary" {
+  provider = aws.secondary
+  bucket   = aws_s3_bucket.capture_secondary.id
+
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = "aws:kms"
+      kms_master_key_id = aws_kms_replica_key.secondary.arn
+    }
+
+    bucket_key_enabled = true
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "capture_secondary" {
+  provider = aws.secondary
+  bucket   = aws_s3_bucket.capture_secondary.id
+
+  rule {
+    id     = "retention"
+    status = "Enabled"
+
+    filter {}
+
+    expiration {
+      days = 365
+    }
+
+    noncurrent_version_expiration {
+      noncurrent_days = 1
+    }
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
+  }
+
+  depends_on = [aws_s3_bucket_versioning.capture_secondary]
+}
+
+resource "aws_s3_bucket_notification" "capture_secondary" {
+  provider    = aws.secondary
+  bucket      = aws_s3_bucket.capture_secondary.id
+  eventbridge = true
+}
+
+resource "aws_s3_bucket_policy" "capture_secondary" {
+  provider = aws.secondary
+  bucket   = aws_s3_bucket.capture_secondary.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "DenyInsecureTransport"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "s3:*"
+        Resource = [
+          "arn:${local.partition}:s3:::${local.name}-capture-dr-${local.account_id}",
+          "arn:${local.partition}:s3:::${local.name}-capture-dr-${local.account_id}/*",
+        ]
+        Condition = {
+          Bool = {
+            "aws:SecureTransport" = "false"
+          }
+        }
+      },
+      {
+        Sid       = "DenyUploadsNotUnderKms"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "s3:PutObject"
+        Resource  = "arn:${local.partition}:s3:::${local.name}-capture-dr-${local.account_id}/*"
+        Condition = {
+          StringNotEquals = {
+            "s3:x-amz-server-side-encryption" = "aws:kms"
+          }
+        }
+      },
+    ]
+  })
+  depends_on = [aws_s3_bucket_public_access_block.capture_secondary]
+}
+
+resource "aws_s3_bucket_logging" "capture_secondary" {
+  provider      = aws.secondary
+  bucket        = aws_s3_bucket.capture_secondary.id
+  target_bucket = aws_s3_bucket.logs_secondary.id
+  target_prefix = "s3-access/capture/"
 }

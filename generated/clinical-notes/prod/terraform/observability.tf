@@ -458,3 +458,101 @@ resource "aws_cloudwatch_metric_alarm" "error_rate_secondary" {
     }
   }
 }
+
+resource "aws_cloudwatch_metric_alarm" "time_to_first_token_secondary" {
+  provider          = aws.secondary
+  alarm_name        = "${local.name}-dr-time-to-first-token"
+  alarm_description = "p95 time to first token above 800 ms for 5 minutes (clinical-notes prod, owner health-ml). Runbook: prompts are waiting for a batch slot or prefill is slow: compare QueueDepth; scale out (scaling.max) or lower model.context_tokens."
+  namespace         = "servespec/clinical-notes"
+  metric_name       = "TimeToFirstToken"
+  dimensions = {
+    Model = "clinical-notes-llm"
+  }
+  extended_statistic  = "p95"
+  period              = 60
+  evaluation_periods  = 5
+  threshold           = 800
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms_secondary.arn]
+  ok_actions          = [aws_sns_topic.alarms_secondary.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "queue_depth_secondary" {
+  provider          = aws.secondary
+  alarm_name        = "${local.name}-dr-queue-depth"
+  alarm_description = "more than 16 requests queued for 5 minutes (clinical-notes prod, owner health-ml). Runbook: demand exceeds capacity: check that autoscaling is not at scaling.max; raise it, or serving.max_concurrent_requests if CPU/GPU has headroom."
+  namespace         = "servespec/clinical-notes"
+  metric_name       = "QueueDepth"
+  dimensions = {
+    Model = "clinical-notes-llm"
+  }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 5
+  threshold           = 16
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms_secondary.arn]
+  ok_actions          = [aws_sns_topic.alarms_secondary.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "current_unhealthy_hosts_secondary" {
+  provider          = aws.secondary
+  alarm_name        = "${local.name}-dr-current-unhealthy-hosts"
+  alarm_description = "variant current (model 2026-11-01) has unhealthy targets for 3 minutes (clinical-notes prod, owner health-ml). Runbook: tasks fail /readyz: the model artifact may be missing or fail its checksum (see the runtime log group), or tasks run out of memory (memory alarm)."
+  namespace         = "AWS/ApplicationELB"
+  metric_name       = "UnHealthyHostCount"
+  dimensions = {
+    LoadBalancer = aws_lb.secondary.arn_suffix
+    TargetGroup  = aws_lb_target_group.secondary.arn_suffix
+  }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 3
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms_secondary.arn]
+  ok_actions          = [aws_sns_topic.alarms_secondary.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "current_cpu_secondary" {
+  provider          = aws.secondary
+  alarm_name        = "${local.name}-dr-current-cpu"
+  alarm_description = "variant current: average CPU above 90% for 10 minutes (clinical-notes prod, owner health-ml). Runbook: autoscaling should add tasks; if at scaling.max, raise it."
+  namespace         = "AWS/ECS"
+  metric_name       = "CPUUtilization"
+  dimensions = {
+    ClusterName = aws_ecs_cluster.secondary.name
+    ServiceName = aws_ecs_service.secondary.name
+  }
+  statistic           = "Average"
+  period              = 300
+  evaluation_periods  = 2
+  threshold           = 90
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms_secondary.arn]
+  ok_actions          = [aws_sns_topic.alarms_secondary.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "current_memory_secondary" {
+  provider          = aws.secondary
+  alarm_name        = "${local.name}-dr-current-memory"
+  alarm_description = "variant current: average Memory above 90% for 10 minutes (clinical-notes prod, owner health-ml). Runbook: a task near its limit is killed by the kernel: raise compute.memory_mib or lower serving.max_concurrent_requests."
+  namespace         = "AWS/ECS"
+  metric_name       = "MemoryUtilization"
+  dimensions = {
+    ClusterName = aws_ecs_cluster.secondary.name
+    ServiceName = aws_ecs_service.secondary.name
+  }
+  statistic           = "Average"
+  period              = 300
+  evaluation_periods  = 2
+  threshold           = 90
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms_secondary.arn]
+  ok_actions          = [aws_sns_topic.alarms_secondary.arn]
+}

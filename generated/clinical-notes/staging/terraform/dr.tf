@@ -60,6 +60,12 @@ resource "aws_kms_replica_key" "secondary" {
   }
 }
 
+resource "aws_kms_alias" "secondary" {
+  provider      = aws.secondary
+  name          = "alias/${local.name}"
+  target_key_id = aws_kms_replica_key.secondary.key_id
+}
+
 data "aws_elb_service_account" "secondary" {
   provider = aws.secondary
 }
@@ -310,7 +316,7 @@ resource "aws_s3_bucket_logging" "models_replica" {
 
 resource "aws_iam_role" "replication" {
   name        = "${local.name}-s3-replication"
-  description = "S3 replication of model artifacts and audit logs to the DR region"
+  description = "S3 replication of model artifacts and audit logs to the DR region, and of its capture records back"
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [
@@ -384,6 +390,28 @@ resource "aws_iam_role_policy" "replication" {
         Resource = "arn:${local.partition}:s3:::${local.name}-audit-dr-${local.account_id}/*"
       },
       {
+        Sid      = "ReadCaptureConfiguration"
+        Effect   = "Allow"
+        Action   = ["s3:GetReplicationConfiguration", "s3:ListBucket"]
+        Resource = "arn:${local.partition}:s3:::${local.name}-capture-dr-${local.account_id}"
+      },
+      {
+        Sid    = "ReadCaptureVersions"
+        Effect = "Allow"
+        Action = [
+          "s3:GetObjectVersionForReplication",
+          "s3:GetObjectVersionAcl",
+          "s3:GetObjectVersionTagging",
+        ]
+        Resource = "arn:${local.partition}:s3:::${local.name}-capture-dr-${local.account_id}/*"
+      },
+      {
+        Sid      = "WriteCaptureReplica"
+        Effect   = "Allow"
+        Action   = ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"]
+        Resource = "arn:${local.partition}:s3:::${local.name}-capture-${local.account_id}/*"
+      },
+      {
         Sid      = "DecryptSource"
         Effect   = "Allow"
         Action   = "kms:Decrypt"
@@ -402,6 +430,28 @@ resource "aws_iam_role_policy" "replication" {
         Condition = {
           StringEquals = {
             "kms:ViaService" = "s3.us-west-2.amazonaws.com"
+          }
+        }
+      },
+      {
+        Sid      = "DecryptSourceIntoPrimary"
+        Effect   = "Allow"
+        Action   = "kms:Decrypt"
+        Resource = [aws_kms_replica_key.secondary.arn]
+        Condition = {
+          StringEquals = {
+            "kms:ViaService" = "s3.us-west-2.amazonaws.com"
+          }
+        }
+      },
+      {
+        Sid      = "EncryptReplicaIntoPrimary"
+        Effect   = "Allow"
+        Action   = ["kms:Encrypt", "kms:GenerateDataKey"]
+        Resource = aws_kms_key.main.arn
+        Condition = {
+          StringEquals = {
+            "kms:ViaService" = "s3.us-east-1.amazonaws.com"
           }
         }
       },
@@ -507,6 +557,56 @@ resource "aws_s3_bucket_replication_configuration" "audit" {
   depends_on = [aws_s3_bucket_versioning.audit, aws_s3_bucket_versioning.audit_replica]
 }
 
+resource "aws_s3_bucket_replication_configuration" "capture_secondary" {
+  provider = aws.secondary
+  bucket   = aws_s3_bucket.capture_secondary.id
+  role     = aws_iam_role.replication.arn
+
+  rule {
+    id     = "to-primary"
+    status = "Enabled"
+
+    filter {}
+
+    delete_marker_replication {
+      status = "Disabled"
+    }
+
+    source_selection_criteria {
+      sse_kms_encrypted_objects {
+        status = "Enabled"
+      }
+    }
+
+    destination {
+      bucket        = aws_s3_bucket.capture.arn
+      storage_class = "STANDARD"
+
+      encryption_configuration {
+        replica_kms_key_id = aws_kms_key.main.arn
+      }
+
+      replication_time {
+        status = "Enabled"
+
+        time {
+          minutes = 15
+        }
+      }
+
+      metrics {
+        status = "Enabled"
+
+        event_threshold {
+          minutes = 15
+        }
+      }
+    }
+  }
+
+  depends_on = [aws_s3_bucket_versioning.capture_secondary, aws_s3_bucket_versioning.capture]
+}
+
 resource "aws_cloudwatch_metric_alarm" "replication_models" {
   alarm_name        = "${local.name}-models-replication-failed"
   alarm_description = "Objects of the models bucket failed to replicate to us-west-2: the DR copy is behind (RPO 15 min at risk). See RUNBOOK.md, 'Replication failing'."
@@ -545,6 +645,27 @@ resource "aws_cloudwatch_metric_alarm" "replication_audit" {
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alarms.arn]
   ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "replication_capture_secondary" {
+  provider          = aws.secondary
+  alarm_name        = "${local.name}-capture-replication-failed"
+  alarm_description = "Capture records written in us-west-2 failed to replicate to the capture bucket in us-east-1: the learning loop misses them until they arrive. See RUNBOOK.md, 'Replication failing'."
+  namespace         = "AWS/S3"
+  metric_name       = "OperationsFailedReplication"
+  dimensions = {
+    SourceBucket      = aws_s3_bucket.capture_secondary.bucket
+    DestinationBucket = aws_s3_bucket.capture.bucket
+    RuleId            = "to-primary"
+  }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms_secondary.arn]
+  ok_actions          = [aws_sns_topic.alarms_secondary.arn]
 }
 
 resource "aws_ecr_repository" "runtime_secondary" {
