@@ -57,10 +57,12 @@ FORMAT = {"type": "json_schema", "json_schema": {"name": "story", "schema": SCHE
 class Server:
     """One OpenAI-compatible server process on a free port."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], port: int) -> None:
+    def __init__(
+        self, name: str, argv: list[str], env: dict[str, str], port: int, cwd: Path = ROOT
+    ) -> None:
         self.name, self.port = name, port
         self.process = subprocess.Popen(
-            argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 600

@@ -108,8 +108,9 @@ class SharedBatch:
     Live rows occupy slots 0..rows-1, so ``buffer[first:first + n]`` is one contiguous block
     that ONNX Runtime reads as ``past`` and writes as ``present`` (same pointer: GQA then
     skips its copy of the whole cache, which at 16 rows was a quarter of every step). Copies
-    happen only when the buffers grow (geometrically, so rarely) and when a row leaves (each
-    later row moves down one slot, its own length only).
+    happen only when the buffers grow (geometrically, so rarely), when a row leaves (each
+    later row moves down one slot, its own length only) and when few rows are left (the
+    buffers shrink to fit them; see ``_fit``).
 
     With a prefix cache, a prompt whose start is cached gets that KV copied into its slot and
     only the rest computed (GroupQueryAttention extends a cache one row at a time); prompts
@@ -268,14 +269,34 @@ class SharedBatch:
                 for buffer in self.buffers:
                     buffer[target, :, :used] = buffer[source, :, :used]
         self.lengths = self.lengths[rows]
+        self._fit()
+
+    def _fit(self) -> None:
+        """Give back KV memory the live rows do not need, so memory follows the load: all of
+        it once the batch drains, and half the slots or positions once the live rows use a
+        quarter of them (the gap keeps a batch that shrinks and regrows from copying often)."""
+        if not self.rows:
+            self.buffers, self._binding = [], None
+            return
+        slots, capacity = self.buffers[0].shape[0], self.capacity
+        longest = int(self.lengths.max()) + 1  # the next step writes one more column
+        if self.rows * 4 > slots and (longest * 4 > capacity or capacity <= self.GROW):
+            return
+        slots = min(slots, 2 * self.rows)
+        capacity = min(capacity, _round_up(2 * longest, self.GROW))
+        model, used = self.model, longest - 1
+        shape = (slots, model.kv_heads, capacity, model.head_dim)
+        fitted = [np.zeros(shape, model.dtype) for _ in model.past_names]
+        for new, old in zip(fitted, self.buffers, strict=True):
+            new[: self.rows, :, :used] = old[: self.rows, :, :used]
+        self.buffers, self._binding = fitted, None
 
     def _reserve(self, rows: int, length: int) -> None:
         slots, capacity = (self.buffers[0].shape[0], self.capacity) if self.buffers else (0, 0)
         if rows <= slots and length <= capacity:
             return
-        # Grow geometrically: reallocating means copying every live row. The buffers then
-        # stay for the next requests, like any server's KV pool; pages no row has touched
-        # are never resident.
+        # Grow geometrically: reallocating means copying every live row. ``_fit`` shrinks
+        # them again as rows leave; pages no row has touched are never resident.
         if length > capacity:
             capacity = _round_up(max(length, capacity * 3 // 2), self.GROW)
         if rows > slots:

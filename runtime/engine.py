@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from runtime import memory
 from runtime.batch import new_batch
 from runtime.model import OnnxCausalLM
 from runtime.prefix import PrefixCache
@@ -128,6 +129,10 @@ class Engine:
                 log.exception("engine step failed")
                 extra = [*joiners, *([long] if long is not None else [])]
                 self._fail_all(extra, f"{type(exc).__name__}: {exc}")
+            if not (self._running or self._staged or self._waiting):
+                # The batch drained and freed its KV buffers: hand the heap's free pages
+                # back to the OS, so RSS falls back to its idle level between bursts.
+                memory.release()
         self._fail_all(list(self._waiting), "server shutting down", reason="cancelled")
 
     def _take_joiners(self) -> tuple[list[Generation], Generation | None]:
