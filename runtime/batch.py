@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
@@ -27,14 +28,20 @@ def new_batch(model: OnnxCausalLM, prefixes: PrefixCache | None = None) -> Batch
     return SharedBatch(model, prefixes) if model.right_padded else ConcatBatch(model)
 
 
+Ready = Callable[[int, np.ndarray], None]
+
+
 class Batch(Protocol):
     """The running batch's KV cache as the engine drives it; rows keep their order."""
 
     @property
     def rows(self) -> int: ...
 
-    def admit(self, prompts: list[list[int]]) -> np.ndarray:
-        """Prefill ``prompts`` as new rows after the existing ones; last-token logits [j, V]."""
+    def admit(self, prompts: list[list[int]], ready: Ready | None = None) -> np.ndarray:
+        """Prefill ``prompts`` as new rows after the existing ones; last-token logits [j, V].
+
+        ``ready(i, logits)`` is called as soon as prompt ``i``'s logits are known, which
+        can be before the later prompts are prefilled (its first token can go out then)."""
         ...
 
     def step(self, tokens: np.ndarray) -> np.ndarray:
@@ -75,9 +82,11 @@ class ConcatBatch:
     def rows(self) -> int:
         return self.cache.rows if self.cache is not None else 0
 
-    def admit(self, prompts: list[list[int]]) -> np.ndarray:
+    def admit(self, prompts: list[list[int]], ready: Ready | None = None) -> np.ndarray:
         logits, cache = self.model.prefill(prompts)
         self.cache = cache if self.cache is None else merge(self.cache, cache)
+        for row in range(len(prompts) if ready is not None else 0):
+            ready(row, logits[row])
         return logits
 
     def step(self, tokens: np.ndarray) -> np.ndarray:
@@ -138,7 +147,7 @@ class SharedBatch:
     def capacity(self) -> int:
         return self.buffers[0].shape[2] if self.buffers else 0
 
-    def admit(self, prompts: list[list[int]]) -> np.ndarray:
+    def admit(self, prompts: list[list[int]], ready: Ready | None = None) -> np.ndarray:
         first = self.rows
         self._reserve(first + len(prompts), max(len(p) for p in prompts))
         logits: list[np.ndarray] = []
@@ -156,6 +165,8 @@ class SharedBatch:
                 logits.extend(self._prefill(first + start, group))
             for row in range(start, len(logits)):
                 self._remember(first + row, prompts[row])
+                if ready is not None:
+                    ready(row, logits[row])
         lengths = np.array([len(p) for p in prompts], np.int64)
         self.lengths = np.concatenate([self.lengths, lengths])
         return np.stack(logits)

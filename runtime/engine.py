@@ -194,15 +194,24 @@ class Engine:
                 self.on_queued(now - generation.submitted)
 
     def _admit(self, joiners: list[Generation]) -> None:
+        """Prefill the joiners; each one's first token goes out as soon as its own prefill
+        is done (joiners with a cached prefix are computed one after another), not when the
+        last joiner's is, so most clients of a burst see their first token sooner."""
         self._queued(joiners)
         started = time.perf_counter()
         cached = self._cached_so_far()
-        logits = self._batch.admit([g.prompt_ids for g in joiners])
+        ended: list[int] = []
+
+        def ready(index: int, logits: np.ndarray) -> None:
+            if not self._emit(joiners[index], logits):
+                ended.append(index)
+
+        self._batch.admit([g.prompt_ids for g in joiners], ready)
         self._report("prefill", len(joiners), started)
         self._report_cached(cached)
         first = len(self._running)
         self._running.extend(joiners)
-        done = {first + i for i, g in enumerate(joiners) if not self._emit(g, logits[i])}
+        done = {first + i for i in ended}
         if done:
             self._keep([i for i in range(len(self._running)) if i not in done])
 
