@@ -57,10 +57,12 @@ FORMAT = {"type": "json_schema", "json_schema": {"name": "story", "schema": SCHE
 class Server:
     """One OpenAI-compatible server process on a free port."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], port: int) -> None:
+    def __init__(
+        self, name: str, argv: list[str], env: dict[str, str], port: int, cwd: Path = ROOT
+    ) -> None:
         self.name, self.port = name, port
         self.process = subprocess.Popen(
-            argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 600
@@ -225,11 +227,18 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--compare-root", type=Path, help="another checkout's runtime too")
     args = parser.parse_args()
+    artifact = args.artifact or _default_artifact()
     servers = [
-        ours(args.artifact or _default_artifact(), args.threads),
+        ours(artifact, args.threads),
         llama_server(args.llama_server, args.gguf or _default_gguf(), args.threads),
     ]
+    if args.compare_root:
+        from rss_bench import runtime_server
+
+        root = args.compare_root.resolve()
+        servers.append(runtime_server(f"runtime at {root}", root, artifact, args.threads))
     modes = (False, True)
     runs: dict[tuple[str, bool, int], list[dict]] = {}
     try:
@@ -276,13 +285,14 @@ def report(
                     f"| {name} | {mode} | {n} | {agg(name, structured, n):.1f} | {p50:.0f} "
                     f"| {p95:.0f} | {decode:.1f} |"
                 )
-    ours_name, peer = names
-    print("\n| ratio ours / llama-server | 1 client | 4 clients | 16 clients |")
-    print("| --- | --- | --- | --- |")
-    for structured in (False, True):
-        ratios = [agg(ours_name, structured, n) / agg(peer, structured, n) for n in CLIENTS]
-        mode = "json_schema" if structured else "text"
-        print(f"| {mode} | " + " | ".join(f"{r:.2f}x" for r in ratios) + " |")
+    peer = names[1]
+    print("\n| ratio to llama-server | output | 1 client | 4 clients | 16 clients |")
+    print("| --- | --- | --- | --- | --- |")
+    for name in [names[0], *names[2:]]:
+        for structured in (False, True):
+            ratios = [agg(name, structured, n) / agg(peer, structured, n) for n in CLIENTS]
+            mode = "json_schema" if structured else "text"
+            print(f"| {name} | {mode} | " + " | ".join(f"{r:.2f}x" for r in ratios) + " |")
     print("\nstructured-output cost (1 - json_schema/text aggregate):")
     for name in names:
         costs = [1 - agg(name, True, n) / agg(name, False, n) for n in CLIENTS]

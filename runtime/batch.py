@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
@@ -27,14 +28,20 @@ def new_batch(model: OnnxCausalLM, prefixes: PrefixCache | None = None) -> Batch
     return SharedBatch(model, prefixes) if model.right_padded else ConcatBatch(model)
 
 
+Ready = Callable[[int, np.ndarray], None]
+
+
 class Batch(Protocol):
     """The running batch's KV cache as the engine drives it; rows keep their order."""
 
     @property
     def rows(self) -> int: ...
 
-    def admit(self, prompts: list[list[int]]) -> np.ndarray:
-        """Prefill ``prompts`` as new rows after the existing ones; last-token logits [j, V]."""
+    def admit(self, prompts: list[list[int]], ready: Ready | None = None) -> np.ndarray:
+        """Prefill ``prompts`` as new rows after the existing ones; last-token logits [j, V].
+
+        ``ready(i, logits)`` is called as soon as prompt ``i``'s logits are known, which
+        can be before the later prompts are prefilled (its first token can go out then)."""
         ...
 
     def step(self, tokens: np.ndarray) -> np.ndarray:
@@ -75,9 +82,11 @@ class ConcatBatch:
     def rows(self) -> int:
         return self.cache.rows if self.cache is not None else 0
 
-    def admit(self, prompts: list[list[int]]) -> np.ndarray:
+    def admit(self, prompts: list[list[int]], ready: Ready | None = None) -> np.ndarray:
         logits, cache = self.model.prefill(prompts)
         self.cache = cache if self.cache is None else merge(self.cache, cache)
+        for row in range(len(prompts) if ready is not None else 0):
+            ready(row, logits[row])
         return logits
 
     def step(self, tokens: np.ndarray) -> np.ndarray:
@@ -108,8 +117,9 @@ class SharedBatch:
     Live rows occupy slots 0..rows-1, so ``buffer[first:first + n]`` is one contiguous block
     that ONNX Runtime reads as ``past`` and writes as ``present`` (same pointer: GQA then
     skips its copy of the whole cache, which at 16 rows was a quarter of every step). Copies
-    happen only when the buffers grow (geometrically, so rarely) and when a row leaves (each
-    later row moves down one slot, its own length only).
+    happen only when the buffers grow (geometrically, so rarely), when a row leaves (each
+    later row moves down one slot, its own length only) and when few rows are left (the
+    buffers shrink to fit them; see ``_fit``).
 
     With a prefix cache, a prompt whose start is cached gets that KV copied into its slot and
     only the rest computed (GroupQueryAttention extends a cache one row at a time); prompts
@@ -137,7 +147,7 @@ class SharedBatch:
     def capacity(self) -> int:
         return self.buffers[0].shape[2] if self.buffers else 0
 
-    def admit(self, prompts: list[list[int]]) -> np.ndarray:
+    def admit(self, prompts: list[list[int]], ready: Ready | None = None) -> np.ndarray:
         first = self.rows
         self._reserve(first + len(prompts), max(len(p) for p in prompts))
         logits: list[np.ndarray] = []
@@ -155,6 +165,8 @@ class SharedBatch:
                 logits.extend(self._prefill(first + start, group))
             for row in range(start, len(logits)):
                 self._remember(first + row, prompts[row])
+                if ready is not None:
+                    ready(row, logits[row])
         lengths = np.array([len(p) for p in prompts], np.int64)
         self.lengths = np.concatenate([self.lengths, lengths])
         return np.stack(logits)
@@ -268,14 +280,34 @@ class SharedBatch:
                 for buffer in self.buffers:
                     buffer[target, :, :used] = buffer[source, :, :used]
         self.lengths = self.lengths[rows]
+        self._fit()
+
+    def _fit(self) -> None:
+        """Give back KV memory the live rows do not need, so memory follows the load: all of
+        it once the batch drains, and half the slots or positions once the live rows use a
+        quarter of them (the gap keeps a batch that shrinks and regrows from copying often)."""
+        if not self.rows:
+            self.buffers, self._binding = [], None
+            return
+        slots, capacity = self.buffers[0].shape[0], self.capacity
+        longest = int(self.lengths.max()) + 1  # the next step writes one more column
+        if self.rows * 4 > slots and (longest * 4 > capacity or capacity <= self.GROW):
+            return
+        slots = min(slots, 2 * self.rows)
+        capacity = min(capacity, _round_up(2 * longest, self.GROW))
+        model, used = self.model, longest - 1
+        shape = (slots, model.kv_heads, capacity, model.head_dim)
+        fitted = [np.zeros(shape, model.dtype) for _ in model.past_names]
+        for new, old in zip(fitted, self.buffers, strict=True):
+            new[: self.rows, :, :used] = old[: self.rows, :, :used]
+        self.buffers, self._binding = fitted, None
 
     def _reserve(self, rows: int, length: int) -> None:
         slots, capacity = (self.buffers[0].shape[0], self.capacity) if self.buffers else (0, 0)
         if rows <= slots and length <= capacity:
             return
-        # Grow geometrically: reallocating means copying every live row. The buffers then
-        # stay for the next requests, like any server's KV pool; pages no row has touched
-        # are never resident.
+        # Grow geometrically: reallocating means copying every live row. ``_fit`` shrinks
+        # them again as rows leave; pages no row has touched are never resident.
         if length > capacity:
             capacity = _round_up(max(length, capacity * 3 // 2), self.GROW)
         if rows > slots:

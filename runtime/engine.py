@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from runtime import memory
 from runtime.batch import new_batch
 from runtime.grammar import BatchMasks
 from runtime.model import OnnxCausalLM
@@ -130,6 +131,10 @@ class Engine:
                 log.exception("engine step failed")
                 extra = [*joiners, *([long] if long is not None else [])]
                 self._fail_all(extra, f"{type(exc).__name__}: {exc}")
+            if not (self._running or self._staged or self._waiting):
+                # The batch drained and freed its KV buffers: hand the heap's free pages
+                # back to the OS, so RSS falls back to its idle level between bursts.
+                memory.release()
         self._fail_all(list(self._waiting), "server shutting down", reason="cancelled")
 
     def _take_joiners(self) -> tuple[list[Generation], Generation | None]:
@@ -191,15 +196,24 @@ class Engine:
                 self.on_queued(now - generation.submitted)
 
     def _admit(self, joiners: list[Generation]) -> None:
+        """Prefill the joiners; each one's first token goes out as soon as its own prefill
+        is done (joiners with a cached prefix are computed one after another), not when the
+        last joiner's is, so most clients of a burst see their first token sooner."""
         self._queued(joiners)
         started = time.perf_counter()
         cached = self._cached_so_far()
-        logits = self._batch.admit([g.prompt_ids for g in joiners])
+        ended: list[int] = []
+
+        def ready(index: int, logits: np.ndarray) -> None:
+            if not self._emit(joiners[index], logits):
+                ended.append(index)
+
+        self._batch.admit([g.prompt_ids for g in joiners], ready)
         self._report("prefill", len(joiners), started)
         self._report_cached(cached)
         first = len(self._running)
         self._running.extend(joiners)
-        done = {first + i for i, g in enumerate(joiners) if not self._emit(g, logits[i])}
+        done = {first + i for i in ended}
         if done:
             self._keep([i for i in range(len(self._running)) if i not in done])
 

@@ -114,7 +114,27 @@ def test_shared_buffers_grow_rarely_and_keep_every_row(tiny_artifact: Path) -> N
     logits = batch.step(np.array([int(s.argmax()) for s in _first_logits(model)]))
     np.testing.assert_allclose(logits, np.stack(solo), rtol=0, atol=1e-4)
     batch.keep([])
-    assert batch.rows == 0 and batch.buffers  # kept for the next requests
+    assert batch.rows == 0 and batch.buffers == []  # a drained batch holds no KV memory
+    again = batch.admit([PROMPTS[0]])  # and allocates afresh for the next requests
+    np.testing.assert_allclose(again[0], _solo(model, PROMPTS[0], 0)[0], rtol=0, atol=1e-4)
+
+
+@pytest.mark.usefixtures("small_steps")
+def test_buffers_shrink_to_the_rows_left(tiny_artifact: Path) -> None:
+    """Memory follows the live rows: when most rows leave, the buffers shrink to fit the
+    rest (slots and positions), and the row left decodes exactly as it would alone."""
+    model = OnnxCausalLM(verify(builders.tiny_fused_artifact()), threads=1)
+    long_prompt = list(range(5, 45))
+    solo = _solo(model, PROMPTS[1], 1)
+    batch = new_batch(model)
+    assert isinstance(batch, SharedBatch)
+    batch.admit([long_prompt, *PROMPTS, *PROMPTS, PROMPTS[1]])
+    slots, capacity = batch.buffers[0].shape[0], batch.capacity
+    assert (slots, capacity) == (8, 40)
+    batch.keep([7])  # only the short prompt [20, 21] stays
+    assert batch.buffers[0].shape[0] == 2 and batch.capacity == 8
+    logits = batch.step(np.array([int(solo[0].argmax())]))
+    np.testing.assert_allclose(logits[0], solo[1], rtol=0, atol=1e-4)
 
 
 def _first_logits(model: OnnxCausalLM) -> list[np.ndarray]:
