@@ -292,8 +292,9 @@ def rto_notes(spec: ResolvedSpec) -> list[str]:
 def alarms(spec: ResolvedSpec) -> list[Alarm]:
     """Every CloudWatch alarm of the environment's root module, with its description."""
     found = []
+    decided = plan(spec)
     for _, view in FILES:
-        for block in view(spec):
+        for block in view(decided):
             if block.type == "resource" and block.labels[0] == "aws_cloudwatch_metric_alarm":
                 found.append(_alarm(spec, block))
     return sorted(found, key=lambda alarm: alarm.name)

@@ -15,7 +15,7 @@ fact may call that function directly without building the whole plan.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from compiler.spec import ResolvedSpec
 from compiler.spec.model import FARGATE_MEMORY_MIB
@@ -306,8 +306,10 @@ def detection_seconds(spec: ResolvedSpec) -> int:
 
 @dataclass(frozen=True)
 class Plan:
-    """One environment, decided: what every view and the runbook render."""
+    """One environment, decided: what every view and the runbook render. It keeps the
+    spec it was made from, for the fields views copy verbatim (no decision in them)."""
 
+    spec: ResolvedSpec = field(compare=False, repr=False)
     name: str
     environment: str
     production: bool
@@ -341,6 +343,7 @@ class Plan:
 
 def plan(spec: ResolvedSpec) -> Plan:
     return Plan(
+        spec=spec,
         name=name(spec),
         environment=spec.environment,
         production=spec.production,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Expr, Ref, Value, jsonencode, resource
-from compiler.terraform.plan import Fleet, Variant
+from compiler.terraform.plan import Fleet, Plan, Variant
 
 from . import common, ec2_fleet, regional
 from . import container as runtime_container
@@ -33,7 +33,8 @@ def environment(spec: ResolvedSpec, model_version: str, variant: str = "") -> li
     return runtime_container.environment(spec, artifact, model_version, variant)
 
 
-def blocks(spec: ResolvedSpec) -> list[Block]:
+def blocks(p: Plan) -> list[Block]:
+    spec = p.spec
     found: list[Block] = []
     for where, fleet in regional.fleets(spec):
         found += region_blocks(spec, where, fleet)

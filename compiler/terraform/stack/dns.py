@@ -19,6 +19,7 @@ from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, resource
 from compiler.terraform.plan import (
     FAILURE_THRESHOLD,
+    Plan,
     detection_seconds,
     has_health_checks,
     primary_checked_by_alarm,
@@ -42,7 +43,8 @@ __all__ = [
 ]
 
 
-def blocks(spec: ResolvedSpec) -> list[Block]:
+def blocks(p: Plan) -> list[Block]:
+    spec = p.spec
     if not has_health_checks(spec):
         return []
     found = [*_primary_checks(spec), _https_check(spec, "secondary", "aws_lb.secondary")]

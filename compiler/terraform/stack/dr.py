@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, resource, skip
+from compiler.terraform.plan import Plan
 
 from . import ecr_lifecycle, kms_keys, network_plan, region, region_network, replication
 from .buckets import (
@@ -177,8 +178,9 @@ def data_plane(spec: ResolvedSpec) -> list[Block]:
     return blocks
 
 
-def blocks(spec: ResolvedSpec) -> list[Block]:
+def blocks(p: Plan) -> list[Block]:
     """Every block of dr.tf for one environment (empty when nothing is secondary)."""
+    spec = p.spec
     if not has_secondary(spec):
         return []
     blocks = secondary_key(spec)

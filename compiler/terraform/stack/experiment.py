@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, jsonencode, resource, skip
+from compiler.terraform.plan import Plan
 
 from . import common, regional
 from .buckets import bucket_settings, kms_default_rule, lifecycle_rule, tls_only_statement
@@ -40,7 +41,8 @@ PIN_HEADER = "X-Servespec-Variant"
 PIN_PRIORITY = 90  # before the API rule (100): a pinned request skips the weighted split
 
 
-def blocks(spec: ResolvedSpec) -> list[Block]:
+def blocks(p: Plan) -> list[Block]:
+    spec = p.spec
     found = [_pin_rule(v.key, i) for i, v in enumerate(common.variants(spec)) if spec.variants]
     for variant in spec.variants:
         found += _variant_alarms(spec, variant.name)

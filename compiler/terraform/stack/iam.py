@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, jsonencode, resource
-from compiler.terraform.plan import api_keys, blue_green, model_prefix
+from compiler.terraform.plan import Plan, api_keys, blue_green, model_prefix
 
 from . import common, regional
 from .region import Region
 
 
-def blocks(spec: ResolvedSpec) -> list[Block]:
+def blocks(p: Plan) -> list[Block]:
+    spec = p.spec
     found = [
         _role("execution", "ecs-tasks.amazonaws.com", "ECS agent: pull the image, write logs"),
         _inline("execution", "pull-log-read-secret", _execution_policy(spec)),

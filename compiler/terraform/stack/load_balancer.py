@@ -18,6 +18,7 @@ from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Expr, Ref, Value, resource, skip
 from compiler.terraform.plan import (
     TLS_POLICIES,
+    Plan,
     blue_green,
     elb_name,
     load_balancer_name,
@@ -32,8 +33,9 @@ from .region import Region
 __all__ = ["TLS_POLICIES", "blocks", "elb_name", "region_blocks"]
 
 
-def blocks(spec: ResolvedSpec) -> list[Block]:
+def blocks(p: Plan) -> list[Block]:
     """The primary's load balancer, and the same one in the secondary region when it serves."""
+    spec = p.spec
     found = region_blocks(spec, region.primary(spec.region))
     if spec.dr.secondary_region is not None and secondary_capacity(spec) is not None:
         found += region_blocks(spec, region.secondary(spec.dr.secondary_region))

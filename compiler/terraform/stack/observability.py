@@ -14,14 +14,15 @@ import re
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, jsonencode, resource
-from compiler.terraform.plan import Fleet, Variant
+from compiler.terraform.plan import Fleet, Plan, Variant
 
 from . import common, dr_plan, regional
 from .cloudwatch import PERIOD_S, alarm, expression_query, metric_query, widget
 from .region import Region
 
 
-def blocks(spec: ResolvedSpec) -> list[Block]:
+def blocks(p: Plan) -> list[Block]:
+    spec = p.spec
     found: list[Block] = []
     for where, fleet in regional.fleets(spec):
         found += region_blocks(spec, where, fleet)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Expr, Ref, Template, Value
-from compiler.terraform.plan import api_keys, model_prefix
+from compiler.terraform.plan import Plan, api_keys, model_prefix
 
 from . import common
 
@@ -13,7 +12,8 @@ def _output(name: str, value: Value, description: str) -> Block:
     return Block("output", (name,), {"description": description, "value": value})
 
 
-def blocks(spec: ResolvedSpec) -> list[Block]:
+def blocks(p: Plan) -> list[Block]:
+    spec = p.spec
     found = [
         _output("api_url", f"https://{spec.security.tls.domain}", "Public URL of the API"),
         _output(

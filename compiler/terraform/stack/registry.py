@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, resource
+from compiler.terraform.plan import Plan
 
 from . import ecr_lifecycle as lifecycle
 from . import region
 
 
-def blocks(spec: ResolvedSpec) -> list[Block]:
+def blocks(p: Plan) -> list[Block]:
+    spec = p.spec
     return [
         resource(
             "aws_ecr_repository",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Expr, Ref, Template, Value, resource
-from compiler.terraform.plan import Fleet
+from compiler.terraform.plan import Fleet, Plan
 from runtime import emf
 
 from . import capture, common, container, regional
@@ -29,7 +29,8 @@ class Scaled:
         return self.where.service(self.variant.key)
 
 
-def blocks(spec: ResolvedSpec) -> list[Block]:
+def blocks(p: Plan) -> list[Block]:
+    spec = p.spec
     found: list[Block] = []
     for where, fleet in regional.fleets(spec):
         for variant in fleet.variants:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, resource, skip
-from compiler.terraform.plan import api_keys, secondary_capacity
+from compiler.terraform.plan import Plan, api_keys, secondary_capacity
 
 from . import common, dr_plan
 
@@ -20,7 +20,8 @@ def enabled(spec: ResolvedSpec) -> bool:
     return api_keys(spec)
 
 
-def blocks(spec: ResolvedSpec) -> list[Block]:
+def blocks(p: Plan) -> list[Block]:
+    spec = p.spec
     if not enabled(spec):
         return []
     return [

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Value, resource
-from compiler.terraform.plan import api_keys, secondary_capacity
+from compiler.terraform.plan import Plan, api_keys, secondary_capacity
 
 from . import common, dr_plan, region
 from .region import Region
@@ -123,8 +123,9 @@ def _key_rate_rule(where: Region, spec: ResolvedSpec, priority: int) -> Block:
     )
 
 
-def blocks(spec: ResolvedSpec) -> list[Block]:
+def blocks(p: Plan) -> list[Block]:
     """The primary's web ACL, and the same one in the secondary region when it serves."""
+    spec = p.spec
     found = region_blocks(spec, region.primary(spec.region))
     if spec.dr.secondary_region is not None and secondary_capacity(spec) is not None:
         found += region_blocks(spec, region.secondary(spec.dr.secondary_region))
