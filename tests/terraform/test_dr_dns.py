@@ -99,7 +99,7 @@ def test_restricted_primary_is_judged_by_its_healthy_targets() -> None:
     assert check.attribute("insufficient_data_health_status") == "Unhealthy"
     alarm = resources(blocks, "aws_cloudwatch_metric_alarm")["primary_healthy"]
     # One query per target group of the primary (variants, blue/green pairs), then the sum.
-    primary = load_balancer.region_blocks(spec, region.primary(spec.region))
+    primary = load_balancer.region_blocks(plan(spec), region.primary(spec.region))
     groups = [b for b in primary if b.labels[0] == "aws_lb_target_group"]
     queries = children(alarm, "metric_query")
     assert len(groups) >= 2 and len(queries) == len(groups) + 1

@@ -34,15 +34,15 @@ def environment(spec: ResolvedSpec, model_version: str, variant: str = "") -> li
 
 
 def blocks(p: Plan) -> list[Block]:
-    spec = p.spec
     found: list[Block] = []
-    for where, fleet in regional.fleets(spec):
-        found += region_blocks(spec, where, fleet)
+    for where, fleet in regional.fleets(p):
+        found += region_blocks(p, where, fleet)
     return found
 
 
-def region_blocks(spec: ResolvedSpec, where: Region, fleet: Fleet) -> list[Block]:
+def region_blocks(p: Plan, where: Region, fleet: Fleet) -> list[Block]:
     """The cluster of one region and a task definition and service per variant it runs."""
+    spec = p.spec
     found = [
         regional.log_group(spec, where, "runtime"),
         regional.log_group(spec, where, "ecs_exec"),

@@ -189,5 +189,5 @@ def blocks(p: Plan) -> list[Block]:
     if secondary_capacity(spec) is not None:
         # Its load balancer, service, scaling and WAF are the primary's builders' (their
         # views build them for both regions); its network is built here.
-        blocks += region_network.blocks(spec, network_plan.secondary(spec))
+        blocks += region_network.blocks(p, network_plan.secondary(spec))
     return blocks

@@ -22,7 +22,6 @@ from compiler.terraform.plan import (
     blue_green,
     elb_name,
     load_balancer_name,
-    secondary_capacity,
     target_groups,
 )
 
@@ -35,18 +34,18 @@ __all__ = ["TLS_POLICIES", "blocks", "elb_name", "region_blocks"]
 
 def blocks(p: Plan) -> list[Block]:
     """The primary's load balancer, and the same one in the secondary region when it serves."""
-    spec = p.spec
-    found = region_blocks(spec, region.primary(spec.region))
-    if spec.dr.secondary_region is not None and secondary_capacity(spec) is not None:
-        found += region_blocks(spec, region.secondary(spec.dr.secondary_region))
-        if spec.security.tls.hosted_zone_id:
+    found = region_blocks(p, region.primary(p.region))
+    if p.secondary_region is not None and p.secondary_capacity is not None:
+        found += region_blocks(p, region.secondary(p.secondary_region))
+        if p.hosted_zone_id:
             found.append(certificate.forget_old_records())
     return found
 
 
-def region_blocks(spec: ResolvedSpec, where: Region) -> list[Block]:
+def region_blocks(p: Plan, where: Region) -> list[Block]:
     """One region's load balancer, certificate, listeners and target groups."""
-    found = [_load_balancer(spec, where), *certificate.region_blocks(spec, where)]
+    spec = p.spec
+    found = [_load_balancer(spec, where), *certificate.region_blocks(p, where)]
     if _redirects_http(spec, where):
         found.append(_http_listener(where))
     found.append(_https_listener(spec, where))

@@ -58,4 +58,4 @@ def blocks(p: Plan) -> list[Block]:
     spec = p.spec
     # The network's locals (vpc and subnet ids, created or given) live with the network.
     found = [Block("locals", (), {**locals_(spec), **subnet_locals(spec)})]
-    return [*found, *region_network.blocks(spec, network_plan.primary(spec))]
+    return [*found, *region_network.blocks(p, network_plan.primary(spec))]

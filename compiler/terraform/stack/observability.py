@@ -22,18 +22,18 @@ from .region import Region
 
 
 def blocks(p: Plan) -> list[Block]:
-    spec = p.spec
     found: list[Block] = []
-    for where, fleet in regional.fleets(spec):
-        found += region_blocks(spec, where, fleet)
-        if not where.secondary and spec.observability.dashboard:
-            found.append(_dashboard(spec))
+    for where, fleet in regional.fleets(p):
+        found += region_blocks(p, where, fleet)
+        if not where.secondary and p.spec.observability.dashboard:
+            found.append(_dashboard(p.spec))
     return found
 
 
-def region_blocks(spec: ResolvedSpec, where: Region, fleet: Fleet) -> list[Block]:
+def region_blocks(p: Plan, where: Region, fleet: Fleet) -> list[Block]:
     """One region's alarm topic and the alarms on its load balancer, runtime metrics and
     each service it runs (the secondary: its one service, plan.Fleet)."""
+    spec = p.spec
     found = [_topic(spec, where), *_subscriptions(spec, where), *_api_alarms(spec, where)]
     found += _runtime_alarms(spec, where)
     for variant in fleet.variants:
