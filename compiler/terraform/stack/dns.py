@@ -45,10 +45,10 @@ __all__ = [
 
 def blocks(p: Plan) -> list[Block]:
     spec = p.spec
-    if not has_health_checks(spec):
+    if p.secondary_capacity is None:  # no health checks without secondary compute
         return []
     found = [*_primary_checks(spec), _https_check(spec, "secondary", "aws_lb.secondary")]
-    if routes_api(spec):
+    if p.routes_api:
         found += _records(spec)
     return found
 

@@ -181,12 +181,12 @@ def data_plane(spec: ResolvedSpec) -> list[Block]:
 def blocks(p: Plan) -> list[Block]:
     """Every block of dr.tf for one environment (empty when nothing is secondary)."""
     spec = p.spec
-    if not has_secondary(spec):
+    if not p.has_secondary:
         return []
     blocks = secondary_key(spec)
-    if replicates(spec):
+    if p.replicates:
         blocks += data_plane(spec)
-    if secondary_capacity(spec) is not None:
+    if p.secondary_capacity is not None:
         # Its load balancer, service, scaling and WAF are the primary's builders' (their
         # views build them for both regions); its network is built here.
         blocks += region_network.blocks(p, network_plan.secondary(spec))

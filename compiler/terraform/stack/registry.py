@@ -10,7 +10,6 @@ from . import region
 
 
 def blocks(p: Plan) -> list[Block]:
-    spec = p.spec
     return [
         resource(
             "aws_ecr_repository",
@@ -29,5 +28,5 @@ def blocks(p: Plan) -> list[Block]:
                 ),
             ],
         ),
-        lifecycle.policy(region.primary(spec.region)),
+        lifecycle.policy(region.primary(p.region)),
     ]

@@ -59,10 +59,9 @@ def versions(p: Plan) -> list[Block]:
 
 
 def providers(p: Plan) -> list[Block]:
-    spec = p.spec
-    found = [_provider(spec, spec.region)]
-    if spec.dr.secondary_region:
-        found.append(_provider(spec, spec.dr.secondary_region, "secondary"))
+    found = [_provider(p.spec, p.region)]
+    if p.secondary_region:
+        found.append(_provider(p.spec, p.secondary_region, "secondary"))
     return found
 
 
@@ -80,7 +79,7 @@ def _provider(spec: ResolvedSpec, region: str, alias: str | None = None) -> Bloc
 def locals_(p: Plan) -> list[Block]:
     spec = p.spec
     values: dict[str, Value] = {
-        "name": common.name(spec),
+        "name": p.name,
         "account_id": Ref("data.aws_caller_identity.current.account_id"),
         "partition": Ref("data.aws_partition.current.partition"),
     }

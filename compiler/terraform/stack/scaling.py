@@ -30,11 +30,10 @@ class Scaled:
 
 
 def blocks(p: Plan) -> list[Block]:
-    spec = p.spec
     found: list[Block] = []
     for where, fleet in regional.fleets(p):
         for variant in fleet.variants:
-            found += service_blocks(spec, Scaled(where, fleet, variant))
+            found += service_blocks(p.spec, Scaled(where, fleet, variant))
     return found
 
 

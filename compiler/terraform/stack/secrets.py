@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, resource, skip
-from compiler.terraform.plan import Plan, api_keys, secondary_capacity
+from compiler.terraform.plan import Plan, api_keys
 
 from . import common, dr_plan
 
@@ -22,7 +22,7 @@ def enabled(spec: ResolvedSpec) -> bool:
 
 def blocks(p: Plan) -> list[Block]:
     spec = p.spec
-    if not enabled(spec):
+    if not p.api_keys:
         return []
     return [
         resource(
@@ -41,20 +41,20 @@ def blocks(p: Plan) -> list[Block]:
                     "kms_key_id": Ref("aws_kms_key.main.arn"),
                     "recovery_window_in_days": 30 if spec.production else 7,
                 },
-                *_replicas(spec),
+                *_replicas(p),
             ],
         )
     ]
 
 
-def _replicas(spec: ResolvedSpec) -> list[Block]:
+def _replicas(p: Plan) -> list[Block]:
     """Tasks in the DR region read the same keys from a replica under that region's key."""
-    if spec.dr.secondary_region is None or secondary_capacity(spec) is None:
+    if p.secondary_region is None or p.secondary_capacity is None:
         return []
     return [
         Block(
             "replica",
             (),
-            {"region": spec.dr.secondary_region, "kms_key_id": dr_plan.secondary_key_arn(spec)},
+            {"region": p.secondary_region, "kms_key_id": dr_plan.secondary_key_arn(p.spec)},
         )
     ]
