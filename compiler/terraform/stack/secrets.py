@@ -6,18 +6,13 @@ put-secret-value`), so no key ever lands in Terraform state or in the repository
 
 from __future__ import annotations
 
-from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, resource, skip
-from compiler.terraform.plan import Plan, api_keys
+from compiler.terraform.plan import Plan
 
 from . import common, dr_plan
 
 NAME = common.API_KEYS_SECRET  # the runtime reads it by name (container.py)
 RELOAD_S = common.API_KEYS_RELOAD_S
-
-
-def enabled(spec: ResolvedSpec) -> bool:
-    return api_keys(spec)
 
 
 def blocks(p: Plan) -> list[Block]:
