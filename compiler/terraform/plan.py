@@ -8,8 +8,10 @@ the same plan, so what on-call is told and what Terraform builds cannot disagree
     p = plan(spec)
     p.hostname, p.blue_green, p.secondary_capacity, p.target_groups
 
-Each field comes from a small pure function of the spec (below), so a view that needs one
-fact may call that function directly without building the whole plan.
+The emitter makes the plan once per environment root and hands it to every view
+(`stack.FILES`: `blocks(p: Plan)`); the plan keeps the spec it was made from (`p.spec`)
+for the fields views copy verbatim. Each field comes from a small pure function of the
+spec (below), which the shared builders that still take the spec may call directly.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, jsonencode, resource
 from compiler.terraform.plan import Fleet, Plan, Variant
 
-from . import common, dr_plan, regional
+from . import dr_plan, regional
 from .cloudwatch import PERIOD_S, alarm, expression_query, metric_query, widget
 from .region import Region
 
@@ -26,7 +26,7 @@ def blocks(p: Plan) -> list[Block]:
     for where, fleet in regional.fleets(p):
         found += region_blocks(p, where, fleet)
         if not where.secondary and p.spec.observability.dashboard:
-            found.append(_dashboard(p.spec))
+            found.append(_dashboard(p))
     return found
 
 
@@ -298,7 +298,8 @@ def _unhealthy_queries(where: Region, fleet: Fleet, key: str) -> list[Block]:
     return queries
 
 
-def _dashboard(spec: ResolvedSpec) -> Block:
+def _dashboard(p: Plan) -> Block:
+    spec = p.spec
     lb = "${aws_lb.main.arn_suffix}"
     model = spec.model.name
     namespace = spec.metrics_namespace
@@ -315,7 +316,7 @@ def _dashboard(spec: ResolvedSpec) -> Block:
             "ServiceName",
             Template(f"${{local.name}}-{v.key}"),
         ]
-        for v in common.variants(spec)
+        for v in p.variants
     ]
     body = {
         "widgets": [
