@@ -15,7 +15,15 @@ import typing
 from pathlib import Path
 
 from compiler.terraform.plan import Plan
-from compiler.terraform.stack import FILES
+from compiler.terraform.stack import (
+    FILES,
+    certificate,
+    compute,
+    load_balancer,
+    observability,
+    region_network,
+    waf,
+)
 
 from .support import ROOT
 
@@ -94,3 +102,18 @@ def test_every_view_takes_the_plan_and_nothing_else() -> None:
         hints = typing.get_type_hints(view)
         assert len(parameters) == 1, filename
         assert hints[parameters[0]] is Plan, filename
+
+
+def test_region_builders_take_the_plan_first() -> None:
+    """Builders that render one region for a view get the view's plan, not the spec."""
+    builders = [
+        load_balancer.region_blocks,
+        certificate.region_blocks,
+        waf.region_blocks,
+        compute.region_blocks,
+        observability.region_blocks,
+        region_network.blocks,
+    ]
+    for builder in builders:
+        first = next(iter(inspect.signature(builder).parameters))
+        assert typing.get_type_hints(builder)[first] is Plan, builder.__module__
