@@ -22,6 +22,7 @@ from compiler.terraform.stack import (
     load_balancer,
     observability,
     region_network,
+    scaling,
     waf,
 )
 
@@ -113,6 +114,7 @@ def test_region_builders_take_the_plan_first() -> None:
         compute.region_blocks,
         observability.region_blocks,
         region_network.blocks,
+        scaling.service_blocks,
     ]
     for builder in builders:
         first = next(iter(inspect.signature(builder).parameters))

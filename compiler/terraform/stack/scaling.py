@@ -33,12 +33,13 @@ def blocks(p: Plan) -> list[Block]:
     found: list[Block] = []
     for where, fleet in regional.fleets(p):
         for variant in fleet.variants:
-            found += service_blocks(p.spec, Scaled(where, fleet, variant))
+            found += service_blocks(p, Scaled(where, fleet, variant))
     return found
 
 
-def service_blocks(spec: ResolvedSpec, scaled: Scaled) -> list[Block]:
+def service_blocks(p: Plan, scaled: Scaled) -> list[Block]:
     """The scalable target of one service and its three target-tracking policies."""
+    spec = p.spec
     return [
         _target(scaled),
         _requests_policy(spec, scaled),
