@@ -151,7 +151,7 @@ def facts(spec: ResolvedSpec) -> Facts:
         **_audit(spec, name, decided),
         rpo_notes=tuple(rpo_notes(spec, interval)),
         rto_notes=tuple(rto_notes(spec)),
-        alarms=tuple(alarms(spec)),
+        alarms=tuple(alarms(decided)),
     )
 
 
@@ -289,13 +289,14 @@ def rto_notes(spec: ResolvedSpec) -> list[str]:
     return notes
 
 
-def alarms(spec: ResolvedSpec) -> list[Alarm]:
-    """Every CloudWatch alarm of the environment's root module, with its description."""
+def alarms(decided: Plan) -> list[Alarm]:
+    """Every CloudWatch alarm of the environment's root module (its views render the same
+    plan the runbook reads), with its description."""
     found = []
     for _, view in FILES:
-        for block in view(spec):
+        for block in view(decided):
             if block.type == "resource" and block.labels[0] == "aws_cloudwatch_metric_alarm":
-                found.append(_alarm(spec, block))
+                found.append(_alarm(decided.spec, block))
     return sorted(found, key=lambda alarm: alarm.name)
 
 

@@ -20,6 +20,7 @@ from compiler.workflows import names
 from . import bootstrap
 from .boundary import bound_roles
 from .hcl import Block, render
+from .plan import plan
 from .stack import FILES
 from .stack.common import waiver_skips
 
@@ -51,9 +52,10 @@ def with_waivers(spec: ResolvedSpec, blocks: list[Block]) -> list[Block]:
 
 def environment(spec: ResolvedSpec) -> list[Artifact]:
     found = []
+    decided = plan(spec)  # made once: every view renders the same decisions
     for filename, view in FILES:
         # Every role the apply role creates carries its permissions boundary (boundary.py).
-        blocks = with_waivers(spec, bound_roles(spec, view(spec)))
+        blocks = with_waivers(spec, bound_roles(spec, view(decided)))
         if blocks:
             text = render(blocks, header=header(spec, view.__module__))
             found.append(Artifact(f"{env_dir(spec)}/{filename}", text))

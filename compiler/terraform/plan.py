@@ -8,14 +8,16 @@ the same plan, so what on-call is told and what Terraform builds cannot disagree
     p = plan(spec)
     p.hostname, p.blue_green, p.secondary_capacity, p.target_groups
 
-Each field comes from a small pure function of the spec (below), so a view that needs one
-fact may call that function directly without building the whole plan.
+The emitter makes the plan once per environment root and hands it to every view
+(`stack.FILES`: `blocks(p: Plan)`); the plan keeps the spec it was made from (`p.spec`)
+for the fields views copy verbatim. Each field comes from a small pure function of the
+spec (below), which the shared builders that still take the spec may call directly.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from compiler.spec import ResolvedSpec
 from compiler.spec.model import FARGATE_MEMORY_MIB
@@ -306,8 +308,10 @@ def detection_seconds(spec: ResolvedSpec) -> int:
 
 @dataclass(frozen=True)
 class Plan:
-    """One environment, decided: what every view and the runbook render."""
+    """One environment, decided: what every view and the runbook render. It keeps the
+    spec it was made from, for the fields views copy verbatim (no decision in them)."""
 
+    spec: ResolvedSpec = field(compare=False, repr=False)
     name: str
     environment: str
     production: bool
@@ -341,6 +345,7 @@ class Plan:
 
 def plan(spec: ResolvedSpec) -> Plan:
     return Plan(
+        spec=spec,
         name=name(spec),
         environment=spec.environment,
         production=spec.production,

@@ -13,6 +13,7 @@ from compiler.runbook import emit, render
 from compiler.runbook.facts import backup_interval_minutes, facts
 from compiler.spec import ResolvedSpec, load_spec
 from compiler.terraform.hcl import Template
+from compiler.terraform.plan import plan
 from compiler.terraform.stack import FILES, common, dr
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,7 +61,7 @@ def test_every_alarm_of_the_stack_is_explained(example: str) -> None:
     for spec in environments(example):
         part = section(text, spec.environment)
         for _, view in FILES:
-            for block in view(spec):
+            for block in view(plan(spec)):
                 if block.labels[:1] == ("aws_cloudwatch_metric_alarm",):
                     name = block.attribute("alarm_name")
                     assert isinstance(name, Template)

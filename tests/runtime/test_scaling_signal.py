@@ -20,6 +20,7 @@ import pygohcl
 import pytest
 
 from compiler.spec import ResolvedSpec
+from compiler.terraform.plan import plan
 from compiler.terraform.stack import container, regional, scaling
 from runtime.settings import Settings
 from tests.runtime.conftest import API_KEY, free_port, running
@@ -41,7 +42,7 @@ def test_each_services_policy_tracks_the_queue_its_runtime_writes(
     spec = next(s for s in environments(example) if s.environment == env)
     metrics = _queue_metrics(example, env)
     tracked: dict[str, list[str]] = {}
-    for where, fleet in regional.fleets(spec):
+    for where, fleet in regional.fleets(plan(spec)):
         for variant in fleet.variants:
             place = container.place(spec, where, fleet, variant)
             environment = container.environment(
@@ -59,7 +60,7 @@ def test_each_services_policy_tracks_the_queue_its_runtime_writes(
             assert list(wanted) in directive["Dimensions"]
             assert {name: line[name] for name in wanted} == wanted
             tracked.setdefault(where.name, []).append(json.dumps(wanted, sort_keys=True))
-    assert len(tracked) == len(regional.fleets(spec))
+    assert len(tracked) == len(regional.fleets(plan(spec)))
     for series in tracked.values():
         assert len(series) == len(set(series))
         assert all('"Variant"' in wanted for wanted in series)

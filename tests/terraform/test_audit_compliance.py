@@ -8,6 +8,7 @@ import pytest
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, render
+from compiler.terraform.plan import plan
 from compiler.terraform.stack import audit, dr
 
 from .support import environments
@@ -42,7 +43,7 @@ def test_object_lock_iff_hipaa(
     example: str, index: int, profiles: list[str], mode: str | None
 ) -> None:
     spec = security(environments(example)[index], compliance=profiles)
-    blocks = audit.blocks(spec)
+    blocks = audit.blocks(plan(spec))
     locks = resources(blocks, "aws_s3_bucket_object_lock_configuration")
     buckets = resources(blocks, "aws_s3_bucket")
     if mode is None:
@@ -59,7 +60,7 @@ def test_object_lock_iff_hipaa(
 
 def test_trail_is_multi_region_validated_encrypted_and_delivered() -> None:
     spec = environments("assistant")[1]
-    trail = resources(audit.blocks(spec), "aws_cloudtrail")["main"]
+    trail = resources(audit.blocks(plan(spec)), "aws_cloudtrail")["main"]
     assert trail.attribute("is_multi_region_trail") is True
     assert trail.attribute("enable_log_file_validation") is True
     assert trail.attribute("kms_key_id") == Ref("aws_kms_key.audit.arn")
@@ -70,14 +71,14 @@ def test_trail_is_multi_region_validated_encrypted_and_delivered() -> None:
 
 
 def test_hipaa_records_reads_of_model_artifacts() -> None:
-    trail = resources(audit.blocks(environments("clinical-notes")[0]), "aws_cloudtrail")["main"]
+    blocks = audit.blocks(plan(environments("clinical-notes")[0]))
+    trail = resources(blocks, "aws_cloudtrail")["main"]
     assert children(trail, "event_selector")[0].attribute("read_write_type") == "All"
 
 
 def test_bucket_policy_lets_cloudtrail_deliver() -> None:
-    text = render(
-        [resources(audit.blocks(environments("assistant")[0]), "aws_s3_bucket_policy")["audit"]]
-    )
+    blocks = audit.blocks(plan(environments("assistant")[0]))
+    text = render([resources(blocks, "aws_s3_bucket_policy")["audit"]])
     for sid in ("DenyInsecureTransport", "CloudTrailChecksTheAcl", "CloudTrailWritesLogFiles"):
         assert f'"{sid}"' in text
     # AWS Config delivers to the account root's bucket (no Object Lock there).
@@ -88,7 +89,7 @@ def test_bucket_policy_lets_cloudtrail_deliver() -> None:
 @pytest.mark.parametrize("gdpr", [True, False])
 def test_gdpr_alarms_on_writes_outside_the_allowed_regions(gdpr: bool) -> None:
     spec = security(environments("assistant")[1], compliance=["gdpr"] if gdpr else [])
-    filters = resources(audit.blocks(spec), "aws_cloudwatch_log_metric_filter")
+    filters = resources(audit.blocks(plan(spec)), "aws_cloudwatch_log_metric_filter")
     assert ("outside_allowed_regions" in filters) is gdpr
     assert "audit_tampering" in filters
     if gdpr:
@@ -116,7 +117,7 @@ def dr_none(spec: ResolvedSpec) -> ResolvedSpec:
 
 def test_environment_roots_add_config_rules_only() -> None:
     """The recorder is the account root's (test_account_root.py); rules are per environment."""
-    blocks = audit.blocks(environments("assistant")[0])
+    blocks = audit.blocks(plan(environments("assistant")[0]))
     assert resources(blocks, "aws_config_config_rule")
     assert not resources(blocks, "aws_config_configuration_recorder")
     assert not resources(blocks, "aws_guardduty_detector")
@@ -124,11 +125,11 @@ def test_environment_roots_add_config_rules_only() -> None:
 
 def test_audit_off_emits_nothing() -> None:
     spec = with_audit(environments("assistant")[0], cloudtrail=False, config_rules=False)
-    assert audit.blocks(spec) == []
+    assert audit.blocks(plan(spec)) == []
 
 
 def test_audit_bucket_without_dr_skips_replication_with_the_spec_reason() -> None:
-    blocks = audit.blocks(dr_none(environments("assistant")[0]))
+    blocks = audit.blocks(plan(dr_none(environments("assistant")[0])))
     text = render([resources(blocks, "aws_s3_bucket")["audit"]])
     assert "#checkov:skip=CKV_AWS_144:dr.strategy is none" in text
     assert "audit_replica" not in resources(blocks, "aws_s3_bucket")
@@ -136,7 +137,7 @@ def test_audit_bucket_without_dr_skips_replication_with_the_spec_reason() -> Non
 
 
 def test_config_rules_also_judge_the_dr_region() -> None:
-    blocks = audit.blocks(environments("clinical-notes")[1])
+    blocks = audit.blocks(plan(environments("clinical-notes")[1]))
     rules = resources(blocks, "aws_config_config_rule")
     primary = {label for label in rules if not label.endswith("_secondary")}
     secondary = {

@@ -20,7 +20,7 @@ import pytest
 
 from compiler.spec import ResolvedSpec, load_spec
 from compiler.terraform.hcl import Block, Call, Expr, Ref, Template, render
-from compiler.terraform.plan import secondary_fleet
+from compiler.terraform.plan import plan, secondary_fleet
 from compiler.terraform.stack import FILES
 
 from .support import EXAMPLES, ROOT, environments
@@ -40,7 +40,7 @@ CASES = _cases()
 
 
 def _blocks(spec: ResolvedSpec) -> dict[str, Block]:
-    return {b.address: b for _, view in FILES for b in view(spec) if b.type == "resource"}
+    return {b.address: b for _, view in FILES for b in view(plan(spec)) if b.type == "resource"}
 
 
 def _secondary(block: Block) -> bool:

@@ -8,6 +8,7 @@ import pytest
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref
+from compiler.terraform.plan import plan
 from compiler.terraform.stack import backup, dr
 
 from .support import environments
@@ -33,7 +34,7 @@ def with_compliance(spec: ResolvedSpec, profiles: list[str]) -> ResolvedSpec:
 @pytest.mark.parametrize("copy", [True, False])
 def test_copy_action_iff_copy_to_secondary(copy: bool) -> None:
     spec = changed(environments("assistant")[1], copy_to_secondary=copy)
-    blocks = backup.blocks(spec)
+    blocks = backup.blocks(plan(spec))
     rule = children(resources(blocks, "aws_backup_plan")["main"], "rule")[0]
     actions = children(rule, "copy_action")
     vaults = resources(blocks, "aws_backup_vault")
@@ -55,17 +56,17 @@ def test_copy_action_iff_copy_to_secondary(copy: bool) -> None:
 
 def test_plan_follows_the_spec_schedule_and_retention() -> None:
     spec = environments("clinical-notes")[0]
-    plan = resources(backup.blocks(spec), "aws_backup_plan")["main"]
-    rule = children(plan, "rule")[0]
+    backup_plan = resources(backup.blocks(plan(spec)), "aws_backup_plan")["main"]
+    rule = children(backup_plan, "rule")[0]
     assert rule.attribute("schedule") == "cron(0 */6 * * ? *)"
     assert children(rule, "lifecycle")[0].attribute("delete_after") == 2192
-    vault = resources(backup.blocks(spec), "aws_backup_vault")["main"]
+    vault = resources(backup.blocks(plan(spec)), "aws_backup_vault")["main"]
     assert vault.attribute("kms_key_arn") == Ref("aws_kms_key.main.arn")
 
 
 def test_selection_is_by_tag_and_this_environment() -> None:
     spec = environments("assistant")[0]
-    selection = resources(backup.blocks(spec), "aws_backup_selection")["tagged"]
+    selection = resources(backup.blocks(plan(spec)), "aws_backup_selection")["tagged"]
     condition = children(selection, "condition")[0]
     pairs = {
         (b.attribute("key"), b.attribute("value")) for b in children(condition, "string_equals")
@@ -90,7 +91,7 @@ def test_vault_lock_iff_hipaa(
     example: str, index: int, profiles: list[str], lock: str | None
 ) -> None:
     spec = with_compliance(environments(example)[index], profiles)
-    locks = resources(backup.blocks(spec), "aws_backup_vault_lock_configuration")
+    locks = resources(backup.blocks(plan(spec)), "aws_backup_vault_lock_configuration")
     if lock is None:
         assert locks == {}
         return
@@ -103,12 +104,12 @@ def test_vault_lock_iff_hipaa(
 
 
 def test_backups_off_emit_nothing() -> None:
-    assert backup.blocks(changed(environments("assistant")[0], enabled=False)) == []
+    assert backup.blocks(plan(changed(environments("assistant")[0], enabled=False))) == []
 
 
 def test_the_model_bucket_is_always_selected() -> None:
     """By ARN, so a lost or missing tag cannot silently stop its backups."""
-    blocks = backup.blocks(environments("clinical-notes")[1])
+    blocks = backup.blocks(plan(environments("clinical-notes")[1]))
     stack = resources(blocks, "aws_backup_selection")["stack"]
     assert stack.attribute("resources") == [Ref("aws_s3_bucket.models.arn")]
     assert stack.attribute("plan_id") == Ref("aws_backup_plan.main.id")

@@ -8,7 +8,7 @@ import pytest
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Expr, Ref, render
-from compiler.terraform.plan import fargate_memory
+from compiler.terraform.plan import fargate_memory, plan
 from compiler.terraform.stack import FILES, common, dr, network, network_plan
 
 from .support import environments
@@ -32,7 +32,7 @@ def with_strategy(spec: ResolvedSpec, strategy: str, **backups: Any) -> Resolved
 def stack(spec: ResolvedSpec) -> list[Block]:
     """Every view's blocks: the secondary's service, scaling and roles are built by the
     primary's views (compute.tf, scaling.tf, iam.tf), not dr.tf."""
-    return [block for _, view in FILES for block in view(spec)]
+    return [block for _, view in FILES for block in view(plan(spec))]
 
 
 def find(blocks: list[Block], kind: str, label: str | None = None) -> list[Block]:
@@ -91,7 +91,7 @@ def test_no_secondary_compute_without_a_running_strategy(strategy: str) -> None:
 
 
 def test_backup_restore_still_replicates_data() -> None:
-    blocks = dr.blocks(with_strategy(assistant_prod(), "backup-restore"))
+    blocks = dr.blocks(plan(with_strategy(assistant_prod(), "backup-restore")))
     labels = {b.labels[1] for b in find(blocks, "aws_s3_bucket_replication_configuration")}
     assert labels == {"models", "audit"}
     # The registry's replication rule is the account root's; the target repository is ours.
@@ -101,12 +101,12 @@ def test_backup_restore_still_replicates_data() -> None:
 
 def test_no_dr_and_no_copy_means_no_secondary_region() -> None:
     spec = with_strategy(assistant_prod(), "none", copy_to_secondary=False)
-    assert dr.blocks(spec) == []
+    assert dr.blocks(plan(spec)) == []
 
 
 def test_no_dr_but_backup_copies_keep_only_the_key() -> None:
     spec = with_strategy(assistant_prod(), "none", copy_to_secondary=True)
-    kinds = {b.labels[0] for b in dr.blocks(spec)}
+    kinds = {b.labels[0] for b in dr.blocks(plan(spec))}
     assert kinds == {"aws_kms_replica_key", "aws_kms_alias"}  # the key and its alias there
 
 
@@ -120,7 +120,7 @@ def test_no_dr_but_backup_copies_keep_only_the_key() -> None:
 )
 def test_replicas_are_encrypted_with_the_secondary_key(example: str, index: int, key: str) -> None:
     spec = environments(example)[index]
-    blocks = dr.blocks(spec)
+    blocks = dr.blocks(plan(spec))
     assert len(find(blocks, key, "secondary")) == 1
     wanted = Ref(f"{key}.secondary.arn")
     for config in find(blocks, "aws_s3_bucket_replication_configuration"):
@@ -138,7 +138,7 @@ def test_replicas_are_encrypted_with_the_secondary_key(example: str, index: int,
 def test_replication_time_control_iff_rpo_within_an_hour(rpo: int, rtc: bool) -> None:
     base = assistant_prod()
     spec = base.model_copy(update={"dr": base.dr.model_copy(update={"rpo_minutes": rpo})})
-    config = one(dr.blocks(spec), "aws_s3_bucket_replication_configuration", "models")
+    config = one(dr.blocks(plan(spec)), "aws_s3_bucket_replication_configuration", "models")
     destination = nested(config, "rule", "destination")
     names = {b.type for b in destination.body if isinstance(b, Block)}
     assert ("replication_time" in names) is rtc
@@ -158,7 +158,7 @@ PRIMARY_SIDE = {
 @pytest.mark.parametrize("example", ["assistant", "clinical-notes"])
 def test_secondary_resources_use_the_secondary_provider(example: str) -> None:
     for spec in environments(example):
-        for block in dr.blocks(spec):
+        for block in dr.blocks(plan(spec)):
             if (
                 block.labels[0] in PRIMARY_SIDE
                 or block.address == "data.aws_ip_ranges.route53_healthchecks"
@@ -198,7 +198,7 @@ def test_fargate_memory_is_moved_into_range(cpu: int, memory: int, expected: int
 
 
 def test_restricted_clients_admit_route53_health_checkers() -> None:
-    blocks = dr.blocks(clinical_prod())  # allowed_cidrs: two client networks
+    blocks = dr.blocks(plan(clinical_prod()))  # allowed_cidrs: two client networks
     rules = find(blocks, "aws_vpc_security_group_ingress_rule")
     https = [r for r in rules if r.labels[1].startswith("secondary_alb_https_")]
     assert [r.attribute("cidr_ipv4") for r in https] == ["203.0.113.0/24", "198.51.100.0/24"]
@@ -209,14 +209,14 @@ def test_restricted_clients_admit_route53_health_checkers() -> None:
     checkers = one(blocks, "aws_vpc_security_group_ingress_rule", "secondary_alb_health_checkers")
     assert checkers.attribute("cidr_ipv4") == Expr("each.value")
     # The primary is judged by an alarm when clients are restricted (dns.py): no checkers.
-    primary = network.blocks(clinical_prod())
+    primary = network.blocks(plan(clinical_prod()))
     assert find(primary, "aws_vpc_security_group_ingress_rule", "alb_health_checkers") == []
 
 
 def test_dr_blocks_are_deterministic() -> None:
     for example in ("assistant", "clinical-notes"):
         for spec in environments(example):
-            assert render(dr.blocks(spec)) == render(dr.blocks(spec))
+            assert render(dr.blocks(plan(spec))) == render(dr.blocks(plan(spec)))
 
 
 def test_names_come_from_the_core_stack() -> None:
@@ -233,7 +233,7 @@ def test_the_api_keys_exist_in_the_secondary_region() -> None:
     from compiler.terraform.stack import secrets
 
     spec = clinical_prod()
-    secret = one(secrets.blocks(spec), "aws_secretsmanager_secret", "api_keys")
+    secret = one(secrets.blocks(plan(spec)), "aws_secretsmanager_secret", "api_keys")
     replicas = [b for b in secret.body if isinstance(b, Block) and b.type == "replica"]
     assert replicas, "the API-key secret must be replicated to dr.secondary_region"
     assert replicas[0].attribute("region") == spec.dr.secondary_region

@@ -14,6 +14,7 @@ from compiler.artifacts import Artifact
 from compiler.spec import ResolvedSpec
 from compiler.spec.model import Waiver
 from compiler.terraform import bootstrap, emit, github
+from compiler.terraform.plan import plan
 from compiler.terraform.schema_check import (
     check_blocks,
     check_text,
@@ -95,7 +96,9 @@ def test_every_root_declares_each_address_once_and_references_only_those(example
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_blocks_and_attributes_are_written_as_the_schema_declares_them(example: str) -> None:
     envs = environments(example)
-    views = [(f"{spec.environment}/{name}", view(spec)) for spec in envs for name, view in FILES]
+    views = [
+        (f"{spec.environment}/{name}", view(plan(spec))) for spec in envs for name, view in FILES
+    ]
     views += [(f"bootstrap/{name}", blocks) for name, blocks in bootstrap.files(envs).items()]
     problems = [f"{where}: {p}" for where, blocks in views for p in check_blocks(blocks, schema())]
     assert problems == []

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pygohcl
 
+from compiler.terraform.plan import plan
 from compiler.terraform.stack import compute, experiment
 
 from .support import ROOT, environments
@@ -56,7 +57,7 @@ def test_no_capture_and_no_variants_emit_nothing() -> None:
             )
         }
     )
-    assert experiment.blocks(plain) == []
+    assert experiment.blocks(plan(plain)) == []
     assert experiment.environment(plain, "runtime") == {}
     assert set(experiment.environment(spec, "runtime")) == {
         "SERVESPEC_CAPTURE_URI", "SERVESPEC_CAPTURE_SAMPLE_PERCENT",

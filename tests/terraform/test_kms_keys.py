@@ -11,6 +11,7 @@ import pytest
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Call, Value
+from compiler.terraform.plan import plan
 from compiler.terraform.stack import audit_key, dr, kms
 from compiler.terraform.stack.buckets import interpolated
 
@@ -48,7 +49,7 @@ def test_examples_have_a_dr_environment() -> None:
 @pytest.mark.parametrize("spec", WITH_DR, ids=lambda s: f"{s.metadata.name}-{s.environment}")
 def test_the_secondary_key_policy_is_the_primary_one_in_its_region(spec: ResolvedSpec) -> None:
     assert spec.dr.secondary_region is not None
-    primary = _statements(_key(kms.blocks(spec)))
+    primary = _statements(_key(kms.blocks(plan(spec))))
     primary.pop(EC2_ONLY, None)
     there = {
         sid: text.replace(spec.region, spec.dr.secondary_region) for sid, text in primary.items()
@@ -64,7 +65,11 @@ def test_every_key_leaves_out_the_rotation_period_when_rotation_is_off(
     spec: ResolvedSpec,
 ) -> None:
     spec = _without_rotation(spec)
-    keys = [_key(kms.blocks(spec)), _key(audit_key.blocks(spec)), _key(dr.secondary_key(spec))]
+    keys = [
+        _key(kms.blocks(plan(spec))),
+        _key(audit_key.blocks(spec)),
+        _key(dr.secondary_key(spec)),
+    ]
     assert [k.labels for k in keys] == [
         ("aws_kms_key", "main"),
         ("aws_kms_key", "audit"),

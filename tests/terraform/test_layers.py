@@ -4,15 +4,27 @@ The plan (compiler/terraform/plan.py) decides; builders (shared block builders) 
 views (one per file of a root, `stack.FILES`) render. A view never imports another view,
 a builder never imports a view, nothing imports inside a function (how the old circle
 compute -> secrets -> dr_plan -> load_balancer -> dns hid), and the plan imports nothing
-of the emitter.
+of the emitter. Every view renders the one plan the emitter makes: its only parameter.
 """
 
 from __future__ import annotations
 
 import ast
+import inspect
+import typing
 from pathlib import Path
 
-from compiler.terraform.stack import FILES
+from compiler.terraform.plan import Plan
+from compiler.terraform.stack import (
+    FILES,
+    certificate,
+    compute,
+    load_balancer,
+    observability,
+    region_network,
+    scaling,
+    waf,
+)
 
 from .support import ROOT
 
@@ -83,3 +95,27 @@ def test_the_plan_imports_nothing_of_the_emitter() -> None:
     tree = ast.parse((PACKAGE / "plan.py").read_text(encoding="utf-8"))
     modules = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
     assert [m for m in modules if m.startswith("compiler.terraform") or m == ""] == []
+
+
+def test_every_view_takes_the_plan_and_nothing_else() -> None:
+    for filename, view in FILES:
+        parameters = list(inspect.signature(view).parameters)
+        hints = typing.get_type_hints(view)
+        assert len(parameters) == 1, filename
+        assert hints[parameters[0]] is Plan, filename
+
+
+def test_region_builders_take_the_plan_first() -> None:
+    """Builders that render one region for a view get the view's plan, not the spec."""
+    builders = [
+        load_balancer.region_blocks,
+        certificate.region_blocks,
+        waf.region_blocks,
+        compute.region_blocks,
+        observability.region_blocks,
+        region_network.blocks,
+        scaling.service_blocks,
+    ]
+    for builder in builders:
+        first = next(iter(inspect.signature(builder).parameters))
+        assert typing.get_type_hints(builder)[first] is Plan, builder.__module__

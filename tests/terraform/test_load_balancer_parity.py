@@ -91,7 +91,7 @@ def _secondary(block: Block) -> bool:
 def _regions(spec: ResolvedSpec) -> tuple[dict[tuple[str, str], Block], ...]:
     primary: dict[tuple[str, str], Block] = {}
     secondary: dict[tuple[str, str], Block] = {}
-    for block in load_balancer.blocks(spec):
+    for block in load_balancer.blocks(plan(spec)):
         if block.type == "resource":
             side = secondary if _secondary(block) else primary
             side[(block.labels[0], block.labels[1])] = block
@@ -157,7 +157,7 @@ def test_the_documented_differences(spec: ResolvedSpec) -> None:
     records = {label for kind, label in primary if kind == "aws_route53_record"}
     zone = spec.security.tls.hosted_zone_id
     assert records == ({"certificate_validation"} if zone else set())
-    removed = [b for b in load_balancer.blocks(spec) if b.type == "removed"]
+    removed = [b for b in load_balancer.blocks(plan(spec)) if b.type == "removed"]
     assert len(removed) == (1 if zone else 0)
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, render
-from compiler.terraform.plan import secondary_capacity
+from compiler.terraform.plan import plan, secondary_capacity
 from compiler.terraform.stack import FILES, dr_plan, network_plan, security_groups, waf
 from compiler.terraform.stack.region import Region
 
@@ -93,7 +93,7 @@ def _secondary(block: Block) -> bool:
 
 def _regions(spec: ResolvedSpec) -> tuple[dict[str, str], dict[str, str]]:
     """(primary, secondary): the network and WAF blocks the whole stack emits, by region."""
-    blocks = [block for _, view in FILES for block in view(spec) if block.labels]
+    blocks = [block for _, view in FILES for block in view(plan(spec)) if block.labels]
     checkers = [b for b in blocks if b.labels == ("aws_ip_ranges", "route53_healthchecks")]
     primary = [b for b in blocks if not _secondary(b) and b not in checkers]
     secondary = [*checkers, *(b for b in blocks if _secondary(b))]

@@ -13,7 +13,7 @@ import pytest
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref
-from compiler.terraform.plan import secondary_capacity
+from compiler.terraform.plan import plan, secondary_capacity
 from compiler.terraform.stack import FILES
 
 from .support import EXAMPLES, environments
@@ -62,7 +62,7 @@ def _types(spec: ResolvedSpec) -> tuple[set[str], set[str]]:
     primary: set[str] = set()
     secondary: set[str] = set()
     for _, view in FILES:
-        for block in view(spec):
+        for block in view(plan(spec)):
             if block.type == "resource":
                 side = secondary if _provider(block) == Ref("aws.secondary") else primary
                 side.add(block.labels[0])

@@ -24,6 +24,7 @@ from compiler.terraform.hcl import Block, render
 from compiler.terraform.plan import (
     fargate_memory,
     log_group_prefix,
+    plan,
     secondary_fleet,
     serving_variant,
 )
@@ -142,7 +143,7 @@ def _blocks(spec: ResolvedSpec) -> dict[tuple[str, str], Block]:
     return {
         (b.labels[0], b.labels[1]): b
         for _, view in FILES
-        for b in view(spec)
+        for b in view(plan(spec))
         if b.type == "resource" and b.labels[0] in KINDS
     }
 
@@ -232,7 +233,7 @@ def test_both_regions_tasks_assume_one_pair_of_roles(spec: ResolvedSpec) -> None
     standby = _parsed(blocks[("aws_ecs_task_definition", "secondary")])
     for role in ("execution_role_arn", "task_role_arn"):
         assert standby[role] == main[role]
-    policies = render([b for b in iam.blocks(spec) if b.labels[0] == "aws_iam_role_policy"])
+    policies = render([b for b in iam.blocks(plan(spec)) if b.labels[0] == "aws_iam_role_policy"])
     there = str(spec.dr.secondary_region)
     for wanted in (
         f":ecr:{there}:${{local.account_id}}:repository/${{local.name}}",

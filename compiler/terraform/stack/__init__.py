@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block
+from compiler.terraform.plan import Plan
 
 from . import (
     audit,
@@ -29,9 +29,10 @@ from . import (
     waf,
 )
 
-View = Callable[[ResolvedSpec], list[Block]]
+View = Callable[[Plan], list[Block]]
 
-# (file name, view), in the order a reader meets them.
+# (file name, view), in the order a reader meets them. Each renders the one plan the
+# emitter makes for the environment; no view asks another for a fact.
 FILES: tuple[tuple[str, View], ...] = (
     ("versions.tf", root.versions),
     ("providers.tf", root.providers),

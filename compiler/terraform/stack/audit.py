@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, resource, skip
-from compiler.terraform.plan import HIPAA_RETENTION_DAYS, allowed_regions
+from compiler.terraform.plan import HIPAA_RETENTION_DAYS, Plan, allowed_regions
 from compiler.terraform.plan import audit_retention_days as retention_days
 
 from . import audit_key, buckets, common, config_rules_builder, dr_plan
@@ -82,7 +82,8 @@ def metric_namespace(spec: ResolvedSpec) -> str:
 # The view
 
 
-def blocks(spec: ResolvedSpec) -> list[Block]:
+def blocks(p: Plan) -> list[Block]:
+    spec = p.spec
     audit = spec.security.audit
     found: list[Block] = []
     if has_audit_bucket(spec):

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, resource
+from compiler.terraform.plan import Plan, locks_vaults
 from compiler.terraform.plan import copies_backups as copies
-from compiler.terraform.plan import locks_vaults
 
 from . import buckets, common, dr_plan
 from .cloudwatch import alarm, on_any_event
@@ -43,7 +43,8 @@ MANAGED_POLICIES = (
 )
 
 
-def blocks(spec: ResolvedSpec) -> list[Block]:
+def blocks(p: Plan) -> list[Block]:
+    spec = p.spec
     if not spec.backups.enabled:
         return []
     found = [_vault("main", spec, secondary=False)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Expr, Ref, Value, resource
-from compiler.terraform.plan import routes_api
+from compiler.terraform.plan import Plan
 
 from .region import Region
 
@@ -35,10 +35,11 @@ def certificate_arn(where: Region) -> Expr:
     return Ref(f"aws_acm_certificate_validation.{_certificate_label(where)}.certificate_arn")
 
 
-def region_blocks(spec: ResolvedSpec, where: Region) -> list[Block]:
+def region_blocks(p: Plan, where: Region) -> list[Block]:
     """ACM certificates are regional: each region requests its own, validated by the same
     CNAME. Without a zone the operator creates it (the `certificate_validation_records`
     output, RUNBOOK.md "First apply") and apply waits here until ACM has issued."""
+    spec = p.spec
     tls = spec.security.tls
     label = _certificate_label(where)
     found = [
@@ -55,7 +56,7 @@ def region_blocks(spec: ResolvedSpec, where: Region) -> list[Block]:
         found.append(_validation(spec))
     records = "aws_route53_record.certificate_validation" if tls.hosted_zone_id else None
     found.append(_waiter(where, label, records))
-    if writes_records(spec, where) and not routes_api(spec):
+    if writes_records(spec, where) and not p.routes_api:
         found.append(_alias(spec, where))
     return found
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Expr, Ref, Value, jsonencode, resource
-from compiler.terraform.plan import Fleet, Variant
+from compiler.terraform.plan import Fleet, Plan, Variant
 
 from . import common, ec2_fleet, regional
 from . import container as runtime_container
@@ -33,15 +33,16 @@ def environment(spec: ResolvedSpec, model_version: str, variant: str = "") -> li
     return runtime_container.environment(spec, artifact, model_version, variant)
 
 
-def blocks(spec: ResolvedSpec) -> list[Block]:
+def blocks(p: Plan) -> list[Block]:
     found: list[Block] = []
-    for where, fleet in regional.fleets(spec):
-        found += region_blocks(spec, where, fleet)
+    for where, fleet in regional.fleets(p):
+        found += region_blocks(p, where, fleet)
     return found
 
 
-def region_blocks(spec: ResolvedSpec, where: Region, fleet: Fleet) -> list[Block]:
+def region_blocks(p: Plan, where: Region, fleet: Fleet) -> list[Block]:
     """The cluster of one region and a task definition and service per variant it runs."""
+    spec = p.spec
     found = [
         regional.log_group(spec, where, "runtime"),
         regional.log_group(spec, where, "ecs_exec"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Value, resource, skip
+from compiler.terraform.plan import Plan
 
 # Noncurrent versions of the Terraform state the bootstrap bucket keeps (its undo history).
 STATE_VERSIONS_DAYS = 365
@@ -42,7 +43,8 @@ def contract(spec: ResolvedSpec) -> dict[str, Value]:
     }
 
 
-def blocks(spec: ResolvedSpec) -> list[Block]:
+def blocks(p: Plan) -> list[Block]:
+    spec = p.spec
     return [resource("terraform_data", "servespec_policy", {"input": contract(spec)})]
 
 

@@ -19,13 +19,13 @@ from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, resource
 from compiler.terraform.plan import (
     FAILURE_THRESHOLD,
+    Plan,
     detection_seconds,
     has_health_checks,
     primary_checked_by_alarm,
     request_interval,
     routes_api,
     routing,
-    target_groups,
 )
 
 from . import dr_plan
@@ -42,12 +42,12 @@ __all__ = [
 ]
 
 
-def blocks(spec: ResolvedSpec) -> list[Block]:
-    if not has_health_checks(spec):
+def blocks(p: Plan) -> list[Block]:
+    if p.secondary_capacity is None:  # no health checks without secondary compute
         return []
-    found = [*_primary_checks(spec), _https_check(spec, "secondary", "aws_lb.secondary")]
-    if routes_api(spec):
-        found += _records(spec)
+    found = [*_primary_checks(p), _https_check(p.spec, "secondary", "aws_lb.secondary")]
+    if p.routes_api:
+        found += _records(p)
     return found
 
 
@@ -68,11 +68,11 @@ def _https_check(spec: ResolvedSpec, label: str, lb: str) -> Block:
     )
 
 
-def _primary_checks(spec: ResolvedSpec) -> list[Block]:
-    if not primary_checked_by_alarm(spec):
-        return [_https_check(spec, "primary", "aws_lb.main")]
+def _primary_checks(p: Plan) -> list[Block]:
+    if not p.primary_checked_by_alarm:
+        return [_https_check(p.spec, "primary", "aws_lb.main")]
     return [
-        _healthy_targets_alarm(spec),
+        _healthy_targets_alarm(p),
         resource(
             "aws_route53_health_check",
             "primary",
@@ -81,7 +81,7 @@ def _primary_checks(spec: ResolvedSpec) -> list[Block]:
                 "cloudwatch_alarm_name": Ref(
                     "aws_cloudwatch_metric_alarm.primary_healthy.alarm_name"
                 ),
-                "cloudwatch_alarm_region": spec.region,
+                "cloudwatch_alarm_region": p.region,
                 "insufficient_data_health_status": "Unhealthy",
                 "tags": {"Name": Template("${local.name}-primary")},
             },
@@ -89,15 +89,11 @@ def _primary_checks(spec: ResolvedSpec) -> list[Block]:
     ]
 
 
-def _target_groups(spec: ResolvedSpec) -> tuple[str, ...]:
-    return target_groups(spec)
-
-
-def _healthy_targets_alarm(spec: ResolvedSpec) -> Block:
+def _healthy_targets_alarm(p: Plan) -> Block:
     """Healthy targets summed over every target group (variants, blue/green pairs)."""
     queries: list[Block] = []
     ids = []
-    for index, group in enumerate(_target_groups(spec)):
+    for index, group in enumerate(p.target_groups):
         query_id = f"m{index}"
         ids.append(query_id)
         metric: dict[str, Value] = {
@@ -114,7 +110,7 @@ def _healthy_targets_alarm(spec: ResolvedSpec) -> Block:
     total = expression_query("healthy", f"SUM([{', '.join(ids)}])", "Healthy targets")
     body: dict[str, Value] = {
         "alarm_description": (
-            f"No healthy API task in {spec.region}. Route 53 treats the primary as down "
+            f"No healthy API task in {p.region}. Route 53 treats the primary as down "
             "and sends traffic to the secondary region. See RUNBOOK.md, 'Primary region "
             "unhealthy'."
         ),
@@ -126,13 +122,12 @@ def _healthy_targets_alarm(spec: ResolvedSpec) -> Block:
     return alarm("primary_healthy", body, *queries, total)
 
 
-def _records(spec: ResolvedSpec) -> list[Block]:
-    tls = spec.security.tls
-    regions = {"primary": spec.region, "secondary": spec.dr.secondary_region}
+def _records(p: Plan) -> list[Block]:
+    regions = {"primary": p.region, "secondary": p.secondary_region}
     balancers = {"primary": "aws_lb.main", "secondary": "aws_lb.secondary"}
     found = []
     for role in ("primary", "secondary"):
-        if routing(spec) == "latency":
+        if p.routing == "latency":
             policy = Block("latency_routing_policy", (), {"region": regions[role]})
         else:
             policy = Block("failover_routing_policy", (), {"type": role.upper()})
@@ -142,8 +137,8 @@ def _records(spec: ResolvedSpec) -> list[Block]:
                 f"api_{role}",
                 [
                     {
-                        "zone_id": tls.hosted_zone_id,
-                        "name": tls.domain,
+                        "zone_id": p.hosted_zone_id,
+                        "name": p.hostname,
                         "type": "A",
                         "set_identifier": f"{role}-{regions[role]}",
                         "health_check_id": Ref(f"aws_route53_health_check.{role}.id"),

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, resource, skip
+from compiler.terraform.plan import Plan
 
 from . import ecr_lifecycle, kms_keys, network_plan, region, region_network, replication
 from .buckets import (
@@ -177,15 +178,16 @@ def data_plane(spec: ResolvedSpec) -> list[Block]:
     return blocks
 
 
-def blocks(spec: ResolvedSpec) -> list[Block]:
+def blocks(p: Plan) -> list[Block]:
     """Every block of dr.tf for one environment (empty when nothing is secondary)."""
-    if not has_secondary(spec):
+    spec = p.spec
+    if not p.has_secondary:
         return []
     blocks = secondary_key(spec)
-    if replicates(spec):
+    if p.replicates:
         blocks += data_plane(spec)
-    if secondary_capacity(spec) is not None:
+    if p.secondary_capacity is not None:
         # Its load balancer, service, scaling and WAF are the primary's builders' (their
         # views build them for both regions); its network is built here.
-        blocks += region_network.blocks(spec, network_plan.secondary(spec))
+        blocks += region_network.blocks(p, network_plan.secondary(spec))
     return blocks

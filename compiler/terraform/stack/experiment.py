@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, jsonencode, resource, skip
+from compiler.terraform.plan import Plan
 
 from . import common, regional
 from .buckets import bucket_settings, kms_default_rule, lifecycle_rule, tls_only_statement
@@ -40,14 +41,15 @@ PIN_HEADER = "X-Servespec-Variant"
 PIN_PRIORITY = 90  # before the API rule (100): a pinned request skips the weighted split
 
 
-def blocks(spec: ResolvedSpec) -> list[Block]:
-    found = [_pin_rule(v.key, i) for i, v in enumerate(common.variants(spec)) if spec.variants]
+def blocks(p: Plan) -> list[Block]:
+    spec = p.spec
+    found = [_pin_rule(v.key, i) for i, v in enumerate(p.variants) if spec.variants]
     for variant in spec.variants:
         found += _variant_alarms(spec, variant.name)
     if spec.variants:
         found.append(_dashboard(spec))
     if spec.observability.capture.enabled:
-        found += [*_bucket(spec), _task_may_write(spec)]
+        found += [*_bucket(spec), _task_may_write(p)]
     if captures_in_secondary(spec):
         found += secondary_bucket(spec)
     return found
@@ -116,10 +118,10 @@ def _bucket_policy() -> dict[str, Value]:
     return common.policy(tls_only_statement(CAPTURE_BUCKET), kms_only_statement(CAPTURE_BUCKET))
 
 
-def _task_may_write(spec: ResolvedSpec) -> Block:
+def _task_may_write(p: Plan) -> Block:
     """Each region's tasks write to their region's bucket under their region's key (both
     regions' tasks assume the one task role: iam.py)."""
-    regions = [where for where, _ in regional.fleets(spec)]
+    regions = [where for where, _ in regional.fleets(p)]
     objects = [
         Template(f"arn:{common.PARTITION}:s3:::{bucket_name(where)}/{CAPTURE_PREFIX}*")
         for where in regions

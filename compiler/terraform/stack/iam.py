@@ -14,20 +14,20 @@ from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, jsonencode, resource
-from compiler.terraform.plan import api_keys, blue_green, model_prefix
+from compiler.terraform.plan import Plan
 
 from . import common, regional
 from .region import Region
 
 
-def blocks(spec: ResolvedSpec) -> list[Block]:
+def blocks(p: Plan) -> list[Block]:
     found = [
         _role("execution", "ecs-tasks.amazonaws.com", "ECS agent: pull the image, write logs"),
-        _inline("execution", "pull-log-read-secret", _execution_policy(spec)),
+        _inline("execution", "pull-log-read-secret", _execution_policy(p)),
         _role("task", "ecs-tasks.amazonaws.com", "Model server: read the model, put metrics"),
-        _inline("task", "read-model-put-metrics", _task_policy(spec)),
+        _inline("task", "read-model-put-metrics", _task_policy(p)),
     ]
-    if blue_green(spec):
+    if p.blue_green:
         found += [
             _role(
                 "ecs_load_balancers",
@@ -36,7 +36,7 @@ def blocks(spec: ResolvedSpec) -> list[Block]:
             ),
             _managed("ecs_load_balancers", "AmazonECSInfrastructureRolePolicyForLoadBalancers"),
         ]
-    if spec.compute.platform == "ec2":
+    if p.spec.compute.platform == "ec2":
         found += [
             _role("ecs_instance", "ec2.amazonaws.com", "ECS container instances", account=False),
             _managed("ecs_instance", "service-role/AmazonEC2ContainerServiceforEC2Role"),
@@ -83,10 +83,10 @@ def _managed(label: str, policy: str) -> Block:
     )
 
 
-def _serving_regions(spec: ResolvedSpec) -> list[Region]:
+def _serving_regions(p: Plan) -> list[Region]:
     """The regions whose tasks assume the roles: IAM is global, so the secondary's tasks
     assume the primary's two roles, and their statements name each region's resources."""
-    return [where for where, _ in regional.fleets(spec)]
+    return [where for where, _ in regional.fleets(p)]
 
 
 def _each(resources: list[Value]) -> Value:
@@ -109,8 +109,9 @@ def decrypt_with_the_key(spec: ResolvedSpec, where: Region) -> dict[str, Value]:
     )
 
 
-def _execution_policy(spec: ResolvedSpec) -> dict[str, Value]:
-    regions = _serving_regions(spec)
+def _execution_policy(p: Plan) -> dict[str, Value]:
+    spec = p.spec
+    regions = _serving_regions(p)
     found = [
         # GetAuthorizationToken has no resource type: AWS accepts only "*" for it.
         common.statement("EcrLogin", ["ecr:GetAuthorizationToken"], "*"),
@@ -127,7 +128,7 @@ def _execution_policy(spec: ResolvedSpec) -> dict[str, Value]:
         ),
         *(decrypt_with_the_key(spec, r) for r in regions),
     ]
-    if api_keys(spec):
+    if p.api_keys:
         found.append(read_the_api_keys(spec, regions))
     return common.policy(*found)
 
@@ -148,12 +149,13 @@ def read_the_api_keys(spec: ResolvedSpec, regions: list[Region]) -> dict[str, Va
     )
 
 
-def _task_policy(spec: ResolvedSpec) -> dict[str, Value]:
-    regions = _serving_regions(spec)
+def _task_policy(p: Plan) -> dict[str, Value]:
+    spec = p.spec
+    regions = _serving_regions(p)
     buckets = [f"arn:{common.PARTITION}:s3:::{regional.models_bucket(r)}" for r in regions]
-    prefix = model_prefix(spec)
+    prefix = p.model_prefix
     # The runtime re-reads the API keys itself (runtime/auth.py): ECS injects them only at start.
-    keys = [read_the_api_keys(spec, regions)] if api_keys(spec) else []
+    keys = [read_the_api_keys(spec, regions)] if p.api_keys else []
     return common.policy(
         *keys,
         common.statement(

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Template, Value, data, jsonencode
+from compiler.terraform.plan import Plan
 
 from . import common, kms_keys
 
 
-def blocks(spec: ResolvedSpec) -> list[Block]:
+def blocks(p: Plan) -> list[Block]:
+    spec = p.spec
     kms = spec.security.kms
     description = Template("${local.name}: model artifacts, logs, images, secrets, alarms")
     body = {

@@ -18,41 +18,38 @@ from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Expr, Ref, Value, resource, skip
 from compiler.terraform.plan import (
     TLS_POLICIES,
-    blue_green,
+    Plan,
     elb_name,
-    load_balancer_name,
-    secondary_capacity,
-    target_groups,
 )
 
-from . import certificate, common, network_plan, region
+from . import certificate, network_plan, region
 from .dr_plan import HEALTH_PATH
 from .region import Region
 
 __all__ = ["TLS_POLICIES", "blocks", "elb_name", "region_blocks"]
 
 
-def blocks(spec: ResolvedSpec) -> list[Block]:
+def blocks(p: Plan) -> list[Block]:
     """The primary's load balancer, and the same one in the secondary region when it serves."""
-    found = region_blocks(spec, region.primary(spec.region))
-    if spec.dr.secondary_region is not None and secondary_capacity(spec) is not None:
-        found += region_blocks(spec, region.secondary(spec.dr.secondary_region))
-        if spec.security.tls.hosted_zone_id:
+    found = region_blocks(p, region.primary(p.region))
+    if p.secondary_region is not None and p.secondary_capacity is not None:
+        found += region_blocks(p, region.secondary(p.secondary_region))
+        if p.hosted_zone_id:
             found.append(certificate.forget_old_records())
     return found
 
 
-def region_blocks(spec: ResolvedSpec, where: Region) -> list[Block]:
+def region_blocks(p: Plan, where: Region) -> list[Block]:
     """One region's load balancer, certificate, listeners and target groups."""
-    found = [_load_balancer(spec, where), *certificate.region_blocks(spec, where)]
+    spec = p.spec
+    found = [_load_balancer(p, where), *certificate.region_blocks(p, where)]
     if _redirects_http(spec, where):
         found.append(_http_listener(where))
     found.append(_https_listener(spec, where))
     if not _serves_one_group(where):
-        found.append(_api_rule(spec))
+        found.append(_api_rule(p))
     return found + [
-        _target_group(spec, where, label, name)
-        for label, name in _target_groups(spec, where).items()
+        _target_group(spec, where, label, name) for label, name in _target_groups(p, where).items()
     ]
 
 
@@ -68,13 +65,13 @@ def _redirects_http(spec: ResolvedSpec, where: Region) -> bool:
     return net.redirects_http
 
 
-def _target_groups(spec: ResolvedSpec, where: Region) -> dict[str, str]:
+def _target_groups(p: Plan, where: Region) -> dict[str, str]:
     """Target group label -> AWS name."""
     if _serves_one_group(where):
-        return {where.main: load_balancer_name(spec, secondary=True)}
+        return {where.main: p.secondary_load_balancer}
     return {
-        label: elb_name(f"{common.name(spec)}-{label.replace('_alt', '-g').replace('_', '-')}")
-        for label in target_groups(spec)
+        label: elb_name(f"{p.name}-{label.replace('_alt', '-g').replace('_', '-')}")
+        for label in p.target_groups
     }
 
 
@@ -91,7 +88,8 @@ def _vpc_id(where: Region) -> Expr:
     return Ref("aws_vpc.secondary.id") if where.secondary else Ref("local.vpc_id")
 
 
-def _load_balancer(spec: ResolvedSpec, where: Region) -> Block:
+def _load_balancer(p: Plan, where: Region) -> Block:
+    spec = p.spec
     skips = []
     if not spec.production:
         skips.append(
@@ -109,7 +107,7 @@ def _load_balancer(spec: ResolvedSpec, where: Region) -> Block:
             *skips,
             where.on(
                 {
-                    "name": load_balancer_name(spec, secondary=where.secondary),
+                    "name": p.secondary_load_balancer if where.secondary else p.load_balancer,
                     "load_balancer_type": "application",
                     "internal": False,
                     "security_groups": [Ref(f"aws_security_group.{where.prefixed('alb')}.id")],
@@ -203,9 +201,9 @@ def _default_action(where: Region) -> Block:
     )
 
 
-def _forward_targets(spec: ResolvedSpec) -> list[Block]:
+def _forward_targets(p: Plan) -> list[Block]:
     targets = []
-    for variant in common.variants(spec):
+    for variant in p.variants:
         targets.append(
             Block(
                 "target_group",
@@ -213,7 +211,7 @@ def _forward_targets(spec: ResolvedSpec) -> list[Block]:
                 {"arn": Ref(f"aws_lb_target_group.{variant.key}.arn"), "weight": variant.weight},
             )
         )
-        if blue_green(spec):
+        if p.blue_green:
             targets.append(
                 Block(
                     "target_group",
@@ -224,7 +222,7 @@ def _forward_targets(spec: ResolvedSpec) -> list[Block]:
     return targets
 
 
-def _api_rule(spec: ResolvedSpec) -> Block:
+def _api_rule(p: Plan) -> Block:
     body: list[Block | dict[str, Value]] = [
         {"listener_arn": Ref("aws_lb_listener.https.arn"), "priority": 100},
         Block(
@@ -236,16 +234,16 @@ def _api_rule(spec: ResolvedSpec) -> Block:
                     "forward",
                     (),
                     [
-                        *_forward_targets(spec),
+                        *_forward_targets(p),
                         # A/B: a client stays on its variant (ALB cookie, a day).
-                        Block("stickiness", (), _stickiness(spec)),
+                        Block("stickiness", (), _stickiness(p.spec)),
                     ],
                 ),
             ],
         ),
         Block("condition", (), [Block("path_pattern", (), {"values": ["/*"]})]),
     ]
-    if blue_green(spec):
+    if p.blue_green:
         # ECS shifts the weights between the blue and green target groups on every
         # deployment (deployment.strategy); Terraform must not shift them back.
         body.append(Block("lifecycle", (), {"ignore_changes": [Expr("action")]}))

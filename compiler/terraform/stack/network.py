@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Expr, Ref, Value
+from compiler.terraform.plan import Plan
 
 from . import common, network_plan, region_network
 
@@ -53,7 +54,8 @@ def subnet_locals(spec: ResolvedSpec) -> dict[str, Value]:
     }
 
 
-def blocks(spec: ResolvedSpec) -> list[Block]:
+def blocks(p: Plan) -> list[Block]:
+    spec = p.spec
     # The network's locals (vpc and subnet ids, created or given) live with the network.
     found = [Block("locals", (), {**locals_(spec), **subnet_locals(spec)})]
-    return [*found, *region_network.blocks(spec, network_plan.primary(spec))]
+    return [*found, *region_network.blocks(p, network_plan.primary(spec))]

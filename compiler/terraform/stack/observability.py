@@ -14,25 +14,26 @@ import re
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, Value, jsonencode, resource
-from compiler.terraform.plan import Fleet, Variant
+from compiler.terraform.plan import Fleet, Plan, Variant
 
-from . import common, dr_plan, regional
+from . import dr_plan, regional
 from .cloudwatch import PERIOD_S, alarm, expression_query, metric_query, widget
 from .region import Region
 
 
-def blocks(spec: ResolvedSpec) -> list[Block]:
+def blocks(p: Plan) -> list[Block]:
     found: list[Block] = []
-    for where, fleet in regional.fleets(spec):
-        found += region_blocks(spec, where, fleet)
-        if not where.secondary and spec.observability.dashboard:
-            found.append(_dashboard(spec))
+    for where, fleet in regional.fleets(p):
+        found += region_blocks(p, where, fleet)
+        if not where.secondary and p.spec.observability.dashboard:
+            found.append(_dashboard(p))
     return found
 
 
-def region_blocks(spec: ResolvedSpec, where: Region, fleet: Fleet) -> list[Block]:
+def region_blocks(p: Plan, where: Region, fleet: Fleet) -> list[Block]:
     """One region's alarm topic and the alarms on its load balancer, runtime metrics and
     each service it runs (the secondary: its one service, plan.Fleet)."""
+    spec = p.spec
     found = [_topic(spec, where), *_subscriptions(spec, where), *_api_alarms(spec, where)]
     found += _runtime_alarms(spec, where)
     for variant in fleet.variants:
@@ -297,7 +298,8 @@ def _unhealthy_queries(where: Region, fleet: Fleet, key: str) -> list[Block]:
     return queries
 
 
-def _dashboard(spec: ResolvedSpec) -> Block:
+def _dashboard(p: Plan) -> Block:
+    spec = p.spec
     lb = "${aws_lb.main.arn_suffix}"
     model = spec.model.name
     namespace = spec.metrics_namespace
@@ -314,7 +316,7 @@ def _dashboard(spec: ResolvedSpec) -> Block:
             "ServiceName",
             Template(f"${{local.name}}-{v.key}"),
         ]
-        for v in common.variants(spec)
+        for v in p.variants
     ]
     body = {
         "widgets": [

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Expr, Ref, Template, Value
-from compiler.terraform.plan import api_keys, model_prefix
-
-from . import common
+from compiler.terraform.plan import Plan
 
 
 def _output(name: str, value: Value, description: str) -> Block:
     return Block("output", (name,), {"description": description, "value": value})
 
 
-def blocks(spec: ResolvedSpec) -> list[Block]:
+def blocks(p: Plan) -> list[Block]:
+    spec = p.spec
     found = [
-        _output("api_url", f"https://{spec.security.tls.domain}", "Public URL of the API"),
+        _output("api_url", f"https://{p.hostname}", "Public URL of the API"),
         _output(
             "load_balancer_dns_name",
             Ref("aws_lb.main.dns_name"),
@@ -29,16 +27,14 @@ def blocks(spec: ResolvedSpec) -> list[Block]:
         _output("model_bucket", Ref("aws_s3_bucket.models.id"), "Model artifact bucket"),
         _output(
             "model_artifact_uri",
-            Template(
-                f"s3://${{aws_s3_bucket.models.id}}/{model_prefix(spec)}{spec.model.version}/"
-            ),
+            Template(f"s3://${{aws_s3_bucket.models.id}}/{p.model_prefix}{spec.model.version}/"),
             "Where `servespec model push` uploads model.version",
         ),
         _output("kms_key_arn", Ref("aws_kms_key.main.arn"), "The deployment's CMK"),
         _output("cluster_name", Ref("aws_ecs_cluster.main.name"), "ECS cluster"),
         _output(
             "service_names",
-            {v.key: Ref(f"aws_ecs_service.{v.key}.name") for v in common.variants(spec)},
+            {v.key: Ref(f"aws_ecs_service.{v.key}.name") for v in p.variants},
             "ECS service per variant",
         ),
         _output("alarm_topic_arn", Ref("aws_sns_topic.alarms.arn"), "Alarm notifications"),
@@ -57,7 +53,7 @@ def blocks(spec: ResolvedSpec) -> list[Block]:
                 "zone: apply waits until ACM has issued the certificate",
             )
         )
-    if api_keys(spec):
+    if p.api_keys:
         found.append(
             _output(
                 "api_keys_secret_arn",

@@ -8,14 +8,15 @@ secondary cannot drift from the primary: the same builders make both.
 
 from __future__ import annotations
 
-from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, data
+from compiler.terraform.plan import Plan
 
 from . import endpoints, flow_logs, security_groups, vpc
 from .network_plan import RegionNetwork
 
 
-def blocks(spec: ResolvedSpec, net: RegionNetwork) -> list[Block]:
+def blocks(p: Plan, net: RegionNetwork) -> list[Block]:
+    spec = p.spec
     if net.creates_vpc:
         found = [*vpc.blocks(net), *endpoints.blocks(net), *flow_logs.blocks(spec, net)]
     else:

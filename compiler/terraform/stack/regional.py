@@ -10,18 +10,17 @@ from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Expr, Ref, Template, Value
-from compiler.terraform.plan import Fleet, primary_fleet, secondary_fleet
+from compiler.terraform.plan import Fleet, Plan
 
 from . import common, dr_plan, region
 from .region import Region
 
 
-def fleets(spec: ResolvedSpec) -> list[tuple[Region, Fleet]]:
+def fleets(p: Plan) -> list[tuple[Region, Fleet]]:
     """The regions that run the service, the primary first, with what each runs."""
-    found = [(region.primary(spec.region), primary_fleet(spec))]
-    standby = secondary_fleet(spec)
-    if standby is not None and spec.dr.secondary_region is not None:
-        found.append((region.secondary(spec.dr.secondary_region), standby))
+    found = [(region.primary(p.region), p.fleet)]
+    if p.secondary_fleet is not None and p.secondary_region is not None:
+        found.append((region.secondary(p.secondary_region), p.secondary_fleet))
     return found
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, resource
+from compiler.terraform.plan import Plan
 
 from . import ecr_lifecycle as lifecycle
 from . import region
 
 
-def blocks(spec: ResolvedSpec) -> list[Block]:
+def blocks(p: Plan) -> list[Block]:
     return [
         resource(
             "aws_ecr_repository",
@@ -28,5 +28,5 @@ def blocks(spec: ResolvedSpec) -> list[Block]:
                 ),
             ],
         ),
-        lifecycle.policy(region.primary(spec.region)),
+        lifecycle.policy(region.primary(p.region)),
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Value, data
+from compiler.terraform.plan import Plan
 
 from . import common
 
@@ -51,15 +52,16 @@ def terraform_block(spec: ResolvedSpec, backend_key: str | None) -> Block:
     return Block("terraform", (), body)
 
 
-def versions(spec: ResolvedSpec) -> list[Block]:
+def versions(p: Plan) -> list[Block]:
+    spec = p.spec
     key = f"{spec.metadata.name}/{spec.environment}/terraform.tfstate"
     return [terraform_block(spec, key)]
 
 
-def providers(spec: ResolvedSpec) -> list[Block]:
-    found = [_provider(spec, spec.region)]
-    if spec.dr.secondary_region:
-        found.append(_provider(spec, spec.dr.secondary_region, "secondary"))
+def providers(p: Plan) -> list[Block]:
+    found = [_provider(p.spec, p.region)]
+    if p.secondary_region:
+        found.append(_provider(p.spec, p.secondary_region, "secondary"))
     return found
 
 
@@ -74,9 +76,10 @@ def _provider(spec: ResolvedSpec, region: str, alias: str | None = None) -> Bloc
     )
 
 
-def locals_(spec: ResolvedSpec) -> list[Block]:
+def locals_(p: Plan) -> list[Block]:
+    spec = p.spec
     values: dict[str, Value] = {
-        "name": common.name(spec),
+        "name": p.name,
         "account_id": Ref("data.aws_caller_identity.current.account_id"),
         "partition": Ref("data.aws_partition.current.partition"),
     }

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Expr, Ref, Template, Value, resource
-from compiler.terraform.plan import Fleet
+from compiler.terraform.plan import Fleet, Plan
 from runtime import emf
 
 from . import capture, common, container, regional
@@ -29,16 +29,17 @@ class Scaled:
         return self.where.service(self.variant.key)
 
 
-def blocks(spec: ResolvedSpec) -> list[Block]:
+def blocks(p: Plan) -> list[Block]:
     found: list[Block] = []
-    for where, fleet in regional.fleets(spec):
+    for where, fleet in regional.fleets(p):
         for variant in fleet.variants:
-            found += service_blocks(spec, Scaled(where, fleet, variant))
+            found += service_blocks(p, Scaled(where, fleet, variant))
     return found
 
 
-def service_blocks(spec: ResolvedSpec, scaled: Scaled) -> list[Block]:
+def service_blocks(p: Plan, scaled: Scaled) -> list[Block]:
     """The scalable target of one service and its three target-tracking policies."""
+    spec = p.spec
     return [
         _target(scaled),
         _requests_policy(spec, scaled),

@@ -6,9 +6,8 @@ put-secret-value`), so no key ever lands in Terraform state or in the repository
 
 from __future__ import annotations
 
-from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Template, resource, skip
-from compiler.terraform.plan import api_keys, secondary_capacity
+from compiler.terraform.plan import Plan
 
 from . import common, dr_plan
 
@@ -16,12 +15,9 @@ NAME = common.API_KEYS_SECRET  # the runtime reads it by name (container.py)
 RELOAD_S = common.API_KEYS_RELOAD_S
 
 
-def enabled(spec: ResolvedSpec) -> bool:
-    return api_keys(spec)
-
-
-def blocks(spec: ResolvedSpec) -> list[Block]:
-    if not enabled(spec):
+def blocks(p: Plan) -> list[Block]:
+    spec = p.spec
+    if not p.api_keys:
         return []
     return [
         resource(
@@ -40,20 +36,20 @@ def blocks(spec: ResolvedSpec) -> list[Block]:
                     "kms_key_id": Ref("aws_kms_key.main.arn"),
                     "recovery_window_in_days": 30 if spec.production else 7,
                 },
-                *_replicas(spec),
+                *_replicas(p),
             ],
         )
     ]
 
 
-def _replicas(spec: ResolvedSpec) -> list[Block]:
+def _replicas(p: Plan) -> list[Block]:
     """Tasks in the DR region read the same keys from a replica under that region's key."""
-    if spec.dr.secondary_region is None or secondary_capacity(spec) is None:
+    if p.secondary_region is None or p.secondary_capacity is None:
         return []
     return [
         Block(
             "replica",
             (),
-            {"region": spec.dr.secondary_region, "kms_key_id": dr_plan.secondary_key_arn(spec)},
+            {"region": p.secondary_region, "kms_key_id": dr_plan.secondary_key_arn(p.spec)},
         )
     ]

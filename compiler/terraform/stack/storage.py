@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Comment, Ref, Template, Value, jsonencode, resource, skip
-from compiler.terraform.plan import replicates
+from compiler.terraform.plan import Plan, replicates
 
 from . import common
 from .buckets import (
@@ -32,7 +32,8 @@ __all__ = [
 ]
 
 
-def blocks(spec: ResolvedSpec) -> list[Block]:
+def blocks(p: Plan) -> list[Block]:
+    spec = p.spec
     return [*_models(spec), *_logs(spec)]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Ref, Value, resource
-from compiler.terraform.plan import api_keys, secondary_capacity
+from compiler.terraform.plan import Plan
 
 from . import common, dr_plan, region
 from .region import Region
@@ -123,20 +123,21 @@ def _key_rate_rule(where: Region, spec: ResolvedSpec, priority: int) -> Block:
     )
 
 
-def blocks(spec: ResolvedSpec) -> list[Block]:
+def blocks(p: Plan) -> list[Block]:
     """The primary's web ACL, and the same one in the secondary region when it serves."""
-    found = region_blocks(spec, region.primary(spec.region))
-    if spec.dr.secondary_region is not None and secondary_capacity(spec) is not None:
-        found += region_blocks(spec, region.secondary(spec.dr.secondary_region))
+    found = region_blocks(p, region.primary(p.region))
+    if p.secondary_region is not None and p.secondary_capacity is not None:
+        found += region_blocks(p, region.secondary(p.secondary_region))
     return found
 
 
-def region_blocks(spec: ResolvedSpec, where: Region) -> list[Block]:
+def region_blocks(p: Plan, where: Region) -> list[Block]:
     """The web ACL of one region's load balancer: the same rules and logging in both."""
+    spec = p.spec
     if not enabled(spec):
         return []
     rules = [_rate_rule(where, spec, 0)]
-    if api_keys(spec):
+    if p.api_keys:
         rules.append(_key_rate_rule(where, spec, len(rules)))
     first = len(rules)
     rules += [
