@@ -76,7 +76,7 @@ def _target_groups(p: Plan, where: Region) -> dict[str, str]:
 
 
 def _subnets(where: Region) -> Expr:
-    # The secondary always has a VPC of its own (dr_network.py); the primary's may be given.
+    # The secondary always has its own VPC (network_plan.secondary); the primary's may be given.
     return (
         Expr("aws_subnet.secondary_public[*].id")
         if where.secondary
