@@ -165,6 +165,15 @@ def test_secure_stack_passes(checkov: Path) -> None:
     assert "Skipped by compiler design" in result.output
 
 
+def test_the_committed_generated_output_passes(checkov: Path) -> None:
+    """What main.sh and the PR gate run: every deployment and account root under generated/.
+    Unit cases cannot stand in for it: a policy checkov cannot render fails closed only on
+    the real output (a replication policy naming one key twice did, once)."""
+    result = gate([str(ROOT / "generated")], checkov)
+    assert result.exit_code == 0, result.output
+    assert "PASSED: 0 failed" in result.output
+
+
 def test_edits_fail_the_gate(edited: GateResult, edited_json: dict[str, Any]) -> None:
     assert edited.verdict.outcome is Outcome.FAILED
     assert edited_json["exit_code"] == 1

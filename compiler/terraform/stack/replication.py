@@ -136,32 +136,37 @@ def _pair_statements(pair: ReplicationPair) -> list[dict[str, Value]]:
     ]
 
 
+DECRYPT = ("kms:Decrypt",)
+ENCRYPT = ("kms:Encrypt", "kms:GenerateDataKey")
+
+
 def _kms_statements(spec: ResolvedSpec, pairs: Sequence[ReplicationPair]) -> list[Value]:
-    """Decrypt each source in its region, encrypt each replica under its region's key."""
-    found: list[Value] = []
-    for into_primary, suffix in ((False, ""), (True, "IntoPrimary")):
-        chosen = [pair for pair in pairs if pair.into_primary == into_primary]
-        if not chosen:
-            continue
-        source = chosen[0].source(spec).name
-        target = spec.region if into_primary else spec.dr.secondary_region
-        found += [
-            {
-                "Sid": f"DecryptSource{suffix}",
-                "Effect": "Allow",
-                "Action": "kms:Decrypt",
-                "Resource": [pair.source_key_arn for pair in chosen],
-                "Condition": {"StringEquals": {"kms:ViaService": f"s3.{source}.amazonaws.com"}},
-            },
-            {
-                "Sid": f"EncryptReplica{suffix}",
-                "Effect": "Allow",
-                "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
-                "Resource": chosen[0].key(spec),
-                "Condition": {"StringEquals": {"kms:ViaService": f"s3.{target}.amazonaws.com"}},
-            },
-        ]
-    return found
+    """Each key once, with what replication does with it through its own region's S3:
+    decrypt a source, encrypt a replica (the capture pair uses both keys the other way).
+
+    One statement per key rather than per direction: checkov cannot render a jsonencode'd
+    policy that names one reference twice, and the gate then cannot prove the policy safe
+    (SSP_IAM_001/002 fail closed)."""
+    assert spec.dr.secondary_region is not None
+    uses: dict[str, tuple[Expr, str, list[str]]] = {}
+    for pair in pairs:
+        target = spec.region if pair.into_primary else spec.dr.secondary_region
+        for key, where, actions in (
+            (pair.source_key_arn, pair.source(spec).name, DECRYPT),
+            (pair.key(spec), target, ENCRYPT),
+        ):
+            found = uses.setdefault(key.text, (key, where, []))[2]
+            found += [action for action in actions if action not in found]
+    return [
+        {
+            "Sid": f"Use{key.text.split('.')[1].capitalize()}Key",
+            "Effect": "Allow",
+            "Action": actions[0] if len(actions) == 1 else actions,
+            "Resource": key,
+            "Condition": {"StringEquals": {"kms:ViaService": f"s3.{where}.amazonaws.com"}},
+        }
+        for key, where, actions in uses.values()
+    ]
 
 
 def _role_description(pairs: Sequence[ReplicationPair]) -> str:

@@ -389,10 +389,10 @@ resource "aws_iam_role_policy" "replication" {
         Resource = "arn:${local.partition}:s3:::${local.name}-audit-dr-${local.account_id}/*"
       },
       {
-        Sid      = "DecryptSource"
+        Sid      = "UseMainKey"
         Effect   = "Allow"
         Action   = "kms:Decrypt"
-        Resource = [aws_kms_key.main.arn, aws_kms_key.audit.arn]
+        Resource = aws_kms_key.main.arn
         Condition = {
           StringEquals = {
             "kms:ViaService" = "s3.eu-west-1.amazonaws.com"
@@ -400,13 +400,24 @@ resource "aws_iam_role_policy" "replication" {
         }
       },
       {
-        Sid      = "EncryptReplica"
+        Sid      = "UseSecondaryKey"
         Effect   = "Allow"
         Action   = ["kms:Encrypt", "kms:GenerateDataKey"]
         Resource = aws_kms_key.secondary.arn
         Condition = {
           StringEquals = {
             "kms:ViaService" = "s3.eu-central-1.amazonaws.com"
+          }
+        }
+      },
+      {
+        Sid      = "UseAuditKey"
+        Effect   = "Allow"
+        Action   = "kms:Decrypt"
+        Resource = aws_kms_key.audit.arn
+        Condition = {
+          StringEquals = {
+            "kms:ViaService" = "s3.eu-west-1.amazonaws.com"
           }
         }
       },

@@ -412,10 +412,10 @@ resource "aws_iam_role_policy" "replication" {
         Resource = "arn:${local.partition}:s3:::${local.name}-capture-${local.account_id}/*"
       },
       {
-        Sid      = "DecryptSource"
+        Sid      = "UseMainKey"
         Effect   = "Allow"
-        Action   = "kms:Decrypt"
-        Resource = [aws_kms_key.main.arn, aws_kms_key.audit.arn]
+        Action   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
+        Resource = aws_kms_key.main.arn
         Condition = {
           StringEquals = {
             "kms:ViaService" = "s3.us-east-1.amazonaws.com"
@@ -423,9 +423,9 @@ resource "aws_iam_role_policy" "replication" {
         }
       },
       {
-        Sid      = "EncryptReplica"
+        Sid      = "UseSecondaryKey"
         Effect   = "Allow"
-        Action   = ["kms:Encrypt", "kms:GenerateDataKey"]
+        Action   = ["kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt"]
         Resource = aws_kms_replica_key.secondary.arn
         Condition = {
           StringEquals = {
@@ -434,21 +434,10 @@ resource "aws_iam_role_policy" "replication" {
         }
       },
       {
-        Sid      = "DecryptSourceIntoPrimary"
+        Sid      = "UseAuditKey"
         Effect   = "Allow"
         Action   = "kms:Decrypt"
-        Resource = [aws_kms_replica_key.secondary.arn]
-        Condition = {
-          StringEquals = {
-            "kms:ViaService" = "s3.us-west-2.amazonaws.com"
-          }
-        }
-      },
-      {
-        Sid      = "EncryptReplicaIntoPrimary"
-        Effect   = "Allow"
-        Action   = ["kms:Encrypt", "kms:GenerateDataKey"]
-        Resource = aws_kms_key.main.arn
+        Resource = aws_kms_key.audit.arn
         Condition = {
           StringEquals = {
             "kms:ViaService" = "s3.us-east-1.amazonaws.com"
