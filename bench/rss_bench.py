@@ -17,7 +17,6 @@ allocator and the machine.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import threading
 import time
@@ -26,26 +25,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from runtime_bench import _default_artifact, _default_gguf, prompts_for  # noqa: E402
-from server_bench import KEY, Server, free_port, llama_server  # noqa: E402
+from runtime_bench import (  # noqa: E402
+    _default_artifact,
+    _default_gguf,
+    prompts_for,
+    runtime_env,
+)
+from server_bench import Server, free_port, llama_server  # noqa: E402
 
 
 def runtime_server(name: str, root: Path, artifact: Path, threads: int) -> Server:
     """The runtime of the checkout at ``root`` (its own code, this interpreter)."""
     port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(root),
-        "SERVESPEC_ARTIFACT": str(artifact),
-        "SERVESPEC_PORT": str(port),
-        "SERVESPEC_HOST": "127.0.0.1",
-        "SERVESPEC_API_KEYS": KEY,
-        "SERVESPEC_THREADS": str(threads),
-        "SERVESPEC_MAX_CONCURRENT_REQUESTS": "16",
-        "SERVESPEC_RATE_LIMIT_PER_KEY_RPM": "1000000",
-        "SERVESPEC_LOG_LEVEL": "WARNING",
-        "SERVESPEC_REQUEST_TIMEOUT_S": "900",
-    }
+    env = {**runtime_env(artifact, port, threads, timeout_s=900), "PYTHONPATH": str(root)}
     return Server(name, [sys.executable, "-m", "runtime"], env, port, cwd=root)
 
 

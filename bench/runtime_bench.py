@@ -74,6 +74,23 @@ def chat(prompt: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": prompt}]
 
 
+def runtime_env(artifact: Path, port: int, threads: int, timeout_s: int = 600) -> dict[str, str]:
+    """The environment every bench starts our runtime with: one key, 16 rows, no rate
+    limit, quiet logs (the benches compare servers, not settings)."""
+    return {
+        **os.environ,
+        "SERVESPEC_ARTIFACT": str(artifact),
+        "SERVESPEC_PORT": str(port),
+        "SERVESPEC_HOST": "127.0.0.1",
+        "SERVESPEC_API_KEYS": KEY,
+        "SERVESPEC_THREADS": str(threads),
+        "SERVESPEC_MAX_CONCURRENT_REQUESTS": "16",
+        "SERVESPEC_RATE_LIMIT_PER_KEY_RPM": "1000000",
+        "SERVESPEC_LOG_LEVEL": "WARNING",
+        "SERVESPEC_REQUEST_TIMEOUT_S": str(timeout_s),
+    }
+
+
 class Ours:
     name = "servespec runtime"
 
@@ -83,18 +100,7 @@ class Ours:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
-        env = {
-            **os.environ,
-            "SERVESPEC_ARTIFACT": str(artifact),
-            "SERVESPEC_PORT": str(self.port),
-            "SERVESPEC_HOST": "127.0.0.1",
-            "SERVESPEC_API_KEYS": KEY,
-            "SERVESPEC_THREADS": str(threads),
-            "SERVESPEC_MAX_CONCURRENT_REQUESTS": "16",
-            "SERVESPEC_RATE_LIMIT_PER_KEY_RPM": "1000000",
-            "SERVESPEC_LOG_LEVEL": "WARNING",
-            "SERVESPEC_REQUEST_TIMEOUT_S": "600",
-        }
+        env = runtime_env(artifact, self.port, threads)
         if prefix_cache_mb is not None:
             env["SERVESPEC_PREFIX_CACHE_MB"] = str(prefix_cache_mb)
         self.process = subprocess.Popen(

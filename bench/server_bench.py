@@ -39,6 +39,7 @@ from runtime_bench import (  # noqa: E402
     _vm_hwm,
     percentile,
     prompts_for,
+    runtime_env,
 )
 
 KEY = "bench-key"
@@ -185,18 +186,7 @@ def free_port() -> int:
 
 def ours(artifact: Path, threads: int) -> Server:
     port = free_port()
-    env = {
-        **os.environ,
-        "SERVESPEC_ARTIFACT": str(artifact),
-        "SERVESPEC_PORT": str(port),
-        "SERVESPEC_HOST": "127.0.0.1",
-        "SERVESPEC_API_KEYS": KEY,
-        "SERVESPEC_THREADS": str(threads),
-        "SERVESPEC_MAX_CONCURRENT_REQUESTS": "16",
-        "SERVESPEC_RATE_LIMIT_PER_KEY_RPM": "1000000",
-        "SERVESPEC_LOG_LEVEL": "WARNING",
-        "SERVESPEC_REQUEST_TIMEOUT_S": "600",
-    }
+    env = runtime_env(artifact, port, threads)
     return Server("servespec runtime", [sys.executable, "-m", "runtime"], env, port)
 
 
