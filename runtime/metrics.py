@@ -22,9 +22,10 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runtime import emf
+from runtime.sendwatch import WatchedSend
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128)
 STEP_BUCKETS = (0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12)
@@ -204,17 +205,12 @@ class CountResponses:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status = 500  # what the client gets if nothing is sent (ContainErrors answers 500)
-
-        async def counting_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
+        watched = WatchedSend(send)
         try:
-            await self.app(scope, receive, counting_send)
+            await self.app(scope, receive, watched)
         finally:
+            # Nothing sent: the client gets ContainErrors' 500.
+            status = watched.status if watched.status is not None else 500
             if not scope.get(COUNTED):
                 path = str(scope.get("path", ""))
                 route = _ROUTES.get(path) or (path if path in _PATHS else "other")

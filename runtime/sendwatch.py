@@ -2,8 +2,9 @@
 
 A middleware may answer an error itself only while the response has not started (after
 that the status line is on the wire), and the access log needs the status the response
-started with; each used to write its own closure over `send` for that. `WatchedSend`
-remembers the start and can add headers to it (the request id).
+started with, and so does the response counter; each used to write its own closure over
+`send` for that. `WatchedSend` remembers the start and can add headers to it (the request
+id).
 """
 
 from __future__ import annotations
