@@ -29,17 +29,17 @@ PRIMARY_ONLY = {
     r"resource\.aws_vpc_endpoint\.ecs(_agent|_telemetry)?",
 }
 SECONDARY_ONLY = {
-    # zone_candidates: the secondary reads its zones from a closed set, the primary pins them.
-    r"data\.aws_availability_zones\.main",
     # admits_health_checkers: Route 53 probes the secondary (the primary: an alarm).
     r"data\.aws_ip_ranges\.route53_healthchecks",
     r"resource\.aws_vpc_security_group_ingress_rule\.alb_health_checkers",
 }
 # Blocks in both whose text differs, and the attribute lines that may differ.
 MAY_DIFFER = {
-    # RegionNetwork.az_count, .zone, .public_cidr / .private_cidr
-    "resource.aws_subnet.public": ("count", "availability_zone", "cidr_block"),
-    "resource.aws_subnet.private": ("count", "availability_zone", "cidr_block"),
+    # RegionNetwork.az_count, .public_cidr / .private_cidr
+    "resource.aws_subnet.public": ("count", "cidr_block"),
+    "resource.aws_subnet.private": ("count", "cidr_block"),
+    # RegionNetwork.az_count, .zones_hint
+    "data.aws_availability_zones.main": ("condition", "error_message"),
     "resource.aws_route_table_association.public": ("count",),
     "resource.aws_route_table_association.private": ("count",),
 }
@@ -105,8 +105,10 @@ def _matches(patterns: set[str], address: str) -> bool:
 
 
 def _lines(text: str, names: tuple[str, ...]) -> list[str]:
-    """The block's lines, without the attributes that may differ."""
-    return [line for line in text.splitlines() if line.strip().split(" ")[0] not in names]
+    """The block's non-blank lines, without the attributes that may differ (a block whose
+    only attribute is the secondary's provider keeps the blank line after it)."""
+    lines = (line for line in text.splitlines() if line.strip())
+    return [line for line in lines if line.strip().split(" ")[0] not in names]
 
 
 def _differences(spec: ResolvedSpec) -> list[str]:

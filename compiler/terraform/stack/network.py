@@ -10,15 +10,6 @@ from compiler.terraform.plan import Plan
 
 from . import common, network_plan, region_network
 
-# Zone letters to use, pinned (not discovered) so that a zone AWS adds later never moves a
-# subnet. Most regions have a, b and c; the exceptions are listed.
-ZONE_LETTERS = {"ap-northeast-1": "acd"}
-
-
-def availability_zones(spec: ResolvedSpec) -> list[str]:
-    letters = ZONE_LETTERS.get(spec.region, "abc")
-    return [f"{spec.region}{letter}" for letter in letters[: spec.az_count]]
-
 
 def subnet_cidrs(spec: ResolvedSpec) -> tuple[list[str], list[str]]:
     """(private, public) of the VPC the primary creates."""
@@ -48,7 +39,6 @@ def subnet_locals(spec: ResolvedSpec) -> dict[str, Value]:
         return {}
     private, public = subnet_cidrs(spec)
     return {
-        "availability_zones": availability_zones(spec),
         "private_subnet_cidrs": private,
         "public_subnet_cidrs": public,
     }

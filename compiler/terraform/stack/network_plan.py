@@ -25,6 +25,9 @@ from .dr_plan import secondary_vpc_cidr
 from .region import Region
 
 SECONDARY_AZS = 2  # the standby spans two zones; the primary's az_count applies there
+# The zone letters a region's subnets may use: a closed set (checkov's CKV_AWS_394), so a
+# zone AWS opens later never joins it; us-east-1, the widest region, goes up to f.
+ZONE_LETTERS = "abcdef"
 ANYWHERE = "0.0.0.0/0"
 
 
@@ -34,10 +37,7 @@ class RegionNetwork:
     creates_vpc: bool
     cidr: str | None  # the block of the VPC we create; None: the spec's existing VPC
     az_count: int
-    zone: Expr  # the zone of subnet count.index
-    # A closed set the available zones are read from (the subnets never move when AWS opens
-    # a zone); () when the zones are pinned in network.tf's locals.
-    zone_candidates: tuple[str, ...]
+    zones_hint: str  # what the spec can change when the region has too few zones
     private_cidr: Expr  # the block of private subnet count.index
     public_cidr: Expr
     ec2_agent: bool  # ECS on EC2: the agent's endpoints too
@@ -47,6 +47,17 @@ class RegionNetwork:
     @property
     def vpc_id(self) -> Expr:
         return Ref(f"aws_vpc.{self.where.main}.id") if self.creates_vpc else Ref("local.vpc_id")
+
+    @property
+    def zone_candidates(self) -> tuple[str, ...]:
+        return tuple(f"{self.where.name}{letter}" for letter in ZONE_LETTERS)
+
+    @property
+    def zone(self) -> Expr:
+        """The zone of subnet count.index: the region's zones as this account names them
+        (vpc.zones reads them; names are per account in the oldest regions, so no letter
+        can be pinned)."""
+        return Expr(f"sort(data.aws_availability_zones.{self.where.main}.names)[count.index]")
 
     @property
     def vpc_cidr(self) -> Value:
@@ -70,8 +81,9 @@ def primary(spec: ResolvedSpec) -> RegionNetwork:
         creates_vpc=creates,
         cidr=spec.security.network.vpc_cidr if creates else None,
         az_count=spec.az_count,
-        zone=Expr("local.availability_zones[count.index]"),
-        zone_candidates=(),
+        zones_hint=(
+            "set security.network.az_count to 2" if spec.az_count > 2 else "choose another region"
+        ),
         private_cidr=Expr("local.private_subnet_cidrs[count.index]"),
         public_cidr=Expr("local.public_subnet_cidrs[count.index]"),
         ec2_agent=spec.compute.platform == "ec2",
@@ -91,9 +103,7 @@ def secondary(spec: ResolvedSpec) -> RegionNetwork:
         creates_vpc=True,
         cidr=cidr,
         az_count=SECONDARY_AZS,
-        zone=Expr("data.aws_availability_zones.secondary.names[count.index]"),
-        # Not every account sees every letter (us-west-1 has b and c), so offer four.
-        zone_candidates=tuple(f"{where.name}{letter}" for letter in "abcd"),
+        zones_hint="choose another dr.secondary_region",
         private_cidr=_indexed(private),
         public_cidr=_indexed(public),
         ec2_agent=False,  # the secondary runs Fargate (dr.py)

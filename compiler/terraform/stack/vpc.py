@@ -4,7 +4,7 @@ their associations, the internet gateway and its route. Addresses keep the stack
 
 from __future__ import annotations
 
-from compiler.terraform.hcl import Block, Expr, Ref, data, resource
+from compiler.terraform.hcl import Block, Expr, Ref, Value, data, resource
 
 from .network_plan import RegionNetwork
 from .region import Region
@@ -113,16 +113,30 @@ def blocks(net: RegionNetwork) -> list[Block]:
 
 
 def _zones(net: RegionNetwork) -> list[Block]:
-    if not net.zone_candidates:
-        return []
-    where = net.where
+    """The region's Availability Zones as this account names them, read rather than pinned:
+    in the oldest regions letters are mapped per account (one account's us-west-1 has a and
+    c, another's b and c), so a pinned `us-west-1a` fails the first apply in some accounts.
+
+    Read from a closed set of names (`ZONE_LETTERS`; Local Zones have other names), in every
+    state: with `state = "available"` an impaired zone would leave the list during an outage
+    and move every later subnet to another zone, a replacement planned exactly when the
+    region is in trouble. Too few zones stop the plan with what to change in the spec, not
+    an index error.
+    """
+    where, count = net.where, net.az_count
+    check: dict[str, Value] = {
+        "condition": Expr(f"length(self.names) >= {count}"),
+        "error_message": f"This account has fewer than {count} Availability Zones in "
+        f"{where.name}: {net.zones_hint}.",
+    }
     return [
         data(
             "aws_availability_zones",
             where.main,
             [
-                where.on({"state": "available"}),
+                where.on({}),
                 Block("filter", (), {"name": "zone-name", "values": list(net.zone_candidates)}),
+                Block("lifecycle", (), [Block("postcondition", (), check)]),
             ],
         )
     ]

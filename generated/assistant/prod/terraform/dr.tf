@@ -706,11 +706,24 @@ resource "aws_ecr_lifecycle_policy" "runtime_secondary" {
 
 data "aws_availability_zones" "secondary" {
   provider = aws.secondary
-  state    = "available"
 
   filter {
-    name   = "zone-name"
-    values = ["eu-central-1a", "eu-central-1b", "eu-central-1c", "eu-central-1d"]
+    name = "zone-name"
+    values = [
+      "eu-central-1a",
+      "eu-central-1b",
+      "eu-central-1c",
+      "eu-central-1d",
+      "eu-central-1e",
+      "eu-central-1f",
+    ]
+  }
+
+  lifecycle {
+    postcondition {
+      condition     = length(self.names) >= 2
+      error_message = "This account has fewer than 2 Availability Zones in eu-central-1: choose another dr.secondary_region."
+    }
   }
 }
 
@@ -733,7 +746,7 @@ resource "aws_subnet" "secondary_public" {
   provider                = aws.secondary
   count                   = 2
   vpc_id                  = aws_vpc.secondary.id
-  availability_zone       = data.aws_availability_zones.secondary.names[count.index]
+  availability_zone       = sort(data.aws_availability_zones.secondary.names)[count.index]
   cidr_block              = ["10.41.254.0/24", "10.41.255.0/24"][count.index]
   map_public_ip_on_launch = false
   tags = {
@@ -746,7 +759,7 @@ resource "aws_subnet" "secondary_private" {
   provider                = aws.secondary
   count                   = 2
   vpc_id                  = aws_vpc.secondary.id
-  availability_zone       = data.aws_availability_zones.secondary.names[count.index]
+  availability_zone       = sort(data.aws_availability_zones.secondary.names)[count.index]
   cidr_block              = ["10.41.0.0/20", "10.41.16.0/20"][count.index]
   map_public_ip_on_launch = false
   tags = {

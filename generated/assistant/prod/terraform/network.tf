@@ -6,9 +6,29 @@ locals {
   vpc_cidr             = "10.40.0.0/16"
   private_subnet_ids   = aws_subnet.private[*].id
   public_subnet_ids    = aws_subnet.public[*].id
-  availability_zones   = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
   private_subnet_cidrs = ["10.40.0.0/20", "10.40.16.0/20", "10.40.32.0/20"]
   public_subnet_cidrs  = ["10.40.253.0/24", "10.40.254.0/24", "10.40.255.0/24"]
+}
+
+data "aws_availability_zones" "main" {
+  filter {
+    name = "zone-name"
+    values = [
+      "eu-west-1a",
+      "eu-west-1b",
+      "eu-west-1c",
+      "eu-west-1d",
+      "eu-west-1e",
+      "eu-west-1f",
+    ]
+  }
+
+  lifecycle {
+    postcondition {
+      condition     = length(self.names) >= 3
+      error_message = "This account has fewer than 3 Availability Zones in eu-west-1: set security.network.az_count to 2."
+    }
+  }
 }
 
 resource "aws_vpc" "main" {
@@ -27,7 +47,7 @@ resource "aws_default_security_group" "default" {
 resource "aws_subnet" "public" {
   count                   = 3
   vpc_id                  = aws_vpc.main.id
-  availability_zone       = local.availability_zones[count.index]
+  availability_zone       = sort(data.aws_availability_zones.main.names)[count.index]
   cidr_block              = local.public_subnet_cidrs[count.index]
   map_public_ip_on_launch = false
   tags = {
@@ -39,7 +59,7 @@ resource "aws_subnet" "public" {
 resource "aws_subnet" "private" {
   count                   = 3
   vpc_id                  = aws_vpc.main.id
-  availability_zone       = local.availability_zones[count.index]
+  availability_zone       = sort(data.aws_availability_zones.main.names)[count.index]
   cidr_block              = local.private_subnet_cidrs[count.index]
   map_public_ip_on_launch = false
   tags = {

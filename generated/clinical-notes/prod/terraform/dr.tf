@@ -708,11 +708,24 @@ resource "aws_ecr_lifecycle_policy" "runtime_secondary" {
 
 data "aws_availability_zones" "secondary" {
   provider = aws.secondary
-  state    = "available"
 
   filter {
-    name   = "zone-name"
-    values = ["us-west-2a", "us-west-2b", "us-west-2c", "us-west-2d"]
+    name = "zone-name"
+    values = [
+      "us-west-2a",
+      "us-west-2b",
+      "us-west-2c",
+      "us-west-2d",
+      "us-west-2e",
+      "us-west-2f",
+    ]
+  }
+
+  lifecycle {
+    postcondition {
+      condition     = length(self.names) >= 2
+      error_message = "This account has fewer than 2 Availability Zones in us-west-2: choose another dr.secondary_region."
+    }
   }
 }
 
@@ -735,7 +748,7 @@ resource "aws_subnet" "secondary_public" {
   provider                = aws.secondary
   count                   = 2
   vpc_id                  = aws_vpc.secondary.id
-  availability_zone       = data.aws_availability_zones.secondary.names[count.index]
+  availability_zone       = sort(data.aws_availability_zones.secondary.names)[count.index]
   cidr_block              = ["10.61.254.0/24", "10.61.255.0/24"][count.index]
   map_public_ip_on_launch = false
   tags = {
@@ -748,7 +761,7 @@ resource "aws_subnet" "secondary_private" {
   provider                = aws.secondary
   count                   = 2
   vpc_id                  = aws_vpc.secondary.id
-  availability_zone       = data.aws_availability_zones.secondary.names[count.index]
+  availability_zone       = sort(data.aws_availability_zones.secondary.names)[count.index]
   cidr_block              = ["10.61.0.0/20", "10.61.16.0/20"][count.index]
   map_public_ip_on_launch = false
   tags = {

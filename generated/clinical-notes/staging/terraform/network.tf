@@ -6,9 +6,29 @@ locals {
   vpc_cidr             = "10.60.0.0/16"
   private_subnet_ids   = aws_subnet.private[*].id
   public_subnet_ids    = aws_subnet.public[*].id
-  availability_zones   = ["us-east-1a", "us-east-1b"]
   private_subnet_cidrs = ["10.60.0.0/20", "10.60.16.0/20"]
   public_subnet_cidrs  = ["10.60.254.0/24", "10.60.255.0/24"]
+}
+
+data "aws_availability_zones" "main" {
+  filter {
+    name = "zone-name"
+    values = [
+      "us-east-1a",
+      "us-east-1b",
+      "us-east-1c",
+      "us-east-1d",
+      "us-east-1e",
+      "us-east-1f",
+    ]
+  }
+
+  lifecycle {
+    postcondition {
+      condition     = length(self.names) >= 2
+      error_message = "This account has fewer than 2 Availability Zones in us-east-1: choose another region."
+    }
+  }
 }
 
 resource "aws_vpc" "main" {
@@ -27,7 +47,7 @@ resource "aws_default_security_group" "default" {
 resource "aws_subnet" "public" {
   count                   = 2
   vpc_id                  = aws_vpc.main.id
-  availability_zone       = local.availability_zones[count.index]
+  availability_zone       = sort(data.aws_availability_zones.main.names)[count.index]
   cidr_block              = local.public_subnet_cidrs[count.index]
   map_public_ip_on_launch = false
   tags = {
@@ -39,7 +59,7 @@ resource "aws_subnet" "public" {
 resource "aws_subnet" "private" {
   count                   = 2
   vpc_id                  = aws_vpc.main.id
-  availability_zone       = local.availability_zones[count.index]
+  availability_zone       = sort(data.aws_availability_zones.main.names)[count.index]
   cidr_block              = local.private_subnet_cidrs[count.index]
   map_public_ip_on_launch = false
   tags = {
