@@ -67,6 +67,21 @@ NO_API_CALL = frozenset(
         "aws_region",
     }
 )
+# AWS Backup's S3 role policy (AWSBackupServiceRolePolicyForS3Backup, which the S3 backup
+# guide says the backup role must hold) manages EventBridge rules named AwsBackupManagedRule*
+# for the buckets it protects. The stack declares no EventBridge resource, so `events` is not a
+# stack service: the boundary allows these actions on those rules only, or it would strip them
+# from the backup role it bounds.
+BACKUP_MANAGED_RULES = (
+    "events:DeleteRule",
+    "events:DescribeRule",
+    "events:DisableRule",
+    "events:EnableRule",
+    "events:ListTargetsByRule",
+    "events:PutRule",
+    "events:PutTargets",
+    "events:RemoveTargets",
+)
 # What neither the apply role nor any role it creates may ever do.
 LONG_LIVED_CREDENTIALS = (
     "iam:CreateAccessKey",
@@ -106,6 +121,7 @@ def document(spec: ResolvedSpec) -> dict[str, Value]:
             ],
             "Resource": "*",
         },
+        *_backup_managed_rules(),
         {
             "Sid": "NewRolesCarryThisBoundary",
             "Effect": "Deny",
@@ -139,6 +155,16 @@ def document(spec: ResolvedSpec) -> dict[str, Value]:
             "Resource": "*",
         },
     )
+
+
+def _backup_managed_rules() -> list[dict[str, Value]]:
+    """What AWS Backup does with EventBridge for S3 backups, and nothing else of EventBridge
+    (https://docs.aws.amazon.com/aws-backup/latest/devguide/s3-backups.html)."""
+    rules = f"arn:{common.PARTITION}:events:*:{common.ACCOUNT}:rule/AwsBackupManagedRule*"
+    return [
+        common.statement("BackupManagesItsS3Rules", list(BACKUP_MANAGED_RULES), Template(rules)),
+        common.statement("BackupListsRules", ["events:ListRules"], "*"),
+    ]
 
 
 def _state_store_fences(spec: ResolvedSpec) -> list[dict[str, Value]]:

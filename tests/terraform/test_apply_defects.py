@@ -258,3 +258,21 @@ def test_the_dr_load_balancer_has_the_primarys_api_alarms(example: str, env: str
         assert secondary["threshold"] == alarms[label]["threshold"]
     topic = of_type(example, env, "aws_sns_topic")["alarms_secondary"]
     assert topic["kms_master_key_id"].endswith(".secondary.arn")
+
+
+@pytest.mark.parametrize(("example", "env"), ENVS)
+def test_replication_starts_only_once_its_role_may_replicate(example: str, env: str) -> None:
+    # S3 marks an object that fails to replicate for want of the role's (or KMS) permissions
+    # FAILED and never retries it: only a new upload or S3 Batch Replication copies it
+    # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-status.html). The
+    # first deploy's saved plan targets the models bucket's replication and then pushes the
+    # model; `-target` brings along what a target depends on, so the role's policy must be a
+    # dependency or the pushed model never reaches the DR region (a re-push skips it: same).
+    configs = of_type(example, env, "aws_s3_bucket_replication_configuration")
+    policies = of_type(example, env, "aws_iam_role_policy")
+    for label, config in configs.items():
+        role = config["role"].split(".")[1]
+        assert role in policies, label
+        assert f"aws_iam_role_policy.{role}" in config["depends_on"], label
+    if env == "prod":
+        assert configs

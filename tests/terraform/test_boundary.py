@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 
@@ -134,3 +135,83 @@ def test_the_boundary_fits_the_managed_policy_size_limit() -> None:
                 separators=(",", ":"),
             )
             assert len(text) < 6144, (example, spec.environment, len(text))
+
+
+# AWS Backup's general role policies span every service it can back up (RDS, EFS, EKS, ...);
+# the stacks back up only S3 buckets, whose permissions are the two S3 policies.
+BEYOND_THE_STACK = frozenset(
+    {
+        "service-role/AWSBackupServiceRolePolicyForBackup",
+        "service-role/AWSBackupServiceRolePolicyForRestores",
+    }
+)
+SAMPLE_ACCOUNT = "111111111111"
+
+
+def managed_policy(name: str) -> dict:
+    """AWS's text of a managed policy, as moto ships it (moto copies AWS's published set)."""
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    return json.loads(aws_managed_policies_data)[name.rsplit("/", 1)[-1]]["Document"]
+
+
+def attached_policies(example: str, environment: str) -> set[str]:
+    found = set()
+    for path, text in texts(example).items():
+        if f"/{environment}/terraform/" in path:
+            for body in resources(text, "aws_iam_role_policy_attachment").values():
+                found.add(body["policy_arn"].split(":policy/", 1)[1])
+    return found
+
+
+def concrete(resource: str) -> str:
+    """A resource a request under `resource` could name: wildcards filled in this account."""
+    if resource == "*":
+        return "*"
+    parts = resource.split(":", 5)
+    parts[3] = "eu-west-1" if parts[3] == "*" else parts[3]
+    parts[4] = SAMPLE_ACCOUNT if parts[4] == "*" else parts[4]
+    return ":".join(parts).replace("*", "x")
+
+
+def as_list(value: object) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)  # type: ignore[call-overload]
+
+
+def boundary_allows(document: dict, action: str, resource: str) -> bool:
+    """IAM's verdict on one request under the boundary alone (conditional Denies, which fence
+    IAM and the state key, never match these requests)."""
+
+    def matches(statement: dict) -> bool:
+        actions = as_list(statement.get("Action", []))
+        return any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in actions) and any(
+            r == "*" or fnmatch.fnmatchcase(resource, r) for r in as_list(statement["Resource"])
+        )
+
+    statements = document["Statement"]
+    denied = any(s["Effect"] == "Deny" and "Condition" not in s and matches(s) for s in statements)
+    return not denied and any(s["Effect"] == "Allow" and matches(s) for s in statements)
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_the_boundary_keeps_what_the_managed_role_policies_grant(example: str) -> None:
+    """A boundary caps a role to the intersection with its policies: a managed policy AWS
+    says a role needs (AWS Backup for S3: AWSBackupServiceRolePolicyForS3Backup and
+    ...ForS3Restore, https://docs.aws.amazon.com/aws-backup/latest/devguide/s3-backups.html)
+    is only what the boundary leaves of it."""
+    for spec in environments(example):
+        rendered = json.dumps(boundary.document(spec), default=lambda t: t.text)
+        rendered = rendered.replace("${local.partition}", "aws")
+        document = json.loads(rendered.replace("${local.account_id}", SAMPLE_ACCOUNT))
+        policies = attached_policies(example, spec.environment) - BEYOND_THE_STACK
+        assert "AWSBackupServiceRolePolicyForS3Backup" in policies
+        stripped = sorted(
+            (name, action, resource)
+            for name in policies
+            for statement in managed_policy(name)["Statement"]
+            if statement["Effect"] == "Allow"
+            for action in as_list(statement["Action"])
+            for resource in as_list(statement["Resource"])
+            if not boundary_allows(document, action, concrete(resource))
+        )
+        assert stripped == [], spec.environment

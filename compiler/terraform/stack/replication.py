@@ -261,9 +261,13 @@ def _replication(spec: ResolvedSpec, pair: ReplicationPair) -> Block:
             {"provider": SECONDARY, **head} if pair.into_primary else head,
             rule,
             {
+                # S3 marks an object it cannot replicate for want of permissions FAILED and
+                # never retries it; the first deploy pushes the model right after applying
+                # this configuration (a -target that brings along what it depends on).
                 "depends_on": [
                     Ref(f"aws_s3_bucket_versioning.{pair.label}"),
                     Ref(f"aws_s3_bucket_versioning.{pair.replica}"),
+                    Ref("aws_iam_role_policy.replication"),
                 ]
             },
         ],

@@ -222,6 +222,27 @@ resource "aws_iam_policy" "prod_boundary" {
         Resource = "*"
       },
       {
+        Sid    = "BackupManagesItsS3Rules"
+        Effect = "Allow"
+        Action = [
+          "events:DeleteRule",
+          "events:DescribeRule",
+          "events:DisableRule",
+          "events:EnableRule",
+          "events:ListTargetsByRule",
+          "events:PutRule",
+          "events:PutTargets",
+          "events:RemoveTargets",
+        ]
+        Resource = "arn:${local.partition}:events:*:${local.account_id}:rule/AwsBackupManagedRule*"
+      },
+      {
+        Sid      = "BackupListsRules"
+        Effect   = "Allow"
+        Action   = ["events:ListRules"]
+        Resource = "*"
+      },
+      {
         Sid      = "NewRolesCarryThisBoundary"
         Effect   = "Deny"
         Action   = ["iam:CreateRole", "iam:PutRolePermissionsBoundary"]

@@ -492,7 +492,11 @@ resource "aws_s3_bucket_replication_configuration" "models" {
     }
   }
 
-  depends_on = [aws_s3_bucket_versioning.models, aws_s3_bucket_versioning.models_replica]
+  depends_on = [
+    aws_s3_bucket_versioning.models,
+    aws_s3_bucket_versioning.models_replica,
+    aws_iam_role_policy.replication,
+  ]
 }
 
 resource "aws_s3_bucket_replication_configuration" "audit" {
@@ -541,7 +545,11 @@ resource "aws_s3_bucket_replication_configuration" "audit" {
     }
   }
 
-  depends_on = [aws_s3_bucket_versioning.audit, aws_s3_bucket_versioning.audit_replica]
+  depends_on = [
+    aws_s3_bucket_versioning.audit,
+    aws_s3_bucket_versioning.audit_replica,
+    aws_iam_role_policy.replication,
+  ]
 }
 
 resource "aws_s3_bucket_replication_configuration" "capture_secondary" {
@@ -591,7 +599,11 @@ resource "aws_s3_bucket_replication_configuration" "capture_secondary" {
     }
   }
 
-  depends_on = [aws_s3_bucket_versioning.capture_secondary, aws_s3_bucket_versioning.capture]
+  depends_on = [
+    aws_s3_bucket_versioning.capture_secondary,
+    aws_s3_bucket_versioning.capture,
+    aws_iam_role_policy.replication,
+  ]
 }
 
 resource "aws_cloudwatch_metric_alarm" "replication_models" {

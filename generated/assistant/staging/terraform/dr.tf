@@ -459,7 +459,11 @@ resource "aws_s3_bucket_replication_configuration" "models" {
     }
   }
 
-  depends_on = [aws_s3_bucket_versioning.models, aws_s3_bucket_versioning.models_replica]
+  depends_on = [
+    aws_s3_bucket_versioning.models,
+    aws_s3_bucket_versioning.models_replica,
+    aws_iam_role_policy.replication,
+  ]
 }
 
 resource "aws_s3_bucket_replication_configuration" "audit" {
@@ -496,7 +500,11 @@ resource "aws_s3_bucket_replication_configuration" "audit" {
     }
   }
 
-  depends_on = [aws_s3_bucket_versioning.audit, aws_s3_bucket_versioning.audit_replica]
+  depends_on = [
+    aws_s3_bucket_versioning.audit,
+    aws_s3_bucket_versioning.audit_replica,
+    aws_iam_role_policy.replication,
+  ]
 }
 
 resource "aws_cloudwatch_metric_alarm" "replication_models" {
