@@ -200,10 +200,10 @@ class Fleet:
 
 
 def fargate_memory(cpu: int, memory_mib: int) -> int:
-    """The spec's memory, moved into Fargate's range for the CPU size (1 GiB steps)."""
-    low, high = FARGATE_MEMORY_MIB[cpu]
-    rounded = -(-memory_mib // 1024) * 1024
-    return min(max(rounded, low), high)
+    """The smallest size Fargate accepts for the CPU size that holds the spec's memory (the
+    largest when none does): the steps are 4 and 8 GiB at 8 and 16 vCPU (spec/model.py)."""
+    sizes = FARGATE_MEMORY_MIB[cpu]
+    return next((size for size in sizes if size >= memory_mib), sizes[-1])
 
 
 def primary_fleet(spec: ResolvedSpec) -> Fleet:
