@@ -53,7 +53,9 @@ class Settings:
     # /metrics lives on this port only, without a key (the load balancer forwards only
     # ``port``, so only the task's own network reaches it); 0: on ``port``, behind a key.
     metrics_port: int = 9464
-    threads: int = 0  # 0: one per available core
+    # At most this many ONNX Runtime threads (the task sets its vCPUs: ECS's CPU quota is
+    # invisible to the core count); never more than the cores we may run on. 0: one per core.
+    threads: int = 0
     served_model_name: str = ""  # empty: the manifest's model name
     metrics_namespace: str = "servespec"
     # How often the queue depth goes out as EMF, busy or idle: a target-tracking alarm with
@@ -92,7 +94,8 @@ class Settings:
 
     @property
     def intra_op_threads(self) -> int:
-        return self.threads or len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
+        return min(self.threads, cores) if self.threads else cores
 
     def load_api_keys(self) -> tuple[KeyEntry, ...]:
         """Keys from the variable, the file (one per line, ``#`` comments) and the secret."""

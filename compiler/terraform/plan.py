@@ -120,6 +120,16 @@ def api_keys(spec: ResolvedSpec) -> bool:
     return spec.serving.auth == "api_key"
 
 
+def runtime_threads(spec: ResolvedSpec) -> int:
+    """ONNX Runtime's threads: the task's vCPUs. ECS enforces the task's `cpu` as a CFS quota
+    on the task's cgroup, which the runtime's own count of cores (sched_getaffinity) does not
+    see: on a capacity-provider instance it counts every core of the host (e.g. 48 threads
+    under a 4 vCPU quota, throttled), on Fargate's smallest sizes the VM's two cores.
+    https://repost.aws/knowledge-center/ecs-cpu-allocation,
+    https://github.com/aws/amazon-ecs-agent/issues/1589"""
+    return max(1, spec.compute.cpu // 1024)
+
+
 def model_prefix(spec: ResolvedSpec) -> str:
     return f"models/{spec.model.name}/"
 

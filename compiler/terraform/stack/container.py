@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from compiler.image.emit import CACHE_DIR
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Template, Value
-from compiler.terraform.plan import Fleet, Variant, api_keys, model_prefix
+from compiler.terraform.plan import Fleet, Variant, api_keys, model_prefix, runtime_threads
 
 from . import capture, common, regional
 from .region import Region
@@ -85,6 +85,7 @@ def environment(
         "SERVESPEC_REQUEST_TIMEOUT_S": str(serving.request_timeout_s),
         "SERVESPEC_SERVED_MODEL_NAME": spec.model.name,
         "SERVESPEC_SHUTDOWN_GRACE_S": str(serving.shutdown_grace_s),
+        "SERVESPEC_THREADS": str(runtime_threads(spec)),
         "SERVESPEC_MODEL_VERSION": model_version,
         **capture.environment(spec, variant, where),
     }

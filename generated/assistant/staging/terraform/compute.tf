@@ -166,6 +166,10 @@ resource "aws_ecs_task_definition" "runtime" {
           name  = "SERVESPEC_SHUTDOWN_GRACE_S"
           value = "30"
         },
+        {
+          name  = "SERVESPEC_THREADS"
+          value = "4"
+        },
       ]
       mountPoints = [
         {

@@ -260,6 +260,10 @@ resource "aws_ecs_task_definition" "current" {
           value = "60"
         },
         {
+          name  = "SERVESPEC_THREADS"
+          value = "4"
+        },
+        {
           name  = "SERVESPEC_VARIANT"
           value = "current"
         },
@@ -507,6 +511,10 @@ resource "aws_ecs_task_definition" "candidate" {
         {
           name  = "SERVESPEC_SHUTDOWN_GRACE_S"
           value = "60"
+        },
+        {
+          name  = "SERVESPEC_THREADS"
+          value = "4"
         },
         {
           name  = "SERVESPEC_VARIANT"
@@ -805,6 +813,10 @@ resource "aws_ecs_task_definition" "secondary" {
         {
           name  = "SERVESPEC_SHUTDOWN_GRACE_S"
           value = "60"
+        },
+        {
+          name  = "SERVESPEC_THREADS"
+          value = "4"
         },
       ]
       mountPoints = [
