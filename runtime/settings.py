@@ -49,6 +49,9 @@ class Settings:
     deterministic: bool = False
     shutdown_grace_s: float = 30.0
     header_timeout_s: float = 10.0  # a request's head must arrive within this from its first byte
+    # Idle connections stay open this long: longer than the load balancer's idle timeout (60 s
+    # by default; the task sets its ALB's + 5), or it reuses a connection we closed (502s).
+    keep_alive_s: int = 65
     max_connections: int = 1024  # open connections beyond this are closed at once
     # /metrics lives on this port only, without a key (the load balancer forwards only
     # ``port``, so only the task's own network reaches it); 0: on ``port``, behind a key.
@@ -69,7 +72,7 @@ class Settings:
         if self.auth not in ("api_key", "none"):
             raise SettingsError(f"{PREFIX}AUTH must be 'api_key' or 'none', not {self.auth!r}")
         positive = ("max_concurrent_requests", "rate_limit_per_key_rpm", "max_body_bytes")
-        for name in (*positive, "max_connections", "failed_auth_per_minute"):
+        for name in (*positive, "max_connections", "failed_auth_per_minute", "keep_alive_s"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{PREFIX}{name.upper()} must be at least 1")
         counts = (

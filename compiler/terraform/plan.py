@@ -121,13 +121,23 @@ def api_keys(spec: ResolvedSpec) -> bool:
 
 
 def runtime_threads(spec: ResolvedSpec) -> int:
-    """ONNX Runtime's threads: the task's vCPUs. ECS enforces the task's `cpu` as a CFS quota
-    on the task's cgroup, which the runtime's own count of cores (sched_getaffinity) does not
-    see: on a capacity-provider instance it counts every core of the host (e.g. 48 threads
-    under a 4 vCPU quota, throttled), on Fargate's smallest sizes the VM's two cores.
-    https://repost.aws/knowledge-center/ecs-cpu-allocation,
-    https://github.com/aws/amazon-ecs-agent/issues/1589"""
+    """ONNX Runtime's threads: the task's vCPUs. ECS enforces `cpu` as a CFS quota on the
+    task's cgroup, which the runtime's core count (sched_getaffinity) does not see: on an EC2
+    host it counts every core of the instance (https://repost.aws/knowledge-center/ecs-cpu-
+    allocation, https://github.com/aws/amazon-ecs-agent/issues/1589)."""
     return max(1, spec.compute.cpu // 1024)
+
+
+def idle_timeout_s(spec: ResolvedSpec) -> int:
+    """The ALB's idle timeout: a stream stays open for the whole request, not cut first."""
+    return max(60, spec.serving.request_timeout_s + 5)
+
+
+def keep_alive_s(spec: ResolvedSpec) -> int:
+    """The runtime's keep-alive, longer than the ALB's idle timeout, or the ALB reuses a
+    connection the target just closed and answers 502 (https://docs.aws.amazon.com/
+    elasticloadbalancing/latest/application/edit-load-balancer-attributes.html)."""
+    return idle_timeout_s(spec) + 5
 
 
 def model_prefix(spec: ResolvedSpec) -> str:

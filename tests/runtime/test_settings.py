@@ -98,3 +98,23 @@ def test_threads_never_exceed_the_cores_we_may_run_on(monkeypatch: pytest.Monkey
     assert Settings(artifact="a", threads=4).intra_op_threads == 2
     assert Settings(artifact="a", threads=1).intra_op_threads == 1
     assert Settings(artifact="a").intra_op_threads == 2
+
+
+@pytest.mark.parametrize("example", ["assistant", "clinical-notes"])
+def test_the_runtime_keeps_idle_connections_longer_than_the_load_balancer(example: str) -> None:
+    """AWS: the target's keep-alive must exceed the ALB's idle timeout, or the ALB sends a
+    request on a connection the target just closed and answers 502. The ALB's follows the
+    request timeout (clinical-notes: 125 s); a fixed 65 s keep-alive fell short of it."""
+    from compiler.spec import load_spec
+    from compiler.terraform.plan import plan
+    from compiler.terraform.stack import load_balancer
+    from compiler.terraform.stack.compute import environment
+    from runtime.server import uvicorn_config
+
+    root = Path(__file__).resolve().parents[2]
+    for spec in load_spec(root / "spec" / f"{example}.yaml").environments:
+        [alb] = [b for b in load_balancer.blocks(plan(spec)) if b.labels == ("aws_lb", "main")]
+        env = {item["name"]: item["value"] for item in environment(spec, spec.model.version)}
+        settings = Settings.from_env({**env, "SERVESPEC_API_KEYS": "k"})
+        config = uvicorn_config(object(), settings)  # type: ignore[arg-type]
+        assert config.timeout_keep_alive > alb.attribute("idle_timeout")  # type: ignore[operator]

@@ -111,6 +111,10 @@ resource "aws_ecs_task_definition" "runtime" {
           value = "false"
         },
         {
+          name  = "SERVESPEC_KEEP_ALIVE_S"
+          value = "70"
+        },
+        {
           name  = "SERVESPEC_LOG_PROMPTS"
           value = "false"
         },
@@ -416,6 +420,10 @@ resource "aws_ecs_task_definition" "secondary" {
         {
           name  = "SERVESPEC_DETERMINISTIC"
           value = "false"
+        },
+        {
+          name  = "SERVESPEC_KEEP_ALIVE_S"
+          value = "70"
         },
         {
           name  = "SERVESPEC_LOG_PROMPTS"

@@ -204,6 +204,10 @@ resource "aws_ecs_task_definition" "current" {
           value = "false"
         },
         {
+          name  = "SERVESPEC_KEEP_ALIVE_S"
+          value = "130"
+        },
+        {
           name  = "SERVESPEC_LOG_PROMPTS"
           value = "false"
         },
@@ -455,6 +459,10 @@ resource "aws_ecs_task_definition" "candidate" {
         {
           name  = "SERVESPEC_DETERMINISTIC"
           value = "false"
+        },
+        {
+          name  = "SERVESPEC_KEEP_ALIVE_S"
+          value = "130"
         },
         {
           name  = "SERVESPEC_LOG_PROMPTS"
@@ -757,6 +765,10 @@ resource "aws_ecs_task_definition" "secondary" {
         {
           name  = "SERVESPEC_DETERMINISTIC"
           value = "false"
+        },
+        {
+          name  = "SERVESPEC_KEEP_ALIVE_S"
+          value = "130"
         },
         {
           name  = "SERVESPEC_LOG_PROMPTS"

@@ -188,6 +188,10 @@ resource "aws_ecs_task_definition" "runtime" {
           value = "false"
         },
         {
+          name  = "SERVESPEC_KEEP_ALIVE_S"
+          value = "70"
+        },
+        {
           name  = "SERVESPEC_LOG_PROMPTS"
           value = "false"
         },
