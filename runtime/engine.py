@@ -68,6 +68,7 @@ class Engine:
         on_step: Callable[[str, int, float], None] | None = None,
         on_cached: Callable[[int], None] | None = None,
         on_queued: Callable[[float], None] | None = None,
+        threads: int | None = None,
     ) -> None:
         self.model = model
         self.max_batch = max_batch
@@ -81,7 +82,9 @@ class Engine:
         self._running: list[Generation] = []
         self._staged: Generation | None = None  # a long prompt being prefilled in chunks
         self._batch = new_batch(model, self.prefixes)
-        self.masks = BatchMasks()  # grammar rows' masks, all at once per step
+        # Grammar rows' masks, all at once per step, on the model's thread budget (None: every
+        # core): past the task's CPU quota more threads only wait for it.
+        self.masks = BatchMasks(threads)
         self._wake = threading.Condition()
         self._stopping = False
         self._thread = threading.Thread(target=self._loop, name="servespec-engine", daemon=True)

@@ -160,9 +160,10 @@ class BatchMasks:
     """Computes the masks of every constrained row of a batch at once, after a decode step.
 
     One ``fill_next_token_bitmask_par`` call computes all the rows' masks on llguidance's
-    own thread pool (the model's threads are idle between forward passes, so it gets every
-    core) instead of one call per row; each row's sampler then applies its own mask to its
-    own logits row. ``seconds`` adds up the time spent, for benches and metrics.
+    own thread pool (the model's threads are idle between forward passes, so it gets their
+    budget: the engine passes the model's count) instead of one call per row; each row's
+    sampler then applies its own mask to its own logits row. ``seconds`` adds up the time
+    spent, for benches and metrics.
     """
 
     def __init__(self, threads: int | None = None) -> None:

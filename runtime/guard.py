@@ -36,8 +36,8 @@ class GuardedH11Protocol(H11Protocol):
             log.warning("connection refused: %d open", len(self.connections) - 1)
             transport.abort()
             return
-        # Until the first byte, the idle limit is the keep-alive one (the ALB keeps idle
-        # connections for 60 s; closing them sooner makes it send requests into closed ones).
+        # Until the first byte, the idle limit is the keep-alive one (longer than the ALB's
+        # idle timeout; closing sooner makes it send requests into closed connections).
         self._arm(self.timeout_keep_alive)
 
     def data_received(self, data: bytes) -> None:

@@ -14,10 +14,6 @@ from runtime.app import create_app
 from runtime.service import ModelService
 from runtime.settings import Settings
 
-# The ALB's idle timeout is 60 s; a backend keep-alive shorter than that makes the ALB reuse
-# connections the server already closed (sporadic 502s).
-KEEP_ALIVE_S = 65
-
 
 class _DrainingServer(uvicorn.Server):
     """Marks the service draining on SIGTERM so /readyz fails while streams finish."""
@@ -50,7 +46,9 @@ def uvicorn_config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
         log_config=None,
         access_log=False,
         lifespan="on",
-        timeout_keep_alive=KEEP_ALIVE_S,
+        # Longer than the ALB's idle timeout: a shorter one makes the ALB reuse connections
+        # the server already closed (sporadic 502s).
+        timeout_keep_alive=settings.keep_alive_s,
         # In-flight streams get this long to finish after SIGTERM; it matches the ALB
         # deregistration delay the Terraform sets.
         timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s),

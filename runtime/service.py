@@ -96,6 +96,7 @@ class ModelService:
             on_step=self.metrics.observe_step,
             on_cached=self.metrics.prefix_cache_hits.inc,
             on_queued=self.metrics.queue_time.observe,
+            threads=settings.intra_op_threads,
         )
         self.metrics.model = self.model_name
         structured.warm(artifact, model.vocab)  # llguidance's tokenizer: ~1 s, once, now

@@ -49,11 +49,16 @@ class Settings:
     deterministic: bool = False
     shutdown_grace_s: float = 30.0
     header_timeout_s: float = 10.0  # a request's head must arrive within this from its first byte
+    # Idle connections stay open this long: longer than the load balancer's idle timeout (60 s
+    # by default; the task sets its ALB's + 5), or it reuses a connection we closed (502s).
+    keep_alive_s: int = 65
     max_connections: int = 1024  # open connections beyond this are closed at once
     # /metrics lives on this port only, without a key (the load balancer forwards only
     # ``port``, so only the task's own network reaches it); 0: on ``port``, behind a key.
     metrics_port: int = 9464
-    threads: int = 0  # 0: one per available core
+    # At most this many ONNX Runtime threads (the task sets its vCPUs: ECS's CPU quota is
+    # invisible to the core count); never more than the cores we may run on. 0: one per core.
+    threads: int = 0
     served_model_name: str = ""  # empty: the manifest's model name
     metrics_namespace: str = "servespec"
     # How often the queue depth goes out as EMF, busy or idle: a target-tracking alarm with
@@ -67,7 +72,7 @@ class Settings:
         if self.auth not in ("api_key", "none"):
             raise SettingsError(f"{PREFIX}AUTH must be 'api_key' or 'none', not {self.auth!r}")
         positive = ("max_concurrent_requests", "rate_limit_per_key_rpm", "max_body_bytes")
-        for name in (*positive, "max_connections", "failed_auth_per_minute"):
+        for name in (*positive, "max_connections", "failed_auth_per_minute", "keep_alive_s"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{PREFIX}{name.upper()} must be at least 1")
         counts = (
@@ -92,7 +97,8 @@ class Settings:
 
     @property
     def intra_op_threads(self) -> int:
-        return self.threads or len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
+        return min(self.threads, cores) if self.threads else cores
 
     def load_api_keys(self) -> tuple[KeyEntry, ...]:
         """Keys from the variable, the file (one per line, ``#`` comments) and the secret."""

@@ -96,15 +96,22 @@ class ModelSpec(Strict):
     """Upper bound for a request's `max_tokens`."""
 
 
-# Fargate's memory range (MiB) for each CPU size; the rules and the DR stack both use it.
-FARGATE_MEMORY_MIB: dict[int, tuple[int, int]] = {
-    256: (512, 2048),
-    512: (1024, 4096),
-    1024: (2048, 8192),
-    2048: (4096, 16384),
-    4096: (8192, 30720),
-    8192: (16384, 61440),
-    16384: (32768, 122880),
+def _steps(low: int, high: int, step: int) -> tuple[int, ...]:
+    return tuple(range(low, high + 1, step))
+
+
+# The memory sizes (MiB) Fargate accepts for each CPU size; the rules and the DR stack both use
+# it. Not ranges: 8 and 16 vCPU take 4 and 8 GiB steps, 0.25 vCPU no 1.5 GiB, and any other
+# value fails RegisterTaskDefinition ("No Fargate configuration exists for given values"):
+# https://docs.aws.amazon.com/AmazonECS/latest/userguide/task-cpu-memory-error.html
+FARGATE_MEMORY_MIB: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: _steps(1024, 4096, 1024),
+    1024: _steps(2048, 8192, 1024),
+    2048: _steps(4096, 16384, 1024),
+    4096: _steps(8192, 30720, 1024),
+    8192: _steps(16384, 61440, 4096),
+    16384: _steps(32768, 122880, 8192),
 }
 
 
@@ -119,7 +126,8 @@ class Compute(Strict):
     cpu: Literal[256, 512, 1024, 2048, 4096, 8192, 16384] = 4096
     """CPU units per task (1024 = one vCPU)."""
     memory_mib: Annotated[int, Field(ge=512, le=122880)] = 16384
-    """Memory per task in MiB."""
+    """Memory per task in MiB; on Fargate one of the sizes its `cpu` takes (1 GiB steps up to 4
+    vCPU, 4 GiB at 8 and 8 GiB at 16 vCPU)."""
     instance_type: str | None = None
     """EC2 instance type; required when platform is ec2."""
     gpu: Gpu | None = None

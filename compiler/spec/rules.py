@@ -103,12 +103,19 @@ def fargate_size(spec: ResolvedSpec, today: dt.date) -> Iterator[Violation]:
     compute = spec.compute
     if compute.platform != "fargate":
         return
-    low, high = FARGATE_MEMORY_MIB[compute.cpu]
-    if not low <= compute.memory_mib <= high:
+    sizes = FARGATE_MEMORY_MIB[compute.cpu]
+    if compute.memory_mib not in sizes:
         yield (
             ("compute", "memory_mib"),
-            (f"Fargate with cpu {compute.cpu} takes {low}..{high} MiB, not {compute.memory_mib}"),
+            f"Fargate with cpu {compute.cpu} takes {_sizes(sizes)}, not {compute.memory_mib}",
         )
+
+
+def _sizes(sizes: tuple[int, ...]) -> str:
+    """`512, 1024 or 2048 MiB`, or `8192..30720 MiB in steps of 1024` for a long even run."""
+    if len(sizes) <= 4:
+        return f"{', '.join(map(str, sizes[:-1]))} or {sizes[-1]} MiB"
+    return f"{sizes[0]}..{sizes[-1]} MiB in steps of {sizes[1] - sizes[0]}"
 
 
 def token_limits(spec: ResolvedSpec, today: dt.date) -> Iterator[Violation]:

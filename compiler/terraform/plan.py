@@ -120,6 +120,26 @@ def api_keys(spec: ResolvedSpec) -> bool:
     return spec.serving.auth == "api_key"
 
 
+def runtime_threads(spec: ResolvedSpec) -> int:
+    """ONNX Runtime's threads: the task's vCPUs. ECS enforces `cpu` as a CFS quota on the
+    task's cgroup, which the runtime's core count (sched_getaffinity) does not see: on an EC2
+    host it counts every core of the instance (https://repost.aws/knowledge-center/ecs-cpu-
+    allocation, https://github.com/aws/amazon-ecs-agent/issues/1589)."""
+    return max(1, spec.compute.cpu // 1024)
+
+
+def idle_timeout_s(spec: ResolvedSpec) -> int:
+    """The ALB's idle timeout: a stream stays open for the whole request, not cut first."""
+    return max(60, spec.serving.request_timeout_s + 5)
+
+
+def keep_alive_s(spec: ResolvedSpec) -> int:
+    """The runtime's keep-alive, longer than the ALB's idle timeout, or the ALB reuses a
+    connection the target just closed and answers 502 (https://docs.aws.amazon.com/
+    elasticloadbalancing/latest/application/edit-load-balancer-attributes.html)."""
+    return idle_timeout_s(spec) + 5
+
+
 def model_prefix(spec: ResolvedSpec) -> str:
     return f"models/{spec.model.name}/"
 
@@ -200,10 +220,10 @@ class Fleet:
 
 
 def fargate_memory(cpu: int, memory_mib: int) -> int:
-    """The spec's memory, moved into Fargate's range for the CPU size (1 GiB steps)."""
-    low, high = FARGATE_MEMORY_MIB[cpu]
-    rounded = -(-memory_mib // 1024) * 1024
-    return min(max(rounded, low), high)
+    """The smallest size Fargate accepts for the CPU size that holds the spec's memory (the
+    largest when none does): the steps are 4 and 8 GiB at 8 and 16 vCPU (spec/model.py)."""
+    sizes = FARGATE_MEMORY_MIB[cpu]
+    return next((size for size in sizes if size >= memory_mib), sizes[-1])
 
 
 def primary_fleet(spec: ResolvedSpec) -> Fleet:

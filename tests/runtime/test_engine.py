@@ -56,3 +56,10 @@ def test_each_joiner_gets_its_first_token_when_its_own_prefill_is_done(
     finally:
         engine.stop()
     assert order[:6] == ["prefill 2", "token 2", "prefill 3", "token 3", "prefill 4", "token 4"]
+
+
+def test_grammar_masks_use_the_models_thread_budget() -> None:
+    """The task's vCPUs (SERVESPEC_THREADS), not every core the host shows: past the task's
+    CPU quota, more mask threads only wait for it."""
+    model = OnnxCausalLM(verify(builders.tiny_fused_artifact()), threads=1)
+    assert Engine(model, max_batch=2, threads=3).masks.threads == 3

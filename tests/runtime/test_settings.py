@@ -74,3 +74,47 @@ def test_the_task_definition_sets_only_settings_the_runtime_reads(example: str) 
         assert settings.prefill_chunk_tokens == spec.serving.prefill_chunk_tokens
         assert settings.max_output_tokens == spec.model.max_output_tokens
         assert settings.deterministic == spec.serving.deterministic
+        assert settings.threads == spec.compute.cpu // 1024  # the task's vCPUs
+
+
+@pytest.mark.parametrize(("cpu", "threads"), [(256, 1), (1024, 1), (4096, 4), (16384, 16)])
+def test_the_task_gives_the_runtime_its_vcpus_as_threads(cpu: int, threads: int) -> None:
+    """ECS caps the task at its `cpu` with a CFS quota the runtime's core count cannot see
+    (a capacity-provider host shows all its cores): the task says how many threads fit."""
+    from compiler.spec import load_spec
+    from compiler.terraform.stack.compute import environment
+
+    root = Path(__file__).resolve().parents[2]
+    spec = load_spec(root / "spec" / "assistant.yaml").environments[0]
+    spec = spec.model_copy(update={"compute": spec.compute.model_copy(update={"cpu": cpu})})
+    env = {item["name"]: item["value"] for item in environment(spec, spec.model.version)}
+    assert env["SERVESPEC_THREADS"] == str(threads)
+
+
+def test_threads_never_exceed_the_cores_we_may_run_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The task's vCPUs on a smaller machine (a rehearsal, `serve --spec` on a laptop) would
+    only oversubscribe its cores."""
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})
+    assert Settings(artifact="a", threads=4).intra_op_threads == 2
+    assert Settings(artifact="a", threads=1).intra_op_threads == 1
+    assert Settings(artifact="a").intra_op_threads == 2
+
+
+@pytest.mark.parametrize("example", ["assistant", "clinical-notes"])
+def test_the_runtime_keeps_idle_connections_longer_than_the_load_balancer(example: str) -> None:
+    """AWS: the target's keep-alive must exceed the ALB's idle timeout, or the ALB sends a
+    request on a connection the target just closed and answers 502. The ALB's follows the
+    request timeout (clinical-notes: 125 s); a fixed 65 s keep-alive fell short of it."""
+    from compiler.spec import load_spec
+    from compiler.terraform.plan import plan
+    from compiler.terraform.stack import load_balancer
+    from compiler.terraform.stack.compute import environment
+    from runtime.server import uvicorn_config
+
+    root = Path(__file__).resolve().parents[2]
+    for spec in load_spec(root / "spec" / f"{example}.yaml").environments:
+        [alb] = [b for b in load_balancer.blocks(plan(spec)) if b.labels == ("aws_lb", "main")]
+        env = {item["name"]: item["value"] for item in environment(spec, spec.model.version)}
+        settings = Settings.from_env({**env, "SERVESPEC_API_KEYS": "k"})
+        config = uvicorn_config(object(), settings)  # type: ignore[arg-type]
+        assert config.timeout_keep_alive > alb.attribute("idle_timeout")  # type: ignore[operator]

@@ -191,7 +191,16 @@ def test_secondary_vpc_follows_the_primary_block() -> None:
 
 @pytest.mark.parametrize(
     ("cpu", "memory", "expected"),
-    [(4096, 15360, 15360), (1024, 1000, 2048), (512, 9000, 4096), (2048, 5000, 5120)],
+    [
+        (4096, 15360, 15360),
+        (1024, 1000, 2048),
+        (512, 9000, 4096),
+        (2048, 5000, 5120),
+        # 8 and 16 vCPU take 4 and 8 GiB steps; 0.25 vCPU has no 1.5 GiB.
+        (8192, 17000, 20480),
+        (16384, 34000, 40960),
+        (256, 1536, 2048),
+    ],
 )
 def test_fargate_memory_is_moved_into_range(cpu: int, memory: int, expected: int) -> None:
     assert fargate_memory(cpu, memory) == expected

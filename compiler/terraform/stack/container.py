@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from compiler.image.emit import CACHE_DIR
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import Block, Template, Value
-from compiler.terraform.plan import Fleet, Variant, api_keys, model_prefix
+from compiler.terraform.plan import (
+    Fleet,
+    Variant,
+    api_keys,
+    keep_alive_s,
+    model_prefix,
+    runtime_threads,
+)
 
 from . import capture, common, regional
 from .region import Region
@@ -72,6 +79,7 @@ def environment(
         "SERVESPEC_AUTH": serving.auth,
         "SERVESPEC_CACHE_DIR": CACHE_DIR,
         "SERVESPEC_DETERMINISTIC": "true" if serving.deterministic else "false",
+        "SERVESPEC_KEEP_ALIVE_S": str(keep_alive_s(spec)),
         "SERVESPEC_LOG_PROMPTS": "true" if serving.log_prompts else "false",
         "SERVESPEC_MAX_BODY_BYTES": str(serving.max_request_bytes),
         "SERVESPEC_MAX_CONCURRENT_REQUESTS": str(serving.max_concurrent_requests),
@@ -85,6 +93,7 @@ def environment(
         "SERVESPEC_REQUEST_TIMEOUT_S": str(serving.request_timeout_s),
         "SERVESPEC_SERVED_MODEL_NAME": spec.model.name,
         "SERVESPEC_SHUTDOWN_GRACE_S": str(serving.shutdown_grace_s),
+        "SERVESPEC_THREADS": str(runtime_threads(spec)),
         "SERVESPEC_MODEL_VERSION": model_version,
         **capture.environment(spec, variant, where),
     }

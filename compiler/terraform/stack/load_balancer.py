@@ -20,6 +20,7 @@ from compiler.terraform.plan import (
     TLS_POLICIES,
     Plan,
     elb_name,
+    idle_timeout_s,
 )
 
 from . import certificate, network_plan, region
@@ -114,8 +115,7 @@ def _load_balancer(p: Plan, where: Region) -> Block:
                     "subnets": _subnets(where),
                     "drop_invalid_header_fields": True,
                     "enable_deletion_protection": spec.production,
-                    # Streams stay open for the whole request; the ALB must not cut them first.
-                    "idle_timeout": max(60, spec.serving.request_timeout_s + 5),
+                    "idle_timeout": idle_timeout_s(spec),
                 }
             ),
             Block(

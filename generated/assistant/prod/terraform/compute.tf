@@ -111,6 +111,10 @@ resource "aws_ecs_task_definition" "runtime" {
           value = "false"
         },
         {
+          name  = "SERVESPEC_KEEP_ALIVE_S"
+          value = "70"
+        },
+        {
           name  = "SERVESPEC_LOG_PROMPTS"
           value = "false"
         },
@@ -165,6 +169,10 @@ resource "aws_ecs_task_definition" "runtime" {
         {
           name  = "SERVESPEC_SHUTDOWN_GRACE_S"
           value = "30"
+        },
+        {
+          name  = "SERVESPEC_THREADS"
+          value = "4"
         },
       ]
       mountPoints = [
@@ -414,6 +422,10 @@ resource "aws_ecs_task_definition" "secondary" {
           value = "false"
         },
         {
+          name  = "SERVESPEC_KEEP_ALIVE_S"
+          value = "70"
+        },
+        {
           name  = "SERVESPEC_LOG_PROMPTS"
           value = "false"
         },
@@ -468,6 +480,10 @@ resource "aws_ecs_task_definition" "secondary" {
         {
           name  = "SERVESPEC_SHUTDOWN_GRACE_S"
           value = "30"
+        },
+        {
+          name  = "SERVESPEC_THREADS"
+          value = "4"
         },
       ]
       mountPoints = [

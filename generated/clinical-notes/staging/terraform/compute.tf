@@ -204,6 +204,10 @@ resource "aws_ecs_task_definition" "current" {
           value = "false"
         },
         {
+          name  = "SERVESPEC_KEEP_ALIVE_S"
+          value = "130"
+        },
+        {
           name  = "SERVESPEC_LOG_PROMPTS"
           value = "false"
         },
@@ -258,6 +262,10 @@ resource "aws_ecs_task_definition" "current" {
         {
           name  = "SERVESPEC_SHUTDOWN_GRACE_S"
           value = "60"
+        },
+        {
+          name  = "SERVESPEC_THREADS"
+          value = "4"
         },
         {
           name  = "SERVESPEC_VARIANT"
@@ -453,6 +461,10 @@ resource "aws_ecs_task_definition" "candidate" {
           value = "false"
         },
         {
+          name  = "SERVESPEC_KEEP_ALIVE_S"
+          value = "130"
+        },
+        {
           name  = "SERVESPEC_LOG_PROMPTS"
           value = "false"
         },
@@ -507,6 +519,10 @@ resource "aws_ecs_task_definition" "candidate" {
         {
           name  = "SERVESPEC_SHUTDOWN_GRACE_S"
           value = "60"
+        },
+        {
+          name  = "SERVESPEC_THREADS"
+          value = "4"
         },
         {
           name  = "SERVESPEC_VARIANT"
@@ -751,6 +767,10 @@ resource "aws_ecs_task_definition" "secondary" {
           value = "false"
         },
         {
+          name  = "SERVESPEC_KEEP_ALIVE_S"
+          value = "130"
+        },
+        {
           name  = "SERVESPEC_LOG_PROMPTS"
           value = "false"
         },
@@ -805,6 +825,10 @@ resource "aws_ecs_task_definition" "secondary" {
         {
           name  = "SERVESPEC_SHUTDOWN_GRACE_S"
           value = "60"
+        },
+        {
+          name  = "SERVESPEC_THREADS"
+          value = "4"
         },
       ]
       mountPoints = [

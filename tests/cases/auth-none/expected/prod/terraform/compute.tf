@@ -92,6 +92,10 @@ resource "aws_ecs_task_definition" "runtime" {
           value = "false"
         },
         {
+          name  = "SERVESPEC_KEEP_ALIVE_S"
+          value = "70"
+        },
+        {
           name  = "SERVESPEC_LOG_PROMPTS"
           value = "false"
         },
@@ -146,6 +150,10 @@ resource "aws_ecs_task_definition" "runtime" {
         {
           name  = "SERVESPEC_SHUTDOWN_GRACE_S"
           value = "30"
+        },
+        {
+          name  = "SERVESPEC_THREADS"
+          value = "2"
         },
       ]
       mountPoints = [

@@ -188,6 +188,10 @@ resource "aws_ecs_task_definition" "runtime" {
           value = "false"
         },
         {
+          name  = "SERVESPEC_KEEP_ALIVE_S"
+          value = "70"
+        },
+        {
           name  = "SERVESPEC_LOG_PROMPTS"
           value = "false"
         },
@@ -242,6 +246,10 @@ resource "aws_ecs_task_definition" "runtime" {
         {
           name  = "SERVESPEC_SHUTDOWN_GRACE_S"
           value = "30"
+        },
+        {
+          name  = "SERVESPEC_THREADS"
+          value = "4"
         },
       ]
       mountPoints = [
