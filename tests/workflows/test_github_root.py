@@ -15,6 +15,7 @@ from compiler.cli import cli
 from compiler.spec import load_spec
 from compiler.terraform import github
 from compiler.terraform.hcl import render
+from compiler.workflows.pr import MIGRATION_LABEL as MIGRATION
 
 from .helpers import EXAMPLES, ROOT, environments, with_value, workflows
 
@@ -49,6 +50,24 @@ def test_ruleset_requires_review_the_required_check_and_no_force_push(name: str)
     assert required["name"] == check
     assert "policy" in required["needs"] and required["if"] == "${{ always() }}"
     assert "paths" not in workflows(name)[f"servespec-{name}-pr.yml"]["on"]["pull_request"]
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_the_migration_label_runs_the_required_check_again(name: str) -> None:
+    """The refusal says "label the pull request servespec:migration"; the label must count.
+
+    Without `types`, pull_request runs only on opened, synchronize and reopened (GitHub docs,
+    workflow syntax, on.<event_name>.types), and a re-run keeps the original event payload, so
+    `github.event.pull_request.labels` would never see a label added after the failed run: the
+    required check would stay red until someone pushed again.
+    """
+    data = workflows(name)[f"servespec-{name}-pr.yml"]
+    types = data["on"]["pull_request"]["types"]
+    assert {"opened", "synchronize", "reopened", "labeled", "unlabeled"} <= set(types)
+    refusal = next(
+        s for s in data["jobs"]["validate"]["steps"] if "--refuse-removals" in s.get("run", "")
+    )
+    assert refusal["if"] == f"!contains(github.event.pull_request.labels.*.name, '{MIGRATION}')"
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
