@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import shutil
 from pathlib import Path
@@ -157,6 +158,30 @@ def test_codeowners_give_security_the_last_word() -> None:
         "@acme/security" in line for line in lines[first_security:] if line and line[0] == "/"
     )
     assert (ROOT / codeowners.PATH).read_text() == text
+
+
+def owners_of(codeowners_text: str, path: str) -> list[str]:
+    """GitHub's rule for the patterns we emit: the last matching line wins."""
+    found: list[str] = []
+    for line in codeowners_text.splitlines():
+        if not line.startswith("/"):
+            continue
+        pattern, *owners = line.split()
+        directory = pattern.endswith("/") and f"/{path}".startswith(pattern)
+        if directory or fnmatch.fnmatch(f"/{path}", pattern):
+            found = owners
+    return found
+
+
+def test_account_roots_need_a_security_owner() -> None:
+    """generated/accounts/ holds the GitHub OIDC provider every role trusts and account IAM."""
+    loaded = [load_spec(ROOT / "spec" / f"{n}.yaml", root=ROOT) for n in EXAMPLES]
+    text = codeowners.render(loaded).content
+    for path in ("111111111111/terraform/identity.tf", "444444444444/terraform/config.tf"):
+        assert owners_of(text, f"generated/accounts/{path}") == ["@acme/security"], path
+    assert owners_of(text, "generated/accounts/manifest.json") == ["@acme/security"]
+    assert owners_of(text, "generated/assistant/staging/terraform/main.tf") == ["@acme/ml-platform"]
+    assert owners_of(text, "generated/assistant/bootstrap/111111111111/x.tf") == ["@acme/security"]
 
 
 def test_compile_check_finds_a_stale_codeowners(
