@@ -3,8 +3,8 @@
 With the ruleset's `require_code_owner_review`, a pull request needs an approval from an
 owner of each file it touches. GitHub reads one CODEOWNERS per repository and the last
 matching line wins, so deployments come first and the security lines last: policies/, each
-deployment's waivers file, its IAM, its bootstrap and GitHub roots, the workflows' trust
-and this file itself cannot change without a security owner.
+deployment's waivers file, its IAM, its bootstrap and GitHub roots, the workflows' trust,
+the account roots and this file itself cannot change without a security owner.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from collections.abc import Sequence
 
 from .artifacts import Artifact
 from .spec import LoadedSpec
+from .workflows.names import ACCOUNTS_DIR, CODEOWNERS_PATH
 
-PATH = ".github/CODEOWNERS"
+PATH = CODEOWNERS_PATH
 
 
 def _line(pattern: str, owners: Sequence[str]) -> list[str]:
@@ -42,5 +43,7 @@ def render(specs: Sequence[LoadedSpec]) -> Artifact:
     everyone = sorted({h for loaded in ordered for h in loaded.spec.metadata.review.security})
     lines += ["", "# Security owners: policies, waivers, IAM, trust.", *security]
     lines += _line("/policies/", everyone)
+    # Account roots span every spec: the GitHub OIDC provider all roles trust, AWS Config's role.
+    lines += _line(f"/{ACCOUNTS_DIR}/", everyone)
     lines += _line(f"/{PATH}", everyone)
     return Artifact(PATH, "\n".join(lines) + "\n")

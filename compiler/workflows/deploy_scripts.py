@@ -69,14 +69,16 @@ rm -f plan.json
 
 CHECK_REVIEWERS = """
 # Approval is a setting of the GitHub environment; on plans where private repositories get
-# no required reviewers the environment silently lets every job through. Refuse instead.
+# no required reviewers the environment silently lets every job through. Refuse instead, and
+# fail closed: on an HTTP error `gh api` prints the error body to stdout and exits 1 (cli/cli
+# pkg/cmd/api/api.go), so only a successful answer that is a positive count lets this through.
 rules="$(gh api "repos/$GITHUB_REPOSITORY/environments/$ENVIRONMENT" \\
-  --jq '[.protection_rules[]? | select(.type == "required_reviewers")] | length' || echo error)"
-if [ "$rules" = error ] || [ "$rules" -lt 1 ]; then
+  --jq '[.protection_rules[]? | select(.type == "required_reviewers")] | length')" || rules=error
+if ! [[ "$rules" =~ ^[1-9][0-9]*$ ]]; then
   echo "::error::$ENVIRONMENT needs approval (deployment.approval: required), but the GitHub \\
-environment '$ENVIRONMENT' has no required reviewers: GitHub does not enforce reviewers on \\
-private repositories of this plan, or generated/$DEPLOYMENT/github is not applied. \\
-Refusing to apply."
+environment '$ENVIRONMENT' has no required reviewers (reviewer rules read: $rules): GitHub does \\
+not enforce reviewers on private repositories of this plan, generated/$DEPLOYMENT/github is not \\
+applied, or the API did not answer. Refusing to apply."
   exit 1
 fi
 echo "$ENVIRONMENT requires reviewers: $rules rule(s)"

@@ -15,6 +15,9 @@ RUNNER = "ubuntu-24.04"
 # Latest stable release (tag v1.15.9 in hashicorp/terraform, 2026-08-19) within the
 # emitter's `required_version` (>= 1.10, < 2); every job installs exactly this one.
 TERRAFORM_VERSION = "1.15.9"
+# Rendered from every spec at once: the account roots and the repository's CODEOWNERS.
+ACCOUNTS_DIR = "generated/accounts"
+CODEOWNERS_PATH = ".github/CODEOWNERS"
 
 
 def workflow_path(deployment: str, kind: str) -> str:
@@ -88,11 +91,16 @@ def drift_cron(deployment: str) -> str:
 
 
 def spec_paths(spec: ResolvedSpec) -> list[str]:
-    """Paths whose change can alter what this deployment plans or ships."""
+    """Paths whose change can alter what this deployment plans or ships, or that only the PR's
+    `servespec compile --check` keeps honest: the account roots (the GitHub OIDC provider
+    every role trusts; this deployment's plans read them) and CODEOWNERS are rendered from
+    every spec, so a hand edit to them alone must not skip the check."""
     name = spec.metadata.name
     return [
         spec.source_path,
         f"generated/{name}/**",
+        f"{ACCOUNTS_DIR}/**",
+        CODEOWNERS_PATH,
         "policies/**",
         "runtime/**",
         "compiler/**",

@@ -19,6 +19,10 @@ SAME_REPO = "github.event.pull_request.head.repo.full_name == github.repository"
 TOUCHED = "needs.changes.outputs.touched == 'true'"
 # A label a reviewer adds to let a PR remove an environment or rename the deployment.
 MIGRATION_LABEL = "servespec:migration"
+# pull_request runs only on opened, synchronize and reopened unless `types` says otherwise, and
+# a re-run keeps the original payload's labels: without labeled/unlabeled, adding the label to
+# a refused PR changes nothing until the next push (docs.github.com, on.<event_name>.types).
+PR_TYPES = ["opened", "synchronize", "reopened", "labeled", "unlabeled"]
 
 # terraform counts a replacement as one add and one destroy; reads and no-ops are not changes.
 PLAN_COUNTS_JQ = (
@@ -312,7 +316,7 @@ def build(envs: tuple[ResolvedSpec, ...]) -> dict[str, Any]:
     jobs["required"] = _required_job(first, list(jobs))
     return {
         "name": f"servespec {name}: pull request",
-        "on": {"pull_request": {"branches": ["main"]}},
+        "on": {"pull_request": {"branches": ["main"], "types": PR_TYPES}},
         "permissions": {},
         "concurrency": {
             "group": f"servespec-{name}-pr-${{{{ github.event.pull_request.number }}}}",

@@ -117,6 +117,28 @@ def test_prod_refuses_an_environment_without_reviewers(
         assert "Refusing to apply" in result.stdout
 
 
+# What `gh api --jq` does when GitHub answers with an error (cli/cli pkg/cmd/api/api.go,
+# processResponse): the jq filter is skipped, the error body is copied to stdout, "gh: <message>
+# (HTTP <status>)" goes to stderr and gh exits 1. A 5xx from a proxy answers HTML instead.
+GH_ERRORS = {
+    "forbidden": '{"message":"Resource not accessible by integration","status":"403"}',
+    "not found": '{"message":"Not Found","status":"404"}',
+    "bad gateway": "<html><body><h1>502 Bad Gateway</h1></body></html>",
+    "jq over an error body (older gh)": "0",
+}
+
+
+@pytest.mark.parametrize("body", GH_ERRORS.values(), ids=GH_ERRORS.keys())
+def test_prod_refuses_when_github_does_not_answer_the_reviewer_question(
+    runner: Runner, body: str
+) -> None:
+    fake(runner.bin, "gh", f"{LOG_GH}echo '{body}'\necho 'gh: request failed' >&2\nexit 1\n")
+    env = {"ENVIRONMENT": "prod", "DEPLOYMENT": "clinical-notes", "GH_TOKEN": "t"}
+    result = runner.run(step(*REVIEWERS)["run"], env)
+    assert result.returncode == 1, result.stdout
+    assert "Refusing to apply" in result.stdout
+
+
 def test_staging_without_approval_has_no_reviewer_guard() -> None:
     steps = json.dumps(step(DEPLOY, "apply-staging", "terraform apply (the saved plan)"))
     assert "apply-staging" not in steps  # the step exists; the guard is prod's only
@@ -212,7 +234,17 @@ def git(cwd: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
-@pytest.mark.parametrize(("path", "touched"), [("spec/assistant.yaml", "true"), ("x.md", "false")])
+@pytest.mark.parametrize(
+    ("path", "touched"),
+    [
+        ("spec/assistant.yaml", "true"),
+        ("x.md", "false"),
+        # Rendered from every spec and checked only by `servespec compile --check` in validate:
+        # a hand edit to either must not skip it (the account root holds the OIDC provider).
+        ("generated/accounts/111111111111/terraform/identity.tf", "true"),
+        (".github/CODEOWNERS", "true"),
+    ],
+)
 def test_changes_job_decides_from_the_diff(runner: Runner, path: str, touched: str) -> None:
     repo = runner.tmp
     git(repo, "init", "-q")

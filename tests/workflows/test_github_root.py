@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import shutil
 from pathlib import Path
@@ -15,6 +16,7 @@ from compiler.cli import cli
 from compiler.spec import load_spec
 from compiler.terraform import github
 from compiler.terraform.hcl import render
+from compiler.workflows.pr import MIGRATION_LABEL as MIGRATION
 
 from .helpers import EXAMPLES, ROOT, environments, with_value, workflows
 
@@ -49,6 +51,24 @@ def test_ruleset_requires_review_the_required_check_and_no_force_push(name: str)
     assert required["name"] == check
     assert "policy" in required["needs"] and required["if"] == "${{ always() }}"
     assert "paths" not in workflows(name)[f"servespec-{name}-pr.yml"]["on"]["pull_request"]
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_the_migration_label_runs_the_required_check_again(name: str) -> None:
+    """The refusal says "label the pull request servespec:migration"; the label must count.
+
+    Without `types`, pull_request runs only on opened, synchronize and reopened (GitHub docs,
+    workflow syntax, on.<event_name>.types), and a re-run keeps the original event payload, so
+    `github.event.pull_request.labels` would never see a label added after the failed run: the
+    required check would stay red until someone pushed again.
+    """
+    data = workflows(name)[f"servespec-{name}-pr.yml"]
+    types = data["on"]["pull_request"]["types"]
+    assert {"opened", "synchronize", "reopened", "labeled", "unlabeled"} <= set(types)
+    refusal = next(
+        s for s in data["jobs"]["validate"]["steps"] if "--refuse-removals" in s.get("run", "")
+    )
+    assert refusal["if"] == f"!contains(github.event.pull_request.labels.*.name, '{MIGRATION}')"
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
@@ -138,6 +158,30 @@ def test_codeowners_give_security_the_last_word() -> None:
         "@acme/security" in line for line in lines[first_security:] if line and line[0] == "/"
     )
     assert (ROOT / codeowners.PATH).read_text() == text
+
+
+def owners_of(codeowners_text: str, path: str) -> list[str]:
+    """GitHub's rule for the patterns we emit: the last matching line wins."""
+    found: list[str] = []
+    for line in codeowners_text.splitlines():
+        if not line.startswith("/"):
+            continue
+        pattern, *owners = line.split()
+        directory = pattern.endswith("/") and f"/{path}".startswith(pattern)
+        if directory or fnmatch.fnmatch(f"/{path}", pattern):
+            found = owners
+    return found
+
+
+def test_account_roots_need_a_security_owner() -> None:
+    """generated/accounts/ holds the GitHub OIDC provider every role trusts and account IAM."""
+    loaded = [load_spec(ROOT / "spec" / f"{n}.yaml", root=ROOT) for n in EXAMPLES]
+    text = codeowners.render(loaded).content
+    for path in ("111111111111/terraform/identity.tf", "444444444444/terraform/config.tf"):
+        assert owners_of(text, f"generated/accounts/{path}") == ["@acme/security"], path
+    assert owners_of(text, "generated/accounts/manifest.json") == ["@acme/security"]
+    assert owners_of(text, "generated/assistant/staging/terraform/main.tf") == ["@acme/ml-platform"]
+    assert owners_of(text, "generated/assistant/bootstrap/111111111111/x.tf") == ["@acme/security"]
 
 
 def test_compile_check_finds_a_stale_codeowners(

@@ -20,11 +20,10 @@ from collections.abc import Iterable
 from compiler.artifacts import Artifact
 from compiler.spec import ResolvedSpec
 from compiler.terraform.hcl import render
+from compiler.workflows.names import ACCOUNTS_DIR
 
 from .plan import AccountPlan, plan_accounts
 from .view import files
-
-ACCOUNTS_DIR = "generated/accounts"
 
 
 def header(account: AccountPlan) -> list[str]:
