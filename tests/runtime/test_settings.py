@@ -63,6 +63,7 @@ def test_the_task_definition_sets_only_settings_the_runtime_reads(example: str) 
     # runtime.capture and runtime.variants read their own variables.
     names |= {f"SERVESPEC_CAPTURE_{f.name.upper()}" for f in dataclasses.fields(CaptureSettings)}
     names |= {"SERVESPEC_VARIANT", "SERVESPEC_VARIANTS", "SERVESPEC_MODEL_VERSION"}
+    names |= {"AWS_REGION", "AWS_DEFAULT_REGION"}  # boto3's region (container.environment)
     for spec in load_spec(root / "spec" / f"{example}.yaml").environments:
         env = {item["name"]: item["value"] for item in environment(spec, spec.model.version)}
         assert set(env) <= names

@@ -90,6 +90,8 @@ def test_every_container_writes_and_reads_in_its_own_region(spec: ResolvedSpec) 
     for task in tasks:
         region = spec.dr.secondary_region if _secondary(task) else spec.region
         env = _environment(task)
+        # The runtime's SDK calls go to its own region's endpoints, whatever the ECS agent.
+        assert env["AWS_DEFAULT_REGION"] == env["AWS_REGION"] == region, task.address
         for name, value in env.items():
             uri = S3_URI.match(value)
             if uri:

@@ -72,9 +72,20 @@ def environment(
     variant: str = "",
     where: Region | None = None,
 ) -> list[Value]:
-    """The runtime's settings (runtime/settings.py reads SERVESPEC_<FIELD>), sorted by name."""
+    """The runtime's settings (runtime/settings.py reads SERVESPEC_<FIELD>) and its SDK's
+    region, sorted by name.
+
+    ECS sets AWS_REGION and AWS_DEFAULT_REGION itself on Fargate, and on EC2 only with agents
+    from April 2026 on (aws/amazon-ecs-agent#4946). Without them boto3 (which reads
+    AWS_DEFAULT_REGION) has no region for Secrets Manager and sends S3 calls to us-east-1,
+    which a VPC that reaches AWS only through its own region's endpoints cannot reach; so
+    the task names its region itself, whatever the agent.
+    """
     serving = spec.serving
+    region = where.name if where is not None else spec.region
     values: dict[str, Value] = {
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
         "SERVESPEC_ARTIFACT": artifact,
         "SERVESPEC_AUTH": serving.auth,
         "SERVESPEC_CACHE_DIR": CACHE_DIR,

@@ -71,6 +71,14 @@ resource "aws_ecs_task_definition" "runtime" {
       ]
       environment = [
         {
+          name  = "AWS_DEFAULT_REGION"
+          value = "eu-west-1"
+        },
+        {
+          name  = "AWS_REGION"
+          value = "eu-west-1"
+        },
+        {
           name  = "SERVESPEC_API_KEYS_RELOAD_S"
           value = "30"
         },

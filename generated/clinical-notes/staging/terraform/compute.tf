@@ -164,6 +164,14 @@ resource "aws_ecs_task_definition" "current" {
       ]
       environment = [
         {
+          name  = "AWS_DEFAULT_REGION"
+          value = "us-east-1"
+        },
+        {
+          name  = "AWS_REGION"
+          value = "us-east-1"
+        },
+        {
           name  = "SERVESPEC_API_KEYS_RELOAD_S"
           value = "30"
         },
@@ -420,6 +428,14 @@ resource "aws_ecs_task_definition" "candidate" {
         },
       ]
       environment = [
+        {
+          name  = "AWS_DEFAULT_REGION"
+          value = "us-east-1"
+        },
+        {
+          name  = "AWS_REGION"
+          value = "us-east-1"
+        },
         {
           name  = "SERVESPEC_API_KEYS_RELOAD_S"
           value = "30"
@@ -726,6 +742,14 @@ resource "aws_ecs_task_definition" "secondary" {
         },
       ]
       environment = [
+        {
+          name  = "AWS_DEFAULT_REGION"
+          value = "us-west-2"
+        },
+        {
+          name  = "AWS_REGION"
+          value = "us-west-2"
+        },
         {
           name  = "SERVESPEC_API_KEYS_RELOAD_S"
           value = "30"

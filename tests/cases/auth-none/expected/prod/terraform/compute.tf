@@ -76,6 +76,14 @@ resource "aws_ecs_task_definition" "runtime" {
       ]
       environment = [
         {
+          name  = "AWS_DEFAULT_REGION"
+          value = "eu-west-1"
+        },
+        {
+          name  = "AWS_REGION"
+          value = "eu-west-1"
+        },
+        {
           name  = "SERVESPEC_ARTIFACT"
           value = "s3://${local.name}-models-${local.account_id}/models/smollm2-135m-instruct/2026-11-20/"
         },

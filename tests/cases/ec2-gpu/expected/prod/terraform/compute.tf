@@ -164,6 +164,14 @@ resource "aws_ecs_task_definition" "runtime" {
       ]
       environment = [
         {
+          name  = "AWS_DEFAULT_REGION"
+          value = "us-east-1"
+        },
+        {
+          name  = "AWS_REGION"
+          value = "us-east-1"
+        },
+        {
           name  = "SERVESPEC_API_KEYS_RELOAD_S"
           value = "30"
         },
