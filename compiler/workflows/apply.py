@@ -187,7 +187,7 @@ def apply_job(
         {
             "name": "Download the reviewed plan",
             "uses": actions.DOWNLOAD_ARTIFACT.ref,
-            "with": {"name": f"plan-{env}", "path": scripts.PLAN_DIR},
+            "with": {"name": scripts.plan_artifact(env), "path": scripts.PLAN_DIR},
         },
         {
             "name": "Download the release",

@@ -9,6 +9,19 @@ from __future__ import annotations
 RELEASE = "release"  # artifact name and download directory of the built image and models
 PLAN_DIR = "saved-plan"  # download directory of an environment's saved plan
 
+
+# What the operator does when the reviewed plan cannot be applied (see APPLY_SAVED_PLAN).
+RERUN_ALL = (
+    "Use 'Re-run all jobs' ('Re-run failed jobs' would apply this same plan again) to plan "
+    "again and approve the new plan."
+)
+
+
+def plan_artifact(env: str) -> str:
+    """The artifact that carries an environment's saved plan from its plan job to its apply."""
+    return f"plan-{env}"
+
+
 # What the pushes need before the service can start: on a first deploy the saved plan holds
 # only these (stage "foundation"); the next run plans the rest against the pushed release.
 FOUNDATION_TARGETS = (
@@ -152,6 +165,10 @@ fi
 exit "$code"
 """
 
+# A stale plan is planned again only by "Re-run all jobs": "Re-run failed jobs" re-runs the
+# apply job alone, and "Jobs that aren't included keep their outputs from the previous
+# attempt" (https://docs.github.com/en/enterprise-server@3.21/actions/managing-workflow-runs/
+# re-running-workflows-and-jobs), so it downloads the same stale plan again.
 APPLY_SAVED_PLAN = f"""
 # Exactly the plan reviewers approved; never a fresh plan approved automatically.
 cp "$GITHUB_WORKSPACE/{PLAN_DIR}/tfplan" tfplan
@@ -161,7 +178,7 @@ code=${{PIPESTATUS[0]}}
 set -e
 if [ "$code" -ne 0 ] && grep -q "Saved plan is stale" apply.log; then
   echo "::error::the saved plan of $ENVIRONMENT no longer applies: the state changed after it \\
-was reviewed. Nothing was applied. Re-run this workflow to plan again and approve the new plan."
+was reviewed. Nothing was applied. {RERUN_ALL}"
 fi
 rm -f apply.log
 exit "$code"
