@@ -24,6 +24,11 @@ from .artifacts import Artifact, artifacts, build_key, presence_keys
 # Minutes a rollout may take beyond the bake time (task start, model download, health checks).
 ROLLOUT_MARGIN = 30
 IMAGE_TAG = "${{ github.sha }}"
+# Days the saved plans and the release are kept: as long as a run can wait for its apply jobs.
+# GitHub cancels a run 35 days after it starts, waiting for approvals included, and a single
+# approval may wait 30 days (https://docs.github.com/en/actions/reference/limits); prod waits
+# for staging's approval, then its own.
+RUN_DAYS = 35
 # The model toolchain on a hosted runner: torch's +cpu builds live on PyTorch's own index.
 TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 
@@ -84,7 +89,7 @@ def plan_job(spec: ResolvedSpec) -> dict[str, Any]:
                 "Keep the saved plan for the apply job",
                 scripts.plan_artifact(env),
                 f"{names.terraform_dir(spec)}/out",
-                days=3,
+                days=RUN_DAYS,
                 # .terraform.lock.hcl: the apply must use the providers the plan used.
                 hidden=True,
             ),
@@ -222,7 +227,10 @@ def build_job(envs: tuple[ResolvedSpec, ...]) -> dict[str, Any]:
                 if_=any_image,
             ),
             steps.upload(
-                "Hand the release to the apply jobs", scripts.RELEASE, scripts.RELEASE, days=7
+                "Hand the release to the apply jobs",
+                scripts.RELEASE,
+                scripts.RELEASE,
+                days=RUN_DAYS,
             ),
         ],
         needs=[_plan_id(s) for s in envs],

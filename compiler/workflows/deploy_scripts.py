@@ -12,8 +12,8 @@ PLAN_DIR = "saved-plan"  # download directory of an environment's saved plan
 
 # What the operator does when the reviewed plan cannot be applied (see APPLY_SAVED_PLAN).
 RERUN_ALL = (
-    "Use 'Re-run all jobs' ('Re-run failed jobs' would apply this same plan again) to plan "
-    "again and approve the new plan."
+    "Use 'Re-run all jobs' to plan again and approve the new plan ('Re-run failed jobs' "
+    "re-runs this job alone, with this same saved plan)."
 )
 
 
@@ -182,6 +182,17 @@ was reviewed. Nothing was applied. {RERUN_ALL}"
 fi
 rm -f apply.log
 exit "$code"
+"""
+
+# The apply job's artifacts (the saved plan, the release) expire: after the retention the
+# upload asks for at most, sooner where the repository's maximum is lower (upload-artifact
+# then silently uses that maximum: "Retention days cannot be greater than the maximum allowed
+# retention set within the repository", @actions/artifact getExpiration), and a re-run of
+# failed jobs up to 30 days later still downloads the first attempt's. Without this step the
+# job ends on download-artifact's own error, which says nothing of what to do.
+ARTIFACT_GONE = f"""
+echo "::error::the reviewed plan of $ENVIRONMENT or the release built for it could not be \\
+downloaded (see the step above; artifacts of this run expire). Nothing was applied. {RERUN_ALL}"
 """
 
 USE_PLAN_LOCK = f"""

@@ -82,7 +82,8 @@ def test_a_stale_plan_is_not_applied_and_the_way_out_is_said(runner: Runner) -> 
     result = runner.run(step(*APPLY)["run"], env)
     assert result.returncode == 1
     # "Re-run failed jobs" re-runs only this job, which downloads the same stale plan again.
-    assert "Use 'Re-run all jobs' ('Re-run failed jobs' would apply this same plan again)" in (
+    assert "Nothing was applied. Use 'Re-run all jobs' to plan again" in result.stdout
+    assert "('Re-run failed jobs' re-runs this job alone, with this same saved plan)" in (
         result.stdout
     )
 
