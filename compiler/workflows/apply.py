@@ -164,6 +164,32 @@ def _guard(spec: ResolvedSpec) -> list[Step]:
     ]
 
 
+def _downloads(env: str) -> list[Step]:
+    """The reviewed plan and the release; when either is gone (expired), say what to do."""
+    gone = "steps.reviewed_plan.outcome == 'failure' || steps.release.outcome == 'failure'"
+    return [
+        {
+            "name": "Download the reviewed plan",
+            "id": "reviewed_plan",
+            "uses": actions.DOWNLOAD_ARTIFACT.ref,
+            "with": {"name": scripts.plan_artifact(env), "path": scripts.PLAN_DIR},
+        },
+        {
+            "name": "Download the release",
+            "id": "release",
+            "if": "needs.build.result == 'success'",
+            "uses": actions.DOWNLOAD_ARTIFACT.ref,
+            "with": {"name": scripts.RELEASE, "path": scripts.RELEASE},
+        },
+        steps.run(
+            "Why nothing was applied",
+            scripts.ARTIFACT_GONE,
+            if_=f"failure() && ({gone})",
+            env={"ENVIRONMENT": env},
+        ),
+    ]
+
+
 def _condition(spec: ResolvedSpec, previous: str | None) -> str:
     plan = f"needs.{names.job_id('plan', spec.environment)}.result == 'success'"
     # The build is skipped when the environments already hold the release (a re-run).
@@ -184,17 +210,7 @@ def apply_job(
         steps.checkout(full_history=True),
         *steps.install(),
         *_guard(spec),
-        {
-            "name": "Download the reviewed plan",
-            "uses": actions.DOWNLOAD_ARTIFACT.ref,
-            "with": {"name": f"plan-{env}", "path": scripts.PLAN_DIR},
-        },
-        {
-            "name": "Download the release",
-            "if": "needs.build.result == 'success'",
-            "uses": actions.DOWNLOAD_ARTIFACT.ref,
-            "with": {"name": scripts.RELEASE, "path": scripts.RELEASE},
-        },
+        *_downloads(env),
         steps.aws_credentials(spec, "APPLY"),
         steps.setup_terraform(),
         steps.run("Use the providers the plan used", scripts.USE_PLAN_LOCK),

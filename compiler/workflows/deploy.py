@@ -17,13 +17,18 @@ from typing import Any
 
 from compiler.spec import ResolvedSpec
 
-from . import actions, names, steps
 from . import deploy_scripts as scripts
+from . import names, steps
 from .artifacts import Artifact, artifacts, build_key, presence_keys
 
 # Minutes a rollout may take beyond the bake time (task start, model download, health checks).
 ROLLOUT_MARGIN = 30
 IMAGE_TAG = "${{ github.sha }}"
+# Days the saved plans and the release are kept: as long as a run can wait for its apply jobs.
+# GitHub cancels a run 35 days after it starts, waiting for approvals included, and a single
+# approval may wait 30 days (https://docs.github.com/en/actions/reference/limits); prod waits
+# for staging's approval, then its own.
+RUN_DAYS = 35
 # The model toolchain on a hosted runner: torch's +cpu builds live on PyTorch's own index.
 TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 
@@ -80,18 +85,14 @@ def plan_job(spec: ResolvedSpec) -> dict[str, Any]:
                 id="plan",
                 env={**release_env, "STAGE": "${{ steps.status.outputs.stage }}", "OUT": "out"},
             ),
-            {
-                "name": "Keep the saved plan for the apply job",
-                "uses": actions.UPLOAD_ARTIFACT.ref,
-                "with": {
-                    "name": f"plan-{env}",
-                    "path": f"{names.terraform_dir(spec)}/out",
-                    "if-no-files-found": "error",
-                    # .terraform.lock.hcl: the apply must use the providers the plan used.
-                    "include-hidden-files": True,
-                    "retention-days": 3,
-                },
-            },
+            steps.upload(
+                "Keep the saved plan for the apply job",
+                scripts.plan_artifact(env),
+                f"{names.terraform_dir(spec)}/out",
+                days=RUN_DAYS,
+                # .terraform.lock.hcl: the apply must use the providers the plan used.
+                hidden=True,
+            ),
         ],
         # A manual run from another branch must not plan a release.
         if_="github.ref == 'refs/heads/main'",
@@ -191,19 +192,6 @@ def _model_needs(envs: tuple[ResolvedSpec, ...], builds: dict[str, str]) -> dict
     return found
 
 
-def _hand_over_the_release() -> dict[str, Any]:
-    return {
-        "name": "Hand the release to the apply jobs",
-        "uses": actions.UPLOAD_ARTIFACT.ref,
-        "with": {
-            "name": scripts.RELEASE,
-            "path": scripts.RELEASE,
-            "if-no-files-found": "error",
-            "retention-days": 7,
-        },
-    }
-
-
 def build_job(envs: tuple[ResolvedSpec, ...]) -> dict[str, Any]:
     first = envs[0]
     platform, runner = _platform(first)
@@ -238,7 +226,12 @@ def build_job(envs: tuple[ResolvedSpec, ...]) -> dict[str, Any]:
                 id="image",
                 if_=any_image,
             ),
-            _hand_over_the_release(),
+            steps.upload(
+                "Hand the release to the apply jobs",
+                scripts.RELEASE,
+                scripts.RELEASE,
+                days=RUN_DAYS,
+            ),
         ],
         needs=[_plan_id(s) for s in envs],
         # Nothing to build when every environment already holds the release (a re-run).

@@ -9,6 +9,19 @@ from __future__ import annotations
 RELEASE = "release"  # artifact name and download directory of the built image and models
 PLAN_DIR = "saved-plan"  # download directory of an environment's saved plan
 
+
+# What the operator does when the reviewed plan cannot be applied (see APPLY_SAVED_PLAN).
+RERUN_ALL = (
+    "Use 'Re-run all jobs' to plan again and approve the new plan ('Re-run failed jobs' "
+    "re-runs this job alone, with this same saved plan)."
+)
+
+
+def plan_artifact(env: str) -> str:
+    """The artifact that carries an environment's saved plan from its plan job to its apply."""
+    return f"plan-{env}"
+
+
 # What the pushes need before the service can start: on a first deploy the saved plan holds
 # only these (stage "foundation"); the next run plans the rest against the pushed release.
 FOUNDATION_TARGETS = (
@@ -152,6 +165,10 @@ fi
 exit "$code"
 """
 
+# A stale plan is planned again only by "Re-run all jobs": "Re-run failed jobs" re-runs the
+# apply job alone, and "Jobs that aren't included keep their outputs from the previous
+# attempt" (https://docs.github.com/en/enterprise-server@3.21/actions/managing-workflow-runs/
+# re-running-workflows-and-jobs), so it downloads the same stale plan again.
 APPLY_SAVED_PLAN = f"""
 # Exactly the plan reviewers approved; never a fresh plan approved automatically.
 cp "$GITHUB_WORKSPACE/{PLAN_DIR}/tfplan" tfplan
@@ -161,10 +178,21 @@ code=${{PIPESTATUS[0]}}
 set -e
 if [ "$code" -ne 0 ] && grep -q "Saved plan is stale" apply.log; then
   echo "::error::the saved plan of $ENVIRONMENT no longer applies: the state changed after it \\
-was reviewed. Nothing was applied. Re-run this workflow to plan again and approve the new plan."
+was reviewed. Nothing was applied. {RERUN_ALL}"
 fi
 rm -f apply.log
 exit "$code"
+"""
+
+# The apply job's artifacts (the saved plan, the release) expire: after the retention the
+# upload asks for at most, sooner where the repository's maximum is lower (upload-artifact
+# then silently uses that maximum: "Retention days cannot be greater than the maximum allowed
+# retention set within the repository", @actions/artifact getExpiration), and a re-run of
+# failed jobs up to 30 days later still downloads the first attempt's. Without this step the
+# job ends on download-artifact's own error, which says nothing of what to do.
+ARTIFACT_GONE = f"""
+echo "::error::the reviewed plan of $ENVIRONMENT or the release built for it could not be \\
+downloaded (see the step above; artifacts of this run expire). Nothing was applied. {RERUN_ALL}"
 """
 
 USE_PLAN_LOCK = f"""

@@ -81,20 +81,40 @@ def aws_credentials(spec: ResolvedSpec, role: str) -> Step:
     }
 
 
+def upload(
+    name: str, artifact: str, path: str, *, days: int, required: bool = True, hidden: bool = False
+) -> Step:
+    """Keep `path` as the artifact `artifact` of this run for `days` days.
+
+    `overwrite`: a re-run is the same workflow run, and upload-artifact v4+ fails with 409
+    Conflict when the run already holds an artifact of that name ("If false, the action will
+    fail if an artifact for the given name already exists", action.yml of the pinned v7.0.0),
+    so without it every "Re-run all jobs" fails at its first upload. The earlier attempt's
+    artifact is deleted first; it is the one a re-run must not use anyway.
+    """
+    with_: dict[str, Any] = {"name": artifact, "path": path}
+    if required:
+        with_["if-no-files-found"] = "error"
+    if hidden:
+        with_["include-hidden-files"] = True
+    with_ |= {"retention-days": days, "overwrite": True}
+    return {"name": name, "uses": actions.UPLOAD_ARTIFACT.ref, "with": with_}
+
+
 def plan_summary(key: str, script: str, *, id: str | None = None) -> list[Step]:
     """List the resources a saved plan changes (`script`: pr.PLAN, which writes
     `$RUNNER_TEMP/plan-summary-<key>.md`) and hand the list to the PR's sticky comment,
     whose job downloads every `plan-summary-*` artifact."""
-    upload = {
-        "name": "Hand the resource list to the comment",
-        "uses": actions.UPLOAD_ARTIFACT.ref,
-        "with": {
-            "name": f"plan-summary-{key}",
-            "path": f"${{{{ runner.temp }}}}/plan-summary-{key}.md",
-            "retention-days": 3,
-        },
-    }
-    return [run("The resources it changes", script, id=id, env={"ENVIRONMENT": key}), upload]
+    return [
+        run("The resources it changes", script, id=id, env={"ENVIRONMENT": key}),
+        upload(
+            "Hand the resource list to the comment",
+            f"plan-summary-{key}",
+            f"${{{{ runner.temp }}}}/plan-summary-{key}.md",
+            days=3,
+            required=False,
+        ),
+    ]
 
 
 def setup_terraform() -> Step:

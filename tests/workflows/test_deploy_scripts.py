@@ -81,7 +81,11 @@ def test_a_stale_plan_is_not_applied_and_the_way_out_is_said(runner: Runner) -> 
     env = {"GITHUB_WORKSPACE": str(runner.tmp), "ENVIRONMENT": "prod"}
     result = runner.run(step(*APPLY)["run"], env)
     assert result.returncode == 1
-    assert "Re-run this workflow to plan again and approve the new plan" in result.stdout
+    # "Re-run failed jobs" re-runs only this job, which downloads the same stale plan again.
+    assert "Nothing was applied. Use 'Re-run all jobs' to plan again" in result.stdout
+    assert "('Re-run failed jobs' re-runs this job alone, with this same saved plan)" in (
+        result.stdout
+    )
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
