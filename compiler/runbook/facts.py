@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from compiler.spec import ResolvedSpec
+from compiler.terraform.account.plan import CONFIG_RECORDER, regions_of
 from compiler.terraform.hcl import Block, Template
 from compiler.terraform.plan import (
     Capacity,
@@ -93,6 +94,8 @@ class Facts:
     trail: bool
     trail_log_group: str
     config_rules: tuple[str, ...]
+    config_recorder: str  # the account root's recorder, one in each region it records
+    recorder_regions: tuple[str, ...]  # this environment's regions, where Config records it
     guardduty: bool
     gdpr_regions: tuple[str, ...]
     rpo_notes: tuple[str, ...]
@@ -171,6 +174,8 @@ def _audit(spec: ResolvedSpec, name: str, decided: Plan) -> dict[str, Any]:
         "config_rules": tuple(rule.identifier for rule in config_rules(spec))
         if spec.security.audit.config_rules
         else (),
+        "config_recorder": CONFIG_RECORDER,
+        "recorder_regions": regions_of(spec) if spec.security.audit.config_rules else (),
         "guardduty": spec.security.audit.guardduty,
         "gdpr_regions": tuple(allowed_regions(spec)) if "gdpr" in spec.security.compliance else (),
     }

@@ -1,0 +1,133 @@
+"""The runbook's AWS CLI commands name what the generated Terraform creates, where it lives.
+
+Read against the generated roots (pygohcl), and run with the AWS CLI against moto_server
+after creating what the Terraform would: a command that names a missing resource or the
+wrong region fails there exactly as in AWS (NoSuchConfigurationRecorderException,
+TrailNotFoundException).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pygohcl
+import pytest
+
+from compiler.runbook import render
+from compiler.runbook.facts import facts
+
+from .test_runbook import EXAMPLES, environments, section
+
+ROOT = Path(__file__).resolve().parents[2]
+MOTO_ACCOUNT = "123456789012"
+RECORDER_START = re.compile(
+    r"aws configservice start-configuration-recorder --region (\S+) \\\n\s+"
+    r"--configuration-recorder-name (\S+)"
+)
+TRAIL_START = re.compile(r"aws cloudtrail start-logging --region (\S+) \\\n\s+--name (\S+)")
+CASES = [(example, spec.environment) for example in EXAMPLES for spec in environments(example)]
+
+
+@cache
+def _hcl(path: str) -> dict[str, Any]:
+    return pygohcl.loads((ROOT / path).read_text(encoding="utf-8"))
+
+
+def _provider_regions(root: str) -> dict[str, str]:
+    """`aws` / `aws.<alias>` -> region, from a root's providers.tf."""
+    providers = _hcl(f"{root}/providers.tf")["provider"]["aws"]
+    found = {}
+    for block in providers if isinstance(providers, list) else [providers]:
+        alias = block.get("alias")
+        found[f"aws.{alias}" if alias else "aws"] = block["region"]
+    return found
+
+
+def _recorders(account: str) -> set[tuple[str, str]]:
+    """(region, name) of every Config recorder the account root creates."""
+    root = f"generated/accounts/{account}/terraform"
+    regions = _provider_regions(root)
+    blocks = _hcl(f"{root}/config.tf")["resource"]["aws_config_configuration_recorder"]
+    return {(regions[b.get("provider", "aws")], b["name"]) for b in blocks.values()}
+
+
+def _spec(example: str, environment: str) -> Any:
+    return next(s for s in environments(example) if s.environment == environment)
+
+
+@pytest.mark.parametrize(("example", "environment"), CASES)
+def test_audit_restore_commands_name_the_account_recorders(example: str, environment: str) -> None:
+    spec = _spec(example, environment)
+    found = facts(spec)
+    part = section(render(environments(example)), environment)
+    named = set(RECORDER_START.findall(part))
+    assert named, "no command restarts the Config recorder"
+    assert named <= _recorders(found.account)
+    assert {region for region, _ in named} == {spec.region, spec.dr.secondary_region}
+
+
+@pytest.mark.parametrize(("example", "environment"), CASES)
+def test_trail_is_started_in_its_home_region(example: str, environment: str) -> None:
+    spec = _spec(example, environment)
+    part = section(render(environments(example)), environment)
+    trail = _hcl(f"generated/{example}/{environment}/terraform/audit.tf")["resource"][
+        "aws_cloudtrail"
+    ]["main"]
+    assert "provider" not in trail  # the primary's provider: the trail's home region
+    name = f"{example}-{environment}"  # local.name
+    arn = f"arn:aws:cloudtrail:{spec.region}:<account-id>:trail/{name}"
+    assert TRAIL_START.findall(part) == [(spec.region, arn)]
+
+
+def test_generic_section_names_no_per_deployment_recorder() -> None:
+    for example in EXAMPLES:
+        assert "--configuration-recorder-name <name>" not in render(environments(example))
+
+
+def _run(command: str, endpoint: str) -> subprocess.CompletedProcess[str]:
+    argv = command.replace("\\\n", " ").replace("<account-id>", MOTO_ACCOUNT).split()
+    return subprocess.run(
+        [argv[0], "--endpoint-url", endpoint, *argv[1:]],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "AWS_DEFAULT_REGION": "ap-southeast-2"},  # not a region of ours
+    )
+
+
+@pytest.mark.parametrize(("example", "environment"), CASES)
+def test_audit_restore_commands_run_against_moto(
+    example: str, environment: str, aws_reset: str
+) -> None:
+    if shutil.which("aws") is None:
+        pytest.skip("the AWS CLI is not installed")
+    spec = _spec(example, environment)
+    found = facts(spec)
+    for region, name in _recorders(found.account):
+        config = boto3.client("config", region_name=region, endpoint_url=aws_reset)
+        role = f"arn:aws:iam::{MOTO_ACCOUNT}:role/config"
+        config.put_configuration_recorder(ConfigurationRecorder={"name": name, "roleARN": role})
+        config.put_delivery_channel(DeliveryChannel={"name": name, "s3BucketName": "config"})
+    s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=aws_reset)
+    s3.create_bucket(Bucket="trail")
+    trails = boto3.client("cloudtrail", region_name=spec.region, endpoint_url=aws_reset)
+    trails.create_trail(Name=found.name, S3BucketName="trail", IsMultiRegionTrail=True)
+    part = section(render(environments(example)), environment)
+    block = part[part.index("Turn the audit controls back on") :]
+    block = block[block.index("```sh\n") + 6 :]
+    block = block[: block.index("\n```")]
+    for command in re.split(r"\n(?=aws )", block):
+        result = _run(command, aws_reset)
+        assert result.returncode == 0, (command, result.stderr)
+    assert trails.get_trail_status(Name=found.name)["IsLogging"]
+    for region in found.recorder_regions:
+        config = boto3.client("config", region_name=region, endpoint_url=aws_reset)
+        status = config.describe_configuration_recorder_status()["ConfigurationRecordersStatus"]
+        assert [s["recording"] for s in status] == [True]
