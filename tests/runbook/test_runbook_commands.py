@@ -131,3 +131,25 @@ def test_audit_restore_commands_run_against_moto(
         config = boto3.client("config", region_name=region, endpoint_url=aws_reset)
         status = config.describe_configuration_recorder_status()["ConfigurationRecordersStatus"]
         assert [s["recording"] for s in status] == [True]
+
+
+def _secondary_scalable_target(example: str, environment: str) -> dict[str, Any]:
+    scaling = _hcl(f"generated/{example}/{environment}/terraform/scaling.tf")
+    target: dict[str, Any] = scaling["resource"]["aws_appautoscaling_target"]["secondary"]
+    return target
+
+
+@pytest.mark.parametrize(("example", "environment"), CASES)
+def test_failover_range_warns_that_an_apply_resets_it(example: str, environment: str) -> None:
+    """Terraform owns the standby's scalable target (no ignore_changes on its range), and
+    RegisterScalableTarget moves the service's desired count into the range it sets
+    (https://docs.aws.amazon.com/autoscaling/application/APIReference/API_RegisterScalableTarget.html):
+    an apply during a failover shrinks the secondary back to the strategy's size."""
+    part = section(render(environments(example)), environment)
+    if "register-scalable-target" not in part:
+        return  # nothing is started by hand (active-active, backup-restore)
+    target = _secondary_scalable_target(example, environment)
+    assert "lifecycle" not in target
+    assert "Terraform will not undo" not in part
+    reset = f"sets it back to {target['min_capacity']}..{target['max_capacity']}"
+    assert reset in " ".join(part.split())
