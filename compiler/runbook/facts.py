@@ -86,6 +86,7 @@ class Facts:
     vault: str
     vault_secondary: str
     vault_lock: str | None  # governance | compliance | None
+    restore_from: tuple[tuple[str, str], ...]  # (region, vault): the primary's, then the copy's
     backup_role: str
     audit_bucket: str | None
     audit_replica: str | None
@@ -150,12 +151,22 @@ def facts(spec: ResolvedSpec) -> Facts:
         vault=name,
         vault_secondary=f"{name}-dr",
         vault_lock=vault_lock,
+        restore_from=_restore_from(spec, name),
         backup_role=f"{name}-backup",
         **_audit(spec, name, decided),
         rpo_notes=tuple(rpo_notes(spec, interval)),
         rto_notes=tuple(rto_notes(spec)),
         alarms=tuple(alarms(decided)),
     )
+
+
+def _restore_from(spec: ResolvedSpec, name: str) -> tuple[tuple[str, str], ...]:
+    """Where recovery points can be restored from: vault names are unique per region, so a
+    copy is read (and restored) only with its own region's vault name and endpoint."""
+    found = [(spec.region, name)]
+    if copies_backups(spec) and spec.dr.secondary_region is not None:
+        found.append((spec.dr.secondary_region, f"{name}-dr"))
+    return tuple(found)
 
 
 def _audit(spec: ResolvedSpec, name: str, decided: Plan) -> dict[str, Any]:

@@ -8,6 +8,7 @@ TrailNotFoundException).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import jmespath
 import pygohcl
 import pytest
 
@@ -91,10 +93,14 @@ def test_generic_section_names_no_per_deployment_recorder() -> None:
         assert "--configuration-recorder-name <name>" not in render(environments(example))
 
 
-def _run(command: str, endpoint: str) -> subprocess.CompletedProcess[str]:
+def _argv(command: str, endpoint: str) -> list[str]:
     argv = command.replace("\\\n", " ").replace("<account-id>", MOTO_ACCOUNT).split()
+    return [argv[0], "--endpoint-url", endpoint, *argv[1:]]
+
+
+def _run(command: str, endpoint: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [argv[0], "--endpoint-url", endpoint, *argv[1:]],
+        _argv(command, endpoint),
         capture_output=True,
         text=True,
         check=False,
@@ -153,3 +159,61 @@ def test_failover_range_warns_that_an_apply_resets_it(example: str, environment:
     assert "Terraform will not undo" not in part
     reset = f"sets it back to {target['min_capacity']}..{target['max_capacity']}"
     assert reset in " ".join(part.split())
+
+
+RESTORE = re.compile(
+    r"aws backup get-recovery-point-restore-metadata --region (\S+) \\\n\s+"
+    r"--backup-vault-name (\S+) --recovery-point-arn <arn>(?: \\\n\s+(.+))?\n\s+"
+    r"aws backup start-restore-job --region (\S+) --recovery-point-arn <arn> \\\n\s+(.+)\n"
+)
+
+
+def _vaults(example: str, environment: str) -> set[tuple[str, str]]:
+    """(region, name) of the environment's backup vaults (pygohcl renders `local.name`
+    and `"${local.name}-dr"` as `local.name`, `local.name-dr`)."""
+    root = f"generated/{example}/{environment}/terraform"
+    regions = _provider_regions(root)
+    vaults = _hcl(f"{root}/backup.tf")["resource"]["aws_backup_vault"]
+    name = f"{example}-{environment}"
+    return {
+        (regions[v.get("provider", "aws")], v["name"].replace("local.name", name))
+        for v in vaults.values()
+    }
+
+
+@pytest.mark.parametrize(("example", "environment"), CASES)
+def test_restore_commands_read_each_vault_in_its_own_region(example: str, environment: str) -> None:
+    """Vault names are unique per account and region: the copy in the secondary is read and
+    restored only with its own name, through its own region's endpoint."""
+    part = section(render(environments(example)), environment)
+    found = RESTORE.findall(part)
+    assert {(region, vault) for region, vault, *_ in found} == _vaults(example, environment)
+    assert all(region == start_region for region, _, _, start_region, _ in found)
+
+
+@pytest.mark.parametrize(("example", "environment"), CASES)
+def test_saved_restore_metadata_is_what_start_restore_job_accepts(
+    example: str, environment: str, tmp_path: Path, moto_endpoint: str
+) -> None:
+    """GetRecoveryPointRestoreMetadata answers {BackupVaultArn, RecoveryPointArn,
+    RestoreMetadata: {...}, ResourceType}; StartRestoreJob's --metadata is a map of strings, so
+    the whole answer fails the CLI's parameter validation before any request is sent."""
+    if shutil.which("aws") is None:
+        pytest.skip("the AWS CLI is not installed")
+    part = section(render(environments(example)), environment)
+    region, vault, save, _, start = RESTORE.findall(part)[0]
+    answer = {
+        "BackupVaultArn": f"arn:aws:backup:{region}:{MOTO_ACCOUNT}:backup-vault:{vault}",
+        "RecoveryPointArn": f"arn:aws:backup:{region}:{MOTO_ACCOUNT}:recovery-point:1",
+        "RestoreMetadata": {"DestinationBucketName": "restored", "NewBucket": "true"},
+        "ResourceType": "S3",
+    }
+    query = re.search(r"--query (\S+)", save)
+    saved = jmespath.search(query.group(1), answer) if query else answer
+    (tmp_path / "metadata.json").write_text(json.dumps(saved), encoding="utf-8")
+    command = f"aws backup start-restore-job --region {region} --recovery-point-arn arn \\\n{start}"
+    result = subprocess.run(
+        _argv(command, moto_endpoint), capture_output=True, text=True, cwd=tmp_path, check=False
+    )
+    assert "Parameter validation failed" not in result.stderr, result.stderr
+    assert save.endswith("> metadata.json")  # the file the start command reads
