@@ -217,3 +217,30 @@ def test_saved_restore_metadata_is_what_start_restore_job_accepts(
     )
     assert "Parameter validation failed" not in result.stderr, result.stderr
     assert save.endswith("> metadata.json")  # the file the start command reads
+
+
+def test_certificate_records_command_runs(aws_reset: str) -> None:
+    """describe-certificate requires --certificate-arn (the CLI refuses without it): the
+    first-apply step finds the pending certificate of the domain and prints its record."""
+    if shutil.which("aws") is None:
+        pytest.skip("the AWS CLI is not installed")
+    spec = _spec("assistant", "prod")  # no hosted zone: a person writes the record
+    acm = boto3.client("acm", region_name=spec.region, endpoint_url=aws_reset)
+    acm.request_certificate(DomainName=spec.security.tls.domain, ValidationMethod="DNS")
+    part = section(render(environments("assistant")), "prod")
+    block = part[part.index("### First apply: the certificate's DNS record") :]
+    block = block[: block.index("\n### ", 1)]  # this step only
+    found = re.search(r"```sh\n(.*?)\n\s*```", block, re.DOTALL)
+    assert found is not None
+    script = found.group(1)
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "AWS_ENDPOINT_URL": aws_reset, "AWS_DEFAULT_REGION": "ap-southeast-2"},
+    )
+    assert result.returncode == 0, result.stderr
+    records = json.loads(result.stdout)
+    assert [r["Type"] for r in records] == ["CNAME"]
+    assert records[0]["Name"].endswith(f"{spec.security.tls.domain}.")
