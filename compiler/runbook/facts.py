@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from compiler.spec import ResolvedSpec
+from compiler.terraform.account.plan import CONFIG_RECORDER, regions_of
 from compiler.terraform.hcl import Block, Template
 from compiler.terraform.plan import (
     Capacity,
@@ -85,6 +86,7 @@ class Facts:
     vault: str
     vault_secondary: str
     vault_lock: str | None  # governance | compliance | None
+    restore_from: tuple[tuple[str, str], ...]  # (region, vault): the primary's, then the copy's
     backup_role: str
     audit_bucket: str | None
     audit_replica: str | None
@@ -93,6 +95,8 @@ class Facts:
     trail: bool
     trail_log_group: str
     config_rules: tuple[str, ...]
+    config_recorder: str  # the account root's recorder, one in each region it records
+    recorder_regions: tuple[str, ...]  # this environment's regions, where Config records it
     guardduty: bool
     gdpr_regions: tuple[str, ...]
     rpo_notes: tuple[str, ...]
@@ -147,12 +151,22 @@ def facts(spec: ResolvedSpec) -> Facts:
         vault=name,
         vault_secondary=f"{name}-dr",
         vault_lock=vault_lock,
+        restore_from=_restore_from(spec, name),
         backup_role=f"{name}-backup",
         **_audit(spec, name, decided),
         rpo_notes=tuple(rpo_notes(spec, interval)),
         rto_notes=tuple(rto_notes(spec)),
         alarms=tuple(alarms(decided)),
     )
+
+
+def _restore_from(spec: ResolvedSpec, name: str) -> tuple[tuple[str, str], ...]:
+    """Where recovery points can be restored from: vault names are unique per region, so a
+    copy is read (and restored) only with its own region's vault name and endpoint."""
+    found = [(spec.region, name)]
+    if copies_backups(spec) and spec.dr.secondary_region is not None:
+        found.append((spec.dr.secondary_region, f"{name}-dr"))
+    return tuple(found)
 
 
 def _audit(spec: ResolvedSpec, name: str, decided: Plan) -> dict[str, Any]:
@@ -171,6 +185,8 @@ def _audit(spec: ResolvedSpec, name: str, decided: Plan) -> dict[str, Any]:
         "config_rules": tuple(rule.identifier for rule in config_rules(spec))
         if spec.security.audit.config_rules
         else (),
+        "config_recorder": CONFIG_RECORDER,
+        "recorder_regions": regions_of(spec) if spec.security.audit.config_rules else (),
         "guardduty": spec.security.audit.guardduty,
         "gdpr_regions": tuple(allowed_regions(spec)) if "gdpr" in spec.security.compliance else (),
     }

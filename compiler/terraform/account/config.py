@@ -12,7 +12,7 @@ from compiler.terraform.hcl import Attribute, Block, Comment, Ref, Template, Val
 from compiler.terraform.stack import buckets, common, kms_keys
 from compiler.terraform.stack.common import ACCOUNT, ACCOUNT_ID, PARTITION
 
-from .plan import AccountPlan, RegionPlan
+from .plan import CONFIG_RECORDER, AccountPlan, RegionPlan
 from .services import on
 
 ROLE = "servespec-config"
@@ -207,7 +207,7 @@ def _recorder(account: AccountPlan, region: RegionPlan, label: str) -> list[Bloc
             label,
             [
                 *skips,
-                {"name": "servespec", "role_arn": Ref("aws_iam_role.config.arn")},
+                {"name": CONFIG_RECORDER, "role_arn": Ref("aws_iam_role.config.arn")},
                 Block("recording_group", (), everything),
             ],
         ),
@@ -216,7 +216,7 @@ def _recorder(account: AccountPlan, region: RegionPlan, label: str) -> list[Bloc
             label,
             [
                 {
-                    "name": "servespec",
+                    "name": CONFIG_RECORDER,
                     "s3_bucket_name": Ref(f"aws_s3_bucket.{label}.id"),
                     "s3_key_prefix": "config",
                     "s3_kms_key_arn": Ref(f"aws_kms_key.{label}.arn"),

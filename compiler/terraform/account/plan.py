@@ -8,7 +8,19 @@ from dataclasses import dataclass
 from compiler.spec import ResolvedSpec
 from compiler.terraform.plan import account_key, has_secondary, secondary_capacity
 
-__all__ = ["AccountPlan", "RegionPlan", "Replication", "account_key", "plan_accounts"]
+__all__ = [
+    "CONFIG_RECORDER",
+    "AccountPlan",
+    "RegionPlan",
+    "Replication",
+    "account_key",
+    "plan_accounts",
+    "regions_of",
+]
+
+# The one AWS Config recorder (and delivery channel) of each recorded region: an account-wide
+# singleton, so it is named for the tool, not for any deployment. The runbook names it too.
+CONFIG_RECORDER = "servespec"
 
 
 @dataclass(frozen=True)
@@ -64,7 +76,7 @@ def _runs_fargate(spec: ResolvedSpec, name: str) -> bool:
 def _region(name: str, envs: list[ResolvedSpec]) -> RegionPlan:
     """What the account needs in one region, from every environment present there (its
     primary region, or its DR region when anything of it lives there)."""
-    here = [s for s in envs if name in _regions_of(s)]
+    here = [s for s in envs if name in regions_of(s)]
     watched = [s for s in here if s.security.audit.guardduty]
     replications = sorted(
         {
@@ -84,7 +96,9 @@ def _region(name: str, envs: list[ResolvedSpec]) -> RegionPlan:
     )
 
 
-def _regions_of(spec: ResolvedSpec) -> tuple[str, ...]:
+def regions_of(spec: ResolvedSpec) -> tuple[str, ...]:
+    """The regions where anything of the environment lives: its primary, and its DR region
+    when DR or backup copies put something there."""
     if has_secondary(spec) and spec.dr.secondary_region is not None:
         return (spec.region, spec.dr.secondary_region)
     return (spec.region,)
@@ -94,7 +108,7 @@ def _ordered_regions(envs: list[ResolvedSpec]) -> list[str]:
     """Primary regions first (the first is home: IAM and global Config records), then the
     DR regions, each group by name."""
     primaries = sorted({s.region for s in envs})
-    others = sorted({r for s in envs for r in _regions_of(s)} - set(primaries))
+    others = sorted({r for s in envs for r in regions_of(s)} - set(primaries))
     return [*primaries, *others]
 
 
