@@ -19,13 +19,14 @@ from runtime.model import BatchCache, OnnxCausalLM, merge, select
 from runtime.prefix import MIN_REUSE, MIN_TAIL, Hit, PrefixCache, common_prefix
 
 
-def new_batch(model: OnnxCausalLM, prefixes: PrefixCache | None = None) -> Batch:
-    """An empty running batch in the layout this graph supports.
+def new_batch(model: OnnxCausalLM, prefixes: PrefixCache | None = None, max_rows: int = 0) -> Batch:
+    """An empty running batch in the layout this graph supports, for up to ``max_rows``
+    rows (0: any number).
 
     Only the shared layout reuses ``prefixes`` and prefills in chunks: its graphs can extend
     one row's cache with the rest of a prompt.
     """
-    return SharedBatch(model, prefixes) if model.right_padded else ConcatBatch(model)
+    return SharedBatch(model, prefixes, max_rows) if model.right_padded else ConcatBatch(model)
 
 
 Ready = Callable[[int, np.ndarray], None]
@@ -131,9 +132,12 @@ class SharedBatch:
 
     GROW = 256  # capacity grows in multiples of this many positions
 
-    def __init__(self, model: OnnxCausalLM, prefixes: PrefixCache | None = None) -> None:
+    def __init__(
+        self, model: OnnxCausalLM, prefixes: PrefixCache | None = None, max_rows: int = 0
+    ) -> None:
         self.model = model
         self.prefixes = prefixes
+        self.max_rows = max_rows  # slots never outnumber them (0: no bound)
         self.lengths = np.zeros(0, np.int64)  # tokens each live row holds
         self.buffers: list[np.ndarray] = []
         self._binding: tuple[tuple[int, ...], ort.IOBinding, np.ndarray] | None = None
@@ -307,12 +311,17 @@ class SharedBatch:
         if rows <= slots and length <= capacity:
             return
         # Grow geometrically: reallocating means copying every live row. ``_fit`` shrinks
-        # them again as rows leave; pages no row has touched are never resident.
+        # them again as rows leave; pages no row has touched are never resident. Neither
+        # outgrows what a row (the context) or the batch (``max_rows``) can use: buffers below
+        # glibc's mmap threshold come from the heap, where calloc clears (touches) reused pages; the
+        # task's memory bound (memory.rows_that_fit) counts rows x context, no more.
+        model = self.model
         if length > capacity:
-            capacity = _round_up(max(length, capacity * 3 // 2), self.GROW)
+            wider = _round_up(max(length, capacity * 3 // 2), self.GROW)
+            capacity = max(length, min(wider, model.context_tokens))
         if rows > slots:
-            slots = max(rows, 2 * slots)
-        model, used = self.model, self.rows
+            slots = max(rows, min(2 * slots, self.max_rows or 2 * slots))
+        used = self.rows
         shape = (slots, model.kv_heads, capacity, model.head_dim)
         grown = [np.zeros(shape, model.dtype) for _ in model.past_names]
         for new, old in zip(grown, self.buffers, strict=False):

@@ -81,7 +81,7 @@ class Engine:
         self._waiting: collections.deque[Generation] = collections.deque()
         self._running: list[Generation] = []
         self._staged: Generation | None = None  # a long prompt being prefilled in chunks
-        self._batch = new_batch(model, self.prefixes)
+        self._batch = new_batch(model, self.prefixes, max_batch)
         # Grammar rows' masks, all at once per step, on the model's thread budget (None: every
         # core): past the task's CPU quota more threads only wait for it.
         self.masks = BatchMasks(threads)
@@ -274,7 +274,7 @@ class Engine:
             g.deliver(Event(None, reason, error=message))
         # The failed step may have left the cache half-written: start from an empty one.
         self._running, self._staged = [], None
-        self._batch = new_batch(self.model, self.prefixes)
+        self._batch = new_batch(self.model, self.prefixes, self.max_batch)
         if reason == "cancelled":
             self._waiting.clear()
 

@@ -77,6 +77,12 @@ class OnnxCausalLM:
         graph = artifact.graph
         self.kv_heads, self.head_dim = graph.kv_heads, graph.head_dim
         self.pad_token_id = artifact.pad_token_id
+        self.context_tokens = artifact.context_tokens  # no row holds more
+
+    @property
+    def kv_bytes_per_token(self) -> int:
+        """One token's keys and values in every layer (layers x 2 x kv_heads x head_dim)."""
+        return len(self.past_names) * self.kv_heads * self.head_dim * np.dtype(self.dtype).itemsize
 
     def empty_cache(self, rows: int) -> BatchCache:
         shape = (rows, self.kv_heads, 0, self.head_dim)

@@ -1,9 +1,9 @@
 """The model service: loads and verifies the artifact, owns the engine, admits requests.
 
 Readiness is a small state machine (starting → ready, or failed; ready → draining) that
-``/readyz`` reports. Admission is bounded: beyond ``max_concurrent_requests`` running plus
-``max_queue`` waiting, a request is refused at once (429 + ``Retry-After``) instead of
-waiting without bound.
+``/readyz`` reports. Admission is bounded: beyond the engine's rows (``max_concurrent_requests``,
+fewer where the task's memory cannot hold their KV) running plus ``max_queue`` waiting, a
+request is refused at once (429 + ``Retry-After``) instead of waiting without bound.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from runtime import structured
+from runtime import memory, structured
 from runtime.artifact import Artifact, ArtifactError, open_artifact
 from runtime.batch import new_batch
 from runtime.engine import Engine, Event, Generation
@@ -88,9 +88,14 @@ class ModelService:
         self.artifact = artifact
         self.codec = TextCodec(artifact)
         model = OnnxCausalLM(artifact, threads=settings.intra_op_threads)
+        structured.warm(artifact, model.vocab)  # llguidance's tokenizer: ~1 s, once, now
+        self._warm_up(model)
+        rows = self._rows(model, artifact.context_tokens)
+        if rows < 1:
+            return
         self.engine = engine = Engine(
             model,
-            max_batch=settings.max_concurrent_requests,
+            max_batch=rows,
             prefill_chunk_tokens=settings.prefill_chunk_tokens,
             prefix_cache_bytes=settings.prefix_cache_mb << 20,
             on_step=self.metrics.observe_step,
@@ -99,10 +104,8 @@ class ModelService:
             threads=settings.intra_op_threads,
         )
         self.metrics.model = self.model_name
-        structured.warm(artifact, model.vocab)  # llguidance's tokenizer: ~1 s, once, now
         self.metrics.watch_engine(lambda: engine.running, lambda: engine.waiting)
-        self._warm_up(model)
-        self.engine.start()
+        engine.start()
         self.status, self.reason = "ready", "ok"
         log.info(
             "model ready",
@@ -110,8 +113,41 @@ class ModelService:
                 "model": artifact.name,
                 "version": artifact.version,
                 "threads": settings.intra_op_threads,
+                "rows": rows,
             },
         )
+
+    def _rows(self, model: OnnxCausalLM, context: int) -> int:
+        """The batch's rows: ``max_concurrent_requests``, fewer where the task's memory
+        cannot hold their KV at the full context (the rest wait in the queue), none (not
+        ready) where it cannot hold one: an OOM kill would end every stream on the task."""
+        settings = self.settings
+        if not settings.memory_mib:
+            return settings.max_concurrent_requests
+        wanted = settings.max_concurrent_requests
+        # Graphs that return every position's logits return a whole prompt's in one prefill.
+        logits = (wanted if model.last_only else context) * model.vocab * 4
+        fit = memory.rows_that_fit(
+            settings.memory_mib << 20,
+            memory.resident_bytes() + (settings.prefix_cache_mb << 20) + logits,
+            context * model.kv_bytes_per_token,
+            wanted,
+        )
+        if fit.rows >= wanted:
+            return wanted
+        message = (
+            f"compute.memory_mib {settings.memory_mib} holds the KV of {fit.rows} of "
+            f"serving.max_concurrent_requests {wanted} at model.context_tokens {context} "
+            f"({fit.row_bytes / 2**20:.0f} MiB a row, twice while the cache grows); "
+            f"raise compute.memory_mib to {fit.needed_mib}, or lower "
+            "serving.max_concurrent_requests, model.context_tokens or serving.prefix_cache_mb"
+        )
+        if fit.rows < 1:
+            self.status, self.reason = "failed", message
+            log.error("not serving: %s", message)
+        else:
+            log.warning("serving %d requests at once: %s", fit.rows, message)
+        return fit.rows
 
     def _warm_up(self, model: OnnxCausalLM) -> None:
         # The first run after load is several times slower (allocations, kernel selection);
@@ -140,7 +176,9 @@ class ModelService:
                 code="not_ready",
                 headers={"Retry-After": "5"},
             )
-        limit = self.settings.max_concurrent_requests + self.settings.max_queue
+        assert self.engine is not None
+        # The engine's rows, not the setting: fewer where memory bounds them (``_rows``).
+        limit = self.engine.max_batch + self.settings.max_queue
         if self.inflight >= limit:
             self.metrics.rejected.labels("overloaded").inc()
             raise APIError(

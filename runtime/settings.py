@@ -40,6 +40,9 @@ class Settings:
     max_body_bytes: int = 1_000_000
     max_tokens_default: int = 256
     max_output_tokens: int = 0  # the spec's model.max_output_tokens; 0: only the context bounds
+    # The task's hard memory limit (compute.memory_mib): the batch holds only the rows whose
+    # KV fits in it (runtime/memory.py), so load cannot get the task OOM-killed. 0: no limit.
+    memory_mib: int = 0
     prefix_cache_mb: int = 64  # KV of recent prompts reused by prompts that start alike; 0: off
     # Longer prompts are prefilled this many tokens per step while the others keep decoding
     # (~0.4 s of prefill on 2 cores); 0: every prompt in one go.
@@ -79,6 +82,7 @@ class Settings:
             "max_queue",
             "threads",
             "prefix_cache_mb",
+            "memory_mib",
             "prefill_chunk_tokens",
             "max_output_tokens",
             "metrics_port",

@@ -155,7 +155,9 @@ class Scaling(Strict):
 class Serving(Strict):
     port: Annotated[int, Field(ge=1024, le=65535)] = 8080
     max_concurrent_requests: Annotated[int, Field(ge=1, le=1024)] = 32
-    """Requests decoded together in one running batch per task."""
+    """Requests decoded together in one running batch per task; fewer where `compute.memory_mib`
+    cannot hold their KV at the full `model.context_tokens` (the runtime logs how many, and
+    is not ready if it cannot hold one)."""
     max_queue: Annotated[int, Field(ge=0, le=4096)] = 32
     """Requests that may wait for a batch slot; beyond this the server answers 429."""
     request_timeout_s: Annotated[int, Field(ge=1, le=3600)] = 60

@@ -42,6 +42,7 @@ class Place:
     gpus: bool  # the DR region runs Fargate: no GPUs there (plan.Fleet)
     variant: str = ""  # the A/B variant the runtime says it is ("": the DR's single service)
     where: Region | None = None  # the region (capture writes stay in it); None: the primary
+    memory_mib: int = 0  # the task's hard memory limit (plan.Fleet); 0: the spec's
 
 
 def place(spec: ResolvedSpec, where: Region, fleet: Fleet, variant: Variant) -> Place:
@@ -57,6 +58,7 @@ def place(spec: ResolvedSpec, where: Region, fleet: Fleet, variant: Variant) -> 
         gpus=fleet.platform == "ec2",
         variant=variant.key if fleet.names_variants else "",
         where=where,
+        memory_mib=fleet.memory_mib,
     )
 
 
@@ -71,9 +73,14 @@ def environment(
     model_version: str,
     variant: str = "",
     where: Region | None = None,
+    memory_mib: int = 0,
 ) -> list[Value]:
     """The runtime's settings (runtime/settings.py reads SERVESPEC_<FIELD>) and its SDK's
     region, sorted by name.
+
+    The runtime is told the task's memory (``memory_mib``, the fleet's; 0: the spec's): ECS
+    stops a container that exceeds the task's hard limit (exit 137, every stream on it
+    ended), so the runtime batches only the rows whose KV fits (runtime/memory.py).
 
     ECS sets AWS_REGION and AWS_DEFAULT_REGION itself on Fargate, and on EC2 only with agents
     from April 2026 on (aws/amazon-ecs-agent#4946). Without them boto3 (which reads
@@ -96,6 +103,7 @@ def environment(
         "SERVESPEC_MAX_CONCURRENT_REQUESTS": str(serving.max_concurrent_requests),
         "SERVESPEC_MAX_OUTPUT_TOKENS": str(spec.model.max_output_tokens),
         "SERVESPEC_MAX_QUEUE": str(serving.max_queue),
+        "SERVESPEC_MEMORY_MIB": str(memory_mib or spec.compute.memory_mib),
         "SERVESPEC_METRICS_NAMESPACE": spec.metrics_namespace,
         "SERVESPEC_PORT": str(serving.port),
         "SERVESPEC_PREFILL_CHUNK_TOKENS": str(serving.prefill_chunk_tokens),
@@ -132,7 +140,12 @@ def definition(spec: ResolvedSpec, variant: Variant, place: Place) -> dict[str, 
         "stopTimeout": spec.serving.shutdown_grace_s,
         "portMappings": [{"containerPort": port, "hostPort": port, "protocol": "tcp"}],
         "environment": environment(
-            spec, place.artifact, variant.model_version, place.variant, place.where
+            spec,
+            place.artifact,
+            variant.model_version,
+            place.variant,
+            place.where,
+            place.memory_mib,
         ),
         # The root filesystem is read-only: the artifact cache and temp files live here.
         "mountPoints": [

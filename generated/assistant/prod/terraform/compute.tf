@@ -143,6 +143,10 @@ resource "aws_ecs_task_definition" "runtime" {
           value = "32"
         },
         {
+          name  = "SERVESPEC_MEMORY_MIB"
+          value = "16384"
+        },
+        {
           name  = "SERVESPEC_METRICS_NAMESPACE"
           value = "servespec/assistant"
         },
@@ -460,6 +464,10 @@ resource "aws_ecs_task_definition" "secondary" {
         {
           name  = "SERVESPEC_MAX_QUEUE"
           value = "32"
+        },
+        {
+          name  = "SERVESPEC_MEMORY_MIB"
+          value = "16384"
         },
         {
           name  = "SERVESPEC_METRICS_NAMESPACE"

@@ -236,6 +236,10 @@ resource "aws_ecs_task_definition" "current" {
           value = "16"
         },
         {
+          name  = "SERVESPEC_MEMORY_MIB"
+          value = "15360"
+        },
+        {
           name  = "SERVESPEC_METRICS_NAMESPACE"
           value = "servespec/clinical-notes"
         },
@@ -499,6 +503,10 @@ resource "aws_ecs_task_definition" "candidate" {
         {
           name  = "SERVESPEC_MAX_QUEUE"
           value = "16"
+        },
+        {
+          name  = "SERVESPEC_MEMORY_MIB"
+          value = "15360"
         },
         {
           name  = "SERVESPEC_METRICS_NAMESPACE"
@@ -813,6 +821,10 @@ resource "aws_ecs_task_definition" "secondary" {
         {
           name  = "SERVESPEC_MAX_QUEUE"
           value = "16"
+        },
+        {
+          name  = "SERVESPEC_MEMORY_MIB"
+          value = "15360"
         },
         {
           name  = "SERVESPEC_METRICS_NAMESPACE"

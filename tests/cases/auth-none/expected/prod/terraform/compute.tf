@@ -124,6 +124,10 @@ resource "aws_ecs_task_definition" "runtime" {
           value = "32"
         },
         {
+          name  = "SERVESPEC_MEMORY_MIB"
+          value = "8192"
+        },
+        {
           name  = "SERVESPEC_METRICS_NAMESPACE"
           value = "servespec/auth-none"
         },

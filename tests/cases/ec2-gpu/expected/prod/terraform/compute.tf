@@ -220,6 +220,10 @@ resource "aws_ecs_task_definition" "runtime" {
           value = "32"
         },
         {
+          name  = "SERVESPEC_MEMORY_MIB"
+          value = "15360"
+        },
+        {
           name  = "SERVESPEC_METRICS_NAMESPACE"
           value = "servespec/ec2-gpu"
         },
