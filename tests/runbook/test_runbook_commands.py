@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,8 @@ from .test_runbook import EXAMPLES, environments, section
 
 ROOT = Path(__file__).resolve().parents[2]
 MOTO_ACCOUNT = "123456789012"
+# The AWS CLI the dev extra installs next to this interpreter (never skipped for lack of it).
+AWS_BIN = Path(sys.executable).parent
 RECORDER_START = re.compile(
     r"aws configservice start-configuration-recorder --region (\S+) \\\n\s+"
     r"--configuration-recorder-name (\S+)"
@@ -95,7 +97,8 @@ def test_generic_section_names_no_per_deployment_recorder() -> None:
 
 def _argv(command: str, endpoint: str) -> list[str]:
     argv = command.replace("\\\n", " ").replace("<account-id>", MOTO_ACCOUNT).split()
-    return [argv[0], "--endpoint-url", endpoint, *argv[1:]]
+    assert argv[0] == "aws", command
+    return [str(AWS_BIN / "aws"), "--endpoint-url", endpoint, *argv[1:]]
 
 
 def _run(command: str, endpoint: str) -> subprocess.CompletedProcess[str]:
@@ -112,8 +115,6 @@ def _run(command: str, endpoint: str) -> subprocess.CompletedProcess[str]:
 def test_audit_restore_commands_run_against_moto(
     example: str, environment: str, aws_reset: str
 ) -> None:
-    if shutil.which("aws") is None:
-        pytest.skip("the AWS CLI is not installed")
     spec = _spec(example, environment)
     found = facts(spec)
     for region, name in _recorders(found.account):
@@ -198,8 +199,6 @@ def test_saved_restore_metadata_is_what_start_restore_job_accepts(
     """GetRecoveryPointRestoreMetadata answers {BackupVaultArn, RecoveryPointArn,
     RestoreMetadata: {...}, ResourceType}; StartRestoreJob's --metadata is a map of strings, so
     the whole answer fails the CLI's parameter validation before any request is sent."""
-    if shutil.which("aws") is None:
-        pytest.skip("the AWS CLI is not installed")
     part = section(render(environments(example)), environment)
     region, vault, save, _, start = RESTORE.findall(part)[0]
     answer = {
@@ -222,8 +221,6 @@ def test_saved_restore_metadata_is_what_start_restore_job_accepts(
 def test_certificate_records_command_runs(aws_reset: str) -> None:
     """describe-certificate requires --certificate-arn (the CLI refuses without it): the
     first-apply step finds the pending certificate of the domain and prints its record."""
-    if shutil.which("aws") is None:
-        pytest.skip("the AWS CLI is not installed")
     spec = _spec("assistant", "prod")  # no hosted zone: a person writes the record
     acm = boto3.client("acm", region_name=spec.region, endpoint_url=aws_reset)
     acm.request_certificate(DomainName=spec.security.tls.domain, ValidationMethod="DNS")
@@ -238,7 +235,12 @@ def test_certificate_records_command_runs(aws_reset: str) -> None:
         capture_output=True,
         text=True,
         check=False,
-        env={**os.environ, "AWS_ENDPOINT_URL": aws_reset, "AWS_DEFAULT_REGION": "ap-southeast-2"},
+        env={
+            **os.environ,
+            "PATH": f"{AWS_BIN}{os.pathsep}{os.environ['PATH']}",
+            "AWS_ENDPOINT_URL": aws_reset,
+            "AWS_DEFAULT_REGION": "ap-southeast-2",
+        },
     )
     assert result.returncode == 0, result.stderr
     records = json.loads(result.stdout)
