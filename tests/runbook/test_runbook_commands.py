@@ -246,3 +246,20 @@ def test_certificate_records_command_runs(aws_reset: str) -> None:
     records = json.loads(result.stdout)
     assert [r["Type"] for r in records] == ["CNAME"]
     assert records[0]["Name"].endswith(f"{spec.security.tls.domain}.")
+
+
+def test_a_key_saved_from_deletion_is_enabled_again(aws_reset: str) -> None:
+    """CancelKeyDeletion leaves the key Disabled: the runbook's commands, run in its order
+    on moto, must end with a key that decrypts again."""
+    text = render(environments("assistant"))
+    commands = re.findall(r"`(aws kms (?:cancel-key-deletion|enable-key) [^`]+)`", text)
+    assert [c.split()[2] for c in commands] == ["cancel-key-deletion", "enable-key"]
+    kms = boto3.client("kms", region_name="eu-west-1", endpoint_url=aws_reset)
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
+    for command in commands:
+        concrete = command.replace("<key>", key).replace("<the key's region>", "eu-west-1")
+        result = _run(concrete, aws_reset)
+        assert result.returncode == 0, (concrete, result.stderr)
+    assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "Enabled"
+    kms.decrypt(CiphertextBlob=kms.encrypt(KeyId=key, Plaintext=b"x")["CiphertextBlob"])
