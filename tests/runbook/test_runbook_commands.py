@@ -263,3 +263,19 @@ def test_a_key_saved_from_deletion_is_enabled_again(aws_reset: str) -> None:
         assert result.returncode == 0, (concrete, result.stderr)
     assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "Enabled"
     kms.decrypt(CiphertextBlob=kms.encrypt(KeyId=key, Plaintext=b"x")["CiphertextBlob"])
+
+
+GLOBAL_SERVICES = re.compile(r"aws (iam|sts|route53|organizations) ")
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_every_regional_command_names_its_region(example: str) -> None:
+    """The runbook promises that every command names its region, so it works from any
+    shell: the operator's default region is often not the one in trouble."""
+    text = render(environments(example))
+    commands = re.findall(r"`(aws [^`]+)`", text)
+    for block in re.findall(r"```sh\n(.*?)\n\s*```", text, re.DOTALL):
+        commands += [c.strip() for c in re.split(r"\n(?=\s*aws )", block)]
+    regional = [c for c in commands if c.startswith("aws ") and not GLOBAL_SERVICES.match(c)]
+    assert len(regional) > 30
+    assert [c for c in regional if "--region" not in c] == []
