@@ -98,7 +98,6 @@ def test_the_filter_is_one_ec2_understands(moto_endpoint: str) -> None:
             ec2 = boto3.client("ec2", region_name=region, endpoint_url=moto_endpoint)
             filters = [{"Name": body["filter"]["name"], "Values": body["filter"]["values"]}]
             zones = ec2.describe_availability_zones(Filters=filters)["AvailabilityZones"]
-            assert {z["ZoneType"] for z in zones} == {"availability-zone"}
             assert len(zones) >= count, (region, [z["ZoneName"] for z in zones])
             checked += 1
     assert checked >= 4
