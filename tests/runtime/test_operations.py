@@ -121,7 +121,11 @@ def test_connections_beyond_the_cap_are_closed(server: LiveServer) -> None:
     host, port = server.url.removeprefix("http://").split(":")
     idle = [socket.create_connection((host, int(port)), timeout=10) for _ in range(8)]
     try:
-        time.sleep(0.2)
+        # Each of the 8 is accepted and counted before the extra one arrives: one answered
+        # request each (kept alive), not a fixed sleep a busy machine can outlast.
+        for sock in idle:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert sock.recv(4096).startswith(b"HTTP/1.1 200")
         with socket.create_connection((host, int(port)), timeout=10) as extra:
             extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
             with pytest.raises(ConnectionResetError):
